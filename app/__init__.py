@@ -1,0 +1,1 @@
+"""livechat-graphql: a typed GraphQL facade for Rocket.Chat's Omnichannel livechat."""

@@ -1,0 +1,180 @@
+"""Rocket.Chat's own REST routes for livechat, served from the same backend the resolvers use.
+
+Bodies and errors are Rocket.Chat's: `{..., "success": true}` on success, HTTP 400
+`{"success": false, "error": ...}` on a refusal, with `errorType: "invalid-params"` when the body
+itself is wrong. A Rocket.Chat client, or our upstream backend, can talk to these unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from app.backends.base import (
+    AgentRef,
+    InvalidParams,
+    JsonObject,
+    LivechatBackend,
+    LivechatFailure,
+    OtherLivechatFailure,
+    OutgoingMessage,
+    VisitorRegistration,
+)
+from app.backends.rocketchat_json import message_to_json, room_to_json, visitor_to_json
+
+router = APIRouter(prefix="/api/v1/livechat", tags=["Rocket.Chat livechat"])
+
+
+def _json(body: JsonObject, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
+
+
+def _failure(failure: LivechatFailure) -> Response:
+    if isinstance(failure, InvalidParams):
+        return _json(
+            {
+                "success": False,
+                "error": f"{failure.reason} [invalid-params]",
+                "errorType": "invalid-params",
+            },
+            400,
+        )
+    return _json({"success": False, "error": failure.upstream_error}, 400)
+
+
+async def _answer(work: Callable[[], Awaitable[JsonObject]]) -> Response:
+    try:
+        body = await work()
+    except LivechatFailure as failure:
+        return _failure(failure)
+    return _json({**body, "success": True})
+
+
+async def _body(request: Request) -> JsonObject:
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        raise InvalidParams("body must be JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidParams("body must be object")
+    return body
+
+
+def _string(source: JsonObject, name: str, *, required: bool = True) -> str | None:
+    value = source.get(name)
+    if value is None:
+        if required:
+            raise InvalidParams(f"must have required property '{name}'")
+        return None
+    if not isinstance(value, str):
+        raise InvalidParams(f"/{name} must be string")
+    return value
+
+
+def _backend(request: Request) -> LivechatBackend:
+    backend: LivechatBackend = request.app.state.backend
+    return backend
+
+
+@router.post("/visitor")
+async def register_visitor(request: Request) -> Response:
+    async def work() -> JsonObject:
+        body = await _body(request)
+        fields = body.get("visitor")
+        if not isinstance(fields, dict):
+            raise InvalidParams("must have required property 'visitor'")
+        registration = VisitorRegistration(
+            token=_string(fields, "token") or "",
+            name=_string(fields, "name", required=False),
+            email=_string(fields, "email", required=False),
+            phone=_string(fields, "phone", required=False),
+            username=_string(fields, "username", required=False),
+            department=_string(fields, "department", required=False),
+        )
+        visitor = await _backend(request).register_visitor(registration)
+        return {"visitor": visitor_to_json(visitor)}
+
+    return await _answer(work)
+
+
+@router.get("/room")
+async def open_room(request: Request) -> Response:
+    async def work() -> JsonObject:
+        query: dict[str, Any] = dict(request.query_params)
+        room, new_room = await _backend(request).open_room(
+            _string(query, "token") or "",
+            _string(query, "rid", required=False),
+            _string(query, "agentId", required=False),
+        )
+        return {"room": room_to_json(room), "newRoom": new_room}
+
+    return await _answer(work)
+
+
+@router.post("/message")
+async def send_message(request: Request) -> Response:
+    async def work() -> JsonObject:
+        body = await _body(request)
+        agent = body.get("agent")
+        if agent is not None and not isinstance(agent, dict):
+            raise InvalidParams("/agent must be object")
+        outgoing = OutgoingMessage(
+            token=_string(body, "token") or "",
+            rid=_string(body, "rid") or "",
+            msg=_string(body, "msg") or "",
+            id=_string(body, "_id", required=False),
+            agent=AgentRef(
+                agent_id=_string(agent, "agentId") or "", username=_string(agent, "username") or ""
+            )
+            if agent
+            else None,
+        )
+        message = await _backend(request).send_message(outgoing)
+        return {"message": message_to_json(message)}
+
+    return await _answer(work)
+
+
+@router.get("/message/{message_id}")
+async def get_message(request: Request, message_id: str) -> Response:
+    async def work() -> JsonObject:
+        query: dict[str, Any] = dict(request.query_params)
+        message = await _backend(request).message(
+            _string(query, "token") or "", _string(query, "rid") or "", message_id
+        )
+        return {"message": message_to_json(message)}
+
+    return await _answer(work)
+
+
+@router.post("/room.close")
+async def close_room(request: Request) -> Response:
+    async def work() -> JsonObject:
+        body = await _body(request)
+        rid = await _backend(request).close_room(
+            _string(body, "token") or "", _string(body, "rid") or ""
+        )
+        return {"rid": rid, "comment": "Closed by visitor"}
+
+    return await _answer(work)
+
+
+@router.get("/messages.history/{rid}")
+async def message_history(request: Request, rid: str) -> Response:
+    async def work() -> JsonObject:
+        query: dict[str, Any] = dict(request.query_params)
+        if not query.get("token"):
+            raise OtherLivechatFailure(
+                "the token query parameter is required", "error-token-param-not-provided"
+            )
+        limit_text = query.get("limit", "20")
+        if not limit_text.isdigit():
+            raise InvalidParams("/limit must be a whole number")
+        messages = await _backend(request).message_history(query["token"], rid, int(limit_text))
+        return {"messages": [message_to_json(message) for message in messages]}
+
+    return await _answer(work)

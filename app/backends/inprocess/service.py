@@ -1,0 +1,224 @@
+"""Rocket.Chat's livechat rules (checks, their order, the stored message's shape) over the store.
+
+Where we differ from Rocket.Chat on purpose: sending an `_id` that is already stored in the same
+room answers the stored message instead of failing on the duplicate key, so a client may retry
+any send safely.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from app.backends.base import (
+    InvalidMessage,
+    InvalidParams,
+    InvalidRoom,
+    InvalidToken,
+    JsonObject,
+    Message,
+    MessageAuthor,
+    MessageTooLong,
+    OtherLivechatFailure,
+    OutgoingMessage,
+    Room,
+    RoomClosed,
+    Visitor,
+    VisitorRegistration,
+)
+from app.backends.ids import Clock, IdGenerator, random_id, utc_now
+from app.backends.inprocess.store import SqliteStore
+from app.backends.rocketchat_json import message_from_json, message_to_json
+from app.markdown import MarkdownSyntaxError, parse
+from app.settings import Settings
+
+MarkdownParser = Callable[[str, Mapping[str, Any]], list[JsonObject]]
+
+# Rocket.Chat's getMessageUrlRegex: what it lists in a message's `urls`.
+MESSAGE_URL = re.compile(
+    r"([A-Za-z]{3,9}):\/\/([-;:&=\+\$,\w]+@{1})?[-A-Za-z0-9\.]+:?(\d+)?"
+    r"((\/[-\+=!:~%\/\.@\,\w]*)?\??([-\+=&!:;%@\/\.\,\w]+)?(?:#([^\s\)]+))?)?"
+)
+
+
+def utf16_length(text: str) -> int:
+    """JavaScript's `string.length`, which is what Rocket.Chat's character limit counts."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def require_text(**fields: str | None) -> None:
+    """Rocket.Chat's body validation: each named field is a non-empty string."""
+    for name, value in fields.items():
+        if value is None:
+            raise InvalidParams(f"must have required property '{name}'")
+        if value == "":
+            raise InvalidParams(f"'{name}' must NOT have fewer than 1 characters")
+
+
+class InProcessBackend:
+    """The whole livechat behaviour with no Rocket.Chat: visitors, rooms, messages, markdown."""
+
+    def __init__(
+        self,
+        store: SqliteStore,
+        *,
+        markdown_options: Mapping[str, Any],
+        character_limit: int = 5000,
+        clock: Clock = utc_now,
+        new_id: IdGenerator = random_id,
+        parse_markdown: MarkdownParser = parse,
+    ) -> None:
+        self._store = store
+        self._markdown_options = dict(markdown_options)
+        self._character_limit = character_limit
+        self._clock = clock
+        self._new_id = new_id
+        self._parse_markdown = parse_markdown
+
+    @classmethod
+    async def open(
+        cls, settings: Settings, *, clock: Clock = utc_now, new_id: IdGenerator = random_id
+    ) -> InProcessBackend:
+        store = await SqliteStore.open(settings.database)
+        return cls(
+            store,
+            markdown_options=settings.markdown_options(),
+            character_limit=settings.message_character_limit,
+            clock=clock,
+            new_id=new_id,
+        )
+
+    async def aclose(self) -> None:
+        await self._store.close()
+
+    async def _visitor(self, token: str) -> Visitor:
+        visitor = await self._store.visitor_by_token(token)
+        if visitor is None:
+            raise InvalidToken("no visitor has this token")
+        return visitor
+
+    async def _visitors_room(self, token: str, rid: str) -> Room:
+        room = await self._store.room(rid)
+        if room is None or room.visitor_token != token:
+            raise InvalidRoom("no room with this id belongs to this visitor")
+        return room
+
+    async def register_visitor(self, registration: VisitorRegistration) -> Visitor:
+        require_text(token=registration.token)
+
+        def make(existing: Visitor | None, guest_number: int) -> Visitor:
+            given = {
+                "name": registration.name,
+                "email": registration.email,
+                "phone": registration.phone,
+                "department": registration.department,
+            }
+            if existing is not None:
+                changes = {key: value for key, value in given.items() if value is not None}
+                if registration.username:
+                    changes["username"] = registration.username
+                return replace(existing, **changes)
+            return Visitor(
+                id=self._new_id(),
+                token=registration.token,
+                username=registration.username or f"guest-{guest_number}",
+                **given,
+            )
+
+        return await self._store.upsert_visitor(registration.token, make)
+
+    async def open_room(
+        self, token: str, rid: str | None = None, agent_id: str | None = None
+    ) -> tuple[Room, bool]:
+        require_text(token=token)
+        visitor = await self._visitor(token)
+        if rid:
+            room = await self._visitors_room(token, rid)
+            if not room.open:
+                raise InvalidRoom("this visitor has no open room with this id")
+            return room, False
+
+        def new_room() -> Room:
+            return Room(
+                id=self._new_id(),
+                open=True,
+                visitor_id=visitor.id,
+                visitor_token=visitor.token,
+                visitor_username=visitor.username,
+                ts=self._clock(),
+            )
+
+        return await self._store.open_room_for(token, new_room)
+
+    async def send_message(self, outgoing: OutgoingMessage) -> Message:
+        require_text(token=outgoing.token, rid=outgoing.rid, msg=outgoing.msg)
+        visitor = await self._visitor(outgoing.token)
+        room = await self._visitors_room(outgoing.token, outgoing.rid)
+        if outgoing.id:
+            stored = await self._store.message(outgoing.id)
+            if stored is not None:
+                return self._stored_retry(stored, outgoing)
+        if not room.open:
+            raise RoomClosed("the room is closed")
+        if utf16_length(outgoing.msg) > self._character_limit:
+            raise MessageTooLong(
+                f"the message is longer than the limit of {self._character_limit} characters"
+            )
+        now = self._clock()
+        message = Message(
+            id=outgoing.id or self._new_id(),
+            rid=room.id,
+            msg=outgoing.msg,
+            ts=now,
+            u=MessageAuthor(id=visitor.id, username=visitor.username, name=visitor.name),
+            updated_at=now,
+            token=visitor.token,
+            alias=visitor.name,
+            urls=[{"url": match.group(0)} for match in MESSAGE_URL.finditer(outgoing.msg)],
+            md=self._markdown(outgoing.msg),
+        )
+        document, created = await self._store.insert_message(message_to_json(message))
+        if not created:
+            return self._stored_retry(document, outgoing)
+        return message
+
+    def _stored_retry(self, document: JsonObject, outgoing: OutgoingMessage) -> Message:
+        """A retry of a stored send answers it; an `_id` taken by another sender is refused."""
+        if document.get("rid") != outgoing.rid or document.get("token") != outgoing.token:
+            raise OtherLivechatFailure(
+                "a message with this id already exists", "error-duplicate-message-id"
+            )
+        return message_from_json(document)
+
+    def _markdown(self, text: str) -> list[JsonObject]:
+        """Rocket.Chat leaves `md` unset when the parser throws; so do we."""
+        try:
+            return self._parse_markdown(text, self._markdown_options)
+        except MarkdownSyntaxError:
+            return []
+
+    async def message(self, token: str, rid: str, message_id: str) -> Message:
+        require_text(token=token, rid=rid)
+        await self._visitor(token)
+        await self._visitors_room(token, rid)
+        document = await self._store.message(message_id)
+        if document is None or document.get("rid") != rid:
+            raise InvalidMessage("no message with this id in this room")
+        return message_from_json(document)
+
+    async def close_room(self, token: str, rid: str) -> str:
+        require_text(token=token, rid=rid)
+        await self._visitor(token)
+        room = await self._visitors_room(token, rid)
+        if not room.open or not await self._store.close_room(room.id):
+            raise RoomClosed("the room is already closed")
+        return room.id
+
+    async def message_history(self, token: str, rid: str, limit: int = 20) -> list[Message]:
+        require_text(token=token, rid=rid)
+        await self._visitor(token)
+        await self._visitors_room(token, rid)
+        documents = await self._store.room_messages(rid, max(0, min(limit, 100)))
+        return [message_from_json(document) for document in documents]

@@ -1,0 +1,94 @@
+"""The `livechat-graphql` command: serve, export-schema, export-fragment.
+
+Every `serve` flag also reads from the environment as LIVECHAT_GRAPHQL_<FLAG>.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from app.settings import Settings
+
+
+def possible_types() -> dict[str, list[str]]:
+    """Apollo Client's `possibleTypes`: every union's (and interface's) member names."""
+    from graphql import GraphQLInterfaceType, GraphQLUnionType
+
+    from app.graphql.schema import schema
+
+    graphql_schema = schema._schema
+    answer: dict[str, list[str]] = {}
+    for name, graphql_type in sorted(graphql_schema.type_map.items()):
+        if name.startswith("__"):
+            continue
+        if isinstance(graphql_type, GraphQLUnionType):
+            answer[name] = [member.name for member in graphql_type.types]
+        elif isinstance(graphql_type, GraphQLInterfaceType):
+            answer[name] = [t.name for t in graphql_schema.get_possible_types(graphql_type)]
+    return answer
+
+
+def export_sdl() -> str:
+    from app.graphql.schema import schema
+
+    return schema.as_str() + "\n"
+
+
+def export_possible_types() -> str:
+    return json.dumps(possible_types(), indent=2) + "\n"
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    from app.main import create_app
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="livechat-graphql", description=__doc__)
+    commands = main.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("serve", help="serve the GraphQL API until stopped")
+    run.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    run.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    run.add_argument("--backend", choices=["inprocess", "upstream"], help="default inprocess")
+    run.add_argument("--upstream-url", help="the Rocket.Chat server, for --backend upstream")
+    run.add_argument("--database", help="SQLite file of the in-process backend")
+    export = commands.add_parser("export-schema", help="print the SDL of the served schema")
+    export.add_argument(
+        "--possible-types",
+        action="store_true",
+        help="print Apollo Client's possibleTypes JSON instead of the SDL",
+    )
+    fragment = commands.add_parser(
+        "export-fragment", help="print the MarkdownNode fragment that queries/ ships"
+    )
+    fragment.add_argument("--depth", type=int, help="node levels to nest")
+    return main
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    arguments = parser().parse_args(argv)
+    if arguments.command == "export-schema":
+        sys.stdout.write(export_possible_types() if arguments.possible_types else export_sdl())
+        return
+    if arguments.command == "export-fragment":
+        from app.graphql.fragments import DEFAULT_DEPTH, markdown_fragment
+
+        sys.stdout.write(markdown_fragment(arguments.depth or DEFAULT_DEPTH))
+        return
+    overrides: dict[str, Any] = {
+        key: value
+        for key, value in vars(arguments).items()
+        if key not in {"command"} and value is not None
+    }
+    serve(Settings(**overrides))
+
+
+if __name__ == "__main__":
+    main()

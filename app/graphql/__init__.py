@@ -1,0 +1,1 @@
+"""The API's face: Strawberry types and resolvers. Nothing here knows SQL or HTTP."""

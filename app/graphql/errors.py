@@ -1,0 +1,130 @@
+"""Where backend errors become GraphQL: `LivechatError` data or coded top-level errors.
+
+Expected failures (`LivechatFailure`) are data in each mutation's result union. Backend failures
+(`BackendFailure`) are top-level errors with `extensions.code`. Anything else is a bug: it is
+logged with the request id and answered as a masked INTERNAL_SERVER_ERROR.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Awaitable, Iterator
+from typing import Any, TypeVar
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from app.backends.base import BackendFailure, LivechatFailure, RateLimited
+
+T = TypeVar("T")
+
+log = logging.getLogger("app.graphql")
+
+
+@strawberry.enum(description="What kind of failure a LivechatError is.")
+class LivechatErrorCode(enum.Enum):
+    INVALID_PARAMS = strawberry.enum_value(
+        "INVALID_PARAMS", description="A required field is missing or empty (invalid-params)."
+    )
+    INVALID_TOKEN = strawberry.enum_value(
+        "INVALID_TOKEN", description="No visitor has this token (invalid-token)."
+    )
+    INVALID_ROOM = strawberry.enum_value(
+        "INVALID_ROOM", description="The room is unknown or not the visitor's (invalid-room)."
+    )
+    ROOM_CLOSED = strawberry.enum_value(
+        "ROOM_CLOSED", description="The room is closed (room-closed)."
+    )
+    MESSAGE_TOO_LONG = strawberry.enum_value(
+        "MESSAGE_TOO_LONG",
+        description="The message is over the character limit "
+        "(message-length-exceeds-character-limit, error-message-size-exceeded).",
+    )
+    INVALID_MESSAGE = strawberry.enum_value(
+        "INVALID_MESSAGE", description="No message has this id (invalid-message)."
+    )
+    NOT_ALLOWED = strawberry.enum_value(
+        "NOT_ALLOWED", description="Rocket.Chat does not allow this (error-not-allowed)."
+    )
+    OTHER = strawberry.enum_value(
+        "OTHER", description="Any other Rocket.Chat error; upstreamError says which."
+    )
+
+
+@strawberry.type(
+    description="A failure Rocket.Chat answers with {success: false, error, errorType}."
+)
+class LivechatError:
+    code: LivechatErrorCode = strawberry.field(description="The failure's category.")
+    reason: str = strawberry.field(description="A sentence a person can read.")
+    upstream_error: str = strawberry.field(
+        description="Rocket.Chat's own `error` string, verbatim (e.g. invalid-token)."
+    )
+
+
+def livechat_error(failure: LivechatFailure) -> LivechatError:
+    """The one place a domain failure becomes GraphQL data."""
+    return LivechatError(
+        code=LivechatErrorCode[failure.code],
+        reason=failure.reason,
+        upstream_error=failure.upstream_error,
+    )
+
+
+def coded_error(failure: BackendFailure) -> GraphQLError:
+    """A backend failure as a top-level error that carries its code, never its internals."""
+    extensions: dict[str, Any] = {"code": failure.code}
+    if isinstance(failure, RateLimited):
+        extensions["retryAfter"] = failure.retry_after
+    return GraphQLError(str(failure) or failure.code, extensions=extensions)
+
+
+async def answer(work: Awaitable[T]) -> T | LivechatError:
+    """Run a backend call: its result, a LivechatError, or a coded top-level error raised."""
+    try:
+        return await work
+    except LivechatFailure as failure:
+        return livechat_error(failure)
+    except BackendFailure as failure:
+        raise coded_error(failure) from None
+
+
+def is_coded(error: GraphQLError) -> bool:
+    """Errors we raised on purpose (or GraphQL's own validation errors) pass unmasked."""
+    if error.original_error is None:
+        return True
+    original = error.original_error
+    return isinstance(original, GraphQLError) and bool((original.extensions or {}).get("code"))
+
+
+class MaskUnexpectedErrors(SchemaExtension):
+    """Hide the text of unexpected exceptions; the log keeps it, tied to the request id."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not getattr(result, "errors", None):
+            return
+        request_id = getattr(self.execution_context.context, "request_id", None)
+        masked: list[GraphQLError] = []
+        for error in result.errors or []:
+            if is_coded(error):
+                masked.append(error)
+                continue
+            log.error(
+                "unexpected error in %s (request %s)",
+                error.path,
+                request_id,
+                exc_info=error.original_error,
+            )
+            masked.append(
+                GraphQLError(
+                    "Internal server error.",
+                    nodes=error.nodes,
+                    path=error.path,
+                    extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+                )
+            )
+        result.errors = masked

@@ -1,0 +1,47 @@
+"""Assembles Query and Mutation into the one strawberry.Schema the app serves."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.schema.config import StrawberryConfig
+
+from app.graphql import messages, visitors
+from app.graphql.errors import MaskUnexpectedErrors
+from app.graphql.scalars import SCALAR_MAP
+
+
+@strawberry.type(description="Reads.")
+class Query:
+    livechat_messages: messages.LivechatMessagesResult = strawberry.field(
+        resolver=messages.livechat_messages,
+        description="GET /api/v1/livechat/messages.history/:rid (the newest first)",
+    )
+
+
+@strawberry.type(description="Everything a livechat widget does.")
+class Mutation:
+    register_livechat_visitor: visitors.RegisterLivechatVisitorResult = strawberry.field(
+        resolver=visitors.register_livechat_visitor, description="POST /api/v1/livechat/visitor"
+    )
+    open_livechat_room: visitors.OpenLivechatRoomResult = strawberry.field(
+        resolver=visitors.open_livechat_room,
+        description="GET /api/v1/livechat/room (finds the visitor's open room or opens one)",
+    )
+    send_livechat_message: messages.SendLivechatMessageResult = strawberry.field(
+        resolver=messages.send_livechat_message, description="POST /api/v1/livechat/message"
+    )
+    close_livechat_room: visitors.CloseLivechatRoomResult = strawberry.field(
+        resolver=visitors.close_livechat_room, description="POST /api/v1/livechat/room.close"
+    )
+
+
+def make_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[MaskUnexpectedErrors],
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+    )
+
+
+schema = make_schema()

@@ -1,0 +1,64 @@
+"""The ASGI app: `create_app(settings)` wires settings, backend and schema.
+
+The lifespan owns the backend: made on startup, closed on shutdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from strawberry.fastapi import GraphQLRouter
+
+from app.backends import make_backend
+from app.backends.base import LivechatBackend
+from app.graphql.context import Context
+from app.graphql.schema import schema
+from app.settings import Settings
+
+BackendFactory = Callable[[Settings], Awaitable[LivechatBackend]]
+
+
+def create_app(
+    settings: Settings | None = None, *, backend_factory: BackendFactory = make_backend
+) -> FastAPI:
+    """Build the app; the backend is made on startup and closed on shutdown."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        backend = await backend_factory(settings)
+        app.state.backend = backend
+        try:
+            yield
+        finally:
+            await backend.aclose()
+
+    app = FastAPI(
+        title="livechat-graphql",
+        summary="A typed GraphQL API for Rocket.Chat's Omnichannel livechat.",
+        lifespan=lifespan,
+    )
+
+    async def context(request: Request) -> Context:
+        return Context(backend=request.app.state.backend)
+
+    app.include_router(GraphQLRouter(schema, context_getter=context), prefix="/graphql")
+
+    @app.get("/healthz", summary="200 once the backend is ready")
+    async def healthz(request: Request) -> JSONResponse:
+        ready = getattr(request.app.state, "backend", None) is not None
+        return JSONResponse(
+            {"status": "ok" if ready else "starting"}, status_code=200 if ready else 503
+        )
+
+    if settings.backend == "inprocess":
+        from app.backends.inprocess.rest import router as rocketchat_routes
+
+        app.include_router(rocketchat_routes)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,77 @@
+"""Every operation in queries/ run against the app, its answer snapshotted (syrupy).
+
+The clock and ids are injected, so the snapshots are stable. A new file in queries/ fails here
+until it has a scenario: what users copy is always exercised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+
+from tests.conftest import GraphQL
+from tests.helpers import QUERIES
+
+WALKTHROUGH = "Hello **world** :smile: see https://rocket.chat"
+
+Scenario = Callable[[GraphQL], Awaitable[dict[str, Any]]]
+
+
+async def _room(graphql: GraphQL) -> str:
+    await graphql.visitor("snapshot-token", name="Baek", email="baek@example.com")
+    return str((await graphql.room("snapshot-token"))["room"]["id"])
+
+
+async def register(graphql: GraphQL) -> dict[str, Any]:
+    return await graphql.run(
+        "registerLivechatVisitor",
+        {"input": {"token": "snapshot-token", "name": "Baek", "phone": "+5511999999999"}},
+    )
+
+
+async def open_room(graphql: GraphQL) -> dict[str, Any]:
+    await graphql.visitor("snapshot-token", name="Baek")
+    return await graphql.run("openLivechatRoom", {"input": {"token": "snapshot-token"}})
+
+
+async def send(graphql: GraphQL) -> dict[str, Any]:
+    rid = await _room(graphql)
+    return await graphql.run(
+        "sendLivechatMessage",
+        {"input": {"token": "snapshot-token", "rid": rid, "msg": WALKTHROUGH}},
+    )
+
+
+async def close(graphql: GraphQL) -> dict[str, Any]:
+    rid = await _room(graphql)
+    return await graphql.run(
+        "closeLivechatRoom", {"input": {"token": "snapshot-token", "rid": rid}}
+    )
+
+
+async def history(graphql: GraphQL) -> dict[str, Any]:
+    rid = await _room(graphql)
+    for text in ("first", "> quoted\n- item *one*\n- item _two_", "`code` and @ann in #general"):
+        await graphql.send(token="snapshot-token", rid=rid, msg=text)
+    return await graphql.run("livechatMessages", {"token": "snapshot-token", "rid": rid})
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "registerLivechatVisitor": register,
+    "openLivechatRoom": open_room,
+    "sendLivechatMessage": send,
+    "closeLivechatRoom": close,
+    "livechatMessages": history,
+}
+
+
+def test_every_shipped_operation_has_a_scenario() -> None:
+    assert sorted(path.stem for path in QUERIES.glob("*.graphql")) == sorted(SCENARIOS)
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+async def test_operation_snapshot(graphql: GraphQL, snapshot: SnapshotAssertion, name: str) -> None:
+    assert await SCENARIOS[name](graphql) == snapshot

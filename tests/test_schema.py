@@ -1,0 +1,122 @@
+"""The served schema keeps the contract, documents itself, and matches what schema/ ships."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    build_schema,
+    parse,
+    validate,
+)
+
+from app.cli import export_possible_types, export_sdl
+from app.graphql.fragments import DEFAULT_DEPTH, markdown_fragment
+from app.graphql.schema import schema
+from tests.helpers import QUERIES, ROOT
+
+SERVED: GraphQLSchema = schema._schema
+CONTRACT = build_schema((ROOT / "tests/fixtures/contract/schema-core.graphql").read_text())
+REGENERATE = (
+    "run `livechat-graphql export-schema > schema/schema.graphql` and "
+    "`livechat-graphql export-schema --possible-types > schema/possibleTypes.json`"
+)
+
+
+def contract_types() -> list[str]:
+    return sorted(name for name in CONTRACT.type_map if not name.startswith("__"))
+
+
+@pytest.mark.parametrize("name", contract_types())
+def test_served_schema_contains_contract_type_exactly(name: str) -> None:
+    wanted = CONTRACT.type_map[name]
+    served = SERVED.type_map.get(name)
+    assert served is not None, f"{name} is missing"
+    assert isinstance(served, type(wanted))
+    if isinstance(wanted, GraphQLObjectType | GraphQLInputObjectType):
+        assert isinstance(served, GraphQLObjectType | GraphQLInputObjectType)
+        for field_name, field in wanted.fields.items():
+            assert field_name in served.fields, f"{name}.{field_name} is missing"
+            served_field = served.fields[field_name]
+            assert str(served_field.type) == str(field.type), f"{name}.{field_name}"
+            for arg_name, arg in getattr(field, "args", {}).items():
+                assert str(served_field.args[arg_name].type) == str(arg.type)
+    if isinstance(wanted, GraphQLUnionType):
+        assert isinstance(served, GraphQLUnionType)
+        assert [t.name for t in served.types] == [t.name for t in wanted.types]
+    if isinstance(wanted, GraphQLEnumType):
+        assert isinstance(served, GraphQLEnumType)
+        assert set(served.values) == set(wanted.values)
+
+
+def test_every_type_and_field_is_described() -> None:
+    undocumented = []
+    for name, graphql_type in SERVED.type_map.items():
+        if name.startswith("__") or name in {"String", "Boolean", "Int", "Float", "ID"}:
+            continue
+        if not graphql_type.description:
+            undocumented.append(name)
+        for field_name, field in getattr(graphql_type, "fields", {}).items():
+            if not field.description:
+                undocumented.append(f"{name}.{field_name}")
+        if isinstance(graphql_type, GraphQLEnumType):
+            undocumented += [
+                f"{name}.{value_name}"
+                for value_name, value in graphql_type.values.items()
+                if not value.description
+            ]
+    assert undocumented == []
+
+
+def test_scalars_are_the_contracts() -> None:
+    for name in ("DateTime", "JSON"):
+        assert isinstance(SERVED.type_map[name], GraphQLScalarType)
+
+
+def test_exported_sdl_is_current() -> None:
+    assert (ROOT / "schema/schema.graphql").read_text() == export_sdl(), REGENERATE
+
+
+def test_exported_possible_types_are_current() -> None:
+    shipped = json.loads((ROOT / "schema/possibleTypes.json").read_text())
+    assert shipped == json.loads(export_possible_types()), REGENERATE
+    assert len(shipped["MarkdownNode"]) == 33
+
+
+def test_shipped_markdown_fragment_is_current() -> None:
+    shipped = (QUERIES / "fragments/MarkdownNode.graphql").read_text()
+    assert shipped == markdown_fragment(DEFAULT_DEPTH), (
+        "run `livechat-graphql export-fragment > queries/fragments/MarkdownNode.graphql`"
+    )
+
+
+def test_one_selection_of_every_member_field_validates() -> None:
+    """GraphQL's "fields can merge" rule: possible only because a field name has one type."""
+    selections = []
+    union = SERVED.type_map["MarkdownNode"]
+    assert isinstance(union, GraphQLUnionType)
+    for member in union.types:
+        fields = " ".join(
+            f"{name} {{ __typename }}" if "MarkdownNode" in str(field.type) else name
+            for name, field in member.fields.items()
+        )
+        selections.append(f"... on {member.name} {{ {fields} }}")
+    document = parse(
+        "query($token: String!, $rid: ID!) { livechatMessages(token: $token, rid: $rid) {"
+        " ... on LivechatMessagesSuccess { messages { md { " + " ".join(selections) + " } } } } }"
+    )
+    assert validate(SERVED, document) == []
+
+
+@pytest.mark.parametrize("path", sorted(QUERIES.glob("*.graphql")), ids=lambda path: path.stem)
+def test_every_shipped_operation_validates(path: object) -> None:
+    from tests.helpers import operation
+
+    assert validate(SERVED, parse(operation(path.stem))) == []  # type: ignore[attr-defined]

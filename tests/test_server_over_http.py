@@ -1,0 +1,103 @@
+"""The real server: `livechat-graphql serve` on a loopback port, driven over HTTP by httpx."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.helpers import operation
+
+WALKTHROUGH = "Hello **world** :smile: see https://rocket.chat"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def running_server(database: Path) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--database",
+            str(database),
+        ],
+        env={**os.environ, "LIVECHAT_GRAPHQL_HOST": "127.0.0.1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base_url}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"server did not start: {process.stderr and process.stderr.read()!r}"
+                )
+            time.sleep(0.1)
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def call(client: httpx.Client, name: str, variables: dict[str, Any]) -> dict[str, Any]:
+    response = client.post("/graphql", json={"query": operation(name), "variables": variables})
+    assert response.status_code == 200
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]  # type: ignore[no-any-return]
+
+
+def test_walkthrough_over_a_real_socket_survives_a_restart(tmp_path: Path) -> None:
+    database = tmp_path / "served.db"
+    with running_server(database) as base_url, httpx.Client(base_url=base_url) as client:
+        assert "graphiql" in client.get("/graphql", headers={"accept": "text/html"}).text.lower()
+        visitor = call(
+            client, "registerLivechatVisitor", {"input": {"token": "tok", "name": "Ann"}}
+        )
+        assert visitor["registerLivechatVisitor"]["visitor"]["username"] == "guest-1"
+        room = call(client, "openLivechatRoom", {"input": {"token": "tok"}})["openLivechatRoom"]
+        rid = room["room"]["id"]
+        sent = call(
+            client,
+            "sendLivechatMessage",
+            {"input": {"token": "tok", "rid": rid, "msg": WALKTHROUGH}},
+        )["sendLivechatMessage"]
+        assert sent["__typename"] == "SendLivechatMessageSuccess"
+        assert sent["message"]["md"][0]["__typename"] == "Paragraph"
+        assert sent["message"]["urls"] == [{"url": "https://rocket.chat", "meta": None}]
+
+    with running_server(database) as base_url, httpx.Client(base_url=base_url) as client:
+        history = call(client, "livechatMessages", {"token": "tok", "rid": rid})
+        assert history["livechatMessages"]["messages"] == [sent["message"]]
+        again = call(client, "openLivechatRoom", {"input": {"token": "tok"}})["openLivechatRoom"]
+        assert (again["newRoom"], again["room"]["id"]) == (False, rid)
+        closed = call(client, "closeLivechatRoom", {"input": {"token": "tok", "rid": rid}})
+        assert closed["closeLivechatRoom"] == {"__typename": "CloseLivechatRoomSuccess", "rid": rid}
+        refused = call(
+            client, "sendLivechatMessage", {"input": {"token": "tok", "rid": rid, "msg": "late"}}
+        )["sendLivechatMessage"]
+        assert (refused["code"], refused["upstreamError"]) == ("ROOM_CLOSED", "room-closed")
