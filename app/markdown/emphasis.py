@@ -1,0 +1,243 @@
+"""Bold, italic and strike, which may nest in one another but never in themselves.
+
+Rules:
+    Bold      = "**" BoldItem+ "**" / "*" BoldItem+ "*"
+    Italic    = word "_" "_"?                          (snake_case stays text)
+              / "__" ItalicItem+ "__" word / "_" ItalicItem+ "_" letters   (text, not italic)
+              / "__" ItalicItem+ "__" / "_" ItalicItem+ "_"
+    Strike    = "~~" StrikeItem+ "~~" / "~" StrikeItem+ "~"
+    Blank     = "*"+ [ \\t]+ "*"+ (and the same for "_" and "~"): plain text
+Each content item is one of the inline items the reference allows there (code, timestamp,
+reference, mentions, the other two emphases, emoji, emoticon), else a run of text.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from typing import NamedTuple
+
+from app.markdown import emoji, inline, links, nodes, timestamps
+from app.markdown.state import Flag, Node, Result, State
+
+Rule = Callable[[State, int], Result[Node]]
+
+BLANK_EMPHASIS = re.compile(r"(\*++|_++|~++)([ \t]++)(\*++|_++|~++)")
+WORD_UNDERSCORE = re.compile(r"[a-zA-Z0-9]++__?+")
+WORD = re.compile(r"[a-zA-Z0-9]++")
+LETTERS = re.compile(r"[a-zA-Z]++")
+BOLD_RUN = re.compile(r"[^\n* _~]++")
+BOLD_CHAR = re.compile(r"[^\n* ]")
+ITALIC_RUN = re.compile(r"[^\n_ *~]++")
+ITALIC_CHAR = re.compile(r"[^\n_ ]")
+STRIKE_RUN = re.compile(r"[^\n~ *_:`@#\[\]\\<!|\ud83c\ud83d\ud83e\u2300-\u27bf\u2600-\u26ff]++")
+STRIKE_CHAR = re.compile(r"[^\n~ ]")
+
+
+def whitespace_emphasis(s: State, pos: int) -> Result[Node]:
+    """Markers around blanks only, e.g. `** **`, stay text."""
+    match = BLANK_EMPHASIS.match(s.text, pos)
+    if not match:
+        return None
+    opener, closer = match.group(1), match.group(3)
+    if opener[0] != closer[0]:
+        return None
+    return nodes.plain(match.group(0)), match.end()
+
+
+def _plain(pattern: re.Pattern[str]) -> Rule:
+    def rule(s: State, pos: int) -> Result[Node]:
+        match = pattern.match(s.text, pos)
+        return (nodes.plain(match.group(0)), match.end()) if match else None
+
+    return rule
+
+
+def _first(rules: tuple[Rule, ...], s: State, pos: int) -> Result[Node]:
+    for rule in rules:
+        found = rule(s, pos)
+        if found is not None:
+            return found
+    return None
+
+
+def _items(item: Rule, s: State, pos: int) -> Result[list[Node]]:
+    content: list[Node] = []
+    end = pos
+    while (found := item(s, end)) is not None:
+        content.append(found[0])
+        end = found[1]
+    return (nodes.reduce_plain_texts(content), end) if content else None
+
+
+def _emoji(s: State, pos: int) -> Result[Node]:
+    return emoji.emoji(s, pos)
+
+
+def _emoticon_before(s: State, pos: int, follows: Callable[[State, int], bool]) -> Result[Node]:
+    found = emoji.emoticon(s, pos)
+    if found is None:
+        return None
+    end = found[1]
+    if end >= s.length or s.text[end] in "\r\n \t*" or follows(s, end):
+        return found
+    return None
+
+
+# ---- bold ----
+
+
+def _bold_preferred(s: State, pos: int) -> Result[Node]:
+    return _first(_rules().bold, s, pos) or _emoticon_before(
+        s, pos, lambda st, at: _bold_preferred(st, at) is not None
+    )
+
+
+_bold_run = _plain(BOLD_RUN)
+_bold_char = _plain(BOLD_CHAR)
+
+
+def _bold_item(s: State, pos: int) -> Result[Node]:
+    return (
+        _bold_preferred(s, pos) or _bold_run(s, pos) or _bold_char(s, pos) or inline.line(s, pos)
+    )
+
+
+def _delimited(
+    s: State, pos: int, marker: str, item: Rule, wrap: Callable[[list[Node]], Node]
+) -> Result[Node]:
+    """marker marker Items marker marker / marker Items marker"""
+    text = s.text
+    double = marker * 2
+    if text.startswith(double, pos):
+        content = _items(item, s, pos + 2)
+        if content and text.startswith(double, content[1]):
+            return wrap(content[0]), content[1] + 2
+    if text.startswith(marker, pos):
+        content = _items(item, s, pos + 1)
+        if content and text.startswith(marker, content[1]):
+            return wrap(content[0]), content[1] + 1
+    return None
+
+
+def _bold(s: State, pos: int) -> Result[Node]:
+    return _delimited(s, pos, "*", _bold_item, nodes.bold)
+
+
+def bold(s: State, pos: int) -> Result[Node]:
+    return s.guarded(Flag.BOLD, _bold, pos)
+
+
+# ---- italic ----
+
+
+def _italic_preferred(s: State, pos: int) -> Result[Node]:
+    return _first(_rules().italic, s, pos) or _emoticon_before(
+        s,
+        pos,
+        lambda st, at: _italic_preferred(st, at) is not None or st.text.startswith("_", at),
+    )
+
+
+_italic_run = _plain(ITALIC_RUN)
+_italic_char = _plain(ITALIC_CHAR)
+
+
+def _italic_item(s: State, pos: int) -> Result[Node]:
+    return (
+        _italic_preferred(s, pos)
+        or _italic_run(s, pos)
+        or _italic_char(s, pos)
+        or inline.line(s, pos)
+    )
+
+
+def _italic(s: State, pos: int) -> Result[Node | list[Node]]:  # type: ignore[return]
+    text = s.text
+    word = WORD_UNDERSCORE.match(text, pos)
+    if word:
+        return nodes.plain(word.group(0)), word.end()
+    if text.startswith("__", pos):
+        content = _items(_italic_item, s, pos + 2)
+        if content and text.startswith("__", content[1]):
+            tail = WORD.match(text, content[1] + 2)
+            if tail:
+                glued = [nodes.plain("__"), *content[0], nodes.plain("__"), nodes.plain(tail.group(0))]
+                return nodes.reduce_plain_texts(glued), tail.end()
+    if text.startswith("_", pos):
+        content = _items(_italic_item, s, pos + 1)
+        if content and text.startswith("_", content[1]):
+            tail = LETTERS.match(text, content[1] + 1)
+            if tail:
+                glued = [nodes.plain("_"), *content[0], nodes.plain("_"), nodes.plain(tail.group(0))]
+                return nodes.reduce_plain_texts(glued), tail.end()
+    return _delimited(s, pos, "_", _italic_item, nodes.italic)
+
+
+def italic(s: State, pos: int) -> Result[Node]:
+    return s.guarded(Flag.ITALIC, _italic, pos)  # type: ignore[arg-type]
+
+
+# ---- strike ----
+
+
+_strike_run = _plain(STRIKE_RUN)
+_strike_char = _plain(STRIKE_CHAR)
+
+
+def _strike_item(s: State, pos: int) -> Result[Node]:
+    return _first(_rules().strike, s, pos)
+
+
+def _strike(s: State, pos: int) -> Result[Node]:
+    return _delimited(s, pos, "~", _strike_item, nodes.strike)
+
+
+def strike(s: State, pos: int) -> Result[Node]:
+    return s.guarded(Flag.STRIKE, _strike, pos)
+
+
+def emphasis(s: State, pos: int) -> Result[Node]:
+    """Emphasis = Bold / Italic / Strike"""
+    return bold(s, pos) or italic(s, pos) or strike(s, pos)
+
+
+class _Rules(NamedTuple):
+    """What each emphasis may hold; built on first use, as the rules refer to each other."""
+
+    bold: tuple[Rule, ...]
+    italic: tuple[Rule, ...]
+    strike: tuple[Rule, ...]
+
+
+@functools.cache
+def _rules() -> _Rules:
+    shared = (
+        inline.whitespace,
+        inline.inline_code,
+        timestamps.timestamp,
+        links.reference,
+        inline.glued_user_mention,
+        inline.channel_mention,
+    )
+    return _Rules(
+        bold=(*shared, italic, strike, _emoji),
+        italic=(*shared, bold, strike, _emoji),
+        strike=(
+            _strike_run,
+            timestamps.escaped_timestamp,
+            timestamps.timestamp,
+            inline.whitespace,
+            inline.inline_code,
+            links.reference,
+            inline.glued_user_mention,
+            inline.channel_mention,
+            italic,
+            bold,
+            _emoji,
+            emoji.emoticon,
+            _strike_char,
+            inline.line,
+        ),
+    )

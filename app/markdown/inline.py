@@ -1,0 +1,341 @@
+"""Inline content: the item dispatcher, and the small inline rules.
+
+Rules:
+    Inline     = (Item / Any)+ EndOfLine?
+    Item       = chosen by the next character (see `item`), else email, URL, emphasis,
+                 channel mention, emoji, emoticon, colour, or a run of ordinary text
+    Any        = one character that is not a line end
+    Line       = [ \\t]* Text+ [ \\t]*     (Text: letters, digits and most punctuation)
+    Mention    = "@"+ name ([:@] name)?    /    "#" name
+    InlineCode = "`" [^`\\n]+ "`"
+    Spoiler    = "||" (!"||" (Item / Any))+ "||"
+    Color      = "color:#" (3 or 4 hex pairs / 3 or 4 hex digits), not followed by Text
+"""
+
+from __future__ import annotations
+
+import re
+
+from app.markdown import emoji, emphasis, links, nodes, timestamps
+from app.markdown.state import Node, Result, State
+from app.markdown.unicode_classes import ALNUM_CHAR, NAME_CHAR
+
+WHITESPACE = re.compile(r"[ \t]++")
+TEXT_CHAR = re.compile(r"[ -'+-Za-z\x80-\uffff]")
+LINE = re.compile(r"([ \t]*+)([ -'+-Za-z\x80-\uffff]++)([ \t]*+)")
+TEXT_RUN = re.compile(r"[^*_~`:\n<\[\]! \t()\\|]++")
+NAME = re.compile(f"[{NAME_CHAR}]++")
+ALNUM = re.compile(f"[{ALNUM_CHAR}]")
+INLINE_CODE = re.compile(r"`([^`\n]++)`")
+HEX_PAIRS = re.compile(r"(?:[0-9A-Fa-f]{2}){3,4}+")
+HEX_DIGITS = re.compile(r"[0-9A-Fa-f]{3,4}+")
+ESCAPABLE = frozenset("*_~`#.")
+EMAIL_STOP = re.compile(r"[ \t\r\n@]")
+URL_STOP = re.compile(r"[ \t\r\n:./@]")
+
+
+def whitespace(s: State, pos: int) -> Result[Node]:
+    match = WHITESPACE.match(s.text, pos)
+    return (nodes.plain(match.group(0)), match.end()) if match else None
+
+
+def line(s: State, pos: int) -> Result[Node]:
+    match = LINE.match(s.text, pos)
+    return (nodes.plain(match.group(0)), match.end()) if match else None
+
+
+def any_char(s: State, pos: int) -> Result[Node]:
+    if pos < s.length and s.text[pos] not in "\r\n":
+        return nodes.plain(s.text[pos]), pos + 1
+    return None
+
+
+def text_char(s: State, pos: int) -> Result[Node]:
+    if TEXT_CHAR.match(s.text, pos):
+        return nodes.plain(s.text[pos]), pos + 1
+    return None
+
+
+def user_mention(s: State, pos: int) -> Result[Node]:
+    """"@"+ name ([:@] name)?, unless the name ends in "__" """
+    text = s.text
+    end = pos
+    while text.startswith("@", end):
+        end += 1
+    if end == pos:
+        return None
+    name = NAME.match(text, end)
+    if not name:
+        return None
+    stop = name.end()
+    if stop < s.length and text[stop] in ":@" and (more := NAME.match(text, stop + 1)):
+        stop = more.end()
+    value = text[end:stop]
+    if value.endswith("__"):
+        return None
+    return nodes.mention_user(value), stop
+
+
+def glued_user_mention(s: State, pos: int) -> Result[Node]:
+    """Text "@"+ letter reads as text (an address, not a mention); else a mention."""
+    if TEXT_CHAR.match(s.text, pos):
+        end = pos + 1
+        while s.text.startswith("@", end):
+            end += 1
+        if end > pos + 1 and ALNUM.match(s.text, end):
+            return nodes.plain(s.text[pos] + "@" + s.text[end]), end + 1
+    return user_mention(s, pos)
+
+
+def channel_mention(s: State, pos: int) -> Result[Node]:
+    """Text "#" letter reads as text; "#" name is a channel."""
+    text = s.text
+    if TEXT_CHAR.match(text, pos) and text.startswith("#", pos + 1) and ALNUM.match(text, pos + 2):
+        return nodes.plain(text[pos] + "#" + text[pos + 2]), pos + 3
+    if text.startswith("#", pos):
+        name = NAME.match(text, pos + 1)
+        if name:
+            return nodes.mention_channel(name.group(0)), name.end()
+    return None
+
+
+def inline_code(s: State, pos: int) -> Result[Node]:
+    match = INLINE_CODE.match(s.text, pos)
+    if not match:
+        return None
+    return nodes.typed("INLINE_CODE", nodes.plain(match.group(1))), match.end()
+
+
+def _katex_delimiters(s: State, pos: int) -> tuple[str, int] | None:
+    if s.katex_parenthesis and s.text.startswith("\\(", pos):
+        return "\\(", pos + 2
+    if s.katex_dollar and s.text.startswith("$", pos):
+        return "$", pos + 1
+    return None
+
+
+def _katex_end(s: State, pos: int) -> int:
+    if s.katex_parenthesis and s.text.startswith("\\)", pos):
+        return pos + 2
+    if s.katex_dollar and s.text.startswith("$", pos):
+        return pos + 1
+    return -1
+
+
+def inline_katex(s: State, pos: int) -> Result[Node]:
+    """KatexInline = open ([^$\\\\\\r\\n] / !close .)* close"""
+    opened = _katex_delimiters(s, pos)
+    if opened is None:
+        return None
+    text, start = s.text, opened[1]
+    end = start
+    while end < s.length:
+        char = text[end]
+        if char not in "$\\\r\n":
+            end += 1
+            continue
+        if _katex_end(s, end) >= 0:
+            break
+        end += 1
+    close = _katex_end(s, end)
+    if close < 0:
+        return None
+    return nodes.typed("INLINE_KATEX", text[start:end]), close
+
+
+def escaped(s: State, pos: int) -> Result[Node]:
+    if s.text.startswith("\\", pos) and pos + 1 < s.length and s.text[pos + 1] in ESCAPABLE:
+        return nodes.plain(s.text[pos + 1]), pos + 2
+    return None
+
+
+def spoiler(s: State, pos: int) -> Result[Node]:
+    """Spoiler = "||" (!"||" (Item / Any))+ "||" """
+    text = s.text
+    if not text.startswith("||", pos):
+        return None
+    content: list[Node] = []
+    end = pos + 2
+    while not text.startswith("||", end):
+        found = item(s, end) or any_char(s, end)
+        if found is None:
+            break
+        content.append(found[0])
+        end = found[1]
+    if not content or not text.startswith("||", end):
+        return None
+    return nodes.typed("SPOILER", nodes.reduce_plain_texts(content)), end + 2
+
+
+def color(s: State, pos: int) -> Result[Node]:
+    """Color = "color:#" (HexPair{3,4} / HexDigit{3,4}) !Text"""
+    if not s.colors or not s.text.startswith("color:#", pos):
+        return None
+    start = pos + 7
+    pairs = HEX_PAIRS.match(s.text, start)
+    if pairs:
+        digits = pairs.group(0)
+        channels = [int(digits[i : i + 2], 16) for i in range(0, len(digits), 2)]
+        end = pairs.end()
+    else:
+        singles = HEX_DIGITS.match(s.text, start)
+        if not singles:
+            return None
+        channels = [int(digit * 2, 16) for digit in singles.group(0)]
+        end = singles.end()
+    if TEXT_CHAR.match(s.text, end):
+        return None
+    return nodes.color(*channels), end
+
+
+def dash(s: State, pos: int) -> Result[Node]:
+    """"-" before "_-" and a character is a plain dash (so `-_-x` is no emoticon)."""
+    if s.text.startswith("-_-", pos) and pos + 3 < s.length:
+        return nodes.plain("-"), pos + 1
+    return None
+
+
+def _emoticon_neighbour(s: State, pos: int) -> bool:
+    if pos >= s.length:
+        return True
+    return s.text[pos] in "\r\n \t*"
+
+
+def free_emoticon(s: State, pos: int) -> Result[Node]:
+    """An emoticon followed by a blank, a line end, "*", the end, or another item."""
+    found = emoji.emoticon(s, pos)
+    if found is None:
+        return None
+    end = found[1]
+    if _emoticon_neighbour(s, end) or item(s, end) is not None:
+        return found
+    return None
+
+
+def _email_ahead(s: State, pos: int) -> bool:
+    stop = EMAIL_STOP.search(s.text, pos)
+    return stop is not None and s.text[stop.start()] == "@"
+
+
+def _url_ahead(s: State, pos: int) -> bool:
+    stop = URL_STOP.search(s.text, pos)
+    return stop is not None and (
+        s.text.startswith("://", stop.start()) or s.text[stop.start()] == "."
+    )
+
+
+def _underscore_domain(s: State, pos: int) -> Result[Node]:
+    """"_" DomainName, not followed by another "_": plain text, so no italic opens there."""
+    if not s.text.startswith("_", pos):
+        return None
+    end = links.domain_name(s, pos + 1)
+    if end < 0:
+        return None
+    if end < s.length and s.text[end] == "_":
+        return None
+    return nodes.plain(s.text[pos:end]), end
+
+
+def _ordinary(s: State, pos: int) -> Result[Node]:
+    """The items any character may start, tried when the dispatch found nothing."""
+    if _email_ahead(s, pos) and (found := links.autolinked_email(s, pos)):
+        return found
+    found = _underscore_domain(s, pos)
+    if found:
+        return found
+    if _url_ahead(s, pos) and (found := links.autolinked_url(s, pos)):
+        return found
+    for rule in (
+        emphasis.whitespace_emphasis,
+        emphasis.emphasis,
+        channel_mention,
+        emoji.emoji,
+        dash,
+        free_emoticon,
+        color,
+    ):
+        found = rule(s, pos)
+        if found:
+            return found
+    run = TEXT_RUN.match(s.text, pos)
+    if run:
+        return nodes.plain(run.group(0)), run.end()
+    return None
+
+
+def _backslash(s: State, pos: int) -> Result[Node]:
+    return timestamps.escaped_timestamp(s, pos) or inline_katex(s, pos) or escaped(s, pos)
+
+
+def _less_than(s: State, pos: int) -> Result[Node]:
+    return timestamps.timestamp(s, pos) or links.reference(s, pos) or free_emoticon(s, pos)
+
+
+def _colon(s: State, pos: int) -> Result[Node]:
+    return emoji.emoji(s, pos) or free_emoticon(s, pos)
+
+
+def _asterisk(s: State, pos: int) -> Result[Node]:
+    return (
+        emphasis.whitespace_emphasis(s, pos)
+        or emphasis.emphasis(s, pos)
+        or free_emoticon(s, pos)
+    )
+
+
+def _tilde(s: State, pos: int) -> Result[Node]:
+    return emphasis.whitespace_emphasis(s, pos) or emphasis.emphasis(s, pos)
+
+
+def _minus(s: State, pos: int) -> Result[Node]:
+    return dash(s, pos) or free_emoticon(s, pos)
+
+
+def _whitespace_item(s: State, pos: int) -> Result[Node]:
+    return whitespace(s, pos)
+
+
+_BY_CHARACTER = {
+    " ": _whitespace_item,
+    "\t": _whitespace_item,
+    "\\": _backslash,
+    "[": links.reference,
+    "<": _less_than,
+    "!": links.image,
+    "|": spoiler,
+    "@": user_mention,
+    "`": inline_code,
+    "+": links.autolinked_phone,
+    "$": inline_katex,
+    ":": _colon,
+    "*": _asterisk,
+    "~": _tilde,
+    "-": _minus,
+}
+
+
+def _item(s: State, pos: int) -> Result[Node]:
+    if pos >= s.length:
+        return None
+    special = _BY_CHARACTER.get(s.text[pos])
+    if special is not None and (found := special(s, pos)):
+        return found
+    return _ordinary(s, pos)
+
+
+def item(s: State, pos: int) -> Result[Node]:
+    """Item, cached per (position, flags)."""
+    return s.memoized(1, _item, pos)
+
+
+def inline(s: State, pos: int) -> Result[list[Node]]:
+    """Inline = (Item / Any)+ EndOfLine?"""
+    content: list[Node] = []
+    end = pos
+    while (found := item(s, end) or any_char(s, end)) is not None:
+        content.append(found[0])
+        end = found[1]
+    if not content:
+        return None
+    after = s.eol(end)
+    return nodes.reduce_plain_texts(content), after if after >= 0 else end

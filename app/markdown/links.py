@@ -1,0 +1,387 @@
+"""Links: markdown and Slack-style references, images, and autolinked URLs, emails and phones.
+
+Rules (U is a URL: scheme "//" [user[:pass]@] host, or a bare host; host is a domain name,
+"localhost" or a dotted quad, with an optional port):
+    Reference  = "[" Title* "](" Target ")" / "<" Target "|" Label ">"
+    Image      = "![" Line? "](" Target ")"
+    Target     = U Body* / scheme Body+ / Phone          (the body stops at blanks and ")")
+    AutoURL    = U Tail*        linked when its host has a public suffix (see domains.py)
+    AutoEmail  = "mailto:"? Local "@" Domain
+    Phone      = "+" digits, with an optional "(area)" and one "-"; linked from 5 digits up
+"""
+
+from __future__ import annotations
+
+import re
+
+from app.markdown import domains, emphasis, inline, nodes
+from app.markdown.state import Flag, Node, Result, State
+from app.markdown.unicode_classes import ALNUM_OR_MARK_CHAR
+
+EXTRA = frozenset(".,!%~*\"':;()=")  # the reference's "Extra": punctuation a URL may not end in
+LINK_EXTRA = frozenset(".,!%*\"':;=")
+SAFE = frozenset("$@&+_#?-")
+BLANK = frozenset(" \t")
+LINE_END = frozenset("\r\n")
+NOT_IN_HOST = frozenset("\r\n \t\\/|><%`[]")
+
+SCHEME = re.compile(r"[A-Za-z0-9+\-]{1,32}+:")
+USER_INFO = re.compile(r"[A-Za-z0-9$&+_#?\-]++(?::[A-Za-z0-9$&+_#?\-]++)?+@")
+DOTTED_QUAD = re.compile(r"[0-9]++(?:\.[0-9]++){3}+")
+PORT = re.compile(r":[0-9]++")
+DIGITS = re.compile(r"[0-9]++")
+LOCAL_PART = re.compile(
+    f"(?:[{ALNUM_OR_MARK_CHAR}]++[!#$%&'*+/=?^_`{{|}}~\\-]*+)++"
+    f"(?:\\.(?:[{ALNUM_OR_MARK_CHAR}]++[!#$%&'*+/=?^_`{{|}}~\\-]*+)++)*+@"
+)
+SLACK_LABEL = re.compile(r"[ -;=?-{}-\uffff]++")
+TITLE_RUN = re.compile(r"[^\]()*_~ \t\r\n]++")
+HAS_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]{0,31}://")
+URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+SPECIAL_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp", "file"})
+
+
+def _in_ranges(char: str, ranges: tuple[tuple[int, int], ...]) -> bool:
+    code = ord(char)
+    return any(low <= code <= high for low, high in ranges)
+
+
+# Characters a link target may hold (the reference's classes, by code unit).
+_TARGET = ((0x20, 0x27), (0x2A, 0x5B), (0x5D, 0x7B), (0x7D, 0x7E), (0x80, 0xFFFF))
+_ANGLE = ((0x20, 0x28), (0x2A, 0x5B), (0x5D, 0x7B), (0x7D, 0x7E), (0x80, 0xFFFF))
+
+
+def _domain_char(s: State, pos: int) -> int:
+    """DomainChar; note that `_` and `-` take the character after them too, as the reference's do."""
+    text, length = s.text, s.length
+    if pos >= length:
+        return -1
+    char = text[pos]
+    if char.isascii() and char.isalnum():
+        return pos + 1
+    if char in EXTRA:
+        return -1
+    if char in "_-":
+        pos += 1
+    elif char in SAFE:
+        return -1
+    if pos >= length or text[pos] in NOT_IN_HOST:
+        return -1
+    return pos + 1
+
+
+def _label(s: State, pos: int) -> int:
+    """Label = DomainChar+ ("-" DomainChar+)*"""
+    end = _domain_char(s, pos)
+    if end < 0:
+        return -1
+    while True:
+        while (step := _domain_char(s, end)) >= 0:
+            end = step
+        if not s.text.startswith("-", end):
+            return end
+        step = _domain_char(s, end + 1)
+        if step < 0:
+            return end
+        end = step
+
+
+def domain_name(s: State, pos: int) -> int:
+    """DomainName = "localhost" / !"_" Label ("." DomainChar Label*)+"""
+    text = s.text
+    if text.startswith("localhost", pos):
+        return pos + 9
+    if text.startswith("_", pos):
+        return -1
+    end = _label(s, pos)
+    if end < 0:
+        return -1
+    dots = 0
+    while text.startswith(".", end):
+        step = _domain_char(s, end + 1)
+        if step < 0:
+            break
+        end = step
+        while (step := _label(s, end)) >= 0:
+            end = step
+        dots += 1
+    return end if dots else -1
+
+
+def host(s: State, pos: int) -> int:
+    """Host = (DomainName / digits "." digits "." digits "." digits) (":" digits)?"""
+    end = domain_name(s, pos)
+    if end < 0:
+        match = DOTTED_QUAD.match(s.text, pos)
+        if not match:
+            return -1
+        end = match.end()
+    port = PORT.match(s.text, end)
+    return port.end() if port else end
+
+
+def _scheme(s: State, pos: int) -> int:
+    match = SCHEME.match(s.text, pos)
+    return match.end() if match else -1
+
+
+def _scheme_and_authority(s: State, pos: int) -> int:
+    """scheme "//" userinfo? Host, or a bare Host"""
+    end = _scheme(s, pos)
+    if end >= 0 and s.text.startswith("//", end):
+        user = USER_INFO.match(s.text, end + 2)
+        after = host(s, user.end() if user else end + 2)
+        if after >= 0:
+            return after
+    return host(s, pos)
+
+
+def _autolink_tail(s: State, pos: int) -> int:
+    """Tail*: anything up to a blank, punctuation at the very end excluded."""
+    text, length = s.text, s.length
+    while pos < length:
+        char = text[pos]
+        if char in BLANK or char in LINE_END:
+            break
+        if char not in EXTRA:
+            pos += 1
+            continue
+        run_end = pos
+        while run_end < length and text[run_end] in EXTRA:
+            run_end += 1
+        if run_end >= length or text[run_end] in BLANK or text[run_end] in LINE_END:
+            break
+        pos = run_end
+    return pos
+
+
+def _target_body(s: State, pos: int) -> int:
+    """Body* of a markdown link target: no blanks, parentheses only balanced."""
+    text, length = s.text, s.length
+    while pos < length:
+        char = text[pos]
+        if char in BLANK:
+            break
+        if char in LINK_EXTRA:
+            run_end = pos
+            while run_end < length and text[run_end] in LINK_EXTRA:
+                run_end += 1
+            if run_end < length and (text[run_end] in BLANK or text[run_end] in LINE_END):
+                break
+        if char == ")":
+            break
+        if _in_ranges(char, _TARGET):
+            pos += 1
+            continue
+        if char != "(":
+            break
+        inner = pos + 1
+        while inner < length:
+            inner_char = text[inner]
+            if inner_char in BLANK or inner_char in LINE_END or inner_char == ")":
+                break
+            if not _in_ranges(inner_char, _ANGLE):
+                break
+            inner += 1
+        if not text.startswith(")", inner):
+            break
+        pos = inner + 1
+    return pos
+
+
+def _angle_body(s: State, pos: int) -> int:
+    """Body* of a Slack-style target `<url|label>`."""
+    text, length = s.text, s.length
+    while pos < length:
+        char = text[pos]
+        if char in BLANK:
+            break
+        if char in EXTRA:
+            run_end = pos
+            while run_end < length and text[run_end] in EXTRA:
+                run_end += 1
+            if run_end >= length or text[run_end] in BLANK or text[run_end] in LINE_END:
+                break
+        if not _in_ranges(char, _ANGLE):
+            break
+        pos += 1
+    return pos
+
+
+def _target(s: State, pos: int, *, angle: bool = False) -> Result[str]:
+    """Target = U Body* / scheme Body+ / Phone"""
+    read_body = _angle_body if angle else _target_body
+    end = _scheme_and_authority(s, pos)
+    if end >= 0:
+        stop = read_body(s, end)
+        return s.text[pos:stop], stop
+    end = _scheme(s, pos)
+    if end >= 0:
+        stop = read_body(s, end)
+        if stop > end:
+            return s.text[pos:stop], stop
+    number = phone(s, pos)
+    if number:
+        (_, digits), stop = number
+        return f"tel:{digits}", stop
+    return None
+
+
+def phone(s: State, pos: int) -> Result[tuple[str, str]]:
+    """Phone = "+" (Prefix "-" digits / Prefix digits "-" digits / Prefix digits / digits)"""
+    text = s.text
+    if not text.startswith("+", pos):
+        return None
+    start = pos + 1
+
+    def prefix(at: int) -> tuple[str, str, int] | None:
+        digits = DIGITS.match(text, at)
+        if digits:
+            return digits.group(0), digits.group(0), digits.end()
+        if text.startswith("(", at):
+            inner = DIGITS.match(text, at + 1)
+            if inner and text.startswith(")", inner.end()):
+                return f"({inner.group(0)})", inner.group(0), inner.end() + 1
+        return None
+
+    found = prefix(start)
+    if found:
+        shown, number, end = found
+        if text.startswith("-", end) and (tail := DIGITS.match(text, end + 1)):
+            return ("+" + shown + "-" + tail.group(0), number + tail.group(0)), tail.end()
+        middle = DIGITS.match(text, end)
+        if middle:
+            if text.startswith("-", middle.end()) and (tail := DIGITS.match(text, middle.end() + 1)):
+                digits = number + middle.group(0) + tail.group(0)
+                return ("+" + shown + middle.group(0) + "-" + tail.group(0), digits), tail.end()
+            return ("+" + shown + middle.group(0), number + middle.group(0)), middle.end()
+    digits = DIGITS.match(text, start)
+    if digits:
+        return ("+" + digits.group(0), digits.group(0)), digits.end()
+    return None
+
+
+def autolinked_phone(s: State, pos: int) -> Result[Node]:
+    found = phone(s, pos)
+    if found is None:
+        return None
+    (shown, number), end = found
+    if len(number) < 5:
+        return nodes.plain(shown), end
+    return nodes.link(f"tel:{number}", [nodes.plain(shown)]), end
+
+
+def _link_title(s: State, pos: int) -> Result[Node]:
+    """Title = blanks / Emphasis / text / one character that does not close the title"""
+    text = s.text
+    if pos >= s.length:
+        return None
+    if text[pos] in BLANK:
+        return inline.whitespace(s, pos)
+    found = emphasis.emphasis(s, pos)
+    if found:
+        return found
+    run = TITLE_RUN.match(text, pos)
+    if run:
+        return nodes.plain(run.group(0)), run.end()
+    if text.startswith("](", pos) and pos + 2 < s.length:
+        return None
+    if text.startswith("] [", pos):
+        close = text.find("]", pos + 3)
+        if close >= 0 and text.startswith("](", close):
+            return None
+    return nodes.plain(text[pos]), pos + 1
+
+
+def _bracket_reference(s: State, pos: int) -> Result[Node]:
+    if not s.text.startswith("[", pos):
+        return None
+    title: list[Node] = []
+    end = pos + 1
+    while (item := _link_title(s, end)) is not None:
+        title.append(item[0])
+        end = item[1]
+    if not s.text.startswith("](", end):
+        return None
+    target = _target(s, end + 2)
+    if target is None or not s.text.startswith(")", target[1]):
+        return None
+    href = target[0]
+    label = nodes.reduce_plain_texts(title) if title else None
+    return nodes.link(href, label), target[1] + 1
+
+
+def _angle_reference(s: State, pos: int) -> Result[Node]:
+    if not s.text.startswith("<", pos):
+        return None
+    target = _target(s, pos + 1, angle=True)
+    if target is None or not s.text.startswith("|", target[1]):
+        return None
+    label = SLACK_LABEL.match(s.text, target[1] + 1)
+    if not label or not s.text.startswith(">", label.end()):
+        return None
+    return nodes.link(target[0], [nodes.plain(label.group(0))]), label.end() + 1
+
+
+def _reference(s: State, pos: int) -> Result[Node]:
+    return _bracket_reference(s, pos) or _angle_reference(s, pos)
+
+
+def reference(s: State, pos: int) -> Result[Node]:
+    """A reference; none may open inside another."""
+    return s.guarded(Flag.REFERENCE, _reference, pos)
+
+
+def image(s: State, pos: int) -> Result[Node]:
+    """Image = "![" Line? "](" Target ")" """
+    if not s.text.startswith("![", pos):
+        return None
+    end = pos + 2
+    title = inline.line(s, end)
+    if title:
+        end = title[1]
+    if not s.text.startswith("](", end):
+        return None
+    target = _target(s, end + 2)
+    if target is None or not s.text.startswith(")", target[1]):
+        return None
+    return nodes.image(target[0], title[0] if title else None), target[1] + 1
+
+
+def _can_parse_url(url: str) -> bool:
+    """Roughly WHATWG's URL.canParse: a scheme, and for web schemes a host after it."""
+    match = URL_SCHEME.match(url)
+    if not match:
+        return False
+    if match.group(1).lower() not in SPECIAL_SCHEMES:
+        return True
+    rest = url[match.end() :].lstrip("/\\")
+    return bool(rest) and rest[0] not in "?#"
+
+
+def autolinked_url(s: State, pos: int) -> Result[Node]:
+    """AutoURL = U Tail*, when the host is a known one"""
+    end = _scheme_and_authority(s, pos)
+    if end < 0:
+        return None
+    end = _autolink_tail(s, end)
+    url = s.text[pos:end]
+    if not domains.url_links(url, s.custom_domains):
+        return nodes.plain(url), end
+    linked = url if _can_parse_url(url) or url.startswith("//") or HAS_SCHEME.match(url) else f"//{url}"
+    return nodes.link(linked, [nodes.plain(url)]), end
+
+
+def autolinked_email(s: State, pos: int) -> Result[Node]:
+    """AutoEmail = "mailto:"? Local "@" Domain"""
+    start = pos + 7 if s.text.startswith("mailto:", pos) else pos
+    local = LOCAL_PART.match(s.text, start)
+    if not local:
+        return None
+    end = domain_name(s, local.end())
+    if end < 0:
+        return None
+    address = s.text[start:end]
+    if domains.email_links(address):
+        return nodes.link(f"mailto:{address}", [nodes.plain(address)]), end
+    return nodes.plain(address), end
