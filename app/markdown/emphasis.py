@@ -23,27 +23,50 @@ from app.markdown.state import Flag, Node, Result, State
 
 Rule = Callable[[State, int], Result[Node]]
 
-BLANK_EMPHASIS = re.compile(r"(\*++|_++|~++)([ \t]++)(\*++|_++|~++)")
+# memo keys of the content runs
+BOLD_ITEMS, ITALIC_ITEMS, STRIKE_ITEMS = 10, 11, 12
+
 WORD_UNDERSCORE = re.compile(r"[a-zA-Z0-9]++__?+")
 WORD = re.compile(r"[a-zA-Z0-9]++")
 LETTERS = re.compile(r"[a-zA-Z]++")
-BOLD_RUN = re.compile(r"[^\n* _~]++")
+BOLD_STOP = re.compile(r"[\n* _~]")
 BOLD_CHAR = re.compile(r"[^\n* ]")
-ITALIC_RUN = re.compile(r"[^\n_ *~]++")
+ITALIC_STOP = re.compile(r"[\n_ *~]")
 ITALIC_CHAR = re.compile(r"[^\n_ ]")
-STRIKE_RUN = re.compile(r"[^\n~ *_:`@#\[\]\\<!|\ud83c\ud83d\ud83e\u2300-\u27bf\u2600-\u26ff]++")
+STRIKE_STOP = re.compile(r"[\n~ *_:`@#\[\]\\<!|\ud83c\ud83d\ud83e\u2300-\u27bf\u2600-\u26ff]")
 STRIKE_CHAR = re.compile(r"[^\n~ ]")
+
+
+NOT_MARKER = {marker: re.compile(f"[^{re.escape(marker)}]") for marker in "*_~"}
+NOT_BLANK = re.compile(r"[^ \t]")
+
+
+def _run_end(s: State, key: str, pattern: re.Pattern[str], pos: int) -> int:
+    end = s.next_of(key, pattern, pos)
+    return s.length if end < 0 else end
 
 
 def whitespace_emphasis(s: State, pos: int) -> Result[Node]:
     """Markers around blanks only, e.g. `** **`, stay text."""
-    match = BLANK_EMPHASIS.match(s.text, pos)
-    if not match:
+    if pos >= s.length or s.text[pos] not in NOT_MARKER:
         return None
-    opener, closer = match.group(1), match.group(3)
-    if opener[0] != closer[0]:
+    marker = s.text[pos]
+    blanks = _run_end(s, marker, NOT_MARKER[marker], pos)
+    closer = _run_end(s, "blank", NOT_BLANK, blanks)
+    if closer == blanks or not s.text.startswith(marker, closer):
         return None
-    return nodes.plain(match.group(0)), match.end()
+    end = _run_end(s, marker, NOT_MARKER[marker], closer)
+    return nodes.plain(s.text[pos:end]), end
+
+
+def _text_run(stop: re.Pattern[str]) -> Rule:
+    """A run of plain text up to the first character `stop` matches."""
+
+    def rule(s: State, pos: int) -> Result[Node]:
+        end = s.span(stop, pos)
+        return (nodes.plain(s.text[pos:end]), end) if end > pos else None
+
+    return rule
 
 
 def _plain(pattern: re.Pattern[str]) -> Rule:
@@ -62,13 +85,12 @@ def _first(rules: tuple[Rule, ...], s: State, pos: int) -> Result[Node]:
     return None
 
 
-def _items(item: Rule, s: State, pos: int) -> Result[list[Node]]:
-    content: list[Node] = []
-    end = pos
-    while (found := item(s, end)) is not None:
-        content.append(found[0])
-        end = found[1]
-    return (nodes.reduce_plain_texts(content), end) if content else None
+def _closed_items(key: int, item: Rule, s: State, pos: int, closer: str) -> Result[list[Node]]:
+    """Items+ from `pos` when `closer` follows them (the closer is not consumed)."""
+    end = s.run_end(key, item, pos)
+    if end == pos or not s.text.startswith(closer, end):
+        return None
+    return nodes.reduce_plain_texts(s.collect(key, item, pos, end)), end
 
 
 def _emoji(s: State, pos: int) -> Result[Node]:
@@ -94,7 +116,7 @@ def _bold_preferred(s: State, pos: int) -> Result[Node]:
     )
 
 
-_bold_run = _plain(BOLD_RUN)
+_bold_run = _text_run(BOLD_STOP)
 _bold_char = _plain(BOLD_CHAR)
 
 
@@ -105,24 +127,24 @@ def _bold_item(s: State, pos: int) -> Result[Node]:
 
 
 def _delimited(
-    s: State, pos: int, marker: str, item: Rule, wrap: Callable[[list[Node]], Node]
+    s: State, pos: int, marker: str, key: int, item: Rule, wrap: Callable[[list[Node]], Node]
 ) -> Result[Node]:
     """marker marker Items marker marker / marker Items marker"""
     text = s.text
     double = marker * 2
     if text.startswith(double, pos):
-        content = _items(item, s, pos + 2)
-        if content and text.startswith(double, content[1]):
+        content = _closed_items(key, item, s, pos + 2, double)
+        if content:
             return wrap(content[0]), content[1] + 2
     if text.startswith(marker, pos):
-        content = _items(item, s, pos + 1)
-        if content and text.startswith(marker, content[1]):
+        content = _closed_items(key, item, s, pos + 1, marker)
+        if content:
             return wrap(content[0]), content[1] + 1
     return None
 
 
 def _bold(s: State, pos: int) -> Result[Node]:
-    return _delimited(s, pos, "*", _bold_item, nodes.bold)
+    return _delimited(s, pos, "*", BOLD_ITEMS, _bold_item, nodes.bold)
 
 
 def bold(s: State, pos: int) -> Result[Node]:
@@ -140,7 +162,7 @@ def _italic_preferred(s: State, pos: int) -> Result[Node]:
     )
 
 
-_italic_run = _plain(ITALIC_RUN)
+_italic_run = _text_run(ITALIC_STOP)
 _italic_char = _plain(ITALIC_CHAR)
 
 
@@ -159,20 +181,20 @@ def _italic(s: State, pos: int) -> Result[Node | list[Node]]:  # type: ignore[re
     if word:
         return nodes.plain(word.group(0)), word.end()
     if text.startswith("__", pos):
-        content = _items(_italic_item, s, pos + 2)
-        if content and text.startswith("__", content[1]):
+        content = _closed_items(ITALIC_ITEMS, _italic_item, s, pos + 2, "__")
+        if content:
             tail = WORD.match(text, content[1] + 2)
             if tail:
                 glued = [nodes.plain("__"), *content[0], nodes.plain("__"), nodes.plain(tail.group(0))]
                 return nodes.reduce_plain_texts(glued), tail.end()
     if text.startswith("_", pos):
-        content = _items(_italic_item, s, pos + 1)
-        if content and text.startswith("_", content[1]):
+        content = _closed_items(ITALIC_ITEMS, _italic_item, s, pos + 1, "_")
+        if content:
             tail = LETTERS.match(text, content[1] + 1)
             if tail:
                 glued = [nodes.plain("_"), *content[0], nodes.plain("_"), nodes.plain(tail.group(0))]
                 return nodes.reduce_plain_texts(glued), tail.end()
-    return _delimited(s, pos, "_", _italic_item, nodes.italic)
+    return _delimited(s, pos, "_", ITALIC_ITEMS, _italic_item, nodes.italic)
 
 
 def italic(s: State, pos: int) -> Result[Node]:
@@ -182,7 +204,7 @@ def italic(s: State, pos: int) -> Result[Node]:
 # ---- strike ----
 
 
-_strike_run = _plain(STRIKE_RUN)
+_strike_run = _text_run(STRIKE_STOP)
 _strike_char = _plain(STRIKE_CHAR)
 
 
@@ -191,7 +213,7 @@ def _strike_item(s: State, pos: int) -> Result[Node]:
 
 
 def _strike(s: State, pos: int) -> Result[Node]:
-    return _delimited(s, pos, "~", _strike_item, nodes.strike)
+    return _delimited(s, pos, "~", STRIKE_ITEMS, _strike_item, nodes.strike)
 
 
 def strike(s: State, pos: int) -> Result[Node]:

@@ -23,7 +23,7 @@ from app.markdown.unicode_classes import ALNUM_CHAR, NAME_CHAR
 WHITESPACE = re.compile(r"[ \t]++")
 TEXT_CHAR = re.compile(r"[ -'+-Za-z\x80-\uffff]")
 LINE = re.compile(r"([ \t]*+)([ -'+-Za-z\x80-\uffff]++)([ \t]*+)")
-TEXT_RUN = re.compile(r"[^*_~`:\n<\[\]! \t()\\|]++")
+TEXT_STOP = re.compile(r"[*_~`:\n<\[\]! \t()\\|]")
 NAME = re.compile(f"[{NAME_CHAR}]++")
 ALNUM = re.compile(f"[{ALNUM_CHAR}]")
 INLINE_CODE = re.compile(r"`([^`\n]++)`")
@@ -32,6 +32,7 @@ HEX_DIGITS = re.compile(r"[0-9A-Fa-f]{3,4}+")
 ESCAPABLE = frozenset("*_~`#.")
 EMAIL_STOP = re.compile(r"[ \t\r\n@]")
 URL_STOP = re.compile(r"[ \t\r\n:./@]")
+SPOILER_ITEMS = 14  # memo key of a spoiler's content run
 
 
 def whitespace(s: State, pos: int) -> Result[Node]:
@@ -149,21 +150,21 @@ def escaped(s: State, pos: int) -> Result[Node]:
     return None
 
 
+def _spoiler_item(s: State, pos: int) -> Result[Node]:
+    if s.text.startswith("||", pos):
+        return None
+    return item(s, pos) or any_char(s, pos)
+
+
 def spoiler(s: State, pos: int) -> Result[Node]:
     """Spoiler = "||" (!"||" (Item / Any))+ "||" """
     text = s.text
     if not text.startswith("||", pos):
         return None
-    content: list[Node] = []
-    end = pos + 2
-    while not text.startswith("||", end):
-        found = item(s, end) or any_char(s, end)
-        if found is None:
-            break
-        content.append(found[0])
-        end = found[1]
-    if not content or not text.startswith("||", end):
+    end = s.run_end(SPOILER_ITEMS, _spoiler_item, pos + 2)
+    if end == pos + 2 or not text.startswith("||", end):
         return None
+    content = s.collect(SPOILER_ITEMS, _spoiler_item, pos + 2, end)
     return nodes.typed("SPOILER", nodes.reduce_plain_texts(content)), end + 2
 
 
@@ -213,15 +214,15 @@ def free_emoticon(s: State, pos: int) -> Result[Node]:
 
 
 def _email_ahead(s: State, pos: int) -> bool:
-    stop = EMAIL_STOP.search(s.text, pos)
-    return stop is not None and s.text[stop.start()] == "@"
+    """[^ \\t\\r\\n@]* "@" """
+    stop = s.next_of("email", EMAIL_STOP, pos)
+    return stop >= 0 and s.text[stop] == "@"
 
 
 def _url_ahead(s: State, pos: int) -> bool:
-    stop = URL_STOP.search(s.text, pos)
-    return stop is not None and (
-        s.text.startswith("://", stop.start()) or s.text[stop.start()] == "."
-    )
+    """[^ \\t\\r\\n:./@]* ("://" / ".")"""
+    stop = s.next_of("url", URL_STOP, pos)
+    return stop >= 0 and (s.text.startswith("://", stop) or s.text[stop] == ".")
 
 
 def _underscore_domain(s: State, pos: int) -> Result[Node]:
@@ -257,10 +258,8 @@ def _ordinary(s: State, pos: int) -> Result[Node]:
         found = rule(s, pos)
         if found:
             return found
-    run = TEXT_RUN.match(s.text, pos)
-    if run:
-        return nodes.plain(run.group(0)), run.end()
-    return None
+    end = s.span(TEXT_STOP, pos)
+    return (nodes.plain(s.text[pos:end]), end) if end > pos else None
 
 
 def _backslash(s: State, pos: int) -> Result[Node]:

@@ -34,8 +34,11 @@ LOCAL_PART = re.compile(
     f"(?:[{ALNUM_OR_MARK_CHAR}]++[!#$%&'*+/=?^_`{{|}}~\\-]*+)++"
     f"(?:\\.(?:[{ALNUM_OR_MARK_CHAR}]++[!#$%&'*+/=?^_`{{|}}~\\-]*+)++)*+@"
 )
+CLOSING_BRACKET = re.compile(r"\]")
+LINK_TITLE = 13  # memo key of a title run
+DOMAIN_CHARS = 15  # memo key of a run of domain characters
 SLACK_LABEL = re.compile(r"[ -;=?-{}-\uffff]++")
-TITLE_RUN = re.compile(r"[^\]()*_~ \t\r\n]++")
+TITLE_STOP = re.compile(r"[\]()*_~ \t\r\n]")
 HAS_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]{0,31}://")
 URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 SPECIAL_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp", "file"})
@@ -70,20 +73,16 @@ def _domain_char(s: State, pos: int) -> int:
     return pos + 1
 
 
-def _label(s: State, pos: int) -> int:
-    """Label = DomainChar+ ("-" DomainChar+)*"""
+def _domain_step(s: State, pos: int) -> Result[None]:
     end = _domain_char(s, pos)
-    if end < 0:
-        return -1
-    while True:
-        while (step := _domain_char(s, end)) >= 0:
-            end = step
-        if not s.text.startswith("-", end):
-            return end
-        step = _domain_char(s, end + 1)
-        if step < 0:
-            return end
-        end = step
+    return (None, end) if end >= 0 else None
+
+
+def _label(s: State, pos: int) -> int:
+    """Label = DomainChar+ ("-" DomainChar+)*; a DomainChar already takes any "-" that a
+    DomainChar could follow, so this is DomainChar+ (its end memoized for linear time)."""
+    end = s.run_end(DOMAIN_CHARS, _domain_step, pos)
+    return end if end > pos else -1
 
 
 def domain_name(s: State, pos: int) -> int:
@@ -98,12 +97,10 @@ def domain_name(s: State, pos: int) -> int:
         return -1
     dots = 0
     while text.startswith(".", end):
-        step = _domain_char(s, end + 1)
+        step = _label(s, end + 1)
         if step < 0:
             break
         end = step
-        while (step := _label(s, end)) >= 0:
-            end = step
         dots += 1
     return end if dots else -1
 
@@ -281,13 +278,13 @@ def _link_title(s: State, pos: int) -> Result[Node]:
     found = emphasis.emphasis(s, pos)
     if found:
         return found
-    run = TITLE_RUN.match(text, pos)
-    if run:
-        return nodes.plain(run.group(0)), run.end()
+    run_end = s.span(TITLE_STOP, pos)
+    if run_end > pos:
+        return nodes.plain(text[pos:run_end]), run_end
     if text.startswith("](", pos) and pos + 2 < s.length:
         return None
     if text.startswith("] [", pos):
-        close = text.find("]", pos + 3)
+        close = s.next_of("]", CLOSING_BRACKET, pos + 3)
         if close >= 0 and text.startswith("](", close):
             return None
     return nodes.plain(text[pos]), pos + 1
@@ -296,17 +293,14 @@ def _link_title(s: State, pos: int) -> Result[Node]:
 def _bracket_reference(s: State, pos: int) -> Result[Node]:
     if not s.text.startswith("[", pos):
         return None
-    title: list[Node] = []
-    end = pos + 1
-    while (item := _link_title(s, end)) is not None:
-        title.append(item[0])
-        end = item[1]
+    end = s.run_end(LINK_TITLE, _link_title, pos + 1)
     if not s.text.startswith("](", end):
         return None
     target = _target(s, end + 2)
     if target is None or not s.text.startswith(")", target[1]):
         return None
     href = target[0]
+    title = s.collect(LINK_TITLE, _link_title, pos + 1, end)
     label = nodes.reduce_plain_texts(title) if title else None
     return nodes.link(href, label), target[1] + 1
 

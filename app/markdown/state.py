@@ -9,7 +9,7 @@ each inside itself; a rule's result depends only on (position, flags), which is 
 
 from __future__ import annotations
 
-import enum
+import bisect
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -37,7 +37,9 @@ def from_units(units: str) -> str:
     return units.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
 
 
-class Flag(enum.IntFlag):
+class Flag:
+    """Bits of `State.flags` (plain ints: they are tested on every rule call)."""
+
     BOLD = 1
     ITALIC = 2
     STRIKE = 4
@@ -57,6 +59,7 @@ class State:
         "length",
         "memo",
         "now",
+        "stops",
         "text",
     )
 
@@ -72,8 +75,9 @@ class State:
         self.now = now
         self.flags = 0
         self.memo: dict[tuple[int, int, int], Any] = {}
+        self.stops: dict[str, list[int]] = {}
 
-    def guarded(self, flag: Flag, rule: Callable[[State, int], Result[T]], pos: int) -> Result[T]:
+    def guarded(self, flag: int, rule: Callable[[State, int], Result[T]], pos: int) -> Result[T]:
         """Run `rule` with `flag` set, failing at once if it is set already (no bold in bold)."""
         if self.flags & flag:
             return None
@@ -86,12 +90,58 @@ class State:
     def memoized(self, key: int, rule: Callable[[State, int], Result[T]], pos: int) -> Result[T]:
         """Cache `rule` at (position, flags): PEG rules are pure given both."""
         slot = (key, pos, self.flags)
-        if slot in self.memo:
-            cached: Result[T] = self.memo[slot]
+        memo = self.memo
+        if slot in memo:
+            cached: Result[T] = memo[slot]
             return cached
         result = rule(self, pos)
-        self.memo[slot] = result
+        memo[slot] = result
         return result
+
+    def collect(self, key: int, item: Callable[[State, int], Result[T]], pos: int, end: int) -> list[T]:
+        """The items of a run `run_end` measured, from the cache: called only once the rule
+        around the run has matched, so failed attempts never pay for building lists."""
+        found: list[T] = []
+        while pos < end:
+            step = self.memoized(key, item, pos)
+            assert step is not None
+            found.append(step[0])
+            pos = step[1]
+        return found
+
+    def run_end(self, key: int, item: Callable[[State, int], Result[T]], pos: int) -> int:
+        """Where `item*` from `pos` ends. The end is stored for every item start along the way,
+        so asking again from any of them costs nothing: this is what keeps nesting linear."""
+        memo, flags = self.memo, self.flags
+        visited: list[int] = []
+        while True:
+            slot = (-key, pos, flags)
+            if slot in memo:
+                end: int = memo[slot]
+                break
+            step = self.memoized(key, item, pos)
+            if step is None or step[1] == pos:
+                end = pos
+                break
+            visited.append(pos)
+            pos = step[1]
+        for start in visited:
+            memo[(-key, start, flags)] = end
+        return end
+
+    def span(self, stop: re.Pattern[str], pos: int) -> int:
+        """Where a run of characters that `stop` does not match ends (the run may be empty)."""
+        end = self.next_of(stop.pattern, stop, pos)
+        return self.length if end < 0 else end
+
+    def next_of(self, key: str, pattern: re.Pattern[str], pos: int) -> int:
+        """The first position at or after `pos` where `pattern` matches, or -1 (indexed once)."""
+        stops = self.stops.get(key)
+        if stops is None:
+            stops = [match.start() for match in pattern.finditer(self.text)]
+            self.stops[key] = stops
+        index = bisect.bisect_left(stops, pos)
+        return stops[index] if index < len(stops) else -1
 
     def at(self, pos: int, literal: str) -> bool:
         return self.text.startswith(literal, pos)
