@@ -11,7 +11,7 @@ from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLUnion
 from app.graphql.schema import schema
 
 UNION = "MarkdownNode"
-DEFAULT_DEPTH = 12
+DEFAULT_DEPTH = 10
 
 
 def _is_node_list(field_type: object) -> bool:

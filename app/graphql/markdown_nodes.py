@@ -28,6 +28,14 @@ def _children_field(description: str = CHILDREN) -> Any:
     return strawberry.field(description=description)
 
 
+def _fallback_field() -> Any:
+    return strawberry.field(
+        default=None,
+        description="The node's source range [start, end) in UTF-16 units of `msg`, for "
+        "clients that cannot draw it and show the text instead.",
+    )
+
+
 @strawberry.type(description="A paragraph: one line or block of inline content.")
 class Paragraph:
     type: str = _type_field()
@@ -141,6 +149,9 @@ class Emoji:
     unicode: str | None = strawberry.field(
         description="The emoji character(s), when it was written as unicode."
     )
+    emoticon: str | None = strawberry.field(
+        default=None, description='The emoticon as typed (e.g. ":)"), when it was one.'
+    )
 
 
 @strawberry.type(description="A message of one to three emoji and nothing else (BIG_EMOJI).")
@@ -195,9 +206,10 @@ class LineBreak:
     type: str = _type_field()
 
 
-@strawberry.type(description="A horizontal rule: `---`, `***` or `___` on a line of its own.")
+@strawberry.type(description="A horizontal rule: three or more `-` on a line of their own.")
 class HorizontalRule:
     type: str = _type_field()
+    fallback: list[int] | None = _fallback_field()
 
 
 @strawberry.type(description="A KaTeX block formula (KATEX).")
@@ -217,6 +229,7 @@ class Timestamp:
     type: str = _type_field()
     timestamp: str = strawberry.field(description="Seconds since the Unix epoch, as a string.")
     format: str = strawberry.field(description="How to show it: t, T, d, D, f, F or R.")
+    fallback: list[int] | None = _fallback_field()
 
 
 @strawberry.type(description="A table; header holds TableCell nodes, rows holds TableRow nodes.")
@@ -224,6 +237,7 @@ class Table:
     type: str = _type_field()
     header: list[MarkdownNode] = strawberry.field(description="The header's cells.")
     rows: list[MarkdownNode] = strawberry.field(description="The body's rows.")
+    fallback: list[int] | None = _fallback_field()
 
 
 @strawberry.type(description="A row of a table; its children are TableCell nodes.")
@@ -313,6 +327,22 @@ def _string(value: Any) -> str:
     raise TypeError("not a string")
 
 
+def _fallback(node: Json) -> list[int] | None:
+    """The parser's source range; a PLAIN_TEXT fallback (older servers) stays in mdJson only."""
+    value = node.get("fallback")
+    if isinstance(value, list) and all(isinstance(item, int) for item in value):
+        return value
+    return None
+
+
+def _emoticon(node: Json) -> str | None:
+    value = node.get("value")
+    if isinstance(value, dict) and value.get("value") != node.get("shortCode"):
+        text = value.get("value")
+        return text if isinstance(text, str) else None
+    return None
+
+
 def _color(node: Json) -> Color:
     value = node["value"]
     channels = [value[key] for key in ("r", "g", "b", "a")]
@@ -347,7 +377,10 @@ BUILDERS: dict[str, Callable[[Json], MarkdownNode]] = {
     "MENTION_USER": lambda n: UserMention(type=n["type"], text=_plain_text(n["value"])),
     "MENTION_CHANNEL": lambda n: ChannelMention(type=n["type"], text=_plain_text(n["value"])),
     "EMOJI": lambda n: Emoji(
-        type=n["type"], short_code=n.get("shortCode"), unicode=n.get("unicode")
+        type=n["type"],
+        short_code=n.get("shortCode"),
+        unicode=n.get("unicode"),
+        emoticon=_emoticon(n),
     ),
     "BIG_EMOJI": lambda n: BigEmoji(type=n["type"], children=_nodes(n["value"])),
     "COLOR": _color,
@@ -359,16 +392,20 @@ BUILDERS: dict[str, Callable[[Json], MarkdownNode]] = {
         type=n["type"], number=n.get("number"), children=_nodes(n["value"])
     ),
     "LINE_BREAK": lambda n: LineBreak(type=n["type"]),
-    "HORIZONTAL_RULE": lambda n: HorizontalRule(type=n["type"]),
+    "HORIZONTAL_RULE": lambda n: HorizontalRule(type=n["type"], fallback=_fallback(n)),
     "KATEX": lambda n: Katex(type=n["type"], text=_string(n["value"])),
     "INLINE_KATEX": lambda n: InlineKatex(type=n["type"], text=_string(n["value"])),
     "TIMESTAMP": lambda n: Timestamp(
         type=n["type"],
         timestamp=_string(n["value"]["timestamp"]),
         format=_string(n["value"]["format"]),
+        fallback=_fallback(n),
     ),
     "TABLE": lambda n: Table(
-        type=n["type"], header=_nodes(n["value"]["header"]), rows=_nodes(n["value"]["rows"])
+        type=n["type"],
+        header=_nodes(n["value"]["header"]),
+        rows=_nodes(n["value"]["rows"]),
+        fallback=_fallback(n),
     ),
     "TABLE_ROW": lambda n: TableRow(type=n["type"], children=_nodes(n["value"])),
     "TABLE_CELL": lambda n: TableCell(

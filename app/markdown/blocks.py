@@ -228,12 +228,12 @@ def unordered_list(s: State, pos: int) -> Result[Node]:
 
 def katex_block(s: State, pos: int) -> Result[Node]:
     text = s.text
-    if s.katex_parenthesis and text.startswith("\\[", pos):
-        start = pos + 2
-    elif s.katex_dollar and text.startswith("$$", pos):
-        start = pos + 2
-    else:
+    opens = (s.katex_parenthesis and text.startswith("\\[", pos)) or (
+        s.katex_dollar and text.startswith("$$", pos)
+    )
+    if not opens:
         return None
+    start = pos + 2
 
     def closing(at: int) -> int:
         if s.katex_parenthesis and text.startswith("\\]", at):

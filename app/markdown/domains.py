@@ -8,7 +8,7 @@ tldts, quirks included (a `/` in an email's local part hides its domain, for ins
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import importlib.resources
 from collections.abc import Sequence
 
@@ -18,7 +18,6 @@ Trie = dict[str, "Trie"]
 RULE = "\0"  # key marking a node that ends a rule
 
 
-@functools.cache
 def _suffix_trie() -> Trie:
     """The Public Suffix List as a trie of labels, last label first; `*` is a wildcard."""
     snapshot = importlib.resources.files("tldextract").joinpath(".tld_set_snapshot")
@@ -28,10 +27,8 @@ def _suffix_trie() -> Trie:
         if rule.startswith("!"):
             continue  # an exception only ever shortens a suffix its wildcard already knows
         forms = {rule}
-        try:
+        with contextlib.suppress(UnicodeError):
             forms.add(rule.encode("idna").decode("ascii"))
-        except UnicodeError:
-            pass
         for form in forms:
             node = root
             for label in reversed(form.split(".")):
@@ -40,8 +37,11 @@ def _suffix_trie() -> Trie:
     return root
 
 
+SUFFIXES = _suffix_trie()  # built at import (~35 ms) so no message pays for it
+
+
 def _known_suffix(labels: list[str]) -> bool:
-    node: Trie | None = _suffix_trie()
+    node: Trie | None = SUFFIXES
     found = False
     for label in reversed(labels):
         assert node is not None

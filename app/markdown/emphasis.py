@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from app.markdown import emoji, inline, links, nodes, timestamps
 from app.markdown.state import Flag, Node, Result, State
@@ -24,7 +24,7 @@ from app.markdown.state import Flag, Node, Result, State
 Rule = Callable[[State, int], Result[Node]]
 
 # memo keys of the content runs
-BOLD_ITEMS, ITALIC_ITEMS, STRIKE_ITEMS = 10, 11, 12
+BOLD_ITEMS, ITALIC_ITEMS, STRIKE_ITEMS, EMPHASIS = 10, 11, 12, 16
 
 WORD_UNDERSCORE = re.compile(r"[a-zA-Z0-9]++__?+")
 WORD = re.compile(r"[a-zA-Z0-9]++")
@@ -121,9 +121,7 @@ _bold_char = _plain(BOLD_CHAR)
 
 
 def _bold_item(s: State, pos: int) -> Result[Node]:
-    return (
-        _bold_preferred(s, pos) or _bold_run(s, pos) or _bold_char(s, pos) or inline.line(s, pos)
-    )
+    return _bold_preferred(s, pos) or _bold_run(s, pos) or _bold_char(s, pos) or inline.line(s, pos)
 
 
 def _delimited(
@@ -175,7 +173,13 @@ def _italic_item(s: State, pos: int) -> Result[Node]:
     )
 
 
-def _italic(s: State, pos: int) -> Result[Node | list[Node]]:  # type: ignore[return]
+def _glued(parts: list[Node]) -> Node:
+    """Underscores glued to a word stay text; the reference hands back a list here, which the
+    enclosing run flattens (and which may join emoji to the text around them)."""
+    return cast(Node, nodes.reduce_plain_texts(parts))
+
+
+def _italic(s: State, pos: int) -> Result[Node]:
     text = s.text
     word = WORD_UNDERSCORE.match(text, pos)
     if word:
@@ -185,20 +189,30 @@ def _italic(s: State, pos: int) -> Result[Node | list[Node]]:  # type: ignore[re
         if content:
             tail = WORD.match(text, content[1] + 2)
             if tail:
-                glued = [nodes.plain("__"), *content[0], nodes.plain("__"), nodes.plain(tail.group(0))]
-                return nodes.reduce_plain_texts(glued), tail.end()
+                glued = [
+                    nodes.plain("__"),
+                    *content[0],
+                    nodes.plain("__"),
+                    nodes.plain(tail.group(0)),
+                ]
+                return _glued(glued), tail.end()
     if text.startswith("_", pos):
         content = _closed_items(ITALIC_ITEMS, _italic_item, s, pos + 1, "_")
         if content:
             tail = LETTERS.match(text, content[1] + 1)
             if tail:
-                glued = [nodes.plain("_"), *content[0], nodes.plain("_"), nodes.plain(tail.group(0))]
-                return nodes.reduce_plain_texts(glued), tail.end()
+                glued = [
+                    nodes.plain("_"),
+                    *content[0],
+                    nodes.plain("_"),
+                    nodes.plain(tail.group(0)),
+                ]
+                return _glued(glued), tail.end()
     return _delimited(s, pos, "_", ITALIC_ITEMS, _italic_item, nodes.italic)
 
 
 def italic(s: State, pos: int) -> Result[Node]:
-    return s.guarded(Flag.ITALIC, _italic, pos)  # type: ignore[arg-type]
+    return s.guarded(Flag.ITALIC, _italic, pos)
 
 
 # ---- strike ----
@@ -220,9 +234,13 @@ def strike(s: State, pos: int) -> Result[Node]:
     return s.guarded(Flag.STRIKE, _strike, pos)
 
 
-def emphasis(s: State, pos: int) -> Result[Node]:
-    """Emphasis = Bold / Italic / Strike"""
+def _emphasis(s: State, pos: int) -> Result[Node]:
     return bold(s, pos) or italic(s, pos) or strike(s, pos)
+
+
+def emphasis(s: State, pos: int) -> Result[Node]:
+    """Emphasis = Bold / Italic / Strike (asked twice per position by the dispatcher: cached)"""
+    return s.memoized(EMPHASIS, _emphasis, pos)
 
 
 class _Rules(NamedTuple):

@@ -58,7 +58,7 @@ def text_char(s: State, pos: int) -> Result[Node]:
 
 
 def user_mention(s: State, pos: int) -> Result[Node]:
-    """"@"+ name ([:@] name)?, unless the name ends in "__" """
+    """ "@"+ name ([:@] name)?, unless the name ends in "__" """
     text = s.text
     end = pos
     while text.startswith("@", end):
@@ -190,7 +190,7 @@ def color(s: State, pos: int) -> Result[Node]:
 
 
 def dash(s: State, pos: int) -> Result[Node]:
-    """"-" before "_-" and a character is a plain dash (so `-_-x` is no emoticon)."""
+    """ "-" before "_-" and a character is a plain dash (so `-_-x` is no emoticon)."""
     if s.text.startswith("-_-", pos) and pos + 3 < s.length:
         return nodes.plain("-"), pos + 1
     return None
@@ -226,7 +226,7 @@ def _url_ahead(s: State, pos: int) -> bool:
 
 
 def _underscore_domain(s: State, pos: int) -> Result[Node]:
-    """"_" DomainName, not followed by another "_": plain text, so no italic opens there."""
+    """ "_" DomainName, not followed by another "_": plain text, so no italic opens there."""
     if not s.text.startswith("_", pos):
         return None
     end = links.domain_name(s, pos + 1)
@@ -276,9 +276,7 @@ def _colon(s: State, pos: int) -> Result[Node]:
 
 def _asterisk(s: State, pos: int) -> Result[Node]:
     return (
-        emphasis.whitespace_emphasis(s, pos)
-        or emphasis.emphasis(s, pos)
-        or free_emoticon(s, pos)
+        emphasis.whitespace_emphasis(s, pos) or emphasis.emphasis(s, pos) or free_emoticon(s, pos)
     )
 
 

@@ -55,7 +55,7 @@ _ANGLE = ((0x20, 0x28), (0x2A, 0x5B), (0x5D, 0x7B), (0x7D, 0x7E), (0x80, 0xFFFF)
 
 
 def _domain_char(s: State, pos: int) -> int:
-    """DomainChar; note that `_` and `-` take the character after them too, as the reference's do."""
+    """DomainChar; `_` and `-` take the character after them too, as the reference's do."""
     text, length = s.text, s.length
     if pos >= length:
         return -1
@@ -248,13 +248,16 @@ def phone(s: State, pos: int) -> Result[tuple[str, str]]:
             return ("+" + shown + "-" + tail.group(0), number + tail.group(0)), tail.end()
         middle = DIGITS.match(text, end)
         if middle:
-            if text.startswith("-", middle.end()) and (tail := DIGITS.match(text, middle.end() + 1)):
-                digits = number + middle.group(0) + tail.group(0)
-                return ("+" + shown + middle.group(0) + "-" + tail.group(0), digits), tail.end()
+            last = (
+                DIGITS.match(text, middle.end() + 1) if text.startswith("-", middle.end()) else None
+            )
+            if last:
+                digits = number + middle.group(0) + last.group(0)
+                return ("+" + shown + middle.group(0) + "-" + last.group(0), digits), last.end()
             return ("+" + shown + middle.group(0), number + middle.group(0)), middle.end()
-    digits = DIGITS.match(text, start)
-    if digits:
-        return ("+" + digits.group(0), digits.group(0)), digits.end()
+    plain_digits = DIGITS.match(text, start)
+    if plain_digits:
+        return ("+" + plain_digits.group(0), plain_digits.group(0)), plain_digits.end()
     return None
 
 
@@ -362,7 +365,9 @@ def autolinked_url(s: State, pos: int) -> Result[Node]:
     url = s.text[pos:end]
     if not domains.url_links(url, s.custom_domains):
         return nodes.plain(url), end
-    linked = url if _can_parse_url(url) or url.startswith("//") or HAS_SCHEME.match(url) else f"//{url}"
+    linked = (
+        url if _can_parse_url(url) or url.startswith("//") or HAS_SCHEME.match(url) else f"//{url}"
+    )
     return nodes.link(linked, [nodes.plain(url)]), end
 
 

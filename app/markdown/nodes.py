@@ -200,7 +200,9 @@ def reduce_plain_texts(values: list[Any]) -> list[Node]:
             has_emoji = has_emoji or value["type"] == "EMOJI"
     if has_emoji:
         flat = [
-            _emoji_in_text(node, flat[i - 1] if i else None, flat[i + 1] if i + 1 < len(flat) else None)
+            _emoji_in_text(
+                node, flat[i - 1] if i else None, flat[i + 1] if i + 1 < len(flat) else None
+            )
             for i, node in enumerate(flat)
         ]
     merged: list[Node] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -27,7 +28,13 @@ def parse(
 ) -> list[dict[str, Any]]:
     """Parse a message; `now` pins the date that time-of-day timestamps land on."""
     state = State(text, options or {}, now)
-    tree = message(state)
+    collecting = gc.isenabled()
+    gc.disable()  # the memo holds many objects and no cycles: a collection mid-parse is waste
+    try:
+        tree = message(state)
+    finally:
+        if collecting:
+            gc.enable()
     if tree is None:
         raise MarkdownSyntaxError("a message needs at least one character")
     if state.text is not text:

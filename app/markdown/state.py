@@ -98,7 +98,9 @@ class State:
         memo[slot] = result
         return result
 
-    def collect(self, key: int, item: Callable[[State, int], Result[T]], pos: int, end: int) -> list[T]:
+    def collect(
+        self, key: int, item: Callable[[State, int], Result[T]], pos: int, end: int
+    ) -> list[T]:
         """The items of a run `run_end` measured, from the cache: called only once the rule
         around the run has matched, so failed attempts never pay for building lists."""
         found: list[T] = []

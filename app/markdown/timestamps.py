@@ -22,7 +22,9 @@ from app.markdown.state import Node, Result, State
 
 _OFFSET = r"([+-][0-9]{2}:[0-9]{2})?"
 UNIX = re.compile(r"[0-9]{10}")
-ISO_WITH_MS = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{3})" + _OFFSET)
+ISO_WITH_MS = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{3})" + _OFFSET
+)
 ISO = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})" + _OFFSET)
 TIME_WITH_SECONDS = re.compile(r"([0-9]{2}):([0-9]{2}):([0-9]{2})" + _OFFSET)
 TIME = re.compile(r"([0-9]{2}):([0-9]{2})" + _OFFSET)
@@ -96,7 +98,7 @@ def _instant(s: State, pos: int) -> Result[str]:
 
 
 def _tag(s: State, pos: int) -> Result[tuple[str, str | None, int]]:
-    """"<t:" Instant (":" style)? ">" -> (seconds, style, where the instant text ends)"""
+    """ "<t:" Instant (":" style)? ">" -> (seconds, style, where the instant text ends)"""
     if not s.text.startswith("<t:", pos):
         return None
     instant = _instant(s, pos + 3)
@@ -104,9 +106,9 @@ def _tag(s: State, pos: int) -> Result[tuple[str, str | None, int]]:
         return None
     value, end = instant
     text = s.text
-    if text.startswith(":", end) and end + 2 <= s.length and text[end + 1] in STYLE:
-        if text.startswith(">", end + 2):
-            return (value, text[end + 1], end), end + 3
+    styled = text.startswith(":", end) and end + 2 <= s.length and text[end + 1] in STYLE
+    if styled and text.startswith(">", end + 2):
+        return (value, text[end + 1], end), end + 3
     if text.startswith(">", end):
         return (value, None, end), end + 1
     return None
@@ -121,7 +123,7 @@ def timestamp(s: State, pos: int) -> Result[Node]:
 
 
 def escaped_timestamp(s: State, pos: int) -> Result[Node]:
-    """"\\" Timestamp -> the tag as plain text"""
+    """ "\\" Timestamp -> the tag as plain text"""
     if not s.text.startswith("\\", pos):
         return None
     tag = _tag(s, pos + 1)

@@ -8,9 +8,10 @@ any send safely.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from app.backends.base import (
     InvalidMessage,
@@ -34,7 +35,12 @@ from app.backends.rocketchat_json import message_from_json, message_to_json
 from app.markdown import MarkdownSyntaxError, parse
 from app.settings import Settings
 
-MarkdownParser = Callable[[str, Mapping[str, Any]], list[JsonObject]]
+
+class MarkdownParser(Protocol):
+    def __call__(
+        self, text: str, options: Mapping[str, Any] | None = None, *, now: datetime | None = None
+    ) -> list[JsonObject]: ...
+
 
 # Rocket.Chat's getMessageUrlRegex: what it lists in a message's `urls`.
 MESSAGE_URL = re.compile(
@@ -177,7 +183,7 @@ class InProcessBackend:
             token=visitor.token,
             alias=visitor.name,
             urls=[{"url": match.group(0)} for match in MESSAGE_URL.finditer(outgoing.msg)],
-            md=self._markdown(outgoing.msg),
+            md=self._markdown(outgoing.msg, now),
         )
         document, created = await self._store.insert_message(message_to_json(message))
         if not created:
@@ -192,10 +198,10 @@ class InProcessBackend:
             )
         return message_from_json(document)
 
-    def _markdown(self, text: str) -> list[JsonObject]:
+    def _markdown(self, text: str, now: datetime) -> list[JsonObject]:
         """Rocket.Chat leaves `md` unset when the parser throws; so do we."""
         try:
-            return self._parse_markdown(text, self._markdown_options)
+            return self._parse_markdown(text, self._markdown_options, now=now)
         except MarkdownSyntaxError:
             return []
 

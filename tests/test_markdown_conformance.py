@@ -1,0 +1,42 @@
+"""Our parser against the reference's own answers: every case of the three corpora, by id.
+
+The corpora (tests/fixtures/markdown/) are @rocket.chat/message-parser 0.32.0's outputs for its
+own test inputs, the full emoji set, and generated chat messages.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from app.markdown import MarkdownSyntaxError, parse
+from tests.helpers import ROOT
+
+FIXTURES = ROOT / "tests" / "fixtures" / "markdown"
+CORPORA = ("public-cases", "public-emoji", "dev-fuzz")
+
+
+def cases() -> list[Any]:
+    found = []
+    for corpus in CORPORA:
+        for line in (FIXTURES / f"{corpus}.expected.jsonl").read_text().splitlines():
+            case = json.loads(line)
+            found.append(pytest.param(case, id=f"{corpus}:{case['id']}"))
+    return found
+
+
+def test_the_corpora_are_all_here() -> None:
+    assert len(cases()) == 5847
+
+
+@pytest.mark.parametrize("case", cases())
+def test_matches_the_reference(case: dict[str, Any]) -> None:
+    now = datetime.fromisoformat(case["now"].replace("Z", "+00:00")) if case.get("now") else None
+    if "error" in case:
+        with pytest.raises(MarkdownSyntaxError):
+            parse(case["input"], case.get("options"), now=now)
+    else:
+        assert parse(case["input"], case.get("options"), now=now) == case["expected"]
