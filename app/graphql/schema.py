@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from app.graphql import messages, visitors
 from app.graphql.errors import MaskUnexpectedErrors
 from app.graphql.scalars import SCALAR_MAP
+
+DOCUMENT_CACHE_SIZE = 256
 
 
 @strawberry.type(description="Reads.")
@@ -39,7 +42,13 @@ def make_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        extensions=[MaskUnexpectedErrors],
+        # Clients send the same few documents again and again, and the shipped markdown
+        # fragment is large: parse and validate each distinct document once.
+        extensions=[
+            MaskUnexpectedErrors,
+            ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+            ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+        ],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
     )
 

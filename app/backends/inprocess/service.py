@@ -7,6 +7,7 @@ any send safely.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -41,6 +42,9 @@ class MarkdownParser(Protocol):
         self, text: str, options: Mapping[str, Any] | None = None, *, now: datetime | None = None
     ) -> list[JsonObject]: ...
 
+
+# Messages longer than this are parsed in a worker thread (a few ms of parsing at most inline).
+INLINE_PARSE_LIMIT = 1000
 
 # Rocket.Chat's getMessageUrlRegex: what it lists in a message's `urls`.
 MESSAGE_URL = re.compile(
@@ -183,7 +187,7 @@ class InProcessBackend:
             token=visitor.token,
             alias=visitor.name,
             urls=[{"url": match.group(0)} for match in MESSAGE_URL.finditer(outgoing.msg)],
-            md=self._markdown(outgoing.msg, now),
+            md=await self._markdown(outgoing.msg, now),
         )
         document, created = await self._store.insert_message(message_to_json(message))
         if not created:
@@ -198,10 +202,16 @@ class InProcessBackend:
             )
         return message_from_json(document)
 
-    def _markdown(self, text: str, now: datetime) -> list[JsonObject]:
-        """Rocket.Chat leaves `md` unset when the parser throws; so do we."""
+    async def _markdown(self, text: str, now: datetime) -> list[JsonObject]:
+        """The parsed text; long messages are parsed off the event loop so that one huge
+        message cannot stall every other request. Rocket.Chat leaves `md` unset when the
+        parser throws; so do we."""
         try:
-            return self._parse_markdown(text, self._markdown_options, now=now)
+            if len(text) <= INLINE_PARSE_LIMIT:
+                return self._parse_markdown(text, self._markdown_options, now=now)
+            return await asyncio.to_thread(
+                self._parse_markdown, text, self._markdown_options, now=now
+            )
         except MarkdownSyntaxError:
             return []
 
