@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
@@ -39,16 +41,18 @@ class Mutation:
 
 
 def make_schema() -> strawberry.Schema:
+    # Clients send the same few documents again and again, and the shipped markdown fragment
+    # is large: parse and validate each distinct document once. The caches are instances
+    # (shared by every request), which Strawberry supports but does not type.
+    extensions: list[Any] = [
+        MaskUnexpectedErrors,
+        ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+        ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+    ]
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        # Clients send the same few documents again and again, and the shipped markdown
-        # fragment is large: parse and validate each distinct document once.
-        extensions=[
-            MaskUnexpectedErrors,
-            ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
-            ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
-        ],
+        extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
     )
 
