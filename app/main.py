@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from strawberry.fastapi import GraphQLRouter
 
-from app.backends import make_backend
+from app.backends import forwarding, make_backend
 from app.backends.base import LivechatBackend
 from app.graphql.context import Context
 from app.graphql.schema import schema
@@ -43,7 +43,8 @@ def create_app(
     )
 
     async def context(request: Request) -> Context:
-        return Context(backend=request.app.state.backend)
+        incoming = forwarding.begin(request.headers, settings.forward_headers)
+        return Context(backend=request.app.state.backend, request_id=incoming.request_id)
 
     app.include_router(GraphQLRouter(schema, context_getter=context), prefix="/graphql")
 

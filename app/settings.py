@@ -23,6 +23,23 @@ class Settings(BaseSettings):
         ge=1,
         description="Rocket.Chat's Livechat_message_character_limit: longer messages are refused.",
     )
+    upstream_connect_timeout: float = Field(default=3.0, gt=0, description="seconds")
+    upstream_read_timeout: float = Field(default=10.0, gt=0, description="seconds")
+    upstream_total_timeout: float = Field(
+        default=20.0, gt=0, description="seconds for a whole operation, retries included"
+    )
+    upstream_max_attempts: int = Field(default=4, ge=1)
+    upstream_backoff_base: float = Field(default=0.1, ge=0, description="seconds")
+    upstream_backoff_cap: float = Field(default=2.0, ge=0, description="seconds")
+    upstream_retry_after_cap: float = Field(
+        default=5.0, ge=0, description="longest Retry-After we wait out before answering"
+    )
+    upstream_max_connections: int = Field(default=100, ge=1)
+    forward_headers: list[str] = Field(
+        default_factory=lambda: ["X-Auth-Token", "X-User-Id", "Accept-Language"],
+        description="request headers copied from the GraphQL request to the upstream call",
+    )
+
     markdown_colors: bool = True
     markdown_emoticons: bool = True
     markdown_katex_dollar_syntax: bool = False

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +12,11 @@ from fastapi import FastAPI
 
 from app.backends.base import LivechatBackend
 from app.backends.inprocess.service import InProcessBackend
+from app.backends.upstream.client import UpstreamBackend
 from app.main import create_app
 from app.settings import Settings
 from tests.helpers import CountingIds, SteppingClock, operation
+from tests.servers import serving
 
 
 @pytest.fixture
@@ -55,8 +59,15 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 class GraphQL:
     """Posts operations from queries/ the way a client does."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, database: Path | None = None) -> None:
         self.client = client
+        self.database = database
+
+    def stored_messages(self) -> int:
+        """Messages in the store behind the API (read from its SQLite file directly)."""
+        assert self.database is not None
+        with sqlite3.connect(self.database) as connection:
+            return int(connection.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
 
     async def raw(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         response = await self.client.post("/graphql", json={"query": query, "variables": variables})
@@ -88,5 +99,56 @@ class GraphQL:
 
 
 @pytest.fixture
-def graphql(client: httpx.AsyncClient) -> GraphQL:
-    return GraphQL(client)
+def graphql(client: httpx.AsyncClient, settings: Settings) -> GraphQL:
+    return GraphQL(client, settings.database)
+
+
+@dataclass(frozen=True)
+class RocketChatServer:
+    """Our in-process backend's Rocket.Chat REST routes, served on a real port."""
+
+    url: str
+    ids: CountingIds
+
+
+@pytest.fixture
+def rocketchat(tmp_path: Path) -> Iterator[RocketChatServer]:
+    ids, clock = CountingIds(), SteppingClock()
+    settings = Settings(database=tmp_path / "rocketchat.db")
+
+    async def factory(settings: Settings) -> LivechatBackend:
+        return await InProcessBackend.open(settings, clock=clock, new_id=ids)
+
+    with serving(create_app(settings, backend_factory=factory)) as url:
+        yield RocketChatServer(url, ids)
+
+
+@pytest.fixture
+def upstream_url(rocketchat: RocketChatServer, tmp_path: Path) -> Iterator[str]:
+    """The GraphQL API in upstream mode, forwarding to `rocketchat`, on a real port.
+
+    It shares the id generator of the server behind it, so that ids come out in the same
+    order as on the in-process backend and snapshots can be compared."""
+    settings = Settings(
+        backend="upstream", upstream_url=rocketchat.url, database=tmp_path / "unused.db"
+    )
+
+    async def factory(settings: Settings) -> LivechatBackend:
+        return UpstreamBackend.from_settings(settings, new_id=rocketchat.ids)
+
+    with serving(create_app(settings, backend_factory=factory)) as url:
+        yield url
+
+
+@pytest.fixture
+async def upstream_graphql(upstream_url: str, tmp_path: Path) -> AsyncIterator[GraphQL]:
+    async with httpx.AsyncClient(base_url=upstream_url) as client:
+        yield GraphQL(client, tmp_path / "rocketchat.db")
+
+
+@pytest.fixture(params=["in-process", "upstream"])
+def api(request: pytest.FixtureRequest) -> GraphQL:
+    """The GraphQL API on each backend in turn: rules must hold the same on both."""
+    name = "graphql" if request.param == "in-process" else "upstream_graphql"
+    found: GraphQL = request.getfixturevalue(name)
+    return found

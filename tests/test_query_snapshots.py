@@ -1,4 +1,4 @@
-"""Every operation in queries/ run against the app, its answer snapshotted (syrupy).
+"""Every operation in queries/ run against the app on both backends, answers snapshotted.
 
 The clock and ids are injected, so the snapshots are stable. A new file in queries/ fails here
 until it has a scenario: what users copy is always exercised.
@@ -73,5 +73,12 @@ def test_every_shipped_operation_has_a_scenario() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
-async def test_operation_snapshot(graphql: GraphQL, snapshot: SnapshotAssertion, name: str) -> None:
-    assert await SCENARIOS[name](graphql) == snapshot
+async def test_operation_snapshot(
+    graphql: GraphQL, upstream_graphql: GraphQL, snapshot: SnapshotAssertion, name: str
+) -> None:
+    """One snapshot per operation, which both backends must produce: in-process directly, and
+    upstream forwarding over real HTTP to a Rocket.Chat (our in-process REST routes)."""
+    in_process = await SCENARIOS[name](graphql)
+    upstream = await SCENARIOS[name](upstream_graphql)
+    assert upstream == in_process, "the upstream backend answers differently"
+    assert in_process == snapshot

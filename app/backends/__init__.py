@@ -12,9 +12,9 @@ if TYPE_CHECKING:
 async def make_backend(settings: Settings) -> LivechatBackend:
     """The one place that names both implementations; imports are lazy so each stays optional."""
     if settings.backend == "upstream":
-        raise NotImplementedError(
-            "the upstream backend is not part of this version; use --backend inprocess"
-        )
+        from app.backends.upstream.client import UpstreamBackend
+
+        return UpstreamBackend.from_settings(settings)
     from app.backends.inprocess.service import InProcessBackend
 
     return await InProcessBackend.open(settings)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
@@ -42,17 +40,16 @@ class Mutation:
 
 def make_schema() -> strawberry.Schema:
     # Clients send the same few documents again and again, and the shipped markdown fragment
-    # is large: parse and validate each distinct document once. The caches are instances
-    # (shared by every request), which Strawberry supports but does not type.
-    extensions: list[Any] = [
-        MaskUnexpectedErrors,
-        ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
-        ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
-    ]
+    # is large: parse and validate each distinct document once (the LRU caches behind these
+    # factories live at module level, shared by every request).
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        extensions=extensions,
+        extensions=[
+            MaskUnexpectedErrors,
+            lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+            lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+        ],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
     )
 

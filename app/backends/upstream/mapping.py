@@ -1,0 +1,136 @@
+"""Rocket.Chat's REST answers to domain records and domain errors.
+
+Accepts Rocket.Chat's JSON as servers really send it: `success` as a boolean or the string
+"true", extra fields anywhere, `md` missing (older servers, markdown off: we parse it then).
+Anything that is not Rocket.Chat's JSON is an `UpstreamError`; its body is logged, never shown.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import orjson
+
+from app.backends.base import (
+    InvalidMessage,
+    InvalidParams,
+    InvalidRoom,
+    InvalidToken,
+    JsonObject,
+    LivechatFailure,
+    Message,
+    MessageTooLong,
+    NotAllowed,
+    OtherLivechatFailure,
+    Room,
+    RoomClosed,
+    UpstreamError,
+    Visitor,
+)
+from app.backends.rocketchat_json import message_from_json, room_from_json, visitor_from_json
+
+log = logging.getLogger("app.upstream")
+
+FAILURES: dict[str, type[LivechatFailure]] = {
+    "invalid-token": InvalidToken,
+    "invalid-room": InvalidRoom,
+    "room-closed": RoomClosed,
+    "message-length-exceeds-character-limit": MessageTooLong,
+    "error-message-size-exceeded": MessageTooLong,
+    "invalid-message": InvalidMessage,
+    "error-not-allowed": NotAllowed,
+}
+REASONS = {
+    "invalid-token": "no visitor has this token",
+    "invalid-room": "no room with this id belongs to this visitor",
+    "room-closed": "the room is closed",
+    "invalid-message": "no message with this id in this room",
+    "error-not-allowed": "Rocket.Chat does not allow this",
+}
+INVALID_PARAMS_SUFFIX = " [invalid-params]"
+
+
+def _body(response: httpx.Response, request_id: str) -> JsonObject:
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict):
+        log.warning(
+            "upstream answered %s with a body that is not Rocket.Chat's JSON (request %s): %r",
+            response.status_code,
+            request_id,
+            response.content[:500],
+        )
+        raise UpstreamError("the upstream server answered something that is not Rocket.Chat")
+    return body
+
+
+def _succeeded(body: JsonObject) -> bool:
+    return body.get("success") in (True, "true")
+
+
+def failure_from(body: JsonObject) -> LivechatFailure | None:
+    """Rocket.Chat's `{success: false, error, errorType}` as a domain failure, if it is one."""
+    if _succeeded(body) or "error" not in body:
+        return None
+    error = str(body.get("error"))
+    if body.get("errorType") == "invalid-params":
+        reason = error.removesuffix(INVALID_PARAMS_SUFFIX)
+        return InvalidParams(reason, "invalid-params")
+    kind = FAILURES.get(error)
+    if kind is not None:
+        return kind(REASONS.get(error, error), error)
+    return OtherLivechatFailure(str(body.get("message") or error), error)
+
+
+def answer(response: httpx.Response, request_id: str) -> JsonObject:
+    """The successful body, or the failure it reports raised."""
+    body = _body(response, request_id)
+    failure = failure_from(body)
+    if failure is not None:
+        raise failure
+    if not _succeeded(body) and response.status_code >= 400:
+        log.warning("upstream answered %s (request %s)", response.status_code, request_id)
+        raise UpstreamError(f"the upstream server answered {response.status_code}")
+    return body
+
+
+def _field(body: JsonObject, name: str, request_id: str) -> Any:
+    if name not in body:
+        log.warning("upstream answer lacks %r (request %s)", name, request_id)
+        raise UpstreamError(f"the upstream answer lacks {name!r}")
+    return body[name]
+
+
+def _convert(convert: Callable[[Any], Any], value: Any, request_id: str) -> Any:
+    try:
+        return convert(value)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        log.warning("upstream sent an unreadable record (request %s): %r", request_id, value)
+        raise UpstreamError("the upstream answer is not in Rocket.Chat's shape") from None
+
+
+def visitor(body: JsonObject, request_id: str) -> Visitor:
+    return _convert(visitor_from_json, _field(body, "visitor", request_id), request_id)  # type: ignore[no-any-return]
+
+
+def room(body: JsonObject, request_id: str) -> tuple[Room, bool]:
+    found = _convert(room_from_json, _field(body, "room", request_id), request_id)
+    return found, bool(body.get("newRoom", False))
+
+
+MarkdownFor = Callable[[JsonObject], list[JsonObject]]
+
+
+def message(document: Any, markdown_for: MarkdownFor, request_id: str) -> Message:
+    """A message; `md` is computed by our parser when the server sent none."""
+
+    def convert(raw: Any) -> Message:
+        md = raw.get("md")
+        return message_from_json(raw, md if isinstance(md, list) else markdown_for(raw))
+
+    return _convert(convert, document, request_id)  # type: ignore[no-any-return]
