@@ -9,13 +9,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from strawberry.fastapi import GraphQLRouter
 
 from app.backends import forwarding, make_backend
 from app.backends.base import LivechatBackend
+from app.backends.guarded import GuardedBackend
 from app.graphql.context import Context
-from app.graphql.schema import schema
+from app.graphql.schema import make_schema
+from app.middleware import BodySizeLimit, JsonErrors
 from app.settings import Settings
 
 BackendFactory = Callable[[Settings], Awaitable[LivechatBackend]]
@@ -29,7 +32,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        backend = await backend_factory(settings)
+        backend = GuardedBackend(await backend_factory(settings))
         app.state.backend = backend
         try:
             yield
@@ -46,7 +49,15 @@ def create_app(
         incoming = forwarding.begin(request.headers, settings.forward_headers)
         return Context(backend=request.app.state.backend, request_id=incoming.request_id)
 
-    app.include_router(GraphQLRouter(schema, context_getter=context), prefix="/graphql")
+    schema = make_schema(settings.request_limits(), production=settings.production)
+    app.include_router(
+        GraphQLRouter(
+            schema,
+            context_getter=context,
+            graphql_ide=None if settings.production else "graphiql",
+        ),
+        prefix="/graphql",
+    )
 
     @app.get("/healthz", summary="200 once the backend is ready")
     async def healthz(request: Request) -> JSONResponse:
@@ -59,6 +70,15 @@ def create_app(
         from app.backends.inprocess.rest import router as rocketchat_routes
 
         app.include_router(rocketchat_routes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", *settings.forward_headers, "X-Request-Id"],
+        )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(JsonErrors)
     return app
 
 

@@ -6,6 +6,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.graphql.limits import RequestLimits
+
 
 class Settings(BaseSettings):
     """Everything the app needs to start; CLI flags override the environment."""
@@ -40,11 +42,32 @@ class Settings(BaseSettings):
         description="request headers copied from the GraphQL request to the upstream call",
     )
 
+    production: bool = Field(
+        default=False, description="no introspection, no field suggestions, no GraphiQL"
+    )
+    cors_origins: list[str] = Field(default_factory=list, description="allowed CORS origins")
+    max_depth: int = Field(default=10, ge=1, description="selection depth outside `md`")
+    max_markdown_depth: int = Field(default=13, ge=1, description="selection depth inside `md`")
+    max_aliases: int = Field(default=15, ge=0)
+    max_root_fields: int = Field(default=10, ge=1)
+    max_tokens: int = Field(default=8000, ge=100)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+
     markdown_colors: bool = True
     markdown_emoticons: bool = True
     markdown_katex_dollar_syntax: bool = False
     markdown_katex_parenthesis_syntax: bool = True
     markdown_custom_domains: list[str] = Field(default_factory=list)
+
+    def request_limits(self) -> RequestLimits:
+        return RequestLimits(
+            max_depth=self.max_depth,
+            max_markdown_depth=self.max_markdown_depth,
+            max_aliases=self.max_aliases,
+            max_root_fields=self.max_root_fields,
+            max_tokens=self.max_tokens,
+            max_body_bytes=self.max_body_bytes,
+        )
 
     def markdown_options(self) -> dict[str, object]:
         """The parser options Rocket.Chat derives from its settings, in the parser's own names."""

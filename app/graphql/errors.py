@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Iterator
 from typing import Any, TypeVar
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from app.backends.base import BackendFailure, LivechatFailure, RateLimited
@@ -91,16 +91,31 @@ async def answer(work: Awaitable[T]) -> T | LivechatError:
         raise coded_error(failure) from None
 
 
+TOO_MANY_TOKENS = "Syntax Error: Document contains more than"
+
+
 def is_coded(error: GraphQLError) -> bool:
-    """Errors we raised on purpose (or GraphQL's own validation errors) pass unmasked."""
-    if error.original_error is None:
-        return True
+    """Errors we raised on purpose carry a code and pass unmasked."""
     original = error.original_error
+    if original is None:
+        return bool((error.extensions or {}).get("code"))
     return isinstance(original, GraphQLError) and bool((original.extensions or {}).get("code"))
 
 
+def with_code(error: GraphQLError, code: str) -> GraphQLError:
+    return GraphQLError(
+        error.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={**(error.extensions or {}), "code": code},
+    )
+
+
 class MaskUnexpectedErrors(SchemaExtension):
-    """Hide the text of unexpected exceptions; the log keeps it, tied to the request id."""
+    """Give every error a code; hide the text of unexpected exceptions (the log keeps it,
+    tied to the request id). Codes as Apollo names them, plus the contract's BAD_REQUEST."""
 
     def on_operation(self) -> Iterator[None]:
         yield
@@ -112,6 +127,14 @@ class MaskUnexpectedErrors(SchemaExtension):
         for error in result.errors or []:
             if is_coded(error):
                 masked.append(error)
+                continue
+            if error.original_error is None:
+                if error.message.startswith(TOO_MANY_TOKENS):
+                    masked.append(with_code(error, "BAD_REQUEST"))
+                elif isinstance(error, GraphQLSyntaxError):
+                    masked.append(with_code(error, "GRAPHQL_PARSE_FAILED"))
+                else:
+                    masked.append(with_code(error, "GRAPHQL_VALIDATION_FAILED"))
                 continue
             log.error(
                 "unexpected error in %s (request %s)",

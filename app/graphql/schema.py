@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 
 from app.graphql import messages, visitors
 from app.graphql.errors import MaskUnexpectedErrors
+from app.graphql.limits import RequestLimits, validation_rule
 from app.graphql.scalars import SCALAR_MAP
 
 DOCUMENT_CACHE_SIZE = 256
@@ -38,19 +47,28 @@ class Mutation:
     )
 
 
-def make_schema() -> strawberry.Schema:
-    # Clients send the same few documents again and again, and the shipped markdown fragment
-    # is large: parse and validate each distinct document once (the LRU caches behind these
-    # factories live at module level, shared by every request).
+def make_schema(
+    limits: RequestLimits | None = None, *, production: bool = False
+) -> strawberry.Schema:
+    """The schema with its guards. `production` hides introspection and field suggestions."""
+    limits = limits or RequestLimits()
+    extensions: list[Any] = [
+        MaskUnexpectedErrors,
+        # Clients send the same few documents again and again, and the shipped markdown
+        # fragment is large: parse and validate each distinct document once (the LRU caches
+        # behind these factories live at module level, shared by every request).
+        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+        lambda: AddValidationRules([validation_rule(limits)]),
+        lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+    ]
+    if production:
+        extensions.append(DisableIntrospection)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        extensions=[
-            MaskUnexpectedErrors,
-            lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
-            lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
-        ],
-        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        extensions=extensions,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production),
     )
 
 

@@ -1,0 +1,94 @@
+"""Input caps in front of any backend: sizes no real client sends are refused as
+INVALID_PARAMS before they reach storage or an upstream server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.backends.base import (
+    InvalidParams,
+    LivechatBackend,
+    Message,
+    OutgoingMessage,
+    Room,
+    Visitor,
+    VisitorRegistration,
+)
+
+
+@dataclass(frozen=True)
+class InputCaps:
+    """Longest accepted value per field, in characters (Rocket.Chat's own ids are 17)."""
+
+    token: int = 256
+    identifier: int = 128  # room, message and agent ids
+    name: int = 256
+    email: int = 254  # RFC 5321
+    phone: int = 64
+    username: int = 128
+    department: int = 128
+    message: int = 65_536  # the character limit proper is the backend's (5000 by default)
+    history: int = 100
+
+
+def _cap(name: str, value: str | None, limit: int) -> None:
+    if value is not None and len(value) > limit:
+        raise InvalidParams(f"'{name}' must NOT have more than {limit} characters")
+
+
+class GuardedBackend:
+    """Delegates to `inner` once the input passes the caps."""
+
+    def __init__(self, inner: LivechatBackend, caps: InputCaps = InputCaps()) -> None:
+        self.inner = inner
+        self.caps = caps
+
+    async def register_visitor(self, registration: VisitorRegistration) -> Visitor:
+        caps = self.caps
+        _cap("token", registration.token, caps.token)
+        _cap("name", registration.name, caps.name)
+        _cap("email", registration.email, caps.email)
+        _cap("phone", registration.phone, caps.phone)
+        _cap("username", registration.username, caps.username)
+        _cap("department", registration.department, caps.department)
+        return await self.inner.register_visitor(registration)
+
+    async def open_room(
+        self, token: str, rid: str | None = None, agent_id: str | None = None
+    ) -> tuple[Room, bool]:
+        _cap("token", token, self.caps.token)
+        _cap("rid", rid, self.caps.identifier)
+        _cap("agentId", agent_id, self.caps.identifier)
+        return await self.inner.open_room(token, rid, agent_id)
+
+    async def send_message(self, outgoing: OutgoingMessage) -> Message:
+        caps = self.caps
+        _cap("token", outgoing.token, caps.token)
+        _cap("rid", outgoing.rid, caps.identifier)
+        _cap("_id", outgoing.id, caps.identifier)
+        _cap("msg", outgoing.msg, caps.message)
+        if outgoing.agent is not None:
+            _cap("agentId", outgoing.agent.agent_id, caps.identifier)
+            _cap("username", outgoing.agent.username, caps.username)
+        return await self.inner.send_message(outgoing)
+
+    async def message(self, token: str, rid: str, message_id: str) -> Message:
+        _cap("token", token, self.caps.token)
+        _cap("rid", rid, self.caps.identifier)
+        _cap("_id", message_id, self.caps.identifier)
+        return await self.inner.message(token, rid, message_id)
+
+    async def close_room(self, token: str, rid: str) -> str:
+        _cap("token", token, self.caps.token)
+        _cap("rid", rid, self.caps.identifier)
+        return await self.inner.close_room(token, rid)
+
+    async def message_history(self, token: str, rid: str, limit: int = 20) -> list[Message]:
+        _cap("token", token, self.caps.token)
+        _cap("rid", rid, self.caps.identifier)
+        if not 0 <= limit <= self.caps.history:
+            raise InvalidParams(f"'limit' must be between 0 and {self.caps.history}")
+        return await self.inner.message_history(token, rid, limit)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

@@ -1,0 +1,142 @@
+"""Refuse expensive documents before they run: depth, aliases, root fields, tokens.
+
+Every refusal is a GraphQL error with `extensions.code` BAD_REQUEST, found during validation
+(cached per document, so a refused document costs one validation however often it comes).
+
+Depth is counted outside `Message.md` and inside it separately: the markdown tree is nested by
+design (the shipped fragment selects 10 node levels, 2 selections each), so `md` gets its own
+limit derived from that fragment, while a depth bomb anywhere else fails at the general one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+    ValidationRule,
+)
+
+BAD_REQUEST = {"code": "BAD_REQUEST"}
+# `md` itself plus the node levels of the shipped fragment (see app/graphql/fragments.py).
+MARKDOWN_FRAGMENT_DEPTH = 11
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """Defaults sit where GraphQL Armor and Apollo Router put theirs, except tokens, which
+    the shipped markdown fragment needs (about 2,300 tokens per operation)."""
+
+    max_depth: int = 10
+    max_markdown_depth: int = MARKDOWN_FRAGMENT_DEPTH + 2
+    max_aliases: int = 15
+    max_root_fields: int = 10
+    max_tokens: int = 8000
+    max_body_bytes: int = 1_000_000
+
+
+@dataclass
+class _Depth:
+    outside: int = 0  # selection levels outside any `md`
+    markdown: int = 0  # selection levels inside the deepest `md`
+
+
+class _DocumentLimits(ValidationRule):
+    limits = RequestLimits()
+
+    def __init__(self, context: ValidationContext) -> None:
+        super().__init__(context)
+        self._fragments: dict[str, _Depth] = {}
+        self._aliases = 0
+
+    def _selections(
+        self, selection_set: SelectionSetNode | None, visiting: frozenset[str]
+    ) -> _Depth:
+        found = _Depth()
+        if selection_set is None:
+            return found
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                inner = self._selections(selection.selection_set, visiting)
+                if selection.name.value == "md":
+                    markdown = 1 + max(inner.outside, inner.markdown)
+                    found.outside = max(found.outside, 1)
+                    found.markdown = max(found.markdown, markdown)
+                else:
+                    found.outside = max(found.outside, 1 + inner.outside)
+                    found.markdown = max(found.markdown, inner.markdown)
+                continue
+            if isinstance(selection, InlineFragmentNode):
+                inner = self._selections(selection.selection_set, visiting)
+            elif isinstance(selection, FragmentSpreadNode):
+                inner = self._fragment(selection.name.value, visiting)
+            else:  # pragma: no cover - graphql-core has no other selection kind
+                continue
+            found.outside = max(found.outside, inner.outside)
+            found.markdown = max(found.markdown, inner.markdown)
+        return found
+
+    def _fragment(self, name: str, visiting: frozenset[str]) -> _Depth:
+        if name in self._fragments:
+            return self._fragments[name]
+        fragment = self.context.get_fragment(name)
+        if fragment is None or name in visiting:
+            return _Depth()  # unknown or cyclic: other rules report it
+        depth = self._selections(fragment.selection_set, visiting | {name})
+        self._fragments[name] = depth
+        return depth
+
+    def _root_fields(self, selection_set: SelectionSetNode, visiting: frozenset[str]) -> int:
+        count = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                count += 1
+            elif isinstance(selection, InlineFragmentNode):
+                count += self._root_fields(selection.selection_set, visiting)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = self.context.get_fragment(selection.name.value)
+                if fragment is not None and selection.name.value not in visiting:
+                    count += self._root_fields(
+                        fragment.selection_set, visiting | {selection.name.value}
+                    )
+        return count
+
+    def enter_field(self, node: FieldNode, *_: Any) -> None:
+        if node.alias is not None:
+            self._aliases += 1
+            if self._aliases == self.limits.max_aliases + 1:
+                self._refuse(f"The document uses more than {self.limits.max_aliases} aliases.")
+
+    def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+        limits = self.limits
+        roots = self._root_fields(node.selection_set, frozenset())
+        if roots > limits.max_root_fields:
+            self._refuse(
+                f"The operation selects {roots} root fields; at most {limits.max_root_fields}."
+            )
+        depth = self._selections(node.selection_set, frozenset())
+        if depth.outside > limits.max_depth:
+            self._refuse(
+                f"The operation is {depth.outside} levels deep; at most {limits.max_depth}."
+            )
+        if depth.markdown > limits.max_markdown_depth:
+            self._refuse(
+                f"The md selection is {depth.markdown} levels deep; at most "
+                f"{limits.max_markdown_depth} (the shipped MarkdownNode fragment needs "
+                f"{MARKDOWN_FRAGMENT_DEPTH})."
+            )
+
+    def _refuse(self, message: str) -> None:
+        self.report_error(GraphQLError(message, extensions=dict(BAD_REQUEST)))
+
+
+def validation_rule(limits: RequestLimits) -> type[ValidationRule]:
+    """The document limits as a graphql-core validation rule bound to `limits`."""
+    return type("DocumentLimits", (_DocumentLimits,), {"limits": limits})
