@@ -45,9 +45,11 @@ def export_possible_types() -> str:
 def serve(settings: Settings) -> None:
     import uvicorn
 
+    from app import logs
     from app.main import create_app
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    logs.configure(settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
 
 
 def parser() -> argparse.ArgumentParser:

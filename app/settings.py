@@ -42,6 +42,7 @@ class Settings(BaseSettings):
         description="request headers copied from the GraphQL request to the upstream call",
     )
 
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     production: bool = Field(
         default=False, description="no introspection, no field suggestions, no GraphiQL"
     )

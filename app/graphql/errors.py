@@ -113,6 +113,17 @@ def with_code(error: GraphQLError, code: str) -> GraphQLError:
     )
 
 
+def coded_request_error(error: GraphQLError) -> GraphQLError:
+    """A parse or validation error with the code Apollo gives it (BAD_REQUEST for limits)."""
+    if (error.extensions or {}).get("code"):
+        return error
+    if error.message.startswith(TOO_MANY_TOKENS):
+        return with_code(error, "BAD_REQUEST")
+    if isinstance(error, GraphQLSyntaxError):
+        return with_code(error, "GRAPHQL_PARSE_FAILED")
+    return with_code(error, "GRAPHQL_VALIDATION_FAILED")
+
+
 class MaskUnexpectedErrors(SchemaExtension):
     """Give every error a code; hide the text of unexpected exceptions (the log keeps it,
     tied to the request id). Codes as Apollo names them, plus the contract's BAD_REQUEST."""
@@ -129,12 +140,7 @@ class MaskUnexpectedErrors(SchemaExtension):
                 masked.append(error)
                 continue
             if error.original_error is None:
-                if error.message.startswith(TOO_MANY_TOKENS):
-                    masked.append(with_code(error, "BAD_REQUEST"))
-                elif isinstance(error, GraphQLSyntaxError):
-                    masked.append(with_code(error, "GRAPHQL_PARSE_FAILED"))
-                else:
-                    masked.append(with_code(error, "GRAPHQL_VALIDATION_FAILED"))
+                masked.append(coded_request_error(error))
                 continue
             log.error(
                 "unexpected error in %s (request %s)",

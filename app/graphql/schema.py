@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -15,7 +16,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from app.graphql import messages, visitors
-from app.graphql.errors import MaskUnexpectedErrors
+from app.graphql.errors import MaskUnexpectedErrors, coded_request_error
 from app.graphql.limits import RequestLimits, validation_rule
 from app.graphql.scalars import SCALAR_MAP
 
@@ -47,6 +48,18 @@ class Mutation:
     )
 
 
+class Schema(strawberry.Schema):
+    """Strawberry's schema, minus its own error logging (a client's mistake is not a server
+    error; unexpected ones are logged, with the request id, by MaskUnexpectedErrors). Errors
+    found before execution (parse, validation, limits) get their code here, in place, as
+    they never reach the extensions' view of the result."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        for index, error in enumerate(errors):
+            if error.original_error is None:
+                errors[index] = coded_request_error(error)
+
+
 def make_schema(
     limits: RequestLimits | None = None, *, production: bool = False
 ) -> strawberry.Schema:
@@ -64,7 +77,7 @@ def make_schema(
     ]
     if production:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,

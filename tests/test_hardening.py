@@ -1,0 +1,237 @@
+"""Nothing a client sends can hurt the server: limits, caps, masked bugs, production mode."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.backends.base import LivechatBackend
+from app.logs import JsonFormatter, RedactSecrets
+from app.main import create_app
+from app.settings import Settings
+from tests.conftest import GraphQL
+from tests.helpers import operation
+
+HISTORY = 'query { livechatMessages(token: "t", rid: "r") { __typename '
+
+
+def codes(body: dict[str, Any]) -> list[str]:
+    return [error["extensions"]["code"] for error in body.get("errors", [])]
+
+
+async def post(client: httpx.AsyncClient, query: str, **extra: Any) -> httpx.Response:
+    return await client.post("/graphql", json={"query": query, **extra})
+
+
+async def test_the_shipped_operations_pass_the_limits(client: httpx.AsyncClient) -> None:
+    for name in ("sendLivechatMessage", "livechatMessages"):
+        answer = await post(
+            client, operation(name), variables={"input": {}, "token": "", "rid": ""}
+        )
+        assert "BAD_REQUEST" not in codes(answer.json())
+
+
+async def test_depth_outside_md_has_its_own_limit(tmp_path: Path) -> None:
+    """Outside `md` the schema is at most 5 levels deep; the limit is checked all the same."""
+    four_deep = HISTORY + "... on LivechatMessagesSuccess { messages { u { id } } } } }"
+    settings = Settings(database=tmp_path / "d.db", max_depth=3)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            answer = (await post(client, four_deep)).json()
+            shallow = (await post(client, HISTORY + "} }")).json()
+    assert codes(answer) == ["BAD_REQUEST"]
+    assert answer["errors"][0]["message"] == "The operation is 4 levels deep; at most 3."
+    assert "BAD_REQUEST" not in codes(shallow)
+
+
+async def test_a_depth_bomb_in_md_is_refused_through_fragments(client: httpx.AsyncClient) -> None:
+    deep = HISTORY + "... on LivechatMessagesSuccess { messages { ...M } } } }\n"
+    deep += "fragment M on Message { md { ...N1 } u { id } }\n"
+    deep += "".join(
+        f"fragment N{i} on MarkdownNode {{ ... on Paragraph {{ children {{ ...N{i + 1} }} }} }}\n"
+        for i in range(1, 20)
+    )
+    deep += "fragment N20 on MarkdownNode { __typename }\n"
+    answer = (await post(client, deep)).json()
+    assert codes(answer) == ["BAD_REQUEST"]
+    assert "md selection" in answer["errors"][0]["message"]
+
+
+async def test_aliases_root_fields_and_tokens_are_capped(client: httpx.AsyncClient) -> None:
+    aliases = "query { " + " ".join(f"a{i}: __typename" for i in range(16)) + " }"
+    answer = (await post(client, aliases)).json()
+    assert "BAD_REQUEST" in codes(answer)
+    assert any("aliases" in error["message"] for error in answer["errors"])
+    roots = "query { " + " ".join("__typename" for _ in range(11)) + " }"
+    assert codes((await post(client, roots)).json()) == ["BAD_REQUEST"]
+    tokens = "query { " + "__typename " * 9000 + "}"
+    answer = (await post(client, tokens)).json()
+    assert codes(answer) == ["BAD_REQUEST"]
+
+
+async def test_a_body_over_the_limit_is_refused_before_it_is_read(
+    client: httpx.AsyncClient,
+) -> None:
+    huge = {"query": "query { __typename }", "variables": {"pad": "x" * 1_100_000}}
+    answer = await client.post("/graphql", json=huge)
+    assert answer.status_code == 413
+    assert codes(answer.json()) == ["BAD_REQUEST"]
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(12):
+            yield b" " * 100_000
+
+    streamed = await client.post(
+        "/graphql", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert streamed.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"[]", "application/json"),
+        (b'[{"query": "{ __typename }"}]', "application/json"),
+        (b"{not json", "application/json"),
+        (b'{"query": 42}', "application/json"),
+        (b'{"query": "{ __typename }"}', "text/plain"),
+        (b"query=%7B__typename%7D", "application/x-www-form-urlencoded"),
+    ],
+    ids=["empty-batch", "batch", "broken-json", "query-not-string", "text-plain", "form"],
+)
+async def test_malformed_requests_get_a_4xx_not_a_crash(
+    client: httpx.AsyncClient, content: bytes, content_type: str
+) -> None:
+    answer = await client.post("/graphql", content=content, headers={"content-type": content_type})
+    assert 400 <= answer.status_code < 500
+
+
+async def test_mutations_never_run_over_get(client: httpx.AsyncClient) -> None:
+    mutation = 'mutation { registerLivechatVisitor(input: {token: "t"}) { __typename } }'
+    answer = await client.get("/graphql", params={"query": mutation})
+    assert answer.status_code in (400, 405)
+    query = await client.get("/graphql", params={"query": "{ __typename }"})
+    assert query.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_oversized_fields_are_invalid_params_and_store_nothing(graphql: GraphQL) -> None:
+    refused = await graphql.visitor("t" * 300)
+    assert (refused["code"], refused["upstreamError"]) == ("INVALID_PARAMS", "invalid-params")
+    await graphql.visitor()
+    rid = (await graphql.room())["room"]["id"]
+    for fields in ({"id": "i" * 200}, {"rid": "r" * 200}):
+        answer = await graphql.send(**({"token": "visitor-token", "rid": rid, "msg": "x"} | fields))
+        assert answer["code"] == "INVALID_PARAMS"
+    assert graphql.stored_messages() == 0
+
+
+class Broken:
+    """A backend with a bug in it."""
+
+    def __getattr__(self, name: str) -> Any:
+        async def fail(*_: Any, **__: Any) -> Any:
+            raise RuntimeError("secret internals: password=hunter2")
+
+        return fail
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_bug_is_masked_and_logged_with_the_request_id(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def factory(_: Settings) -> LivechatBackend:
+        return Broken()  # type: ignore[return-value]
+
+    app = create_app(settings, backend_factory=factory)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            answer = await post(
+                client,
+                'mutation { closeLivechatRoom(input: {token: "t", rid: "r"}) { __typename } }',
+            )
+    [error] = answer.json()["errors"]
+    assert error["message"] == "Internal server error."
+    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    request_id = error["extensions"]["requestId"]
+    assert "secret" not in answer.text
+    assert any(request_id in record.getMessage() for record in caplog.records)
+
+
+async def test_production_hides_introspection_suggestions_and_graphiql(tmp_path: Path) -> None:
+    settings = Settings(database=tmp_path / "p.db", production=True)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            introspection = (await post(client, "{ __schema { types { name } } }")).json()
+            typo = (await post(client, "{ livechatMesages }")).json()
+            ide = await client.get("/graphql", headers={"accept": "text/html"})
+    assert introspection.get("data") is None and introspection["errors"]
+    assert "Did you mean" not in typo["errors"][0]["message"]
+    assert "graphiql" not in ide.text.lower()
+
+
+async def test_cors_is_closed_unless_configured(client: httpx.AsyncClient, tmp_path: Path) -> None:
+    origin = {"origin": "https://widget.example.com"}
+    closed = await client.post("/graphql", json={"query": "{ __typename }"}, headers=origin)
+    assert "access-control-allow-origin" not in closed.headers
+    settings = Settings(database=tmp_path / "c.db", cors_origins=["https://widget.example.com"])
+    app: FastAPI = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as open_client:
+            answer = await open_client.post(
+                "/graphql", json={"query": "{ __typename }"}, headers=origin
+            )
+    assert answer.headers["access-control-allow-origin"] == "https://widget.example.com"
+
+
+async def test_tokens_and_auth_headers_never_reach_the_logs(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "SeCrEtToKeN-4711"
+    caplog.set_level(logging.DEBUG)
+    await client.get("/api/v1/livechat/room", params={"token": secret})
+    await post(
+        client,
+        f'mutation {{ registerLivechatVisitor(input: {{token: "{secret}"}}) {{ __typename }} }}',
+    )
+    await post(
+        client, f'mutation {{ broken(token: "{secret}") }}', headers={"X-Auth-Token": secret}
+    )
+    logging.getLogger("app.test").warning("echoed body: %s", json.dumps({"token": secret}))
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d',
+        "127.0.0.1",
+        "GET",
+        f"/api/v1/livechat/room?token={secret}",
+        "1.1",
+        200,
+    )
+    redact, formatter = RedactSecrets(), JsonFormatter()
+    written = []
+    for record in caplog.records:
+        redact.filter(record)
+        written.append(formatter.format(record))
+    assert written and all(json.loads(line) for line in written)
+    assert not [line for line in written if secret in line]
+    assert any("[REDACTED]" in line for line in written)
+
+
+async def test_the_log_lines_are_json(caplog: pytest.LogCaptureFixture) -> None:
+    record = logging.LogRecord("app", logging.ERROR, __file__, 1, "boom %s", ("x",), None)
+    RedactSecrets().filter(record)
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["level"] == "error" and entry["message"] == "boom x"
