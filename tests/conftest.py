@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import hypothesis
 import pytest
 from fastapi import FastAPI
 
@@ -17,6 +18,8 @@ from app.main import create_app
 from app.settings import Settings
 from tests.helpers import CountingIds, SteppingClock, operation
 from tests.servers import serving
+
+hypothesis.settings.register_profile("long", max_examples=20_000, deadline=None)
 
 
 @pytest.fixture

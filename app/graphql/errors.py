@@ -142,6 +142,11 @@ class MaskUnexpectedErrors(SchemaExtension):
             if error.original_error is None:
                 masked.append(coded_request_error(error))
                 continue
+            if isinstance(error.original_error, GraphQLError):
+                # graphql-core's own refusal of the client's input (a variable that does not
+                # coerce, for one): the client's mistake, told as such.
+                masked.append(with_code(error, "BAD_USER_INPUT"))
+                continue
             log.error(
                 "unexpected error in %s (request %s)",
                 error.path,

@@ -1,0 +1,128 @@
+"""Thousands of generated operations, valid and invalid, with random arguments: never a 5xx,
+never an unexpected error. A CI-sized run by default; the long run is
+
+    .venv/bin/pytest tests/test_fuzz.py --hypothesis-profile=long    # 20,000 examples each
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis_graphql import Mode, from_schema
+
+from app.cli import export_sdl
+from app.main import create_app
+from app.settings import Settings
+
+SDL = export_sdl()
+CI_EXAMPLES = settings(
+    max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+)
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    database: Path = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
+    with TestClient(create_app(Settings(database=database))) as client:
+        # A visitor and a room exist, so that generated tokens sometimes hit real data.
+        client.post("/api/v1/livechat/visitor", json={"visitor": {"token": "fuzz"}})
+        client.get("/api/v1/livechat/room", params={"token": "fuzz"})
+        yield client
+
+
+def check(client: TestClient, document: str, variables: Any = None) -> None:
+    answer = client.post("/graphql", json={"query": document, "variables": variables})
+    assert answer.status_code < 500, answer.text
+    body = answer.json()
+    for error in body.get("errors") or []:
+        assert error.get("extensions", {}).get("code") != "INTERNAL_SERVER_ERROR", (document, body)
+
+
+@CI_EXAMPLES
+@given(document=from_schema(SDL))
+def test_generated_queries_and_mutations(client: TestClient, document: str) -> None:
+    check(client, document)
+
+
+@CI_EXAMPLES
+@given(document=from_schema(SDL, mode=Mode.NEGATIVE))
+def test_generated_invalid_operations(client: TestClient, document: str) -> None:
+    check(client, document)
+
+
+SEND = (
+    "mutation($input: SendLivechatMessageInput!) "
+    "{ sendLivechatMessage(input: $input) { __typename } }"
+)
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@CI_EXAMPLES
+@given(
+    variables=st.fixed_dictionaries(
+        {},
+        optional={
+            "input": st.fixed_dictionaries(
+                {},
+                optional={
+                    "token": st.sampled_from(["fuzz"]) | json_values,
+                    "rid": json_values,
+                    "msg": st.text(max_size=6000) | json_values,
+                    "id": json_values,
+                    "agent": json_values,
+                },
+            )
+            | json_values
+        },
+    )
+)
+def test_random_variables_for_a_send(client: TestClient, variables: Any) -> None:
+    check(client, SEND, variables)
+
+
+REST_POSTS = ["/api/v1/livechat/visitor", "/api/v1/livechat/message", "/api/v1/livechat/room.close"]
+REST_GETS = [
+    "/api/v1/livechat/room",
+    "/api/v1/livechat/messages.history/r1",
+    "/api/v1/livechat/message/m1",
+]
+printable = st.text(st.characters(blacklist_categories=["Cs"]), max_size=40)
+
+
+@CI_EXAMPLES
+@given(path=st.sampled_from(REST_POSTS), body=json_values | st.binary(max_size=200))
+def test_rocket_chat_routes_take_any_body(client: TestClient, path: str, body: Any) -> None:
+    if isinstance(body, bytes):
+        answer = client.post(path, content=body, headers={"content-type": "application/json"})
+    else:
+        answer = client.post(path, json=body)
+    assert answer.status_code in (200, 400), answer.text
+    assert answer.json()["success"] in (True, False)
+
+
+@CI_EXAMPLES
+@given(
+    path=st.sampled_from(REST_GETS),
+    params=st.dictionaries(st.sampled_from(["token", "rid", "agentId", "limit"]), printable),
+)
+def test_rocket_chat_routes_take_any_query(
+    client: TestClient, path: str, params: dict[str, str]
+) -> None:
+    answer = client.get(path, params=params)
+    assert answer.status_code in (200, 400), answer.text
