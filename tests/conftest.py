@@ -22,6 +22,15 @@ from tests.servers import serving
 hypothesis.settings.register_profile("long", max_examples=20_000, deadline=None)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--load-sends",
+        type=int,
+        default=25,
+        help="sends per client in tests/test_load.py (64 clients); 100 for the full run",
+    )
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(database=tmp_path / "livechat.db")

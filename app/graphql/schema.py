@@ -65,6 +65,8 @@ def make_schema(
 ) -> strawberry.Schema:
     """The schema with its guards. `production` hides introspection and field suggestions."""
     limits = limits or RequestLimits()
+    # One rule class per schema: the validation cache is keyed by the rules as well.
+    document_limits = validation_rule(limits)
     extensions: list[Any] = [
         MaskUnexpectedErrors,
         # Clients send the same few documents again and again, and the shipped markdown
@@ -72,7 +74,7 @@ def make_schema(
         # behind these factories live at module level, shared by every request).
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
-        lambda: AddValidationRules([validation_rule(limits)]),
+        lambda: AddValidationRules([document_limits]),
         lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
     ]
     if production:
