@@ -61,6 +61,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--backend", choices=["inprocess", "upstream"], help="default inprocess")
     run.add_argument("--upstream-url", help="the Rocket.Chat server, for --backend upstream")
     run.add_argument("--database", help="SQLite file of the in-process backend")
+    run.add_argument(
+        "--production",
+        action="store_true",
+        default=None,
+        help="no introspection, no field suggestions, no GraphiQL",
+    )
     export = commands.add_parser("export-schema", help="print the SDL of the served schema")
     export.add_argument(
         "--possible-types",
