@@ -11,12 +11,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from strawberry.fastapi import GraphQLRouter
 
 from app.backends import forwarding, make_backend
 from app.backends.base import LivechatBackend
 from app.backends.guarded import GuardedBackend
 from app.graphql.context import Context
+from app.graphql.ide import STATIC_PATH, OfflineGraphQLRouter, static_files
 from app.graphql.schema import make_schema
 from app.middleware import BodySizeLimit, JsonErrors
 from app.settings import Settings
@@ -50,8 +50,9 @@ def create_app(
         return Context(backend=request.app.state.backend, request_id=incoming.request_id)
 
     schema = make_schema(settings.request_limits(), production=settings.production)
+    app.mount(STATIC_PATH.rstrip("/"), static_files(), name="graphiql-static")
     app.include_router(
-        GraphQLRouter(
+        OfflineGraphQLRouter(
             schema,
             context_getter=context,
             graphql_ide=None if settings.production else "graphiql",
