@@ -19,6 +19,7 @@ from app.graphql.context import Context
 from app.graphql.ide import STATIC_PATH, OfflineGraphQLRouter, static_files
 from app.graphql.schema import make_schema
 from app.middleware import BodySizeLimit, JsonErrors
+from app.persisted_queries import DocumentCache, PersistedQueries
 from app.settings import Settings
 
 BackendFactory = Callable[[Settings], Awaitable[LivechatBackend]]
@@ -78,6 +79,7 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type", *settings.forward_headers, "X-Request-Id"],
         )
+    app.add_middleware(PersistedQueries, cache=DocumentCache(settings.persisted_queries_cache_size))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(JsonErrors)
     return app

@@ -1,0 +1,149 @@
+"""Automatic persisted queries, as Apollo Client's persisted-queries link speaks them.
+
+A client first sends only `extensions.persistedQuery.sha256Hash`. If the document is known,
+it runs; if not, the answer is `PERSISTED_QUERY_NOT_FOUND` (HTTP 200) and the client sends the
+text with its hash once, which is checked and remembered in a bounded LRU cache. Works over
+POST and over GET (cacheable queries; Strawberry still refuses mutations over GET).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+
+
+class DocumentCache:
+    """The documents clients have registered, least recently used dropped first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._documents: OrderedDict[str, str] = OrderedDict()
+
+    def get(self, digest: str) -> str | None:
+        document = self._documents.get(digest)
+        if document is not None:
+            self._documents.move_to_end(digest)
+        return document
+
+    def put(self, digest: str, document: str) -> None:
+        self._documents[digest] = document
+        self._documents.move_to_end(digest)
+        while len(self._documents) > self.size:
+            self._documents.popitem(last=False)
+
+
+class _Refusal(Exception):
+    def __init__(self, status: int, message: str, code: str) -> None:
+        super().__init__(message)
+        self.status, self.message, self.code = status, message, code
+
+
+def _resolve(cache: DocumentCache, query: Any, extensions: Any) -> str | None:
+    """The document to run, or None to leave the request as it is."""
+    if not isinstance(extensions, dict) or "persistedQuery" not in extensions:
+        return None
+    persisted = extensions["persistedQuery"]
+    if not isinstance(persisted, dict) or persisted.get("version") != 1:
+        raise _Refusal(400, "Unsupported persisted query version.", "PERSISTED_QUERY_NOT_SUPPORTED")
+    digest = persisted.get("sha256Hash")
+    if not isinstance(digest, str):
+        raise _Refusal(400, "The persisted query has no sha256Hash.", "BAD_REQUEST")
+    if isinstance(query, str) and query:
+        if hashlib.sha256(query.encode()).hexdigest() != digest.lower():
+            raise _Refusal(400, "The provided sha256Hash does not match the query.", "BAD_REQUEST")
+        cache.put(digest.lower(), query)
+        return query
+    known = cache.get(digest.lower())
+    if known is None:
+        raise _Refusal(200, "PersistedQueryNotFound", NOT_FOUND)
+    return known
+
+
+class PersistedQueries:
+    def __init__(self, app: ASGIApp, cache: DocumentCache, path: str = "/graphql") -> None:
+        self.app = app
+        self.cache = cache
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        try:
+            if scope["method"] == "GET":
+                scope = self._get(scope)
+            elif scope["method"] == "POST":
+                scope, receive = await self._post(scope, receive)
+        except _Refusal as refusal:
+            await self._refuse(send, refusal)
+            return
+        await self.app(scope, receive, send)
+
+    def _get(self, scope: Scope) -> Scope:
+        params = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        if "extensions" not in params:
+            return scope
+        try:
+            extensions = orjson.loads(params["extensions"])
+        except orjson.JSONDecodeError:
+            raise _Refusal(400, "The extensions parameter is not JSON.", "BAD_REQUEST") from None
+        document = _resolve(self.cache, params.get("query"), extensions)
+        if document is None:
+            return scope
+        params["query"] = document
+        return {**scope, "query_string": urlencode(params).encode("latin-1")}
+
+    async def _post(self, scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return scope, _replay([message])
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            payload = None
+        if isinstance(payload, dict):
+            document = _resolve(self.cache, payload.get("query"), payload.get("extensions"))
+            if document is not None and payload.get("query") != document:
+                body = orjson.dumps({**payload, "query": document})
+        headers = [(name, value) for name, value in scope["headers"] if name != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        return {**scope, "headers": headers}, _replay(
+            [{"type": "http.request", "body": body, "more_body": False}]
+        )
+
+    async def _refuse(self, send: Send, refusal: _Refusal) -> None:
+        body = orjson.dumps(
+            {"errors": [{"message": refusal.message, "extensions": {"code": refusal.code}}]}
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": refusal.status,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def _replay(messages: list[Message]) -> Receive:
+    pending = list(messages)
+
+    async def receive() -> Message:
+        if pending:
+            return pending.pop(0)
+        return {"type": "http.disconnect"}
+
+    return receive
