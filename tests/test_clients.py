@@ -1,0 +1,62 @@
+"""The tools frontend developers use, for real: Apollo Client over HTTP, and GraphQL Code
+Generator over schema/ and queries/ (tests/clients/apollo, installed with `npm ci`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.main import create_app
+from app.settings import Settings
+from tests.helpers import ROOT
+from tests.servers import serving
+
+PROJECT = ROOT / "tests" / "clients" / "apollo"
+NPM = shutil.which("npm")
+pytestmark = pytest.mark.skipif(
+    shutil.which("node") is None or NPM is None, reason="needs Node 20 and npm on PATH"
+)
+
+
+def run(*command: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command, cwd=PROJECT, capture_output=True, text=True, timeout=300, env=env, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def installed() -> Path:
+    """`npm ci` once, unless node_modules is already there from the lockfile."""
+    marker = PROJECT / "node_modules" / ".package-lock.json"
+    lockfile = PROJECT / "package-lock.json"
+    if not marker.exists() or marker.stat().st_mtime < lockfile.stat().st_mtime:
+        done = run(str(NPM), "ci", "--no-audit", "--no-fund")
+        assert done.returncode == 0, done.stderr[-3000:]
+    return PROJECT
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    with serving(create_app(Settings(database=tmp_path / "apollo.db"))) as url:
+        yield url
+
+
+def test_apollo_client_drives_a_conversation(installed: Path, server: str) -> None:
+    done = run("node", "--test", "apollo.test.mjs", env={**os.environ, "SERVER_URL": server})
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "# pass 1" in done.stdout
+
+
+def test_codegen_types_every_shipped_document_and_they_compile(installed: Path) -> None:
+    generated = run(str(NPM), "run", "--silent", "codegen")
+    assert generated.returncode == 0, generated.stdout[-3000:] + generated.stderr[-3000:]
+    operations = (installed / "generated" / "operations.ts").read_text()
+    for name in ("SendLivechatMessageMutation", "LivechatMessagesQuery", "MarkdownNodeFragment"):
+        assert f"export type {name}" in operations
+    checked = run(str(NPM), "run", "--silent", "typecheck")
+    assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
