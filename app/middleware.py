@@ -32,7 +32,7 @@ class BodySizeLimit:
             await self._refuse(send)
             return
         received = 0
-        answered = False
+        sent = _Tracking(send)
 
         async def counting_receive() -> Message:
             nonlocal received
@@ -43,15 +43,10 @@ class BodySizeLimit:
                     raise _TooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal answered
-            answered = answered or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, counting_receive, sent)
         except _TooLarge:
-            if not answered:
+            if not sent.started:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
@@ -72,6 +67,18 @@ class _TooLarge(Exception):
     pass
 
 
+class _Tracking:
+    """A `send` that remembers whether the response has started (then it cannot be replaced)."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        self.started = self.started or message["type"] == "http.response.start"
+        await self._send(message)
+
+
 class JsonErrors:
     """A bug anywhere answers a JSON 500 with an id to find it in the log, never a traceback."""
 
@@ -82,21 +89,15 @@ class JsonErrors:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        sent = _Tracking(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, sent)
         except Exception:
             error_id = uuid.uuid4().hex
             log.exception(
                 "unhandled error on %s %s (error %s)", scope["method"], scope["path"], error_id
             )
-            if started:
+            if sent.started:
                 raise
             body = _graphql_error(
                 "Internal server error.", "INTERNAL_SERVER_ERROR", requestId=error_id

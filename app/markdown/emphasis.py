@@ -173,10 +173,17 @@ def _italic_item(s: State, pos: int) -> Result[Node]:
     )
 
 
-def _glued(parts: list[Node]) -> Node:
-    """Underscores glued to a word stay text; the reference hands back a list here, which the
-    enclosing run flattens (and which may join emoji to the text around them)."""
-    return cast(Node, nodes.reduce_plain_texts(parts))
+def _glued(s: State, pos: int, marker: str, word: re.Pattern[str]) -> Result[Node]:
+    """marker Items marker word: underscores glued to a word stay text. The reference hands
+    back a list here, which the enclosing run flattens (joining emoji to the text around)."""
+    content = _closed_items(ITALIC_ITEMS, _italic_item, s, pos + len(marker), marker)
+    if not content:
+        return None
+    tail = word.match(s.text, content[1] + len(marker))
+    if not tail:
+        return None
+    parts = [nodes.plain(marker), *content[0], nodes.plain(marker), nodes.plain(tail.group(0))]
+    return cast(Node, nodes.reduce_plain_texts(parts)), tail.end()
 
 
 def _italic(s: State, pos: int) -> Result[Node]:
@@ -184,31 +191,10 @@ def _italic(s: State, pos: int) -> Result[Node]:
     word = WORD_UNDERSCORE.match(text, pos)
     if word:
         return nodes.plain(word.group(0)), word.end()
-    if text.startswith("__", pos):
-        content = _closed_items(ITALIC_ITEMS, _italic_item, s, pos + 2, "__")
-        if content:
-            tail = WORD.match(text, content[1] + 2)
-            if tail:
-                glued = [
-                    nodes.plain("__"),
-                    *content[0],
-                    nodes.plain("__"),
-                    nodes.plain(tail.group(0)),
-                ]
-                return _glued(glued), tail.end()
-    if text.startswith("_", pos):
-        content = _closed_items(ITALIC_ITEMS, _italic_item, s, pos + 1, "_")
-        if content:
-            tail = LETTERS.match(text, content[1] + 1)
-            if tail:
-                glued = [
-                    nodes.plain("_"),
-                    *content[0],
-                    nodes.plain("_"),
-                    nodes.plain(tail.group(0)),
-                ]
-                return _glued(glued), tail.end()
-    return _delimited(s, pos, "_", ITALIC_ITEMS, _italic_item, nodes.italic)
+    glued = (text.startswith("__", pos) and _glued(s, pos, "__", WORD)) or (
+        text.startswith("_", pos) and _glued(s, pos, "_", LETTERS)
+    )
+    return glued or _delimited(s, pos, "_", ITALIC_ITEMS, _italic_item, nodes.italic)
 
 
 def italic(s: State, pos: int) -> Result[Node]:

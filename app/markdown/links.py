@@ -133,6 +133,19 @@ def _scheme_and_authority(s: State, pos: int) -> int:
     return host(s, pos)
 
 
+def _trailing(s: State, pos: int, chars: frozenset[str], *, end_counts: bool) -> tuple[bool, int]:
+    """Is the run of `chars` at `pos` trailing punctuation (followed by a blank, a line end or,
+    when `end_counts`, the end of the text)? Also where the run ends, so that callers walking
+    through it ask once per run, not once per character."""
+    text, length = s.text, s.length
+    end = pos
+    while end < length and text[end] in chars:
+        end += 1
+    if end >= length:
+        return end_counts, end
+    return text[end] in BLANK or text[end] in LINE_END, end
+
+
 def _autolink_tail(s: State, pos: int) -> int:
     """Tail*: anything up to a blank, punctuation at the very end excluded."""
     text, length = s.text, s.length
@@ -143,10 +156,8 @@ def _autolink_tail(s: State, pos: int) -> int:
         if char not in EXTRA:
             pos += 1
             continue
-        run_end = pos
-        while run_end < length and text[run_end] in EXTRA:
-            run_end += 1
-        if run_end >= length or text[run_end] in BLANK or text[run_end] in LINE_END:
+        trailing, run_end = _trailing(s, pos, EXTRA, end_counts=True)
+        if trailing:
             break
         pos = run_end
     return pos
@@ -155,15 +166,14 @@ def _autolink_tail(s: State, pos: int) -> int:
 def _target_body(s: State, pos: int) -> int:
     """Body* of a markdown link target: no blanks, parentheses only balanced."""
     text, length = s.text, s.length
+    checked_until = pos
     while pos < length:
         char = text[pos]
         if char in BLANK:
             break
-        if char in LINK_EXTRA:
-            run_end = pos
-            while run_end < length and text[run_end] in LINK_EXTRA:
-                run_end += 1
-            if run_end < length and (text[run_end] in BLANK or text[run_end] in LINE_END):
+        if char in LINK_EXTRA and pos >= checked_until:
+            trailing, checked_until = _trailing(s, pos, LINK_EXTRA, end_counts=False)
+            if trailing:
                 break
         if char == ")":
             break
@@ -189,15 +199,14 @@ def _target_body(s: State, pos: int) -> int:
 def _angle_body(s: State, pos: int) -> int:
     """Body* of a Slack-style target `<url|label>`."""
     text, length = s.text, s.length
+    checked_until = pos
     while pos < length:
         char = text[pos]
         if char in BLANK:
             break
-        if char in EXTRA:
-            run_end = pos
-            while run_end < length and text[run_end] in EXTRA:
-                run_end += 1
-            if run_end >= length or text[run_end] in BLANK or text[run_end] in LINE_END:
+        if char in EXTRA and pos >= checked_until:
+            trailing, checked_until = _trailing(s, pos, EXTRA, end_counts=True)
+            if trailing:
                 break
         if not _in_ranges(char, _ANGLE):
             break
