@@ -11,7 +11,6 @@ from strawberry.extensions import (
     DisableIntrospection,
     MaxTokensLimiter,
     ParserCache,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 
@@ -19,6 +18,7 @@ from app.graphql import messages, visitors
 from app.graphql.errors import MaskUnexpectedErrors, coded_request_error
 from app.graphql.limits import RequestLimits, validation_rule
 from app.graphql.scalars import SCALAR_MAP
+from app.graphql.validation_cache import ValidationResults
 
 DOCUMENT_CACHE_SIZE = 256
 
@@ -70,12 +70,12 @@ def make_schema(
     extensions: list[Any] = [
         MaskUnexpectedErrors,
         # Clients send the same few documents again and again, and the shipped markdown
-        # fragment is large: parse and validate each distinct document once (the LRU caches
-        # behind these factories live at module level, shared by every request).
+        # fragment is large: parse and validate each distinct document once (the parser's
+        # LRU lives at module level; the validation results belong to this schema).
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: AddValidationRules([document_limits]),
-        lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+        ValidationResults(DOCUMENT_CACHE_SIZE).extension(),
     ]
     if production:
         extensions.append(DisableIntrospection)

@@ -1,0 +1,73 @@
+"""Drive a server with wrk (a maintained C load generator), so the client never competes with
+the server for the interpreter: a fixed number of POSTs of one body, over N keep-alive
+connections, every answer checked for the text that marks success.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCRIPT = Path(__file__).resolve().parent / "lua" / "post.lua"
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    failures: int
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds
+
+
+def require_wrk() -> str:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is needed: apt-get install wrk (Debian) or brew install wrk")
+    return wrk
+
+
+def post(url: str, body: Any, *, expect: str, connections: int, requests: int) -> LoadResult:
+    """POST `body` (JSON) `requests` times over `connections` connections."""
+    threads = min(connections, 2)
+    with tempfile.NamedTemporaryFile("wb", suffix=".json") as body_file:
+        body_file.write(json.dumps(body).encode())
+        body_file.flush()
+        env = {
+            **os.environ,
+            "BENCH_BODY_FILE": body_file.name,
+            "BENCH_EXPECT": expect,
+            "BENCH_REQUESTS_PER_THREAD": str(max(1, requests // threads)),
+        }
+        wrk = subprocess.Popen(
+            [require_wrk(), "-t", str(threads), "-c", str(connections), "-d", "600s",
+             "--timeout", "30s", "-s", str(SCRIPT), url],
+            env=env, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert wrk.stdout is not None
+        finished = 0
+        for line in wrk.stdout:
+            finished += line.strip() == "thread-done"
+            if finished == threads:
+                break
+        wrk.send_signal(signal.SIGINT)
+        output, _ = wrk.communicate(timeout=60)
+    summary = json.loads(output.strip().splitlines()[-1])
+    return LoadResult(
+        requests=summary["requests"],
+        seconds=summary["duration_us"] / 1e6,
+        p50_ms=summary["p50_us"] / 1000,
+        p99_ms=summary["p99_us"] / 1000,
+        failures=summary["failures"] + summary["socket_errors"],
+    )
