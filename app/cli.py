@@ -49,7 +49,21 @@ def serve(settings: Settings) -> None:
     from app.main import create_app
 
     logs.configure(settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    workers = settings.worker_count()
+    if workers == 1:
+        app = create_app(settings)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+        return
+    # Each worker process imports the factory and reads its settings from the environment.
+    settings.export_to_environment()
+    uvicorn.run(
+        "app.main:create_app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_config=None,
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -61,6 +75,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--backend", choices=["inprocess", "upstream"], help="default inprocess")
     run.add_argument("--upstream-url", help="the Rocket.Chat server, for --backend upstream")
     run.add_argument("--database", help="SQLite file of the in-process backend")
+    run.add_argument(
+        "--workers", type=int, help="server processes (default: 1 in-process, one per CPU upstream)"
+    )
     run.add_argument(
         "--production",
         action="store_true",

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
+from app import logs
 from app.backends import forwarding, make_backend
 from app.backends.base import LivechatBackend
 from app.backends.guarded import GuardedBackend
@@ -83,6 +84,14 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(JsonErrors)
     return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """The factory each worker process calls (`serve --workers N`): the parent exported its
+    settings to the environment, and a spawned process starts with no logging configured."""
+    settings = Settings()
+    logs.configure(settings.log_level)
+    return create_app(settings)
 
 
 app = create_app()

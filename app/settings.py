@@ -1,9 +1,11 @@
 """All configuration in one typed object, read from LIVECHAT_GRAPHQL_* environment variables."""
 
+import json
+import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.graphql.limits import RequestLimits
@@ -19,6 +21,11 @@ class Settings(BaseSettings):
     backend: Literal["inprocess", "upstream"] = "inprocess"
     upstream_url: str | None = None
     database: Path = Path("livechat.db")
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        description="server processes; default 1 in-process (one SQLite writer), else one per CPU",
+    )
 
     message_character_limit: int = Field(
         default=5000,
@@ -62,6 +69,29 @@ class Settings(BaseSettings):
     markdown_katex_dollar_syntax: bool = False
     markdown_katex_parenthesis_syntax: bool = True
     markdown_custom_domains: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_writer(self) -> "Settings":
+        if self.backend == "inprocess" and (self.workers or 1) > 1:
+            raise ValueError(
+                "the in-process backend runs in one process (its SQLite store has one writer);"
+                " use workers with the upstream backend"
+            )
+        return self
+
+    def worker_count(self) -> int:
+        if self.workers is not None:
+            return self.workers
+        return 1 if self.backend == "inprocess" else os.cpu_count() or 1
+
+    def export_to_environment(self) -> None:
+        """Write every setting to LIVECHAT_GRAPHQL_*, for worker processes that build their
+        own Settings from the environment (CLI flags included)."""
+        prefix = self.model_config.get("env_prefix", "")
+        for name, value in self.model_dump(mode="json").items():
+            if value is not None:
+                text = value if isinstance(value, str) else json.dumps(value)
+                os.environ[f"{prefix}{name.upper()}"] = text
 
     def request_limits(self) -> RequestLimits:
         return RequestLimits(

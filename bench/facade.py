@@ -88,8 +88,19 @@ def main() -> None:
     print()
     print(
         operations.markdown_table(
-            ["upstream", "conc.", "GraphQL req/s", "p50 ms", "p99 ms", "REST req/s",
-             "p50 ms", "p99 ms", "GraphQL/REST", "added p50 ms", "failed"],
+            [
+                "upstream",
+                "conc.",
+                "GraphQL req/s",
+                "p50 ms",
+                "p99 ms",
+                "REST req/s",
+                "p50 ms",
+                "p99 ms",
+                "GraphQL/REST",
+                "added p50 ms",
+                "failed",
+            ],
             rows,
         )  # fmt: skip
     )

@@ -20,7 +20,10 @@ REST_SUCCESS = '"rid"'
 
 
 def graphql_send(token: str, rid: str) -> dict[str, Any]:
-    return {"query": SEND_DOCUMENT, "variables": {"input": {"token": token, "rid": rid, "msg": MESSAGE}}}
+    return {
+        "query": SEND_DOCUMENT,
+        "variables": {"input": {"token": token, "rid": rid, "msg": MESSAGE}},
+    }
 
 
 def rest_send(token: str, rid: str) -> dict[str, Any]:

@@ -40,7 +40,9 @@ def wait_until_answering(process: subprocess.Popen[bytes], url: str, timeout: fl
 
 
 @contextmanager
-def running(command: list[str], health_path: str, env: dict[str, str] | None = None) -> Iterator[str]:
+def running(
+    command: list[str], health_path: str, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """Run `command` (which must take `--port`) and yield its base URL once it answers."""
     port = free_port()
     process = subprocess.Popen(

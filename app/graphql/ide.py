@@ -9,14 +9,15 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
-from strawberry.fastapi import GraphQLRouter
+
+from app.graphql.json_codec import OrjsonGraphQLRouter
 
 CDN = "https://unpkg.com/"
 STATIC_PATH = "/graphql/static/"
 STATIC_DIRECTORY = Path(__file__).parent / "static"
 
 
-class OfflineGraphQLRouter(GraphQLRouter[Any, Any]):
+class OfflineGraphQLRouter(OrjsonGraphQLRouter):
     """Serves GraphiQL with every asset URL pointing at STATIC_PATH instead of the CDN."""
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:

@@ -16,6 +16,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from app.graphql import messages, visitors
 from app.graphql.errors import MaskUnexpectedErrors, coded_request_error
+from app.graphql.execution import CachingExecutionContext
 from app.graphql.limits import RequestLimits, validation_rule
 from app.graphql.scalars import SCALAR_MAP
 from app.graphql.validation_cache import ValidationResults
@@ -83,6 +84,7 @@ def make_schema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,
+        execution_context_class=CachingExecutionContext,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production),
     )
 

@@ -49,7 +49,9 @@ class ValidationResults:
                 errors = results.get(key) if context.query else None
                 if errors is None:
                     assert context.graphql_document is not None
-                    errors = validate_document(context.schema._schema, context.graphql_document, rules)
+                    errors = validate_document(
+                        context.schema._schema, context.graphql_document, rules
+                    )
                     if context.query:
                         results.put(key, errors)
                 context.pre_execution_errors = errors

@@ -1,0 +1,59 @@
+"""Fields collected once and reused across requests must never leak between documents or
+between variable values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import GraphQL
+
+SEND_WITH_DIRECTIVES = """
+mutation Send($input: SendLivechatMessageInput!, $withMd: Boolean!) {
+  sendLivechatMessage(input: $input) {
+    ... on SendLivechatMessageSuccess {
+      message { id md @include(if: $withMd) { __typename } msg @skip(if: $withMd) }
+    }
+  }
+}
+"""
+
+SEND_PLAIN = """
+mutation Send($input: SendLivechatMessageInput!) {
+  sendLivechatMessage(input: $input) {
+    ... on SendLivechatMessageSuccess { message { id md { __typename ... on Paragraph {
+      children { __typename ... on Bold { children { __typename } } } } } } }
+  }
+}
+"""
+
+
+async def message(graphql: GraphQL, query: str, rid: str, **variables: Any) -> dict[str, Any]:
+    answer = await graphql.raw(
+        query, {"input": {"token": "visitor-token", "rid": rid, "msg": "a **b**"}, **variables}
+    )
+    assert "errors" not in answer, answer
+    return answer["data"]["sendLivechatMessage"]["message"]  # type: ignore[no-any-return]
+
+
+async def test_skip_and_include_follow_each_request_s_variables(graphql: GraphQL) -> None:
+    await graphql.visitor()
+    rid = (await graphql.room())["room"]["id"]
+    for with_md in (True, False, True, False):
+        sent = await message(graphql, SEND_WITH_DIRECTIVES, rid, withMd=with_md)
+        assert ("md" in sent, "msg" in sent) == (with_md, not with_md)
+
+
+async def test_a_repeated_document_selects_the_same_tree_every_time(graphql: GraphQL) -> None:
+    await graphql.visitor()
+    rid = (await graphql.room())["room"]["id"]
+    answers = [(await message(graphql, SEND_PLAIN, rid))["md"] for _ in range(3)]
+    expected = [
+        {
+            "__typename": "Paragraph",
+            "children": [
+                {"__typename": "PlainText"},
+                {"__typename": "Bold", "children": [{"__typename": "PlainText"}]},
+            ],
+        }
+    ]
+    assert answers == [expected] * 3
