@@ -85,25 +85,10 @@ def main() -> None:
                 "in-process", facade, rocketchat, "bench", rid,
                 arguments.concurrency, arguments.requests,
             )  # fmt: skip
+    header = ["upstream", "conc.", "GraphQL req/s", "p50 ms", "p99 ms", "REST req/s",
+              "p50 ms", "p99 ms", "GraphQL/REST", "added p50 ms", "failed"]  # fmt: skip
     print()
-    print(
-        operations.markdown_table(
-            [
-                "upstream",
-                "conc.",
-                "GraphQL req/s",
-                "p50 ms",
-                "p99 ms",
-                "REST req/s",
-                "p50 ms",
-                "p99 ms",
-                "GraphQL/REST",
-                "added p50 ms",
-                "failed",
-            ],
-            rows,
-        )  # fmt: skip
-    )
+    print(operations.markdown_table(header, rows))
 
 
 if __name__ == "__main__":
