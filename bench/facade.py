@@ -66,10 +66,10 @@ def main() -> None:
     rows = []
     with (
         processes.fixed_upstream() as fixed,
-        processes.livechat_graphql("--backend", "upstream", "--upstream-url", fixed) as facade,
+        processes.livechat_graphql("--backend", "upstream", "--upstream-url", fixed.url) as facade,
     ):
         rows += measure(
-            "fixed", facade, fixed, "bench", "hGFwSKA28nRKut3pD",
+            "fixed", facade.url, fixed.url, "bench", "hGFwSKA28nRKut3pD",
             arguments.concurrency, arguments.requests,
         )  # fmt: skip
     with tempfile.TemporaryDirectory() as scratch:
@@ -77,12 +77,12 @@ def main() -> None:
         with (
             processes.livechat_graphql("--database", database) as rocketchat,
             processes.livechat_graphql(
-                "--backend", "upstream", "--upstream-url", rocketchat
+                "--backend", "upstream", "--upstream-url", rocketchat.url
             ) as facade,
         ):
-            rid = operations.open_room(rocketchat, "bench")
+            rid = operations.open_room(rocketchat.url, "bench")
             rows += measure(
-                "in-process", facade, rocketchat, "bench", rid,
+                "in-process", facade.url, rocketchat.url, "bench", rid,
                 arguments.concurrency, arguments.requests,
             )  # fmt: skip
     header = ["upstream", "conc.", "GraphQL req/s", "p50 ms", "p99 ms", "REST req/s",

@@ -12,7 +12,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -39,12 +40,40 @@ def wait_until_answering(process: subprocess.Popen[bytes], url: str, timeout: fl
         time.sleep(0.02)
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    started_in: float  # seconds from spawning the process to its first answer
+
+    def resident_bytes(self) -> int:
+        """Resident memory of the server and its worker processes (Linux /proc)."""
+        pids = [self.process.pid, *_descendants(self.process.pid)]
+        return sum(_resident(pid) for pid in pids)
+
+
+def _descendants(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found += [int(child), *_descendants(int(child))]
+    return found
+
+
+def _resident(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
 @contextmanager
 def running(
     command: list[str], health_path: str, env: dict[str, str] | None = None
-) -> Iterator[str]:
-    """Run `command` (which must take `--port`) and yield its base URL once it answers."""
+) -> Iterator[Server]:
+    """Run `command` (which must take `--port`) and yield it once it answers."""
     port = free_port()
+    began = time.perf_counter()
     process = subprocess.Popen(
         [*command, "--port", str(port)],
         env={**os.environ, "LIVECHAT_GRAPHQL_LOG_LEVEL": "WARNING", **(env or {})},
@@ -54,18 +83,20 @@ def running(
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_answering(process, base_url + health_path)
-        yield base_url
+        yield Server(base_url, process, time.perf_counter() - began)
     finally:
         process.terminate()
         process.wait(timeout=30)
 
 
-def livechat_graphql(*arguments: str, env: dict[str, str] | None = None) -> Iterator[str]:
+def livechat_graphql(
+    *arguments: str, env: dict[str, str] | None = None
+) -> AbstractContextManager[Server]:
     """`livechat-graphql serve ARGUMENTS...`"""
     command = [sys.executable, "-m", "app.cli", "serve", *arguments]
     return running(command, "/healthz", env)
 
 
-def fixed_upstream() -> Iterator[str]:
+def fixed_upstream() -> AbstractContextManager[Server]:
     """The raw ASGI app in bench/fixed_upstream.py, answering Rocket.Chat's example bodies."""
     return running([sys.executable, str(BENCH / "fixed_upstream.py")], "/api/info")
