@@ -17,7 +17,6 @@ latency the facade adds.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
@@ -58,11 +57,7 @@ def measure(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=4000, help="per measurement")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
-    arguments = parser.parse_args()
-    loadgen.require_wrk()
+    arguments = loadgen.arguments(__doc__)
     rows = []
     with (
         processes.fixed_upstream() as fixed,

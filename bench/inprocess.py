@@ -10,7 +10,6 @@ commit is on disk (WAL, synchronous=FULL), so these are durable sends.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
@@ -20,11 +19,7 @@ import processes
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=4000, help="per measurement")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
-    arguments = parser.parse_args()
-    loadgen.require_wrk()
+    arguments = loadgen.arguments(__doc__)
     rows = []
     with (
         tempfile.TemporaryDirectory() as scratch,

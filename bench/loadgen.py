@@ -5,6 +5,7 @@ connections, every answer checked for the text that marks success.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -29,6 +30,16 @@ class LoadResult:
     @property
     def per_second(self) -> float:
         return self.requests / self.seconds
+
+
+def arguments(doc: str | None) -> argparse.Namespace:
+    """The options every load benchmark takes (its docstring's first line describes it)."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--requests", type=int, default=4000, help="per measurement")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parsed = parser.parse_args()
+    require_wrk()
+    return parsed
 
 
 def require_wrk() -> str:
