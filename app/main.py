@@ -5,6 +5,7 @@ The lifespan owns the backend: made on startup, closed on shutdown.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -36,6 +37,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         backend = GuardedBackend(await backend_factory(settings))
         app.state.backend = backend
+        # What exists now (schema, modules, tables) lives as long as the process: keep it out
+        # of the cyclic collector's full passes, which otherwise walk it again and again.
+        gc.freeze()
         try:
             yield
         finally:
