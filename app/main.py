@@ -84,7 +84,9 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type", *settings.forward_headers, "X-Request-Id"],
         )
-    app.add_middleware(PersistedQueries, cache=DocumentCache(settings.persisted_queries_cache_size))
+    app.add_middleware(
+        PersistedQueries, cache=DocumentCache(maxsize=settings.persisted_queries_cache_size)
+    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(JsonErrors)
     return app

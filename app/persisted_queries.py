@@ -9,34 +9,18 @@ POST and over GET (cacheable queries; Strawberry still refuses mutations over GE
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import orjson
+from cachetools import LRUCache
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 
 
-class DocumentCache:
-    """The documents clients have registered, least recently used dropped first."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._documents: OrderedDict[str, str] = OrderedDict()
-
-    def get(self, digest: str) -> str | None:
-        document = self._documents.get(digest)
-        if document is not None:
-            self._documents.move_to_end(digest)
-        return document
-
-    def put(self, digest: str, document: str) -> None:
-        self._documents[digest] = document
-        self._documents.move_to_end(digest)
-        while len(self._documents) > self.size:
-            self._documents.popitem(last=False)
+# The documents clients have registered (by digest), least recently used dropped first.
+DocumentCache = LRUCache[str, str]
 
 
 class _Refusal(Exception):
@@ -58,7 +42,7 @@ def _resolve(cache: DocumentCache, query: Any, extensions: Any) -> str | None:
     if isinstance(query, str) and query:
         if hashlib.sha256(query.encode()).hexdigest() != digest.lower():
             raise _Refusal(400, "The provided sha256Hash does not match the query.", "BAD_REQUEST")
-        cache.put(digest.lower(), query)
+        cache[digest.lower()] = query
         return query
     known = cache.get(digest.lower())
     if known is None:

@@ -58,9 +58,9 @@ async def test_malformed_persisted_queries_are_refused_cleanly(client: httpx.Asy
 
 
 def test_the_cache_is_bounded_and_keeps_the_recently_used() -> None:
-    cache = DocumentCache(size=2)
-    cache.put("a", "A")
-    cache.put("b", "B")
+    cache = DocumentCache(maxsize=2)
+    cache["a"] = "A"
+    cache["b"] = "B"
     assert cache.get("a") == "A"
-    cache.put("c", "C")
+    cache["c"] = "C"
     assert (cache.get("a"), cache.get("b"), cache.get("c")) == ("A", None, "C")

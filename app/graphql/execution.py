@@ -12,9 +12,9 @@ documents again and again (the parser cache hands back the same nodes for the sa
 from __future__ import annotations
 
 import operator
-from collections import OrderedDict
 from typing import Any
 
+from cachetools import LRUCache
 from graphql import GraphQLObjectType, Node, OperationDefinitionNode
 from graphql.execution.collect_fields import CollectedFields, FieldDetails
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -24,8 +24,10 @@ CACHE_SIZE = 4096
 # (operation, runtime type, field nodes) -> collected fields; the operation and nodes are
 # kept in the entry too, and compared by identity, so a recycled id() can never match.
 _CollectKey = tuple[int, GraphQLObjectType, tuple[int, ...]]
-_collected: OrderedDict[_CollectKey, tuple[Any, tuple[Node, ...], CollectedFields]] = OrderedDict()
-_directive_free: OrderedDict[int, tuple[OperationDefinitionNode, bool]] = OrderedDict()
+_collected: LRUCache[_CollectKey, tuple[Any, tuple[Node, ...], CollectedFields]] = LRUCache(
+    CACHE_SIZE
+)
+_directive_free: LRUCache[int, tuple[OperationDefinitionNode, bool]] = LRUCache(CACHE_SIZE)
 
 
 def _has_directives(node: Any) -> bool:
@@ -40,12 +42,6 @@ def _has_directives(node: Any) -> bool:
     )
 
 
-def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
-    cache[key] = value
-    while len(cache) > CACHE_SIZE:
-        cache.popitem(last=False)
-
-
 class CachingExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def _directive_free(self) -> bool:
         operation = self.operation
@@ -56,7 +52,7 @@ class CachingExecutionContext(StrawberryGraphQLCoreExecutionContext):
             _has_directives(details.definition) or details.variable_signatures
             for details in self.fragments.values()
         )
-        _remember(_directive_free, id(operation), (operation, free))
+        _directive_free[id(operation)] = (operation, free)
         return free
 
     def collect_subfields(
@@ -74,5 +70,5 @@ class CachingExecutionContext(StrawberryGraphQLCoreExecutionContext):
         ):
             return cached[2]
         collected: CollectedFields = super().collect_subfields(return_type, field_details_list)
-        _remember(_collected, key, (self.operation, nodes, collected))
+        _collected[key] = (self.operation, nodes, collected)
         return collected

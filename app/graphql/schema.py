@@ -19,7 +19,7 @@ from app.graphql.errors import MaskUnexpectedErrors, coded_request_error
 from app.graphql.execution import CachingExecutionContext
 from app.graphql.limits import RequestLimits, validation_rule
 from app.graphql.scalars import SCALAR_MAP
-from app.graphql.validation_cache import ValidationResults
+from app.graphql.validation_cache import cached_validation
 
 DOCUMENT_CACHE_SIZE = 256
 
@@ -76,7 +76,7 @@ def make_schema(
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: AddValidationRules([document_limits]),
-        ValidationResults(DOCUMENT_CACHE_SIZE).extension(),
+        cached_validation(DOCUMENT_CACHE_SIZE),
     ]
     if production:
         extensions.append(DisableIntrospection)

@@ -9,52 +9,32 @@ the parser cache already maps equal texts to the same document, so the text is t
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 
+from cachetools import LRUCache
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-ValidationKey = tuple[str, tuple[type, ...]]
 
+def cached_validation(maxsize: int) -> Callable[[], SchemaExtension]:
+    """A factory for the schema's `extensions`: one instance per request, one shared cache of
+    the errors found per (document text, rule set)."""
+    results: LRUCache[tuple[str | None, tuple[type, ...]], list[GraphQLError]] = LRUCache(maxsize)
 
-class ValidationResults:
-    """The errors found for each document text (and rule set), least recently used dropped."""
+    class CachedValidation(SchemaExtension):
+        def on_validate(self) -> Iterator[None]:
+            context = self.execution_context
+            rules = tuple(context.validation_rules)
+            key = (context.query, rules)
+            # A document without its text has nothing to key it by: validated every time.
+            errors = results.get(key) if context.query else None
+            if errors is None:
+                assert context.graphql_document is not None
+                errors = validate_document(context.schema._schema, context.graphql_document, rules)
+                if context.query:
+                    results[key] = errors
+            context.pre_execution_errors = errors
+            yield
 
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self._errors: OrderedDict[ValidationKey, list[GraphQLError]] = OrderedDict()
-
-    def get(self, key: ValidationKey) -> list[GraphQLError] | None:
-        errors = self._errors.get(key)
-        if errors is not None:
-            self._errors.move_to_end(key)
-        return errors
-
-    def put(self, key: ValidationKey, errors: list[GraphQLError]) -> None:
-        self._errors[key] = errors
-        while len(self._errors) > self.maxsize:
-            self._errors.popitem(last=False)
-
-    def extension(self) -> Callable[[], SchemaExtension]:
-        """A factory for the schema's `extensions`: one instance per request, one cache."""
-        results = self
-
-        class CachedValidation(SchemaExtension):
-            def on_validate(self) -> Iterator[None]:
-                context = self.execution_context
-                rules = tuple(context.validation_rules)
-                key = (context.query or "", rules)
-                errors = results.get(key) if context.query else None
-                if errors is None:
-                    assert context.graphql_document is not None
-                    errors = validate_document(
-                        context.schema._schema, context.graphql_document, rules
-                    )
-                    if context.query:
-                        results.put(key, errors)
-                context.pre_execution_errors = errors
-                yield
-
-        return CachedValidation
+    return CachedValidation
