@@ -64,7 +64,7 @@ def main() -> None:
         processes.livechat_graphql("--backend", "upstream", "--upstream-url", fixed.url) as facade,
     ):
         rows += measure(
-            "fixed", facade.url, fixed.url, "bench", "hGFwSKA28nRKut3pD",
+            "fixed", facade.url, fixed.url, "bench", operations.FIXED_UPSTREAM_ROOM,
             arguments.concurrency, arguments.requests,
         )  # fmt: skip
     with tempfile.TemporaryDirectory() as scratch:

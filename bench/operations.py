@@ -17,6 +17,8 @@ SEND_DOCUMENT = (QUERIES / "sendLivechatMessage.graphql").read_text() + "\n".joi
 )
 GRAPHQL_SUCCESS = "SendLivechatMessageSuccess"
 REST_SUCCESS = '"rid"'
+# bench/fixed_upstream.py answers every send alike: any token and room will do.
+FIXED_UPSTREAM_ROOM = "hGFwSKA28nRKut3pD"
 
 
 def graphql_send(token: str, rid: str) -> dict[str, Any]:

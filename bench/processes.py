@@ -44,7 +44,7 @@ def wait_until_answering(process: subprocess.Popen[bytes], url: str, timeout: fl
 class Server:
     url: str
     process: subprocess.Popen[bytes]
-    started_in: float  # seconds from spawning the process to its first answer
+    spawned_at: float  # time.perf_counter() when the process was spawned
 
     def resident_bytes(self) -> int:
         """Resident memory of the server and its worker processes (Linux /proc)."""
@@ -83,7 +83,7 @@ def running(
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_answering(process, base_url + health_path)
-        yield Server(base_url, process, time.perf_counter() - began)
+        yield Server(base_url, process, began)
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -14,8 +14,9 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
+import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
@@ -24,31 +25,32 @@ import operations
 import processes
 
 MIB = 1024 * 1024
+TOKEN = "bench"
 
 
 def first_answer(server: processes.Server) -> float:
     """Seconds from spawn until GraphQL itself answers (not only /healthz)."""
     answer = httpx.post(f"{server.url}/graphql", json={"query": "{ __typename }"})
     assert answer.json() == {"data": {"__typename": "Query"}}, answer.text
-    return server.started_in
+    return time.perf_counter() - server.spawned_at
+
+
+Start = Callable[[], AbstractContextManager[processes.Server]]
 
 
 def measure(
-    label: str, start: Callable[[ExitStack], processes.Server], sends: int, starts: int
+    label: str, start: Start, room: Callable[[str], str], sends: int, starts: int
 ) -> list[str]:
+    """`room` gives the room id to send to, from the server's URL."""
     times = []
     for _ in range(starts):
-        with ExitStack() as stack:
-            times.append(first_answer(start(stack)))
-    with ExitStack() as stack:
-        server = start(stack)
+        with start() as server:
+            times.append(first_answer(server))
+    with start() as server:
         idle = server.resident_bytes()
-        token, rid = "bench", "hGFwSKA28nRKut3pD"
-        if label == "in-process":
-            rid = operations.open_room(server.url, token)
         result = loadgen.post(
             f"{server.url}/graphql",
-            operations.graphql_send(token, rid),
+            operations.graphql_send(TOKEN, room(server.url)),
             expect=operations.GRAPHQL_SUCCESS,
             connections=8,
             requests=sends,
@@ -68,31 +70,30 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=3)
     arguments = parser.parse_args()
     loadgen.require_wrk()
-    with tempfile.TemporaryDirectory() as scratch, ExitStack() as outer:
-        fixed = outer.enter_context(processes.fixed_upstream())
+    with tempfile.TemporaryDirectory() as scratch, processes.fixed_upstream() as fixed:
         databases = (Path(scratch) / f"bench-{n}.db" for n in range(arguments.starts + 1))
-
-        def in_process(stack: ExitStack) -> processes.Server:
-            return enter(stack, processes.livechat_graphql("--database", str(next(databases))))
-
-        def upstream(stack: ExitStack) -> processes.Server:
-            return enter(
-                stack,
-                processes.livechat_graphql("--backend", "upstream", "--upstream-url", fixed.url),
-            )
-
         rows = [
-            measure("in-process", in_process, arguments.sends, arguments.starts),
-            measure("upstream", upstream, arguments.sends, arguments.starts),
+            measure(
+                "in-process",
+                lambda: processes.livechat_graphql("--database", str(next(databases))),
+                lambda url: operations.open_room(url, TOKEN),
+                arguments.sends,
+                arguments.starts,
+            ),
+            measure(
+                "upstream",
+                lambda: processes.livechat_graphql(
+                    "--backend", "upstream", "--upstream-url", fixed.url
+                ),
+                lambda url: operations.FIXED_UPSTREAM_ROOM,
+                arguments.sends,
+                arguments.starts,
+            ),
         ]
     header = ["backend", "first answer s", "RSS idle MiB", "RSS after sends MiB", "sends",
               "failed"]  # fmt: skip
     print()
     print(operations.markdown_table(header, rows))
-
-
-def enter(stack: ExitStack, context: AbstractContextManager[processes.Server]) -> processes.Server:
-    return stack.enter_context(context)
 
 
 if __name__ == "__main__":
