@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.requests import HTTPConnection
 
 from app import logs
 from app.backends import forwarding, make_backend
@@ -51,9 +52,10 @@ def create_app(
         lifespan=lifespan,
     )
 
-    async def context(request: Request) -> Context:
-        incoming = forwarding.begin(request.headers, settings.forward_headers)
-        return Context(backend=request.app.state.backend, request_id=incoming.request_id)
+    async def context(connection: HTTPConnection) -> Context:
+        """For a request, or for a WebSocket (subscriptions) once per connection."""
+        incoming = forwarding.begin(connection.headers, settings.forward_headers)
+        return Context(backend=connection.app.state.backend, request_id=incoming.request_id)
 
     schema = make_schema(settings.request_limits(), production=settings.production)
     app.mount(STATIC_PATH.rstrip("/"), static_files(), name="graphiql-static")

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeAlias
 
 JsonObject = dict[str, Any]
 
@@ -113,6 +113,41 @@ class OutgoingMessage:
     msg: str
     id: str | None = None
     agent: AgentRef | None = None
+
+
+@dataclass(frozen=True, eq=False, slots=True, weakref_slot=True)
+class MessageChanged:
+    """A message stored in a room, new or changed (Rocket.Chat's `stream-room-messages`).
+
+    Compared by identity: every subscriber of the room receives this very object, which lets
+    the GraphQL layer execute and serialise one event once for all of them."""
+
+    message: Message
+
+
+@dataclass(frozen=True, eq=False, slots=True, weakref_slot=True)
+class MessageDeleted:
+    """A message removed from a room (Rocket.Chat's `stream-notify-room <rid>/deleteMessage`)."""
+
+    id: str
+    rid: str
+
+
+RoomEvent: TypeAlias = MessageChanged | MessageDeleted
+
+
+class RoomEvents(Protocol):
+    """A live subscription to one room: its events in order, until `aclose()`.
+
+    Ending the iteration means the backend stopped (shutdown); an expected failure met while
+    the subscription runs (the room refused on a resubscribe) is raised as `LivechatFailure`.
+    """
+
+    def __aiter__(self) -> RoomEvents: ...
+
+    async def __anext__(self) -> RoomEvent: ...
+
+    async def aclose(self) -> None: ...
 
 
 class LivechatFailure(Exception):
@@ -221,6 +256,14 @@ class LivechatBackend(Protocol):
 
     async def message_history(self, token: str, rid: str, limit: int = 20) -> list[Message]:
         """The room's newest messages, newest first, as Rocket.Chat's history answers them."""
+        ...
+
+    async def subscribe_room(self, token: str, rid: str) -> RoomEvents:
+        """Subscribe to the visitor's open room: every event after this returns, in order.
+
+        Raises InvalidToken, or InvalidRoom for a room that is unknown, another visitor's or
+        closed (as Rocket.Chat refuses a closed room's stream).
+        """
         ...
 
     async def aclose(self) -> None:

@@ -11,6 +11,7 @@ from app.backends.base import (
     Message,
     OutgoingMessage,
     Room,
+    RoomEvents,
     Visitor,
     VisitorRegistration,
 )
@@ -89,6 +90,11 @@ class GuardedBackend:
         if not 0 <= limit <= self.caps.history:
             raise InvalidParams(f"'limit' must be between 0 and {self.caps.history}")
         return await self.inner.message_history(token, rid, limit)
+
+    async def subscribe_room(self, token: str, rid: str) -> RoomEvents:
+        _cap("token", token, self.caps.token)
+        _cap("rid", rid, self.caps.identifier)
+        return await self.inner.subscribe_room(token, rid)
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -15,11 +15,12 @@ import operator
 from typing import Any
 
 from cachetools import LRUCache
-from graphql import GraphQLObjectType, Node, OperationDefinitionNode
+from graphql import ExecutionResult, GraphQLObjectType, Node, OperationDefinitionNode
 from graphql.execution.collect_fields import CollectedFields, FieldDetails
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 CACHE_SIZE = 4096
+EVENT_CACHE_SIZE = 1024
 
 # (operation, runtime type, field nodes) -> collected fields; the operation and nodes are
 # kept in the entry too, and compared by identity, so a recycled id() can never match.
@@ -43,6 +44,29 @@ def _has_directives(node: Any) -> bool:
 
 
 class CachingExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    is_event = False
+
+    def build_per_event_executor(self, payload: Any) -> CachingExecutionContext:
+        executor = super().build_per_event_executor(payload)
+        assert isinstance(executor, CachingExecutionContext)
+        executor.is_event = True
+        return executor
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        """A subscription event's result, computed once per event, document and variables."""
+        if not self.is_event:
+            return super().execute_operation(serially)
+        event, operation = self.root_value, self.operation
+        variables = repr(sorted(self.variable_values.coerced.items()))
+        key = (id(event), id(operation), variables)
+        cached = _event_results.get(key)
+        if cached is not None and cached[0] is event and cached[1] is operation:
+            return cached[2]
+        result = super().execute_operation(serially)
+        if isinstance(result, ExecutionResult):
+            _event_results[key] = (event, operation, result)
+        return result
+
     def _directive_free(self) -> bool:
         operation = self.operation
         known = _directive_free.get(id(operation))
@@ -72,3 +96,13 @@ class CachingExecutionContext(StrawberryGraphQLCoreExecutionContext):
         collected: CollectedFields = super().collect_subfields(return_type, field_details_list)
         _collected[key] = (self.operation, nodes, collected)
         return collected
+
+
+# Subscription events executed already: (event, operation, variables) -> result. Every
+# subscriber of a room receives the same event object (see subscriptions.py), and subscribers
+# with the same document and variables would compute the same answer: the first computes it,
+# the others take it. The event and operation are kept in the entry and compared by identity.
+_EventKey = tuple[int, int, str]
+_event_results: LRUCache[_EventKey, tuple[Any, OperationDefinitionNode, ExecutionResult]] = (
+    LRUCache(EVENT_CACHE_SIZE)
+)

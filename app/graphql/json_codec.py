@@ -1,23 +1,63 @@
 """Requests and answers through orjson: Strawberry's stdlib `json` was a visible share of
-every send, the answer carrying the whole markdown tree twice (`md` and `mdJson`)."""
+every send, the answer carrying the whole markdown tree twice (`md` and `mdJson`).
+
+Over WebSocket, a subscription event's payload is serialised once for every subscriber that
+received the same result (the executor shares it, see execution.py), and sent as text, which
+is what graphql-ws clients parse."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from cachetools import LRUCache
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http.exceptions import WebSocketDisconnected
+
+# id(payload data) -> (data, its JSON): the data is kept in the entry, so an id is never reused.
+_encoded_events: LRUCache[int, tuple[object, bytes]] = LRUCache(1024)
+
+
+def encode(data: object) -> bytes:
+    try:
+        return orjson.dumps(data)
+    except orjson.JSONEncodeError:
+        # What orjson refuses and the stdlib writes: integers beyond 64 bits in `mdJson`.
+        return json.dumps(data, separators=(",", ":")).encode()
+
+
+def encode_frame(message: Mapping[str, Any]) -> str:
+    """A graphql-transport-ws frame; a `next` whose data was encoded already reuses it."""
+    payload = message.get("payload")
+    if message.get("type") != "next" or not isinstance(payload, dict) or len(payload) != 1:
+        return encode(message).decode()
+    data = payload.get("data")
+    cached = _encoded_events.get(id(data))
+    if cached is None or cached[0] is not data:
+        cached = (data, encode(data))
+        _encoded_events[id(data)] = cached
+    frame = {"id": message["id"], "type": "next", "payload": {"data": orjson.Fragment(cached[1])}}
+    return orjson.dumps(frame).decode()
+
+
+class TextWebSocketAdapter(ASGIWebSocketAdapter):
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(encode_frame(message))
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
 
 
 class OrjsonGraphQLRouter(GraphQLRouter[Any, Any]):
+    websocket_adapter_class = TextWebSocketAdapter
+
     def decode_json(self, data: str | bytes) -> object:
         # orjson.JSONDecodeError is a json.JSONDecodeError: Strawberry still answers 400.
         return orjson.loads(data)
 
     def encode_json(self, data: object) -> str | bytes:
-        try:
-            return orjson.dumps(data)
-        except orjson.JSONEncodeError:
-            # What orjson refuses and the stdlib writes: integers beyond 64 bits in `mdJson`.
-            return json.dumps(data, separators=(",", ":"))
+        return encode(data)

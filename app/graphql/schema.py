@@ -1,4 +1,4 @@
-"""Assembles Query and Mutation into the one strawberry.Schema the app serves."""
+"""Assembles Query, Mutation and Subscription into the one strawberry.Schema the app serves."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from app.graphql.errors import MaskUnexpectedErrors, coded_request_error
 from app.graphql.execution import CachingExecutionContext
 from app.graphql.limits import RequestLimits, validation_rule
 from app.graphql.scalars import SCALAR_MAP
+from app.graphql.subscriptions import Subscription
 from app.graphql.validation_cache import cached_validation
 
 DOCUMENT_CACHE_SIZE = 256
@@ -83,6 +84,7 @@ def make_schema(
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         execution_context_class=CachingExecutionContext,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production),

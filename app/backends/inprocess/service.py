@@ -22,15 +22,18 @@ from app.backends.base import (
     JsonObject,
     Message,
     MessageAuthor,
+    MessageChanged,
     MessageTooLong,
     OtherLivechatFailure,
     OutgoingMessage,
     Room,
     RoomClosed,
+    RoomEvents,
     Visitor,
     VisitorRegistration,
 )
 from app.backends.ids import Clock, IdGenerator, random_id, utc_now
+from app.backends.inprocess.broker import Broker
 from app.backends.inprocess.store import SqliteStore
 from app.backends.rocketchat_json import message_from_json, message_to_json
 from app.markdown import MarkdownSyntaxError, parse
@@ -79,8 +82,10 @@ class InProcessBackend:
         clock: Clock = utc_now,
         new_id: IdGenerator = random_id,
         parse_markdown: MarkdownParser = parse,
+        broker: Broker | None = None,
     ) -> None:
         self._store = store
+        self.broker = broker or Broker()
         self._markdown_options = dict(markdown_options)
         self._character_limit = character_limit
         self._clock = clock
@@ -101,6 +106,7 @@ class InProcessBackend:
         )
 
     async def aclose(self) -> None:
+        self.broker.close()
         await self._store.close()
 
     async def _visitor(self, token: str) -> Visitor:
@@ -192,6 +198,7 @@ class InProcessBackend:
         document, created = await self._store.insert_message(message_to_json(message))
         if not created:
             return self._stored_retry(document, outgoing)
+        self.broker.publish(message.rid, MessageChanged(message))
         return message
 
     def _stored_retry(self, document: JsonObject, outgoing: OutgoingMessage) -> Message:
@@ -231,6 +238,21 @@ class InProcessBackend:
         if not room.open or not await self._store.close_room(room.id):
             raise RoomClosed("the room is already closed")
         return room.id
+
+    async def subscribe_room(self, token: str, rid: str) -> RoomEvents:
+        require_text(token=token, rid=rid)
+        await self._visitor(token)
+        # Subscribed before the checks read the room: a close that commits meanwhile is either
+        # seen by the check or delivered as an event, never lost in between.
+        subscription = self.broker.subscribe(rid)
+        try:
+            room = await self._visitors_room(token, rid)
+            if not room.open:
+                raise InvalidRoom("the room is closed")
+        except BaseException:
+            await subscription.aclose()
+            raise
+        return subscription
 
     async def message_history(self, token: str, rid: str, limit: int = 20) -> list[Message]:
         require_text(token=token, rid=rid)

@@ -34,6 +34,7 @@ from app.backends.base import (
     OutgoingMessage,
     RateLimited,
     Room,
+    RoomEvents,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -332,3 +333,6 @@ class UpstreamBackend:
             raise UpstreamError("the upstream answer lacks 'messages'")
         request_id = forwarding.current().request_id
         return [mapping.message(document, self._markdown_for, request_id) for document in documents]
+
+    async def subscribe_room(self, token: str, rid: str) -> RoomEvents:
+        raise UpstreamUnavailable("realtime is not connected to the upstream server yet")

@@ -1,0 +1,100 @@
+"""The Subscription type: a backend's room events as GraphQL events.
+
+A backend hands every subscriber of a room the same event object; here it becomes one GraphQL
+object (remembered while the event lives), so the executor can run the selection once per event
+and document for all of them (see `execution.py`).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import AsyncGenerator
+from typing import Annotated, Union
+
+import strawberry
+
+from app.backends import base
+from app.graphql.context import Info
+from app.graphql.errors import LivechatError, coded_error, livechat_error
+from app.graphql.messages import Message
+
+ROOM_EVENTS_DESCRIPTION = """A room as it happens: every message stored in it after the \
+subscription is acknowledged (the visitor's own sends included, as Rocket.Chat echoes them), \
+every edit (the same message id again, with editedAt), every deletion, and system messages \
+such as the close (message.t = "livechat-close"). Rocket.Chat's stream-room-messages and \
+stream-notify-room <rid>/deleteMessage. Each message event arrives once per change, in ts \
+order, with no gap even when the upstream connection drops (the facade back-fills from \
+messages.history and de-duplicates by id and updatedAt). A deletion made while the upstream \
+connection was down is reported when the back-fill no longer finds a message delivered since \
+shortly before the drop (Rocket.Chat keeps no tombstones). An expected failure is one \
+LivechatError event, then the stream ends: INVALID_TOKEN, INVALID_ROOM (unknown, another \
+visitor's, or closed), or NOT_ALLOWED when Rocket.Chat's DDP answers nosub "not-allowed" and \
+nothing more precise is known."""
+
+
+@strawberry.type(
+    description="A new or changed message: clients upsert by id (Apollo's cache does it by itself)."
+)
+class LivechatMessageEvent:
+    message: Message = strawberry.field(description="The message as stored now.")
+
+
+@strawberry.type(description="A message was deleted from the room.")
+class LivechatMessageDeleted:
+    id: strawberry.ID = strawberry.field(description="The deleted message's _id.")
+    rid: strawberry.ID = strawberry.field(description="The room's id.")
+
+
+LivechatRoomEvent = Annotated[
+    Union[LivechatMessageEvent, LivechatMessageDeleted, LivechatError],  # noqa: UP007
+    strawberry.union(
+        "LivechatRoomEvent", description="A message stored, changed or deleted; or why not."
+    ),
+]
+
+_GraphQLEvent = LivechatMessageEvent | LivechatMessageDeleted
+_converted: weakref.WeakKeyDictionary[base.RoomEvent, _GraphQLEvent] = weakref.WeakKeyDictionary()
+
+
+def as_graphql(event: base.RoomEvent) -> _GraphQLEvent:
+    """The GraphQL object for a backend event: one per event, whoever subscribes."""
+    converted = _converted.get(event)
+    if converted is None:
+        if isinstance(event, base.MessageChanged):
+            converted = LivechatMessageEvent(message=Message.from_domain(event.message))
+        else:
+            converted = LivechatMessageDeleted(
+                id=strawberry.ID(event.id), rid=strawberry.ID(event.rid)
+            )
+        _converted[event] = converted
+    return converted
+
+
+async def livechat_room_events(
+    info: Info, token: str, rid: strawberry.ID
+) -> AsyncGenerator[LivechatRoomEvent, None]:
+    try:
+        events = await info.context.backend.subscribe_room(token, str(rid))
+    except base.LivechatFailure as failure:
+        yield livechat_error(failure)
+        return
+    except base.BackendFailure as failure:
+        raise coded_error(failure) from None
+    try:
+        async for event in events:
+            yield as_graphql(event)
+    except base.LivechatFailure as failure:
+        yield livechat_error(failure)
+    except base.BackendFailure as failure:
+        raise coded_error(failure) from None
+    finally:
+        await events.aclose()
+
+
+@strawberry.type(description=ROOM_EVENTS_DESCRIPTION)
+class Subscription:
+    livechat_room_events: AsyncGenerator[LivechatRoomEvent, None] = strawberry.subscription(
+        resolver=livechat_room_events,
+        description="stream-room-messages and stream-notify-room <rid>/deleteMessage, "
+        "for the visitor's open room",
+    )

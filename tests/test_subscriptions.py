@@ -1,0 +1,233 @@
+"""`livechatRoomEvents` over graphql-transport-ws on real sockets: Apollo Client's GraphQLWsLink
+from Node (tests/clients/realtime, installed with `npm ci`), and a plain WebSocket client from
+Python for what a test must count on the server side."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import websockets
+from fastapi import FastAPI
+
+from app.backends.guarded import GuardedBackend
+from app.backends.inprocess.service import InProcessBackend
+from app.main import create_app
+from app.settings import Settings
+from tests.helpers import ROOT
+from tests.servers import serving
+
+CLIENTS = ROOT / "tests" / "clients" / "realtime"
+NPM = shutil.which("npm")
+
+ROOM_EVENTS = """
+subscription($token: String!, $rid: ID!) {
+  livechatRoomEvents(token: $token, rid: $rid) {
+    __typename
+    ... on LivechatMessageEvent { message { id msg ts updatedAt } }
+    ... on LivechatMessageDeleted { id rid }
+    ... on LivechatError { code upstreamError }
+  }
+}"""
+
+
+def npm_installed() -> Path:
+    """`npm ci` once, unless node_modules is already there from the lockfile."""
+    marker = CLIENTS / "node_modules" / ".package-lock.json"
+    lockfile = CLIENTS / "package-lock.json"
+    if not marker.exists() or marker.stat().st_mtime < lockfile.stat().st_mtime:
+        assert NPM is not None
+        done = subprocess.run(
+            [NPM, "ci", "--no-audit", "--no-fund"],
+            cwd=CLIENTS, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+    return CLIENTS
+
+
+def run_node(test_file: str, server: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["node", "--test", test_file],
+        cwd=npm_installed(), capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "SERVER_URL": server},
+    )  # fmt: skip
+
+
+def with_task_count(app: FastAPI) -> FastAPI:
+    """The app plus a route answering how many asyncio tasks its loop runs (tests only)."""
+
+    @app.get("/_tasks")
+    async def tasks() -> dict[str, int]:
+        return {"tasks": len(asyncio.all_tasks())}
+
+    return app
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> FastAPI:
+    return with_task_count(create_app(Settings(database=tmp_path / "realtime.db")))
+
+
+@pytest.fixture
+def server(app: FastAPI) -> Iterator[str]:
+    with serving(app) as url:
+        yield url
+
+
+def broker_subscribers(app: FastAPI) -> int:
+    backend = app.state.backend
+    assert isinstance(backend, GuardedBackend) and isinstance(backend.inner, InProcessBackend)
+    return backend.inner.broker.subscriber_count
+
+
+class Api:
+    """Mutations over HTTP, subscriptions over one graphql-transport-ws socket."""
+
+    def __init__(self, http: httpx.AsyncClient, socket: websockets.ClientConnection) -> None:
+        self.http = http
+        self.socket = socket
+        self.next_id = 0
+
+    async def mutate(self, query: str, **variables: Any) -> Any:
+        answer = await self.http.post("/graphql", json={"query": query, "variables": variables})
+        body = answer.json()
+        assert "errors" not in body, body
+        return next(iter(body["data"].values()))
+
+    async def visitor_with_room(self, token: str) -> str:
+        await self.mutate(
+            "mutation($t: String!) { registerLivechatVisitor(input: {token: $t}) { __typename } }",
+            t=token,
+        )
+        answer = await self.mutate(
+            "mutation($t: String!) { openLivechatRoom(input: {token: $t}) "
+            "{ ... on OpenLivechatRoomSuccess { room { id } } } }",
+            t=token,
+        )
+        return str(answer["room"]["id"])
+
+    async def send(self, token: str, rid: str, msg: str) -> str:
+        answer = await self.mutate(
+            "mutation($i: SendLivechatMessageInput!) { sendLivechatMessage(input: $i) "
+            "{ ... on SendLivechatMessageSuccess { message { id } } } }",
+            i={"token": token, "rid": rid, "msg": msg},
+        )
+        return str(answer["message"]["id"])
+
+    async def subscribe(self, token: str, rid: str) -> str:
+        self.next_id += 1
+        operation = str(self.next_id)
+        payload = {"query": ROOM_EVENTS, "variables": {"token": token, "rid": rid}}
+        await self.socket.send(
+            orjson.dumps({"type": "subscribe", "id": operation, "payload": payload}).decode()
+        )
+        return operation
+
+    async def complete(self, operation: str) -> None:
+        await self.socket.send(orjson.dumps({"type": "complete", "id": operation}).decode())
+
+    async def frame(self, timeout: float = 10) -> Any:
+        return orjson.loads(await asyncio.wait_for(self.socket.recv(), timeout))
+
+
+@asynccontextmanager
+async def api(server: str) -> AsyncIterator[Api]:
+    async with (
+        httpx.AsyncClient(base_url=server) as http,
+        websockets.connect(
+            server.replace("http", "ws", 1) + "/graphql", subprotocols=["graphql-transport-ws"]
+        ) as socket,
+    ):
+        await socket.send('{"type":"connection_init"}')
+        assert orjson.loads(await socket.recv()) == {"type": "connection_ack"}
+        yield Api(http, socket)
+
+
+async def eventually(condition: Any, timeout: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await condition():
+        assert asyncio.get_running_loop().time() < deadline, "the condition never held"
+        await asyncio.sleep(0.02)
+
+
+async def live_subscriptions(app: FastAPI, count: int) -> bool:
+    return broker_subscribers(app) == count
+
+
+@pytest.mark.skipif(
+    shutil.which("node") is None or NPM is None, reason="needs Node 20 and npm on PATH"
+)
+def test_apollo_client_subscribes_over_graphql_ws(server: str) -> None:
+    done = run_node("subscription.test.mjs", server)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "# pass 2" in done.stdout
+
+
+async def test_every_stored_message_once_in_order_to_every_subscriber(
+    app: FastAPI, server: str
+) -> None:
+    async with api(server) as client:
+        rid = await client.visitor_with_room("ordered")
+        operations = [await client.subscribe("ordered", rid) for _ in range(3)]
+        await eventually(lambda: live_subscriptions(app, 3))
+        sent = [await client.send("ordered", rid, f"number {index}") for index in range(30)]
+        received: dict[str, list[str]] = {operation: [] for operation in operations}
+        while any(len(ids) < len(sent) for ids in received.values()):
+            frame = await client.frame()
+            assert frame["type"] == "next", frame
+            event = frame["payload"]["data"]["livechatRoomEvents"]
+            received[frame["id"]].append(event["message"]["id"])
+        assert all(ids == sent for ids in received.values())
+        for operation in operations:
+            await client.complete(operation)
+        await eventually(lambda: live_subscriptions(app, 0))
+
+
+async def test_refusals_are_one_error_event_then_complete(server: str) -> None:
+    async with api(server) as client:
+        rid = await client.visitor_with_room("owner")
+        await client.visitor_with_room("stranger")
+        for token, code in (("nobody", "INVALID_TOKEN"), ("stranger", "INVALID_ROOM")):
+            operation = await client.subscribe(token, rid)
+            error = await client.frame()
+            assert error["id"] == operation
+            assert error["payload"]["data"]["livechatRoomEvents"]["code"] == code
+            assert await client.frame() == {"id": operation, "type": "complete"}
+
+
+async def test_nothing_is_left_running_after_100_subscribe_unsubscribe_cycles(
+    app: FastAPI, server: str
+) -> None:
+    async def tasks(http: httpx.AsyncClient) -> int:
+        return int((await http.get("/_tasks")).json()["tasks"])
+
+    async with api(server) as client:
+        rid = await client.visitor_with_room("cycles")
+        baseline = await tasks(client.http)
+        for _ in range(100):
+            operation = await client.subscribe("cycles", rid)
+            await eventually(lambda: live_subscriptions(app, 1))
+            await client.complete(operation)
+            await eventually(lambda: live_subscriptions(app, 0))
+        # A last subscription still receives: the cycles broke nothing.
+        operation = await client.subscribe("cycles", rid)
+        await eventually(lambda: live_subscriptions(app, 1))
+        sent = await client.send("cycles", rid, "still here")
+        frame = await client.frame()
+        assert frame["payload"]["data"]["livechatRoomEvents"]["message"]["id"] == sent
+        await client.complete(operation)
+        await eventually(lambda: live_subscriptions(app, 0))
+
+        async def back_to_baseline() -> bool:
+            return await tasks(client.http) <= baseline
+
+        await eventually(back_to_baseline)
