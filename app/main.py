@@ -76,9 +76,14 @@ def create_app(
         )
 
     if settings.backend == "inprocess":
+        from app.backends.inprocess.ddp import DdpServer
         from app.backends.inprocess.rest import router as rocketchat_routes
 
         app.include_router(rocketchat_routes)
+        app.state.ddp = DdpServer(
+            lambda websocket: websocket.app.state.backend, heartbeat=settings.ddp_heartbeat
+        )
+        app.add_api_websocket_route("/websocket", app.state.ddp.serve)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -44,6 +44,22 @@ class Settings(BaseSettings):
         default=5.0, ge=0, description="longest Retry-After we wait out before answering"
     )
     upstream_max_connections: int = Field(default=100, ge=1)
+    upstream_ddp_ping_after: float = Field(
+        default=30.0,
+        gt=0,
+        description="seconds of upstream DDP silence before a ping",
+    )
+    upstream_ddp_drop_after: float = Field(
+        default=60.0, gt=0, description="seconds of silence before the DDP socket is dropped"
+    )
+    upstream_ddp_backoff_base: float = Field(default=0.2, ge=0, description="seconds")
+    upstream_ddp_backoff_cap: float = Field(default=10.0, ge=0, description="seconds")
+    ddp_heartbeat: float = Field(
+        default=15.0,
+        gt=0,
+        description="seconds of inbound silence before /websocket pings, and closes after "
+        "as long again (Meteor's heartbeat)",
+    )
     forward_headers: list[str] = Field(
         default_factory=lambda: ["X-Auth-Token", "X-User-Id", "Accept-Language"],
         description="request headers copied from the GraphQL request to the upstream call",

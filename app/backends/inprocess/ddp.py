@@ -1,0 +1,290 @@
+"""Rocket.Chat's realtime API for a visitor: DDP over a WebSocket at `/websocket`.
+
+What a livechat widget (Rocket.Chat's `@rocket.chat/ddp-client`) and our own upstream backend
+need, framed as Rocket.Chat frames it:
+
+- `{"server_id": "0"}` first; `connect` answered `connected` (or `failed` for a version we do
+  not speak); anything before `connect` answered `error` "Must connect first".
+- `ping` answered `pong` (echoing `id`); after `heartbeat` seconds of inbound silence the
+  server pings, and closes after as long again without an answer, as Meteor does.
+- `sub` of `stream-room-messages` (event name = rid, key `visitorToken`) and
+  `stream-notify-room` (`<rid>/deleteMessage`, key `token`), params
+  `[eventName, {"useCollection": false, "args": [{"token", "visitorToken"}]}]`: `ready` with
+  `subs: [id]`, or `nosub` with a Meteor error. A repeated subscription id is a no-op. The
+  widget's other streams (`<rid>/user-activity`, `<rid>/typing`, `stream-livechat-room`) are
+  accepted and stay silent: there is no agent in process to type or change.
+- events as `changed` frames, `id` the literal "id", dates in EJSON (`{"$date": ms}`).
+- `unsub` answered `nosub`; a `method` call answered with Meteor's 404 "Method not found".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from app.backends.base import (
+    JsonObject,
+    LivechatBackend,
+    LivechatFailure,
+    MessageChanged,
+    MessageDeleted,
+    RoomEvent,
+    RoomEvents,
+)
+from app.backends.rocketchat_json import message_to_json, parse_datetime
+
+log = logging.getLogger("app.ddp")
+
+SUPPORTED_VERSIONS = ("1", "pre2", "pre1")
+DATE_FIELDS = ("ts", "_updatedAt", "editedAt")
+SILENT_NOTIFY_EVENTS = ("user-activity", "typing")
+
+
+def meteor_error(error: str | int, reason: str) -> JsonObject:
+    """A Meteor.Error as DDP carries it."""
+    return {
+        "isClientSafe": True,
+        "error": error,
+        "reason": reason,
+        "message": f"{reason} [{error}]",
+        "errorType": "Meteor.Error",
+    }
+
+
+def ejson_message(event: MessageChanged) -> JsonObject:
+    """The stored message document as DDP sends it: dates as `{"$date": ms}`."""
+    document = message_to_json(event.message)
+    for name in DATE_FIELDS:
+        value = document.get(name)
+        if isinstance(value, str):
+            document[name] = {"$date": int(parse_datetime(value).timestamp() * 1000)}
+    return document
+
+
+# One serialised message per event, whichever session pushes it.
+_encoded: weakref.WeakKeyDictionary[MessageChanged, bytes] = weakref.WeakKeyDictionary()
+
+
+def _encoded_message(event: MessageChanged) -> bytes:
+    encoded = _encoded.get(event)
+    if encoded is None:
+        encoded = _encoded[event] = orjson.dumps(ejson_message(event))
+    return encoded
+
+
+def changed_frame(collection: str, event_name: str, event: RoomEvent) -> str:
+    argument: Any = (
+        orjson.Fragment(_encoded_message(event))
+        if isinstance(event, MessageChanged)
+        else {"_id": event.id}
+    )
+    frame = {
+        "msg": "changed",
+        "collection": collection,
+        "id": "id",
+        "fields": {"eventName": event_name, "args": [argument]},
+    }
+    return orjson.dumps(frame).decode()
+
+
+@dataclass(frozen=True)
+class StreamRequest:
+    """A `sub` frame read: which stream, which event, whose credentials."""
+
+    collection: str
+    event_name: str
+    token: str | None
+    visitor_token: str | None
+
+    @classmethod
+    def parse(cls, name: str, params: Any) -> StreamRequest:
+        if not isinstance(params, list) or not params or not isinstance(params[0], str):
+            return cls(name, "", None, None)
+        options = params[1] if len(params) > 1 and isinstance(params[1], dict) else {}
+        args = options.get("args")
+        credentials = (
+            args[0] if isinstance(args, list) and args and isinstance(args[0], dict) else {}
+        )
+        token, visitor_token = credentials.get("token"), credentials.get("visitorToken")
+        return cls(
+            name,
+            params[0],
+            token if isinstance(token, str) else None,
+            visitor_token if isinstance(visitor_token, str) else None,
+        )
+
+
+@dataclass
+class DdpServer:
+    """Serves DDP sessions for visitors over `backend`; counts what is live, for tests."""
+
+    # The app's backend exists only once the app has started: looked up per connection.
+    backend_of: Callable[[WebSocket], LivechatBackend]
+    heartbeat: float = 15.0
+    sessions: set[DdpSession] = field(default_factory=set)
+
+    @property
+    def subscription_count(self) -> int:
+        return sum(len(session.subscriptions) for session in self.sessions)
+
+    async def serve(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        session = DdpSession(websocket, self.backend_of(websocket), self.heartbeat)
+        self.sessions.add(session)
+        try:
+            await session.run()
+        finally:
+            self.sessions.discard(session)
+            await session.close()
+
+
+class DdpSession:
+    """One WebSocket: its handshake, keepalive and subscriptions."""
+
+    def __init__(self, websocket: WebSocket, backend: LivechatBackend, heartbeat: float) -> None:
+        self.websocket = websocket
+        self.backend = backend
+        self.heartbeat = heartbeat
+        self.connected = False
+        self.subscriptions: dict[str, asyncio.Task[None]] = {}
+        self._send_lock = asyncio.Lock()
+
+    async def send(self, frame: JsonObject | str) -> None:
+        text = frame if isinstance(frame, str) else orjson.dumps(frame).decode()
+        async with self._send_lock:
+            await self.websocket.send_text(text)
+
+    async def run(self) -> None:
+        await self.send({"server_id": "0"})
+        pinged = False
+        while True:
+            try:
+                text = await asyncio.wait_for(self.websocket.receive_text(), self.heartbeat)
+            except TimeoutError:
+                if pinged:
+                    await self.websocket.close(code=1000, reason="heartbeat timeout")
+                    return
+                pinged = True
+                await self.send({"msg": "ping"})
+                continue
+            except (WebSocketDisconnect, RuntimeError, KeyError):
+                return
+            pinged = False
+            try:
+                frame = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                await self.send({"msg": "error", "reason": "Bad request"})
+                continue
+            if not isinstance(frame, dict) or "msg" not in frame:
+                await self.send(
+                    {"msg": "error", "reason": "Bad request", "offendingMessage": frame}
+                )
+                continue
+            if not await self.handle(frame):
+                return
+
+    async def handle(self, frame: JsonObject) -> bool:
+        """Answer one frame; False when the session must end."""
+        kind = frame["msg"]
+        if not self.connected:
+            if kind != "connect":
+                await self.send({"msg": "error", "reason": "Must connect first"})
+                return True
+            if frame.get("version") not in SUPPORTED_VERSIONS:
+                await self.send({"msg": "failed", "version": "1"})
+                await self.websocket.close()
+                return False
+            self.connected = True
+            await self.send({"msg": "connected", "session": secrets.token_urlsafe(12)})
+            return True
+        if kind == "ping":
+            await self.send({"msg": "pong", **({"id": frame["id"]} if "id" in frame else {})})
+        elif kind == "sub":
+            await self.subscribe(str(frame.get("id", "")), str(frame.get("name", "")), frame)
+        elif kind == "unsub":
+            await self.unsubscribe(str(frame.get("id", "")))
+        elif kind == "method":
+            method_id = frame.get("id")
+            name = frame.get("method")
+            error = meteor_error(404, f"Method '{name}' not found")
+            await self.send({"msg": "result", "id": method_id, "error": error})
+            await self.send({"msg": "updated", "methods": [method_id]})
+        elif kind != "pong":
+            await self.send({"msg": "error", "reason": "Bad request", "offendingMessage": frame})
+        return True
+
+    async def subscribe(self, sub_id: str, name: str, frame: JsonObject) -> None:
+        if sub_id in self.subscriptions:
+            return  # Meteor ignores a repeated id; subscribing twice would deliver twice
+        request = StreamRequest.parse(name, frame.get("params"))
+        if name not in ("stream-room-messages", "stream-notify-room", "stream-livechat-room"):
+            error = meteor_error(404, f"Subscription '{name}' not found")
+            await self.send({"msg": "nosub", "id": sub_id, "error": error})
+            return
+        if not request.event_name:
+            error = meteor_error("invalid-event-name", "Invalid event name")
+            await self.send({"msg": "nosub", "id": sub_id, "error": error})
+            return
+        rid, _, notify_event = request.event_name.partition("/")
+        # Which credential each stream reads, as Rocket.Chat's notifications module does.
+        token = request.token if name == "stream-notify-room" else request.visitor_token
+        if name == "stream-notify-room" and notify_event not in (
+            "deleteMessage",
+            *SILENT_NOTIFY_EVENTS,
+        ):
+            token = None
+        try:
+            if not token:
+                raise LivechatFailure("not allowed")
+            events = await self.backend.subscribe_room(token, rid)
+        except LivechatFailure:
+            error = meteor_error("not-allowed", "Not allowed")
+            await self.send({"msg": "nosub", "id": sub_id, "error": error})
+            return
+        if name == "stream-room-messages":
+            wanted: type[RoomEvent] | None = MessageChanged
+        elif notify_event == "deleteMessage":
+            wanted = MessageDeleted
+        else:
+            wanted = None  # accepted, silent
+        task = asyncio.create_task(self._push(events, name, request.event_name, wanted))
+        self.subscriptions[sub_id] = task
+        await self.send({"msg": "ready", "subs": [sub_id]})
+
+    async def _push(
+        self, events: RoomEvents, collection: str, event_name: str, wanted: type[RoomEvent] | None
+    ) -> None:
+        try:
+            async for event in events:
+                if wanted is not None and isinstance(event, wanted):
+                    await self.send(changed_frame(collection, event_name, event))
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            await events.aclose()
+
+    async def unsubscribe(self, sub_id: str) -> None:
+        task = self.subscriptions.pop(sub_id, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.send({"msg": "nosub", "id": sub_id})
+
+    async def close(self) -> None:
+        tasks = list(self.subscriptions.values())
+        self.subscriptions.clear()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
