@@ -1,0 +1,400 @@
+"""A room's events from a real Rocket.Chat over DDP: subscribe, keepalive, reconnect, back-fill.
+
+One upstream WebSocket per subscription, as the widget itself does: a dropped socket affects one
+subscriber, Rocket.Chat's per-connection limits apply per visitor, and a subscription's whole
+state (what it delivered) lives in one object that is gone with it.
+
+- Subscribes `stream-room-messages <rid>` and `stream-notify-room <rid>/deleteMessage` with the
+  visitor's token, as the widget does.
+- Keepalive both ways: every `ping` is answered `pong`; after `ping_after` seconds without a
+  frame we ping, after `drop_after` we drop the socket.
+- When the socket drops: reconnect with capped exponential backoff and full jitter, resubscribe,
+  then back-fill from `messages.history` everything from the last delivered message on. Every
+  message is de-duplicated by `_id` and `_updatedAt`, so the subscriber sees each change once,
+  and nothing but a delay. Rocket.Chat keeps no tombstones: a message delivered shortly before
+  the drop that the back-fill no longer finds was deleted meanwhile, and is reported so.
+
+Transport errors never leave this module: a first connection that cannot be made is
+`UpstreamUnavailable`; later ones are retried for as long as the subscription lives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import orjson
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from app.backends.base import (
+    BackendFailure,
+    JsonObject,
+    LivechatFailure,
+    Message,
+    MessageChanged,
+    MessageDeleted,
+    NotAllowed,
+    RoomEvent,
+    UpstreamError,
+    UpstreamUnavailable,
+)
+
+log = logging.getLogger("app.upstream.realtime")
+
+MESSAGES = "stream-room-messages"
+NOTIFY = "stream-notify-room"
+HISTORY_PAGE = 100
+CONNECT: JsonObject = {"msg": "connect", "version": "1", "support": ["1", "pre2", "pre1"]}
+# How many delivered messages are checked for deletion after a drop.
+RECENT = 20
+# How many (id, _updatedAt) pairs are remembered to de-duplicate.
+SEEN = 5000
+
+TRANSPORT_ERRORS = (OSError, TimeoutError, websockets.WebSocketException)
+
+
+@dataclass(frozen=True)
+class DdpTiming:
+    ping_after: float = 30.0
+    drop_after: float = 60.0
+    backoff_base: float = 0.2
+    backoff_cap: float = 10.0
+    connect_timeout: float = 5.0
+    first_attempts: int = 4  # for the first subscription; a live one reconnects until closed
+
+
+class RoomReader(Protocol):
+    """What the subscription needs of the REST side: history pages and the room check."""
+
+    async def message_history(self, token: str, rid: str, limit: int = 20) -> list[Message]: ...
+
+    async def open_room(
+        self, token: str, rid: str | None = None, agent_id: str | None = None
+    ) -> Any: ...
+
+
+class _Dropped(Exception):
+    """The socket went silent past `drop_after`, or the server ended the session."""
+
+
+class _Refused(Exception):
+    """The server answered a subscription with `nosub` and an error."""
+
+    def __init__(self, error: Any) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class DdpConnection:
+    """One DDP session over one WebSocket: handshake, keepalive, subscriptions, frames."""
+
+    def __init__(self, socket: ClientConnection, timing: DdpTiming) -> None:
+        self.socket = socket
+        self.timing = timing
+
+    @classmethod
+    async def open(cls, url: str, timing: DdpTiming) -> DdpConnection:
+        socket = await connect(
+            url,
+            open_timeout=timing.connect_timeout,
+            ping_interval=None,  # DDP's own ping, as Rocket.Chat expects
+            close_timeout=1,
+            compression=None,
+            max_size=16 * 1024 * 1024,
+        )
+        connection = cls(socket, timing)
+        try:
+            await connection.send(
+                {"msg": "connect", "version": "1", "support": ["1", "pre2", "pre1"]}
+            )
+            async with asyncio.timeout(timing.connect_timeout):
+                while True:
+                    frame = await connection.receive()
+                    if frame["msg"] == "connected":
+                        return connection
+                    if frame["msg"] == "failed":
+                        raise _Dropped(f"DDP version refused: {frame}")
+        except BaseException:
+            await connection.close()
+            raise
+
+    async def send(self, frame: JsonObject) -> None:
+        await self.socket.send(orjson.dumps(frame).decode())
+
+    async def receive(self) -> JsonObject:
+        """The next frame that says something; pings are answered here, silence is watched."""
+        timing = self.timing
+        pinged = False
+        while True:
+            wait = timing.drop_after - timing.ping_after if pinged else timing.ping_after
+            try:
+                text = await asyncio.wait_for(self.socket.recv(), wait)
+            except TimeoutError:
+                if pinged:
+                    raise _Dropped("no frame for drop_after seconds") from None
+                pinged = True
+                await self.send({"msg": "ping"})
+                continue
+            pinged = False
+            try:
+                frame = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                continue
+            if not isinstance(frame, dict) or "msg" not in frame:
+                continue  # {"server_id": "0"}
+            kind = frame["msg"]
+            if kind == "ping":
+                await self.send({"msg": "pong", **({"id": frame["id"]} if "id" in frame else {})})
+            elif kind != "pong":
+                return frame
+
+    async def subscribe(self, subscriptions: dict[str, tuple[str, list[Any]]]) -> list[JsonObject]:
+        """Send every `sub` and wait until each is ready; frames pushed meanwhile are returned.
+        Raises _Refused for the first `nosub` with an error."""
+        for sub_id, (name, params) in subscriptions.items():
+            await self.send({"msg": "sub", "id": sub_id, "name": name, "params": params})
+        pending = set(subscriptions)
+        early: list[JsonObject] = []
+        async with asyncio.timeout(self.timing.connect_timeout):
+            while pending:
+                frame = await self.receive()
+                kind = frame["msg"]
+                if kind == "ready":
+                    pending.difference_update(frame.get("subs") or ())
+                elif kind == "nosub" and frame.get("id") in pending:
+                    if frame.get("error"):
+                        raise _Refused(frame["error"])
+                    pending.discard(frame["id"])
+                elif kind == "changed":
+                    early.append(frame)
+        return early
+
+    async def close(self) -> None:
+        with contextlib.suppress(*TRANSPORT_ERRORS):
+            await self.socket.close()
+
+
+class UpstreamRoomEvents:
+    """One GraphQL subscriber's room, kept whole across upstream drops (see the module doc)."""
+
+    _ids = itertools.count(1)
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        rid: str,
+        reader: RoomReader,
+        parse_message: Callable[[JsonObject], Message],
+        timing: DdpTiming,
+        *,
+        on_close: Callable[[UpstreamRoomEvents], None] = lambda _: None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.url = url
+        self.token = token
+        self.rid = rid
+        self._reader = reader
+        self._parse = parse_message
+        self._timing = timing
+        self._on_close = on_close
+        self._sleep = sleep
+        self._queue: asyncio.Queue[RoomEvent | BaseException | None] = asyncio.Queue()
+        self._seen: OrderedDict[str, datetime] = OrderedDict()
+        self._recent: deque[Message] = deque(maxlen=RECENT)
+        self._last_ts: datetime | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        number = next(self._ids)
+        credentials = {"token": token, "visitorToken": token}
+        self._streams: dict[str, tuple[str, list[Any]]] = {
+            f"m{number}": (MESSAGES, [rid, {"useCollection": False, "args": [credentials]}]),
+            f"d{number}": (
+                NOTIFY,
+                [f"{rid}/deleteMessage", {"useCollection": False, "args": [credentials]}],
+            ),
+        }
+        self.reconnects = 0
+
+    # ---- what the GraphQL layer sees ----
+
+    async def start(self) -> None:
+        """Connect and subscribe; raises the domain failure when Rocket.Chat refuses."""
+        connection: DdpConnection | None = None
+        for attempt in range(self._timing.first_attempts):
+            if attempt:
+                await self._sleep(self._backoff(attempt))
+            try:
+                connection = await DdpConnection.open(self.url, self._timing)
+                early = await connection.subscribe(self._streams)
+                break
+            except _Refused as refused:
+                await connection.close() if connection else None
+                raise await self._precise_failure(refused) from None
+            except (*TRANSPORT_ERRORS, _Dropped) as error:
+                if connection is not None:
+                    await connection.close()
+                    connection = None
+                log.info("upstream DDP connect failed (%s), attempt %d", error, attempt + 1)
+        if connection is None:
+            raise UpstreamUnavailable("the upstream realtime server is unreachable")
+        try:
+            await self._remember_newest()
+        except BaseException:
+            await connection.close()
+            raise
+        self._task = asyncio.create_task(self._run(connection, early))
+
+    def __aiter__(self) -> UpstreamRoomEvents:
+        return self
+
+    async def __anext__(self) -> RoomEvent:
+        item = await self._queue.get()
+        if item is None:
+            self._queue.put_nowait(None)
+            raise StopAsyncIteration
+        if isinstance(item, BaseException):
+            self._queue.put_nowait(None)
+            raise item
+        return item
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._queue.put_nowait(None)
+        self._on_close(self)
+
+    # ---- the connection's life ----
+
+    async def _run(self, connection: DdpConnection, early: list[JsonObject]) -> None:
+        try:
+            while True:
+                try:
+                    for frame in early:
+                        self._on_frame(frame)
+                    while True:
+                        self._on_frame(await connection.receive())
+                except (*TRANSPORT_ERRORS, _Dropped) as error:
+                    log.info("upstream DDP connection lost (%s); reconnecting", error)
+                finally:
+                    await connection.close()
+                connection, early = await self._reconnect()
+        except asyncio.CancelledError:
+            raise
+        except (LivechatFailure, BackendFailure) as failure:
+            self._queue.put_nowait(failure)
+        except Exception as error:  # a bug: end the stream with a coded error, log the cause
+            log.exception("upstream realtime failed")
+            self._queue.put_nowait(UpstreamError(f"the upstream realtime stream failed: {error}"))
+
+    async def _reconnect(self) -> tuple[DdpConnection, list[JsonObject]]:
+        """A new connection, subscribed and back-filled; retried until it works or the room
+        is refused (then the back-fill still runs, and the refusal ends the stream)."""
+        for attempt in itertools.count():
+            await self._sleep(self._backoff(attempt))
+            connection: DdpConnection | None = None
+            try:
+                connection = await DdpConnection.open(self.url, self._timing)
+                early = await connection.subscribe(self._streams)
+                await self._back_fill()
+                self.reconnects += 1
+                return connection, early
+            except _Refused as refused:
+                await connection.close() if connection else None
+                await self._back_fill()
+                raise await self._precise_failure(refused) from None
+            except (*TRANSPORT_ERRORS, _Dropped, BackendFailure) as error:
+                if connection is not None:
+                    await connection.close()
+                log.info("upstream DDP reconnect failed (%s), attempt %d", error, attempt + 1)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _backoff(self, attempt: int) -> float:
+        timing = self._timing
+        return random.uniform(0, min(timing.backoff_cap, timing.backoff_base * 2**attempt))
+
+    async def _precise_failure(self, refused: _Refused) -> LivechatFailure:
+        """DDP says only "not-allowed": ask the REST side why (token, room, closed)."""
+        try:
+            await self._reader.open_room(self.token, self.rid)
+        except LivechatFailure as failure:
+            return failure
+        return NotAllowed("Rocket.Chat refused the room's stream (not-allowed)", "not-allowed")
+
+    # ---- events, de-duplicated ----
+
+    def _on_frame(self, frame: JsonObject) -> None:
+        if frame.get("msg") != "changed":
+            return
+        fields = frame.get("fields") or {}
+        args = fields.get("args") or []
+        if not args or not isinstance(args[0], dict):
+            return
+        if frame.get("collection") == MESSAGES and fields.get("eventName") == self.rid:
+            self._deliver(self._parse(args[0]))
+        elif (
+            frame.get("collection") == NOTIFY
+            and fields.get("eventName") == f"{self.rid}/deleteMessage"
+        ):
+            self._deleted(str(args[0].get("_id", "")))
+
+    def _deliver(self, message: Message) -> None:
+        known = self._seen.get(message.id)
+        if known is not None and known >= message.updated_at:
+            return
+        self._seen[message.id] = message.updated_at
+        self._seen.move_to_end(message.id)
+        if len(self._seen) > SEEN:
+            self._seen.popitem(last=False)
+        if known is None:
+            self._recent.append(message)
+        if self._last_ts is None or message.ts > self._last_ts:
+            self._last_ts = message.ts
+        self._queue.put_nowait(MessageChanged(message))
+
+    def _deleted(self, message_id: str) -> None:
+        self._seen.pop(message_id, None)
+        for message in list(self._recent):
+            if message.id == message_id:
+                self._recent.remove(message)
+        self._queue.put_nowait(MessageDeleted(id=message_id, rid=self.rid))
+
+    async def _remember_newest(self) -> None:
+        """What exists when the subscription starts is not an event: the newest message marks
+        where a back-fill begins."""
+        newest = await self._reader.message_history(self.token, self.rid, 1)
+        for message in newest:
+            self._seen[message.id] = message.updated_at
+            self._last_ts = message.ts
+
+    async def _back_fill(self) -> None:
+        """Deliver what history has from the last delivered message on, oldest first; report
+        recently delivered messages it no longer has as deleted."""
+        since = self._last_ts
+        if self._recent:
+            oldest_recent = self._recent[0].ts
+            since = oldest_recent if since is None else min(since, oldest_recent)
+        found = await self._reader.message_history(self.token, self.rid, HISTORY_PAGE)
+        newer = [message for message in found if since is None or message.ts >= since]
+        present = {message.id for message in found}
+        for message in sorted(newer, key=lambda message: message.ts):
+            self._deliver(message)
+        window_complete = len(found) < HISTORY_PAGE or len(newer) < len(found)
+        if window_complete:
+            for message in list(self._recent):
+                if message.id not in present:
+                    self._deleted(message.id)
