@@ -44,6 +44,9 @@ class Settings(BaseSettings):
         default=5.0, ge=0, description="longest Retry-After we wait out before answering"
     )
     upstream_max_connections: int = Field(default=100, ge=1)
+    upstream_realtime_url: str | None = Field(
+        default=None, description="Rocket.Chat's DDP WebSocket; ws(s)://<upstream>/websocket"
+    )
     upstream_ddp_ping_after: float = Field(
         default=30.0,
         gt=0,

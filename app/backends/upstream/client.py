@@ -10,7 +10,10 @@ Transport errors never leave this module:
 
 Only what is safe is retried, with capped exponential backoff and full jitter. A send always
 carries an `_id` (made before the first attempt if the client gave none), so a retry can never
-store a message twice: if the server already has it, the retry answers it.
+store a message twice: if the server already has it, the retry answers it. An edit sets the
+text to a given value, so repeating it changes nothing: it is retried like a read. A delete
+that may have reached the server is retried too, and an `invalid-message` on a retry means an
+earlier attempt deleted it: that counts as done.
 """
 
 from __future__ import annotations
@@ -21,13 +24,17 @@ import random
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from app.backends import forwarding
 from app.backends.base import (
     BackendFailure,
+    DeletedMessage,
+    InvalidMessage,
     JsonObject,
     LivechatFailure,
     Message,
@@ -41,9 +48,10 @@ from app.backends.base import (
     Visitor,
     VisitorRegistration,
 )
-from app.backends.ids import IdGenerator, random_id
-from app.backends.rocketchat_json import parse_datetime
+from app.backends.ids import IdGenerator, random_id, utc_now
+from app.backends.rocketchat_json import format_datetime, parse_datetime
 from app.backends.upstream import mapping
+from app.backends.upstream.realtime import DdpTiming, UpstreamRoomEvents
 from app.markdown import MarkdownSyntaxError, parse
 from app.settings import Settings
 
@@ -92,6 +100,11 @@ def _retry_after(response: httpx.Response) -> float:
     return 1.0
 
 
+def realtime_url_for(base_url: str) -> str:
+    """Rocket.Chat's DDP endpoint beside its REST API: ws(s)://host/websocket."""
+    return base_url.replace("http", "ws", 1).rstrip("/") + "/websocket"
+
+
 class UpstreamBackend:
     """LivechatBackend over Rocket.Chat's REST API."""
 
@@ -104,8 +117,13 @@ class UpstreamBackend:
         markdown_options: Mapping[str, Any] | None = None,
         new_id: IdGenerator = random_id,
         sleep: Any = asyncio.sleep,
+        realtime_url: str | None = None,
+        ddp_timing: DdpTiming | None = None,
     ) -> None:
         self._client = client
+        self._realtime_url = realtime_url or realtime_url_for(str(client.base_url))
+        self._ddp_timing = ddp_timing or DdpTiming()
+        self.live_subscriptions: set[UpstreamRoomEvents] = set()
         self._limits = limits
         self._forward_headers = forward_headers
         self._markdown_options = dict(markdown_options or {})
@@ -145,9 +163,19 @@ class UpstreamBackend:
             forward_headers=tuple(settings.forward_headers),
             markdown_options=settings.markdown_options(),
             new_id=new_id,
+            realtime_url=settings.upstream_realtime_url,
+            ddp_timing=DdpTiming(
+                ping_after=settings.upstream_ddp_ping_after,
+                drop_after=settings.upstream_ddp_drop_after,
+                backoff_base=settings.upstream_ddp_backoff_base,
+                backoff_cap=settings.upstream_ddp_backoff_cap,
+                connect_timeout=settings.upstream_connect_timeout,
+            ),
         )
 
     async def aclose(self) -> None:
+        for events in list(self.live_subscriptions):
+            await events.aclose()
         await self._client.aclose()
 
     # ---- transport ----
@@ -304,7 +332,7 @@ class UpstreamBackend:
     async def message(self, token: str, rid: str, message_id: str) -> Message:
         response = await self._call(
             "GET",
-            f"/api/v1/livechat/message/{message_id}",
+            _message_path(message_id),
             IDEMPOTENT,
             params={"token": token, "rid": rid},
         )
@@ -320,12 +348,54 @@ class UpstreamBackend:
         body = self._body(response)
         return str(body.get("rid", rid))
 
-    async def message_history(self, token: str, rid: str, limit: int = 20) -> list[Message]:
+    async def update_message(self, token: str, rid: str, message_id: str, msg: str) -> Message:
+        response = await self._call(
+            "PUT",
+            _message_path(message_id),
+            IDEMPOTENT,
+            json={"token": token, "rid": rid, "msg": msg},
+        )
+        body = self._body(response)
+        return mapping.message(
+            body.get("message"), self._markdown_for, forwarding.current().request_id
+        )
+
+    async def delete_message(self, token: str, rid: str, message_id: str) -> DeletedMessage:
+        retried: list[int] = []
+        response = await self._call(
+            "DELETE",
+            _message_path(message_id),
+            IDEMPOTENT,
+            json={"token": token, "rid": rid},
+            retried=retried,
+        )
+        request_id = forwarding.current().request_id
+        try:
+            body = self._body(response)
+        except InvalidMessage:
+            if not retried:
+                raise
+            # An earlier attempt reached the server and deleted it; when is not known.
+            log.info("delete retried into invalid-message: done before (request %s)", request_id)
+            return DeletedMessage(id=message_id, ts=utc_now())
+        document = body.get("message")
+        try:
+            return DeletedMessage(id=str(document["_id"]), ts=parse_datetime(document["ts"]))  # type: ignore[index]
+        except (KeyError, TypeError, ValueError):
+            log.warning("upstream delete answer is unreadable (request %s): %r", request_id, body)
+            raise UpstreamError("the upstream answer is not in Rocket.Chat's shape") from None
+
+    async def message_history(
+        self, token: str, rid: str, limit: int = 20, before: datetime | None = None
+    ) -> list[Message]:
+        params = {"token": token, "limit": str(limit)}
+        if before is not None:
+            params["end"] = format_datetime(before)
         response = await self._call(
             "GET",
-            f"/api/v1/livechat/messages.history/{rid}",
+            f"/api/v1/livechat/messages.history/{quote(rid, safe='')}",
             IDEMPOTENT,
-            params={"token": token, "limit": str(limit)},
+            params=params,
         )
         body = self._body(response)
         documents = body.get("messages")
@@ -335,4 +405,25 @@ class UpstreamBackend:
         return [mapping.message(document, self._markdown_for, request_id) for document in documents]
 
     async def subscribe_room(self, token: str, rid: str) -> RoomEvents:
-        raise UpstreamUnavailable("realtime is not connected to the upstream server yet")
+        """One upstream DDP socket for this subscriber (see realtime.py)."""
+        request_id = forwarding.current().request_id
+        events = UpstreamRoomEvents(
+            self._realtime_url,
+            token,
+            rid,
+            self,
+            lambda document: mapping.message(document, self._markdown_for, request_id),
+            self._ddp_timing,
+            on_close=self.live_subscriptions.discard,
+        )
+        self.live_subscriptions.add(events)
+        try:
+            await events.start()
+        except BaseException:
+            await events.aclose()
+            raise
+        return events
+
+
+def _message_path(message_id: str) -> str:
+    return f"/api/v1/livechat/message/{quote(message_id, safe='')}"

@@ -28,7 +28,7 @@ import random
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import orjson
@@ -42,8 +42,8 @@ from app.backends.base import (
     Message,
     MessageChanged,
     MessageDeleted,
-    NotAllowed,
     RoomEvent,
+    StreamNotAllowed,
     UpstreamError,
     UpstreamUnavailable,
 )
@@ -53,6 +53,8 @@ log = logging.getLogger("app.upstream.realtime")
 MESSAGES = "stream-room-messages"
 NOTIFY = "stream-notify-room"
 HISTORY_PAGE = 100
+# The most a back-fill reads: a gap longer than this is a gap (and is logged).
+BACK_FILL_LIMIT = 10_000
 CONNECT: JsonObject = {"msg": "connect", "version": "1", "support": ["1", "pre2", "pre1"]}
 # How many delivered messages are checked for deletion after a drop.
 RECENT = 20
@@ -75,7 +77,9 @@ class DdpTiming:
 class RoomReader(Protocol):
     """What the subscription needs of the REST side: history pages and the room check."""
 
-    async def message_history(self, token: str, rid: str, limit: int = 20) -> list[Message]: ...
+    async def message_history(
+        self, token: str, rid: str, limit: int = 20, before: datetime | None = None
+    ) -> list[Message]: ...
 
     async def open_room(
         self, token: str, rid: str | None = None, agent_id: str | None = None
@@ -229,6 +233,7 @@ class UpstreamRoomEvents:
 
     async def start(self) -> None:
         """Connect and subscribe; raises the domain failure when Rocket.Chat refuses."""
+        await self._remember_newest()
         connection: DdpConnection | None = None
         for attempt in range(self._timing.first_attempts):
             if attempt:
@@ -247,11 +252,6 @@ class UpstreamRoomEvents:
                 log.info("upstream DDP connect failed (%s), attempt %d", error, attempt + 1)
         if connection is None:
             raise UpstreamUnavailable("the upstream realtime server is unreachable")
-        try:
-            await self._remember_newest()
-        except BaseException:
-            await connection.close()
-            raise
         self._task = asyncio.create_task(self._run(connection, early))
 
     def __aiter__(self) -> UpstreamRoomEvents:
@@ -333,7 +333,7 @@ class UpstreamRoomEvents:
             await self._reader.open_room(self.token, self.rid)
         except LivechatFailure as failure:
             return failure
-        return NotAllowed("Rocket.Chat refused the room's stream (not-allowed)", "not-allowed")
+        return StreamNotAllowed()
 
     # ---- events, de-duplicated ----
 
@@ -374,8 +374,9 @@ class UpstreamRoomEvents:
         self._queue.put_nowait(MessageDeleted(id=message_id, rid=self.rid))
 
     async def _remember_newest(self) -> None:
-        """What exists when the subscription starts is not an event: the newest message marks
-        where a back-fill begins."""
+        """What exists before the subscription starts is not an event: the newest message
+        marks where a back-fill begins. Read before subscribing, so that nothing stored after
+        the subscription is taken for old. A bad token or room fails here, precisely."""
         newest = await self._reader.message_history(self.token, self.rid, 1)
         for message in newest:
             self._seen[message.id] = message.updated_at
@@ -388,13 +389,35 @@ class UpstreamRoomEvents:
         if self._recent:
             oldest_recent = self._recent[0].ts
             since = oldest_recent if since is None else min(since, oldest_recent)
-        found = await self._reader.message_history(self.token, self.rid, HISTORY_PAGE)
+        found, complete = await self._history_back_to(since)
         newer = [message for message in found if since is None or message.ts >= since]
         present = {message.id for message in found}
         for message in sorted(newer, key=lambda message: message.ts):
             self._deliver(message)
-        window_complete = len(found) < HISTORY_PAGE or len(newer) < len(found)
-        if window_complete:
+        if complete:
             for message in list(self._recent):
                 if message.id not in present:
                     self._deleted(message.id)
+
+    async def _history_back_to(self, since: datetime | None) -> tuple[list[Message], bool]:
+        """History pages, newest first, until one reaches `since`; whether it was reached.
+
+        Each page asks for what is older than the previous page's oldest message plus one
+        millisecond (`before` is strict and dates have milliseconds), so that messages sharing
+        that millisecond are read again rather than skipped; ids de-duplicate the overlap."""
+        found: dict[str, Message] = {}
+        before: datetime | None = None
+        while len(found) < BACK_FILL_LIMIT:
+            page = await self._reader.message_history(self.token, self.rid, HISTORY_PAGE, before)
+            fresh = [message for message in page if message.id not in found]
+            found.update((message.id, message) for message in fresh)
+            if len(page) < HISTORY_PAGE:
+                return list(found.values()), True
+            oldest = page[-1].ts
+            if since is not None and oldest < since:
+                return list(found.values()), True
+            if not fresh:
+                break  # a whole page within one millisecond: nothing further can be asked
+            before = oldest + timedelta(milliseconds=1)
+        log.warning("back-fill of room %s stopped after %d messages", self.rid, len(found))
+        return list(found.values()), False
