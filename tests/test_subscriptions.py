@@ -123,10 +123,10 @@ class Api:
         )
         return str(answer["message"]["id"])
 
-    async def subscribe(self, token: str, rid: str) -> str:
+    async def subscribe(self, token: str, rid: str, query: str = ROOM_EVENTS) -> str:
         self.next_id += 1
         operation = str(self.next_id)
-        payload = {"query": ROOM_EVENTS, "variables": {"token": token, "rid": rid}}
+        payload = {"query": query, "variables": {"token": token, "rid": rid}}
         await self.socket.send(
             orjson.dumps({"type": "subscribe", "id": operation, "payload": payload}).decode()
         )

@@ -189,8 +189,11 @@ class DdpSession:
                     {"msg": "error", "reason": "Bad request", "offendingMessage": frame}
                 )
                 continue
-            if not await self.handle(frame):
-                return
+            try:
+                if not await self.handle(frame):
+                    return
+            except (WebSocketDisconnect, RuntimeError):
+                return  # the client left while being answered
 
     async def handle(self, frame: JsonObject) -> bool:
         """Answer one frame; False when the session must end."""

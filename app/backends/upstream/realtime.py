@@ -228,6 +228,7 @@ class UpstreamRoomEvents:
             ),
         }
         self.reconnects = 0
+        self.back_filled = 0  # messages delivered from history after a drop
 
     # ---- what the GraphQL layer sees ----
 
@@ -250,6 +251,10 @@ class UpstreamRoomEvents:
                     await connection.close()
                     connection = None
                 log.info("upstream DDP connect failed (%s), attempt %d", error, attempt + 1)
+            except BaseException:  # cancelled while connecting: leave no socket behind
+                if connection is not None:
+                    await connection.close()
+                raise
         if connection is None:
             raise UpstreamUnavailable("the upstream realtime server is unreachable")
         self._task = asyncio.create_task(self._run(connection, early))
@@ -321,6 +326,10 @@ class UpstreamRoomEvents:
                 if connection is not None:
                     await connection.close()
                 log.info("upstream DDP reconnect failed (%s), attempt %d", error, attempt + 1)
+            except BaseException:
+                if connection is not None:
+                    await connection.close()
+                raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _backoff(self, attempt: int) -> float:
@@ -352,10 +361,11 @@ class UpstreamRoomEvents:
         ):
             self._deleted(str(args[0].get("_id", "")))
 
-    def _deliver(self, message: Message) -> None:
+    def _deliver(self, message: Message) -> bool:
+        """Deliver unless this change of this message was delivered already."""
         known = self._seen.get(message.id)
         if known is not None and known >= message.updated_at:
-            return
+            return False
         self._seen[message.id] = message.updated_at
         self._seen.move_to_end(message.id)
         if len(self._seen) > SEEN:
@@ -365,6 +375,7 @@ class UpstreamRoomEvents:
         if self._last_ts is None or message.ts > self._last_ts:
             self._last_ts = message.ts
         self._queue.put_nowait(MessageChanged(message))
+        return True
 
     def _deleted(self, message_id: str) -> None:
         self._seen.pop(message_id, None)
@@ -393,7 +404,7 @@ class UpstreamRoomEvents:
         newer = [message for message in found if since is None or message.ts >= since]
         present = {message.id for message in found}
         for message in sorted(newer, key=lambda message: message.ts):
-            self._deliver(message)
+            self.back_filled += self._deliver(message)
         if complete:
             for message in list(self._recent):
                 if message.id not in present:
