@@ -36,6 +36,12 @@ const OPEN = gql`mutation($token: String!) {
 const SEND = gql`mutation($input: SendLivechatMessageInput!) {
   sendLivechatMessage(input: $input) { ... on SendLivechatMessageSuccess { message { id ts } } }
 }`;
+const EDIT = gql`mutation($input: UpdateLivechatMessageInput!) {
+  updateLivechatMessage(input: $input) { __typename }
+}`;
+const DELETE = gql`mutation($input: DeleteLivechatMessageInput!) {
+  deleteLivechatMessage(input: $input) { __typename }
+}`;
 const CLOSE = gql`mutation($token: String!, $rid: ID!) {
   closeLivechatRoom(input: {token: $token, rid: $rid}) { __typename }
 }`;
@@ -132,8 +138,25 @@ test('a room as it happens, over GraphQLWsLink', async () => {
   // Keepalive: the client pinged every 100 ms and the server answered each.
   assert.ok(pongs >= 3, `only ${pongs} pongs`);
 
-  // A closed room refuses a new subscription with one error event, then the stream ends.
+  // An edit arrives as the same id with editedAt, and Apollo updates the cached message.
+  room.events.length = 0;
+  await client.mutate({ mutation: EDIT, variables: { input: { token, rid, id: sent[0], msg: 'changed' } } });
+  await room.until(() => room.events.length === 1);
+  assert.equal(room.events[0].message.id, sent[0]);
+  assert.ok(room.events[0].message.editedAt);
+  assert.equal(client.cache.extract()[`Message:${sent[0]}`].msg, 'changed');
+
+  // A deletion is its own event.
+  await client.mutate({ mutation: DELETE, variables: { input: { token, rid, id: sent[1] } } });
+  await room.until(() => room.events.length === 2);
+  assert.deepEqual(room.events[1], { __typename: 'LivechatMessageDeleted', id: sent[1], rid });
+
+  // Closing stores and pushes the livechat-close system message.
   await client.mutate({ mutation: CLOSE, variables: { token, rid } });
+  await room.until(() => room.events.length === 3);
+  assert.equal(room.events[2].message.t, 'livechat-close');
+
+  // A closed room refuses a new subscription with one error event, then the stream ends.
   const closed = subscribe({ token, rid });
   await closed.until(() => closed.completed);
   assert.equal(closed.events.length, 1);

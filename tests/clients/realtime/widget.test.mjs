@@ -69,8 +69,28 @@ test('the widget flow: grant, room, subscribe, send, receive its echo, history, 
   const refused = stranger.stream('room-messages', [room._id, { token: stranger.token, visitorToken: stranger.token }], () => {});
   await assert.rejects(refused.ready(), (error) => error.error === 'not-allowed');
 
+  // An edit comes back as the same _id with editedAt; the widget upserts it in place.
+  await sdk.editMessage(sent[1], { rid: room._id, msg: 'a *changed* claim', token });
+  await until(() => received.length === 4, 'the edit');
+  assert.equal(received[3]._id, sent[1]);
+  assert.equal(received[3].msg, 'a *changed* claim');
+  assert.equal(typeof received[3].editedAt.$date, 'number');
+
+  // The library's deleteMessage() sends no body: refused as Rocket.Chat refuses it.
+  await assert.rejects(sdk.deleteMessage(sent[0], { rid: room._id }));
+  const removed = await fetch(`${SERVER}/api/v1/livechat/message/${sent[0]}`, {
+    method: 'DELETE',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token, rid: room._id }),
+  });
+  assert.equal(removed.status, 200);
+  await until(() => deleted.length === 1, 'the deletion');
+  assert.deepEqual(deleted, [{ _id: sent[0] }]);
+
+  // Closing stores a livechat-close message, and the stream pushes it: the widget ends there.
   await sdk.closeChat({ rid: room._id });
-  assert.equal(deleted.length, 0);
+  await until(() => received.length === 5, 'the close message');
+  assert.equal(received[4].t, 'livechat-close');
   sdk.connection.close();
   stranger.connection.close();
 });
