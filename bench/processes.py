@@ -51,6 +51,16 @@ class Server:
         pids = [self.process.pid, *_descendants(self.process.pid)]
         return sum(_resident(pid) for pid in pids)
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) of the server and its worker processes so far (Linux)."""
+        pids = [self.process.pid, *_descendants(self.process.pid)]
+        return sum(_cpu(pid) for pid in pids)
+
+
+def _cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 
 def _descendants(pid: int) -> list[int]:
     found = []

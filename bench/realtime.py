@@ -1,0 +1,263 @@
+"""Subscriptions at scale: delivery latency and memory while messages flow.
+
+    python bench/realtime.py [--subscriptions 1000] [--rooms 100] [--rate 200] [--seconds 10]
+                             [--upstream-subscriptions 200] [--compare-subscriptions 100]
+
+On the in-process backend (`livechat-graphql serve`, a real process): --subscriptions
+`livechatRoomEvents` subscriptions, each on its own graphql-transport-ws socket as a browser
+tab would, spread evenly over --rooms rooms, selecting the shipped Message fragment (markdown
+included). Then --rate sends per second (the shipped send mutation, over HTTP, rooms in turn)
+for --seconds. Latency is from a send's answer to each subscriber's event (0 when the event
+came first); memory is the server's resident set before and after the subscriptions opened.
+
+Rows:
+- "shared": the subscribers of a room send the same document and variables, so each event is
+  executed and serialised once for all of them (what Apollo clients of one visitor do).
+- "distinct": each subscriber's document differs (an alias), so each event is executed once
+  per subscriber: the cost without sharing, measured in the same run against a "shared" row of
+  the same size (--compare-subscriptions; every distinct document is parsed and validated
+  once, which is why this comparison is smaller).
+- "upstream": the facade in upstream mode in front of the in-process server, one upstream DDP
+  socket per subscription (--upstream-subscriptions of them, the rate scaled down alike);
+  memory is the facade's own, per 1,000 subscriptions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import re
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import operations
+import orjson
+import processes
+import uvloop
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+MIB = 1024 * 1024
+FRAGMENTS = "\n".join(
+    path.read_text() for path in sorted((operations.QUERIES / "fragments").glob("*.graphql"))
+)
+SUBSCRIPTION = (
+    """subscription RoomEvents($token: String!, $rid: ID!) {
+  livechatRoomEvents(token: $token, rid: $rid) {
+    __typename%s
+    ... on LivechatMessageEvent { message { ...MessageFields } }
+    ... on LivechatMessageDeleted { id rid }
+    ... on LivechatError { ...LivechatErrorFields }
+  }
+}
+"""
+    + FRAGMENTS
+)
+MESSAGE_ID = re.compile(rb'"message":\{"id":"([^"]+)"')
+
+
+@dataclass
+class Run:
+    answered: dict[str, float] = field(default_factory=dict)  # message id -> send answered at
+    arrived: list[tuple[bytes, float]] = field(default_factory=list)  # message id, event at
+    received: int = 0
+    failed_sends: int = 0
+
+
+async def subscriber(
+    url: str, token: str, rid: str, distinct: int | None, run: Run
+) -> ClientConnection:
+    socket = await websockets.connect(
+        url, subprotocols=[websockets.Subprotocol("graphql-transport-ws")], max_size=None,
+        ping_interval=None, compression=None,
+    )  # fmt: skip
+    await socket.send('{"type":"connection_init"}')
+    await socket.recv()
+    alias = f"\n    s{distinct}: __typename" if distinct is not None else ""
+    payload = {"query": SUBSCRIPTION % alias, "variables": {"token": token, "rid": rid}}
+    await socket.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": payload}).decode())
+
+    async def receive() -> None:
+        # Bytes, not text: the client must cost as little as it can, it shares the machine.
+        with contextlib.suppress(websockets.ConnectionClosed):
+            while True:
+                frame = await socket.recv(decode=False)
+                arrived = time.perf_counter()
+                found = MESSAGE_ID.search(frame)
+                if found is None:
+                    continue
+                run.received += 1
+                run.arrived.append((found.group(1), arrived))
+
+    asyncio.get_running_loop().create_task(receive())
+    return socket
+
+
+async def send_at_rate(
+    http: httpx.AsyncClient, rooms: list[tuple[str, str]], rate: float, seconds: float, run: Run
+) -> None:
+    document = operations.SEND_DOCUMENT
+    began = time.perf_counter()
+    total = int(rate * seconds)
+
+    async def one(index: int) -> None:
+        token, rid = rooms[index % len(rooms)]
+        delay = began + index / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        variables = {"input": {"token": token, "rid": rid, "msg": operations.MESSAGE}}
+        try:
+            answer = await http.post("/graphql", json={"query": document, "variables": variables})
+        except httpx.TransportError:
+            run.failed_sends += 1
+            return
+        answered = time.perf_counter()
+        data = answer.json().get("data") or {}
+        message = (data.get("sendLivechatMessage") or {}).get("message")
+        if message is None:
+            run.failed_sends += 1
+            return
+        run.answered[message["id"]] = answered
+
+    await asyncio.gather(*(one(index) for index in range(total)))
+
+
+def open_rooms(url: str, count: int, prefix: str) -> list[tuple[str, str]]:
+    return [(f"{prefix}-{n}", operations.open_room(url, f"{prefix}-{n}")) for n in range(count)]
+
+
+async def measure(
+    label: str,
+    server: processes.Server,
+    graphql_url: str,
+    rooms: list[tuple[str, str]],
+    subscriptions: int,
+    rate: float,
+    seconds: float,
+    *,
+    distinct: bool,
+) -> list[str]:
+    run = Run()
+    before = server.resident_bytes()
+    ws_url = graphql_url.replace("http", "ws", 1) + "/graphql"
+    sockets = []
+    for index in range(subscriptions):
+        token, rid = rooms[index % len(rooms)]
+        sockets.append(await subscriber(ws_url, token, rid, index if distinct else None, run))
+    await asyncio.sleep(2)  # every subscription live before the first send
+    opened = server.resident_bytes()
+    cpu_before, own_before = server.cpu_seconds(), time.process_time()
+    async with httpx.AsyncClient(
+        base_url=graphql_url,
+        limits=httpx.Limits(max_connections=32, keepalive_expiry=1),
+        timeout=30,
+    ) as http:
+        await send_at_rate(http, rooms, rate, seconds, run)
+    expected = (len(run.answered)) * (subscriptions // len(rooms))
+    deadline = time.perf_counter() + 30
+    while run.received < expected and time.perf_counter() < deadline:
+        await asyncio.sleep(0.1)
+    server_cpu = (server.cpu_seconds() - cpu_before) / seconds
+    own_cpu = (time.process_time() - own_before) / seconds
+    for socket in sockets:
+        await socket.close()
+    latencies = sorted(
+        max(0.0, arrived - run.answered[message_id.decode()])
+        for message_id, arrived in run.arrived
+        if message_id.decode() in run.answered
+    ) or [float("nan")]
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    per_thousand = (opened - before) / subscriptions * 1000 / MIB
+    row = [
+        label, str(subscriptions), str(len(rooms)), f"{rate:g}",
+        f"{statistics.median(latencies) * 1000:.1f}", f"{p99 * 1000:.1f}",
+        f"{server_cpu:.2f}", f"{own_cpu:.2f}",
+        f"{before / MIB:.0f}", f"{opened / MIB:.0f}", f"{per_thousand:.0f}",
+        str(run.received), str(expected - run.received + run.failed_sends),
+    ]  # fmt: skip
+    print(" | ".join(row), flush=True)
+    return row
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscriptions", type=int, default=1000)
+    parser.add_argument("--rooms", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=200, help="sends per second")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--upstream-subscriptions", type=int, default=200)
+    parser.add_argument(
+        "--compare-subscriptions", type=int, default=100,
+        help="subscriptions of the shared/distinct comparison (rooms and rate scaled alike)",
+    )  # fmt: skip
+    arguments = parser.parse_args()
+    print(f"load average before: {load_average()} on {os.cpu_count()} cores", flush=True)
+    rows = []
+    compare = arguments.compare_subscriptions / arguments.subscriptions
+    runs = [
+        ("shared", arguments.subscriptions, arguments.rooms, arguments.rate, False),
+        ("shared", arguments.compare_subscriptions, max(1, round(arguments.rooms * compare)),
+         arguments.rate * compare, False),
+        ("distinct", arguments.compare_subscriptions, max(1, round(arguments.rooms * compare)),
+         arguments.rate * compare, True),
+    ]  # fmt: skip
+    with tempfile.TemporaryDirectory() as scratch:
+        for number, (label, subscriptions, room_count, rate, distinct) in enumerate(runs):
+            database = str(Path(scratch) / f"run-{number}.db")
+            with processes.livechat_graphql("--database", database) as server:
+                rooms = open_rooms(server.url, room_count, label)
+                rows.append(
+                    await measure(
+                        label,
+                        server,
+                        server.url,
+                        rooms,
+                        subscriptions,
+                        rate,
+                        arguments.seconds,
+                        distinct=distinct,
+                    )
+                )
+        database = str(Path(scratch) / "upstream.db")
+        scale = arguments.upstream_subscriptions / arguments.subscriptions
+        with (
+            processes.livechat_graphql("--database", database) as rocketchat,
+            processes.livechat_graphql(
+                "--backend", "upstream", "--upstream-url", rocketchat.url, "--workers", "1"
+            ) as facade,
+        ):
+            rooms = open_rooms(rocketchat.url, max(1, round(arguments.rooms * scale)), "up")
+            rows.append(
+                await measure(
+                    "upstream",
+                    facade,
+                    facade.url,
+                    rooms,
+                    arguments.upstream_subscriptions,
+                    arguments.rate * scale,
+                    arguments.seconds,
+                    distinct=False,
+                )
+            )
+    print(f"load average after: {load_average()}")
+    header = [
+        "documents", "subscriptions", "rooms", "sends/s", "p50 ms", "p99 ms",
+        "server CPU cores", "client CPU cores", "RSS before MiB", "RSS open MiB",
+        "MiB per 1,000 subs", "events", "lost",
+    ]  # fmt: skip
+    print()
+    print(operations.markdown_table(header, rows))
+
+
+if __name__ == "__main__":
+    uvloop.run(main())
