@@ -54,10 +54,11 @@ class Server:
     def cpu_seconds(self) -> float:
         """CPU time (user + system) of the server and its worker processes so far (Linux)."""
         pids = [self.process.pid, *_descendants(self.process.pid)]
-        return sum(_cpu(pid) for pid in pids)
+        return sum(cpu_of(pid) for pid in pids)
 
 
-def _cpu(pid: int) -> float:
+def cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 

@@ -5,7 +5,7 @@
 
 On the in-process backend (`livechat-graphql serve`, a real process): --subscriptions
 `livechatRoomEvents` subscriptions, each on its own graphql-transport-ws socket as a browser
-tab would, spread evenly over --rooms rooms, selecting the shipped Message fragment (markdown
+tab would (opened by bench/subscribers.mjs in Node, which receives at little cost), spread evenly over --rooms rooms, selecting the shipped Message fragment (markdown
 included). Then --rate sends per second (the shipped send mutation, over HTTP, rooms in turn)
 for --seconds. Latency is from a send's answer to each subscriber's event (0 when the event
 came first); memory is the server's resident set before and after the subscriptions opened.
@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import re
 import statistics
 import tempfile
 import time
@@ -40,10 +38,9 @@ import operations
 import orjson
 import processes
 import uvloop
-import websockets
-from websockets.asyncio.client import ClientConnection
 
 MIB = 1024 * 1024
+BENCH = Path(__file__).resolve().parent
 FRAGMENTS = "\n".join(
     path.read_text() for path in sorted((operations.QUERIES / "fragments").glob("*.graphql"))
 )
@@ -59,44 +56,19 @@ SUBSCRIPTION = (
 """
     + FRAGMENTS
 )
-MESSAGE_ID = re.compile(rb'"message":\{"id":"([^"]+)"')
 
 
 @dataclass
 class Run:
     answered: dict[str, float] = field(default_factory=dict)  # message id -> send answered at
-    arrived: list[tuple[bytes, float]] = field(default_factory=list)  # message id, event at
+    arrived: list[tuple[str, float]] = field(default_factory=list)  # message id, epoch ms
     received: int = 0
     failed_sends: int = 0
 
 
-async def subscriber(
-    url: str, token: str, rid: str, distinct: int | None, run: Run
-) -> ClientConnection:
-    socket = await websockets.connect(
-        url, subprotocols=[websockets.Subprotocol("graphql-transport-ws")], max_size=None,
-        ping_interval=None, compression=None,
-    )  # fmt: skip
-    await socket.send('{"type":"connection_init"}')
-    await socket.recv()
+def subscription(token: str, rid: str, distinct: int | None) -> dict[str, object]:
     alias = f"\n    s{distinct}: __typename" if distinct is not None else ""
-    payload = {"query": SUBSCRIPTION % alias, "variables": {"token": token, "rid": rid}}
-    await socket.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": payload}).decode())
-
-    async def receive() -> None:
-        # Bytes, not text: the client must cost as little as it can, it shares the machine.
-        with contextlib.suppress(websockets.ConnectionClosed):
-            while True:
-                frame = await socket.recv(decode=False)
-                arrived = time.perf_counter()
-                found = MESSAGE_ID.search(frame)
-                if found is None:
-                    continue
-                run.received += 1
-                run.arrived.append((found.group(1), arrived))
-
-    asyncio.get_running_loop().create_task(receive())
-    return socket
+    return {"query": SUBSCRIPTION % alias, "variables": {"token": token, "rid": rid}}
 
 
 async def send_at_rate(
@@ -117,7 +89,7 @@ async def send_at_rate(
         except httpx.TransportError:
             run.failed_sends += 1
             return
-        answered = time.perf_counter()
+        answered = time.time()
         data = answer.json().get("data") or {}
         message = (data.get("sendLivechatMessage") or {}).get("message")
         if message is None:
@@ -145,39 +117,50 @@ async def measure(
 ) -> list[str]:
     run = Run()
     before = server.resident_bytes()
-    ws_url = graphql_url.replace("http", "ws", 1) + "/graphql"
-    sockets = []
-    for index in range(subscriptions):
-        token, rid = rooms[index % len(rooms)]
-        sockets.append(await subscriber(ws_url, token, rid, index if distinct else None, run))
+    subscribers = await asyncio.create_subprocess_exec(
+        "node", "--experimental-websocket", "--no-warnings", str(BENCH / "subscribers.mjs"),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 28,
+    )  # fmt: skip
+    assert subscribers.stdin is not None and subscribers.stdout is not None
+    specification = {
+        "url": graphql_url.replace("http", "ws", 1) + "/graphql",
+        "subscriptions": [
+            subscription(*rooms[index % len(rooms)], index if distinct else None)
+            for index in range(subscriptions)
+        ],
+    }
+    subscribers.stdin.write(orjson.dumps(specification) + b"\n")
+    assert await subscribers.stdout.readline() == b"ready\n"
     await asyncio.sleep(2)  # every subscription live before the first send
     opened = server.resident_bytes()
-    cpu_before, own_before = server.cpu_seconds(), time.process_time()
+    cpu_before = server.cpu_seconds()
+    own_before, node_before = time.process_time(), processes.cpu_of(subscribers.pid)
     async with httpx.AsyncClient(
         base_url=graphql_url,
         limits=httpx.Limits(max_connections=32, keepalive_expiry=1),
         timeout=30,
     ) as http:
         await send_at_rate(http, rooms, rate, seconds, run)
-    expected = (len(run.answered)) * (subscriptions // len(rooms))
-    deadline = time.perf_counter() + 30
-    while run.received < expected and time.perf_counter() < deadline:
-        await asyncio.sleep(0.1)
     server_cpu = (server.cpu_seconds() - cpu_before) / seconds
-    own_cpu = (time.process_time() - own_before) / seconds
-    for socket in sockets:
-        await socket.close()
+    client_cpu = time.process_time() - own_before + processes.cpu_of(subscribers.pid) - node_before
+    expected = len(run.answered) * (subscriptions // len(rooms))
+    subscribers.stdin.write(orjson.dumps({"expect": expected}) + b"\n")
+    run.arrived = [
+        (message_id, at) for message_id, at in orjson.loads(await subscribers.stdout.readline())
+    ]
+    run.received = len(run.arrived)
+    await subscribers.wait()
     latencies = sorted(
-        max(0.0, arrived - run.answered[message_id.decode()])
+        max(0.0, arrived / 1000 - run.answered[message_id])
         for message_id, arrived in run.arrived
-        if message_id.decode() in run.answered
+        if message_id in run.answered
     ) or [float("nan")]
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     per_thousand = (opened - before) / subscriptions * 1000 / MIB
     row = [
         label, str(subscriptions), str(len(rooms)), f"{rate:g}",
         f"{statistics.median(latencies) * 1000:.1f}", f"{p99 * 1000:.1f}",
-        f"{server_cpu:.2f}", f"{own_cpu:.2f}",
+        f"{server_cpu:.2f}", f"{client_cpu / seconds:.2f}",
         f"{before / MIB:.0f}", f"{opened / MIB:.0f}", f"{per_thousand:.0f}",
         str(run.received), str(expected - run.received + run.failed_sends),
     ]  # fmt: skip
