@@ -33,11 +33,12 @@ schema: $(STAMP)  ## regenerate schema/ and the shipped markdown fragment
 	$(VENV)/bin/livechat-graphql export-schema --possible-types > schema/possibleTypes.json
 	$(VENV)/bin/livechat-graphql export-fragment > queries/fragments/MarkdownNode.graphql
 
-bench: $(STAMP)  ## the benchmarks in bench/ (wrk for the HTTP ones, Node for the reference parser)
+bench: $(STAMP)  ## the benchmarks in bench/ (wrk for the HTTP ones, Node for the reference parser and the subscribers)
 	$(PY) bench/facade.py
 	$(PY) bench/inprocess.py
 	$(PY) bench/markdown.py
 	$(PY) bench/startup.py
+	$(PY) bench/realtime.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

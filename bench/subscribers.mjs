@@ -46,8 +46,8 @@ for await (const line of lines) {
       if (arrivals.length >= expected) resolve();
       setTimeout(resolve, 30_000);
     });
-    console.log(JSON.stringify(arrivals));
     for (const socket of sockets) socket.close();
-    process.exit(0);
+    // A pipe is written asynchronously: exit once the whole line is out.
+    process.stdout.write(`${JSON.stringify(arrivals)}\n`, () => process.exit(0));
   }
 }

@@ -3,6 +3,7 @@ counts: figures come from running them in full, never from the test suite)."""
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,14 @@ def table_rows(output: str) -> list[list[str]]:
         ("facade.py", ["--requests", "40", "--concurrency", "1", "4"], 4),
         ("inprocess.py", ["--requests", "40", "--concurrency", "1", "4"], 4),
         ("startup.py", ["--sends", "40", "--starts", "1"], 2),
+        (
+            "realtime.py",
+            shlex.split(
+                "--subscriptions 20 --rooms 4 --rate 20 --seconds 1 "
+                "--upstream-subscriptions 4 --compare-subscriptions 8"
+            ),
+            4,
+        ),
     ],
 )
 def test_a_benchmark_prints_its_table_with_nothing_failed(
