@@ -52,7 +52,13 @@ def serve(settings: Settings) -> None:
     workers = settings.worker_count()
     if workers == 1:
         app = create_app(settings)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            ws_per_message_deflate=settings.websocket_compression,
+        )
         return
     # Each worker process imports the factory and reads its settings from the environment.
     settings.export_to_environment()
@@ -63,6 +69,7 @@ def serve(settings: Settings) -> None:
         port=settings.port,
         workers=workers,
         log_config=None,
+        ws_per_message_deflate=settings.websocket_compression,
     )
 
 

@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     )
     upstream_ddp_backoff_base: float = Field(default=0.2, ge=0, description="seconds")
     upstream_ddp_backoff_cap: float = Field(default=10.0, ge=0, description="seconds")
+    websocket_compression: bool = Field(
+        default=False,
+        description="permessage-deflate on WebSockets: off, so that an event serialised once is "
+        "sent as is to every subscriber instead of being compressed again per connection",
+    )
     ddp_heartbeat: float = Field(
         default=15.0,
         gt=0,

@@ -18,8 +18,8 @@ Rows:
   the same size (--compare-subscriptions; every distinct document is parsed and validated
   once, which is why this comparison is smaller).
 - "upstream": the facade in upstream mode in front of the in-process server, one upstream DDP
-  socket per subscription (--upstream-subscriptions of them, the rate scaled down alike);
-  memory is the facade's own, per 1,000 subscriptions.
+  socket per visitor's room shared by its subscribers (--upstream-subscriptions of them, rooms
+  and rate scaled down alike); memory is the facade's own, per 1,000 subscriptions.
 """
 
 from __future__ import annotations

@@ -261,3 +261,52 @@ async def test_keepalive_answers_the_servers_pings_and_drops_a_silent_server(
                     waited = asyncio.get_running_loop().time() - frozen_at
                     assert waited >= 1.5, "dropped at drop_after, not before"
                     assert proxy.connections == 2, "dropped the silent socket, reconnected"
+
+
+async def test_a_visitors_subscriptions_share_one_upstream_socket(
+    rocketchat: Served, facade: Served
+) -> None:
+    upstream = upstream_of(facade.app)
+    ddp = rocketchat.app.state.ddp
+    async with api(facade.url) as client:
+        rid = await client.visitor_with_room("tabs")
+        first = await client.subscribe("tabs", rid, EVENTS)
+        second = await client.subscribe("tabs", rid, EVENTS)
+
+        async def one_socket_two_subscribers() -> bool:
+            return len(upstream.live_subscriptions) == 1 and ddp.subscription_count == 2
+
+        await eventually(one_socket_two_subscribers)
+        assert len(ddp.sessions) == 1
+        sent = await client.send("tabs", rid, "to both tabs")
+        frames = [await client.frame(), await client.frame()]
+        assert sorted(frame["id"] for frame in frames) == sorted([first, second])
+        assert {
+            frame["payload"]["data"]["livechatRoomEvents"]["message"]["id"] for frame in frames
+        } == {sent}
+
+        await client.complete(first)
+        sent = await client.send("tabs", rid, "to the tab left")
+        frame = await client.frame()
+        assert frame["id"] == second
+        assert frame["payload"]["data"]["livechatRoomEvents"]["message"]["id"] == sent
+
+        # A subscriber joining after the room closed is refused, as a new DDP subscription is.
+        await client.mutate(
+            "mutation($t: String!, $r: ID!) { closeLivechatRoom(input: {token: $t, rid: $r}) "
+            "{ __typename } }",
+            t="tabs",
+            r=rid,
+        )
+        close = await client.frame()
+        assert close["payload"]["data"]["livechatRoomEvents"]["message"]["t"] == "livechat-close"
+        late = await client.subscribe("tabs", rid, EVENTS)
+        refused = await client.frame()
+        assert refused["id"] == late
+        assert refused["payload"]["data"]["livechatRoomEvents"]["code"] == "INVALID_ROOM"
+        await client.complete(second)
+
+        async def released() -> bool:
+            return not upstream.live_subscriptions and ddp.subscription_count == 0
+
+        await eventually(released)

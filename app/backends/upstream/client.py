@@ -51,7 +51,7 @@ from app.backends.base import (
 from app.backends.ids import IdGenerator, random_id, utc_now
 from app.backends.rocketchat_json import format_datetime, parse_datetime
 from app.backends.upstream import mapping
-from app.backends.upstream.realtime import DdpTiming, UpstreamRoomEvents
+from app.backends.upstream.realtime import DdpTiming, SharedRooms, UpstreamRoomEvents
 from app.markdown import MarkdownSyntaxError, parse
 from app.settings import Settings
 
@@ -124,6 +124,7 @@ class UpstreamBackend:
         self._realtime_url = realtime_url or realtime_url_for(str(client.base_url))
         self._ddp_timing = ddp_timing or DdpTiming()
         self.live_subscriptions: set[UpstreamRoomEvents] = set()
+        self._shared_rooms = SharedRooms(self._room_events)
         self._limits = limits
         self._forward_headers = forward_headers
         self._markdown_options = dict(markdown_options or {})
@@ -405,7 +406,11 @@ class UpstreamBackend:
         return [mapping.message(document, self._markdown_for, request_id) for document in documents]
 
     async def subscribe_room(self, token: str, rid: str) -> RoomEvents:
-        """One upstream DDP socket for this subscriber (see realtime.py)."""
+        """The visitor's room over DDP, one upstream socket per visitor and room in this
+        process whatever the number of its subscribers (see realtime.py)."""
+        return await self._shared_rooms.subscribe(token, rid)
+
+    def _room_events(self, token: str, rid: str) -> UpstreamRoomEvents:
         request_id = forwarding.current().request_id
         events = UpstreamRoomEvents(
             self._realtime_url,
@@ -417,11 +422,6 @@ class UpstreamBackend:
             on_close=self.live_subscriptions.discard,
         )
         self.live_subscriptions.add(events)
-        try:
-            await events.start()
-        except BaseException:
-            await events.aclose()
-            raise
         return events
 
 

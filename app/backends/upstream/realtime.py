@@ -1,8 +1,12 @@
 """A room's events from a real Rocket.Chat over DDP: subscribe, keepalive, reconnect, back-fill.
 
-One upstream WebSocket per subscription, as the widget itself does: a dropped socket affects one
-subscriber, Rocket.Chat's per-connection limits apply per visitor, and a subscription's whole
-state (what it delivered) lives in one object that is gone with it.
+One upstream WebSocket per visitor and room in a process, as the widget itself holds one: the
+GraphQL subscribers of that room (a visitor's tabs) share it (`SharedRooms`), and with it the
+same event objects, so each event is executed once for them. A dropped socket affects one
+visitor, Rocket.Chat's per-connection limits apply per visitor as for its widget, and a room's
+whole state (what it delivered) lives in one object that is gone with its last subscriber.
+One multiplexed socket per process would need a DDP login the visitor API does not have (each
+stream is authorised by its own token anyway) and would put every visitor behind one drop.
 
 - Subscribes `stream-room-messages <rid>` and `stream-notify-room <rid>/deleteMessage` with the
   visitor's token, as the widget does.
@@ -336,6 +340,10 @@ class UpstreamRoomEvents:
         timing = self._timing
         return random.uniform(0, min(timing.backoff_cap, timing.backoff_base * 2**attempt))
 
+    async def check_room(self) -> None:
+        """Raise the failure Rocket.Chat answers if the visitor's room is not open now."""
+        await self._reader.open_room(self.token, self.rid)
+
     async def _precise_failure(self, refused: _Refused) -> LivechatFailure:
         """DDP says only "not-allowed": ask the REST side why (token, room, closed)."""
         try:
@@ -432,3 +440,110 @@ class UpstreamRoomEvents:
             before = oldest + timedelta(milliseconds=1)
         log.warning("back-fill of room %s stopped after %d messages", self.rid, len(found))
         return list(found.values()), False
+
+
+class SharedRooms:
+    """One upstream subscription per visitor and room in this process, shared by every GraphQL
+    subscriber of it (a visitor's tabs): one socket, one back-fill, and the same event objects
+    for all, so that the GraphQL layer executes each event once for them."""
+
+    def __init__(self, open_room_events: Callable[[str, str], UpstreamRoomEvents]) -> None:
+        self._open = open_room_events
+        self._rooms: dict[tuple[str, str], _SharedRoom] = {}
+
+    async def subscribe(self, token: str, rid: str) -> RoomListener:
+        key = (token, rid)
+        room = self._rooms.get(key)
+        if room is not None and not room.ended:
+            # Joining a live room: Rocket.Chat would check the room again for a new
+            # subscription (it may have closed since), so do we.
+            await room.upstream.check_room()
+            if not room.ended:
+                return await room.join()
+        room = self._rooms[key] = _SharedRoom(self._open(token, rid), self._drop)
+        return await room.join()
+
+    def _drop(self, room: _SharedRoom) -> None:
+        key = (room.upstream.token, room.upstream.rid)
+        if self._rooms.get(key) is room:
+            del self._rooms[key]
+
+
+class _SharedRoom:
+    def __init__(
+        self, upstream: UpstreamRoomEvents, on_empty: Callable[[_SharedRoom], None]
+    ) -> None:
+        self.upstream = upstream
+        self._on_empty = on_empty
+        self._listeners: set[RoomListener] = set()
+        self._started: asyncio.Task[None] = asyncio.create_task(upstream.start())
+        self._pump: asyncio.Task[None] | None = None
+        self.ended = False
+
+    async def join(self) -> RoomListener:
+        listener = RoomListener(self)
+        self._listeners.add(listener)
+        try:
+            await asyncio.shield(self._started)
+        except BaseException:
+            await listener.aclose()
+            raise
+        if self._pump is None:
+            self._pump = asyncio.create_task(self._forward())
+        return listener
+
+    async def _forward(self) -> None:
+        try:
+            async for event in self.upstream:
+                for listener in self._listeners:
+                    listener.deliver(event)
+        except (LivechatFailure, BackendFailure) as failure:
+            for listener in self._listeners:
+                listener.deliver(failure)
+        self.ended = True
+        for listener in self._listeners:
+            listener.deliver(None)
+
+    async def leave(self, listener: RoomListener) -> None:
+        self._listeners.discard(listener)
+        if self._listeners:
+            return
+        self.ended = True
+        self._on_empty(self)
+        for task in (self._pump, self._started):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self._started.done() and not self._started.cancelled():
+            self._started.exception()  # retrieved: the joiners were told
+        await self.upstream.aclose()
+
+
+class RoomListener:
+    """One GraphQL subscriber's view of a shared upstream room."""
+
+    def __init__(self, room: _SharedRoom) -> None:
+        self._room = room
+        self._queue: asyncio.Queue[RoomEvent | BaseException | None] = asyncio.Queue()
+        self._closed = False
+
+    def deliver(self, item: RoomEvent | BaseException | None) -> None:
+        self._queue.put_nowait(item)
+
+    def __aiter__(self) -> RoomListener:
+        return self
+
+    async def __anext__(self) -> RoomEvent:
+        item = await self._queue.get()
+        if item is None or isinstance(item, BaseException):
+            self._queue.put_nowait(None)
+            if item is None:
+                raise StopAsyncIteration
+            raise item
+        return item
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self._room.leave(self)
