@@ -7,8 +7,10 @@ On the in-process backend (`livechat-graphql serve`, a real process): --subscrip
 `livechatRoomEvents` subscriptions, each on its own graphql-transport-ws socket as a browser
 tab would (opened by bench/subscribers.mjs in Node), spread evenly over --rooms rooms,
 selecting the shipped Message fragment (markdown included). Then --rate sends per second (the
-shipped send mutation, over HTTP, rooms in turn) for --seconds. Latency is from a send's answer to each subscriber's event (0 when the event
-came first); memory is the server's resident set before and after the subscriptions opened.
+shipped send mutation, over HTTP, rooms in turn) for --seconds. Latency is from a send's
+answer to each subscriber's event (0 when the event came first); memory is the server's
+resident set before and after the subscriptions opened; CPU is the server's, and the load
+generator's (sender and subscribers), in cores over the sending.
 
 Rows:
 - "shared": the subscribers of a room send the same document and variables, so each event is
