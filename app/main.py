@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
 
 from app import logs
 from app.backends import forwarding, make_backend
@@ -64,6 +65,8 @@ def create_app(
             schema,
             context_getter=context,
             graphql_ide=None if settings.production else "graphiql",
+            # graphql-ws's protocol over a WebSocket, and Apollo's multipart HTTP subscriptions.
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL),
         ),
         prefix="/graphql",
     )

@@ -89,7 +89,7 @@ class PersistedQueries:
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                return scope, _replay([message])
+                return scope, _replay([message], receive)
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
@@ -105,7 +105,7 @@ class PersistedQueries:
         headers = [(name, value) for name, value in scope["headers"] if name != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
         return {**scope, "headers": headers}, _replay(
-            [{"type": "http.request", "body": body, "more_body": False}]
+            [{"type": "http.request", "body": body, "more_body": False}], receive
         )
 
     async def _refuse(self, send: Send, refusal: _Refusal) -> None:
@@ -122,12 +122,14 @@ class PersistedQueries:
         await send({"type": "http.response.body", "body": body})
 
 
-def _replay(messages: list[Message]) -> Receive:
+def _replay(messages: list[Message], then: Receive) -> Receive:
+    """The messages already read, then the connection's own: a streamed answer (a multipart
+    subscription) listens on it for the client leaving, and must not hear it too soon."""
     pending = list(messages)
 
     async def receive() -> Message:
         if pending:
             return pending.pop(0)
-        return {"type": "http.disconnect"}
+        return await then()
 
     return receive

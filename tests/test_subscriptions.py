@@ -169,7 +169,7 @@ async def live_subscriptions(app: FastAPI, count: int) -> bool:
 def test_apollo_client_subscribes_over_graphql_ws(server: str) -> None:
     done = run_node("subscription.test.mjs", server)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert "# pass 2" in done.stdout
+    assert "# pass 3" in done.stdout
 
 
 async def test_every_stored_message_once_in_order_to_every_subscriber(

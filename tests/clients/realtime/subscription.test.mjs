@@ -53,6 +53,11 @@ const wsClient = createClient({
   keepAlive: 100, // a ping every 100 ms: the server must pong each
   on: { pong: () => { pongs += 1; } },
 });
+// Events replace one another, and an edit replaces a message's urls: no merging to do.
+const typePolicies = {
+  Subscription: { fields: { livechatRoomEvents: { merge: false } } },
+  Message: { fields: { urls: { merge: false }, mentions: { merge: false }, channels: { merge: false } } },
+};
 const client = new ApolloClient({
   link: split(
     ({ query }) => {
@@ -62,7 +67,7 @@ const client = new ApolloClient({
     new GraphQLWsLink(wsClient),
     new HttpLink({ uri: `${SERVER}/graphql` }),
   ),
-  cache: new InMemoryCache({ possibleTypes }),
+  cache: new InMemoryCache({ possibleTypes, typePolicies }),
 });
 
 // A subscription's events as they come, and a way to wait for the next ones.
@@ -163,6 +168,35 @@ test('a room as it happens, over GraphQLWsLink', async () => {
   assert.equal(closed.events[0].__typename, 'LivechatError');
   assert.equal(closed.events[0].code, 'INVALID_ROOM');
   room.unsubscribe();
+});
+
+test('multipart HTTP subscriptions: the same events through a plain HttpLink', async () => {
+  const overHttp = new ApolloClient({
+    link: new HttpLink({ uri: `${SERVER}/graphql` }),
+    cache: new InMemoryCache({ possibleTypes, typePolicies }),
+  });
+  const token = `apollo-multipart-${Date.now()}`;
+  const rid = await visitorWithRoom(token);
+  const events = [];
+  const subscription = overHttp.subscribe({ query: ROOM_EVENTS, variables: { token, rid } }).subscribe({
+    next: ({ data }) => events.push(data.livechatRoomEvents),
+  });
+  const sent = [];
+  const deadline = Date.now() + 10_000;
+  // No acknowledgement here either: send until one arrives, then check the rest in order.
+  while (!events.length) {
+    assert.ok(Date.now() < deadline, 'no event over multipart HTTP');
+    sent.push((await send(token, rid, `over http ${sent.length}`)).id);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const first = sent.indexOf(events[0].message.id);
+  for (let index = 0; index < 5; index += 1) sent.push((await send(token, rid, `more ${index}`)).id);
+  while (events.length < sent.length - first) {
+    assert.ok(Date.now() < deadline, 'events missing over multipart HTTP');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.deepEqual(events.map((event) => event.message.id), sent.slice(first));
+  subscription.unsubscribe();
 });
 
 test('a bad token or another visitor\'s room: one LivechatError, then the end', async () => {
