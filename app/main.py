@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from opentelemetry.sdk.trace import TracerProvider
 
 from app import logs
 from app.backends import forwarding, make_backend
@@ -21,20 +22,45 @@ from app.graphql.context import Context
 from app.graphql.ide import STATIC_PATH, OfflineGraphQLRouter, static_files
 from app.graphql.schema import make_schema
 from app.middleware import BodySizeLimit, JsonErrors
+from app.observability import http as observability
+from app.observability.metrics import Metrics
+from app.observability.operations import OperationMetrics
+from app.observability.tracing import GraphQLSpans, provider_from_environment
 from app.persisted_queries import DocumentCache, PersistedQueries
 from app.settings import Settings
 
 BackendFactory = Callable[[Settings], Awaitable[LivechatBackend]]
 
 
+def tracer_provider_for(settings: Settings) -> TracerProvider | None:
+    """The process's tracer provider when OTEL_* turn tracing on (also made global, so the
+    upstream client's spans find it)."""
+    kind = settings.tracing_exporter()
+    if kind is None:
+        return None
+    from opentelemetry import trace
+
+    provider = provider_from_environment(kind, settings.otel_service_name)
+    trace.set_tracer_provider(provider)
+    return provider
+
+
 def create_app(
-    settings: Settings | None = None, *, backend_factory: BackendFactory = make_backend
+    settings: Settings | None = None,
+    *,
+    backend_factory: BackendFactory = make_backend,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
-    """Build the app; the backend is made on startup and closed on shutdown."""
+    """Build the app; the backend is made on startup and closed on shutdown. Metrics and
+    traces are on when settings say so (a test may hand its own `tracer_provider`)."""
     settings = settings or Settings()
+    metrics = Metrics() if settings.metrics else None
+    tracer_provider = tracer_provider or tracer_provider_for(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if metrics is not None:
+            metrics.activate()  # what the backend starts records to this app's metrics
         backend = GuardedBackend(await backend_factory(settings))
         app.state.backend = backend
         # What exists now (schema, modules, tables) lives as long as the process: keep it out
@@ -44,6 +70,8 @@ def create_app(
             yield
         finally:
             await backend.aclose()
+            if tracer_provider is not None:
+                tracer_provider.force_flush()
 
     app = FastAPI(
         title="livechat-graphql",
@@ -55,7 +83,15 @@ def create_app(
         incoming = forwarding.begin(request.headers, settings.forward_headers)
         return Context(backend=request.app.state.backend, request_id=incoming.request_id)
 
-    schema = make_schema(settings.request_limits(), production=settings.production)
+    observers: list[object] = []
+    if metrics is not None:
+        observers.append(OperationMetrics)
+    if tracer_provider is not None:
+        provider = tracer_provider
+        observers.append(lambda: GraphQLSpans(tracer_provider=provider))
+    schema = make_schema(
+        settings.request_limits(), production=settings.production, observers=observers
+    )
     app.mount(STATIC_PATH.rstrip("/"), static_files(), name="graphiql-static")
     app.include_router(
         OfflineGraphQLRouter(
@@ -89,6 +125,10 @@ def create_app(
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(JsonErrors)
+    if metrics is not None:
+        observability.serve_metrics(app, metrics)
+    if tracer_provider is not None:
+        observability.trace_requests(app, tracer_provider)
     return app
 
 

@@ -17,6 +17,7 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from app.backends.base import BackendFailure, LivechatFailure, RateLimited
+from app.observability import metrics
 
 T = TypeVar("T")
 
@@ -66,6 +67,7 @@ class LivechatError:
 
 def livechat_error(failure: LivechatFailure) -> LivechatError:
     """The one place a domain failure becomes GraphQL data."""
+    metrics.note_livechat_error(failure.code)
     return LivechatError(
         code=LivechatErrorCode[failure.code],
         reason=failure.reason,
