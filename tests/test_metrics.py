@@ -153,6 +153,13 @@ async def test_a_thousand_visitors_and_rooms_add_no_series(metered: str) -> None
     assert "token-" not in text and "no-room-" not in text
 
 
+def call(http: httpx.Client, name: str, variables: dict[str, object]) -> dict[str, object]:
+    body: dict[str, object] = http.post(
+        "/graphql", json={"query": operation(name), "variables": variables}
+    ).json()
+    return body
+
+
 def test_upstream_calls_are_counted_by_route_and_status(
     rocketchat: RocketChatServer, tmp_path: Path
 ) -> None:
@@ -160,16 +167,12 @@ def test_upstream_calls_are_counted_by_route_and_status(
         backend="upstream", upstream_url=rocketchat.url, database=tmp_path / "x.db", metrics=True
     )
     with serving(create_app(settings)) as url, httpx.Client(base_url=url) as http:
-        http.post("/graphql", json={"query": operation("registerLivechatVisitor"),
-                                    "variables": {"input": {"token": "tok"}}})  # fmt: skip
-        room = http.post("/graphql", json={"query": operation("openLivechatRoom"),
-                                           "variables": {"input": {"token": "tok"}}}).json()  # fmt: skip
-        rid = room["data"]["openLivechatRoom"]["room"]["id"]
+        call(http, "registerLivechatVisitor", {"input": {"token": "tok"}})
+        room = call(http, "openLivechatRoom", {"input": {"token": "tok"}})
+        rid = room["data"]["openLivechatRoom"]["room"]["id"]  # type: ignore[index]
         for _ in range(2):
-            http.post("/graphql", json={"query": operation("sendLivechatMessage"),
-                      "variables": {"input": {"token": "tok", "rid": rid, "msg": "hi"}}})  # fmt: skip
-        http.post("/graphql", json={"query": operation("livechatMessages"),
-                                    "variables": {"token": "tok", "rid": rid}})  # fmt: skip
+            call(http, "sendLivechatMessage", {"input": {"token": "tok", "rid": rid, "msg": "hi"}})
+        call(http, "livechatMessages", {"token": "tok", "rid": rid})
         found = scrape(url)
     requests = "livechat_graphql_upstream_requests_total"
     assert value(found, requests, route="POST /api/v1/livechat/message", status="200") == 2
