@@ -9,7 +9,7 @@ timeout) is read by the SDK itself, as in any OpenTelemetry service.
 
 Visitor tokens travel in documents, arguments and Rocket.Chat's query strings: no span
 attribute carries one. Documents are redacted like log lines, resolver arguments lose their
-secret fields, and URLs keep their query parameters' names only.
+secret fields, and URLs lose their query strings.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Generator, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -33,12 +32,10 @@ URL_ATTRIBUTES = ("http.url", "url.full", "http.target", "url.query")
 
 
 def scrub_url(text: str) -> str:
-    """The URL with every query value replaced: `/room?token=[REDACTED]`."""
-    parts = urlsplit(text)
-    if not parts.query:
-        return text
-    names = "&".join(f"{name}={REDACTED}" for name, _ in parse_qsl(parts.query, True))
-    return urlunsplit(parts._replace(query=names))
+    """The URL without its query string's content: `/room?[REDACTED]`. (Instrumentations
+    record it percent-decoded, so no parsing of it can be trusted to find every value.)"""
+    base, mark, query = text.partition("?")
+    return f"{base}?{REDACTED}" if mark and query else base
 
 
 def scrub_url_attributes(span: Span) -> None:
@@ -47,10 +44,7 @@ def scrub_url_attributes(span: Span) -> None:
     for name in URL_ATTRIBUTES:
         value = attributes.get(name)
         if isinstance(value, str):
-            if name == "url.query":
-                span.set_attribute(name, scrub_url(f"?{value}")[1:])
-            else:
-                span.set_attribute(name, scrub_url(value))
+            span.set_attribute(name, REDACTED if name == "url.query" else scrub_url(value))
 
 
 def server_request_hook(span: Span, scope: Mapping[str, Any]) -> None:
