@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -49,10 +50,26 @@ def serve(settings: Settings) -> None:
     from app.main import create_app
 
     logs.configure(settings.log_level)
+    # SIGTERM is how containers and supervisors ask for a stop (app/shutdown.py says how it
+    # drains); uvicorn raises the signal again once it is done, and that is a normal end,
+    # status 0 (before uvicorn is up, an immediate one).
+    signal.signal(signal.SIGTERM, _stopped)
     workers = settings.worker_count()
     if workers == 1:
-        app = create_app(settings)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+        from app.shutdown import Draining, DrainingServer
+
+        app = Draining(create_app(settings))
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            timeout_graceful_shutdown=settings.shutdown_timeout,
+        )
+        server = DrainingServer(config, app, settings.shutdown_drain)
+        server.run()
+        if not server.started:
+            sys.exit(3)  # as uvicorn.run: the app could not start
         return
     # Each worker process imports the factory and reads its settings from the environment.
     settings.export_to_environment()
@@ -63,7 +80,12 @@ def serve(settings: Settings) -> None:
         port=settings.port,
         workers=workers,
         log_config=None,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
     )
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def parser() -> argparse.ArgumentParser:

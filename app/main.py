@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from opentelemetry.sdk.trace import TracerProvider
+from starlette.requests import HTTPConnection
 
 from app import logs
 from app.backends import forwarding, make_backend
@@ -79,7 +80,7 @@ def create_app(
         lifespan=lifespan,
     )
 
-    async def context(request: Request) -> Context:
+    async def context(request: HTTPConnection) -> Context:  # a Request or a WebSocket
         incoming = forwarding.begin(request.headers, settings.forward_headers)
         return Context(backend=request.app.state.backend, request_id=incoming.request_id)
 

@@ -69,10 +69,16 @@ class Settings(BaseSettings):
     metrics: bool = Field(
         default=False, description="serve Prometheus metrics at GET /metrics (one per process)"
     )
-    shutdown_timeout: float = Field(
-        default=10.0,
+    shutdown_timeout: int = Field(
+        default=10,
         ge=0,
         description="seconds in-flight requests get to finish after SIGTERM, then they are cut",
+    )
+    shutdown_drain: float = Field(
+        default=0.0,
+        ge=0,
+        description="seconds after SIGTERM of answering /healthz 503 and closing connections"
+        " after each response, before the server stops accepting (one worker only)",
     )
     # OpenTelemetry reads its own standard variables (no prefix); these decide whether to trace.
     otel_sdk_disabled: bool = Field(default=False, validation_alias="OTEL_SDK_DISABLED")
