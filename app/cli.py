@@ -1,4 +1,4 @@
-"""The `livechat-graphql` command: serve, export-schema, export-fragment.
+"""The `livechat-graphql` command: serve, healthcheck, export-schema, export-fragment.
 
 Every `serve` flag also reads from the environment as LIVECHAT_GRAPHQL_<FLAG>.
 """
@@ -84,6 +84,19 @@ def serve(settings: Settings) -> None:
     )
 
 
+def healthcheck(settings: Settings) -> int:
+    """A container's HEALTHCHECK: the local server's /healthz, as an exit status (the slim
+    image has no curl)."""
+    import httpx
+
+    host = "127.0.0.1" if settings.host in {"0.0.0.0", "::", ""} else settings.host
+    try:
+        answer = httpx.get(f"http://{host}:{settings.port}/healthz", timeout=3)
+    except httpx.HTTPError:
+        return 1
+    return 0 if answer.status_code == 200 else 1
+
+
 def _stopped(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
@@ -106,6 +119,9 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="no introspection, no field suggestions, no GraphiQL",
     )
+    commands.add_parser(
+        "healthcheck", help="exit 0 if the server on this machine's --port answers /healthz 200"
+    )
     export = commands.add_parser("export-schema", help="print the SDL of the served schema")
     export.add_argument(
         "--possible-types",
@@ -124,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if arguments.command == "export-schema":
         sys.stdout.write(export_possible_types() if arguments.possible_types else export_sdl())
         return
+    if arguments.command == "healthcheck":
+        sys.exit(healthcheck(Settings()))
     if arguments.command == "export-fragment":
         from app.graphql.fragments import DEFAULT_DEPTH, markdown_fragment
 

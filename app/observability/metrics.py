@@ -147,13 +147,8 @@ class Metrics:
             namespace=NAMESPACE,
             registry=r,
         )
-        self.circuit_state = Enum(
-            "upstream_circuit_state",
-            "The upstream circuit breaker's state.",
-            namespace=NAMESPACE,
-            registry=r,
-            states=list(CIRCUIT_STATES),
-        )
+        # Registered when a breaker first reports: no breaker, no series (not a false "closed").
+        self.circuit_state: Enum | None = None
         self.subscriptions_open = Gauge(
             "subscriptions_open",
             "Subscriptions currently open.",
@@ -243,6 +238,14 @@ def set_circuit_state(state: str) -> None:
     if metrics is not None:
         if state not in CIRCUIT_STATES:
             raise ValueError(f"unknown circuit state {state!r}")
+        if metrics.circuit_state is None:
+            metrics.circuit_state = Enum(
+                "upstream_circuit_state",
+                "The upstream circuit breaker's state.",
+                namespace=NAMESPACE,
+                registry=metrics.registry,
+                states=list(CIRCUIT_STATES),
+            )
         metrics.circuit_state.state(state)
 
 
