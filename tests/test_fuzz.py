@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, from_schema
 
-from app.cli import export_sdl
+from app.graphql.export import sdl
 from app.main import create_app
 from app.settings import Settings
 
-SDL = export_sdl()
+SDL = sdl(create_app(Settings()).state.schema)
 CI_EXAMPLES = settings(
     max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
 )
