@@ -44,7 +44,7 @@ def post(url: str, query: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     "chosen",
-    [dict(zip(OPTIONS, flags, strict=True)) for flags in itertools.product([False, True], repeat=5)],
+    [dict(zip(OPTIONS, on, strict=True)) for on in itertools.product([False, True], repeat=5)],
     ids=lambda chosen: "+".join(name for name, on in chosen.items() if on) or "none",
 )
 def test_graphql_core_introspection_query_is_answered(server: str, chosen: dict[str, bool]) -> None:
