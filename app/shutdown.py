@@ -3,11 +3,11 @@
 Closing the listening socket at once resets the connections still waiting in its backlog, and
 closing an idle keep-alive connection races a client that is writing its next request on it:
 either way a client sees a reset it cannot tell from a crash. So, for `shutdown_drain` seconds
-after SIGTERM, the server keeps serving while `/healthz` answers 503 (the load balancer takes
-the replica out) and every response says `Connection: close` (no keep-alive connection is left
-idle to be cut). Then uvicorn stops accepting, lets in-flight requests finish (up to
-`shutdown_timeout`), closes WebSockets with 1012 and runs the lifespan's shutdown. A second
-SIGTERM, or SIGINT, skips the rest of the drain.
+after SIGTERM, the server keeps serving while `/healthz` and `/readyz` answer 503 (the load
+balancer takes the replica out) and every response says `Connection: close` (no keep-alive
+connection is left idle to be cut). Then uvicorn stops accepting, lets in-flight requests
+finish (up to `shutdown_timeout`), closes WebSockets with 1012 and runs the lifespan's
+shutdown. A second SIGTERM, or SIGINT, skips the rest of the drain.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ import orjson
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-HEALTH_PATH = "/healthz"
+# Liveness and readiness both say the server is going away, whichever the balancer checks.
+HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 class Draining:
-    """Wraps the app: once `draining`, /healthz answers 503 and every response closes its
-    connection after it is sent."""
+    """Wraps the app: once `draining`, /healthz and /readyz answer 503 and every response
+    closes its connection after it is sent."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -35,7 +36,7 @@ class Draining:
         if scope["type"] != "http" or not self.draining:
             await self.app(scope, receive, send)
             return
-        if scope["path"] == HEALTH_PATH:
+        if scope["path"] in HEALTH_PATHS:
             await send(
                 {
                     "type": "http.response.start",

@@ -1,5 +1,5 @@
 """Replicas as they run in production: one upstream, several facade processes in upstream mode
-in front of it, and a load balancer that routes round-robin among those whose /healthz says
+in front of it, and a load balancer that routes round-robin among those whose `/readyz` says
 200 (checked every 0.1 s, as a load balancer's health check would)."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class LoadBalancer:
         while True:
             for url in self.urls:
                 try:
-                    answer = await self.clients[url].get("/healthz")
+                    answer = await self.clients[url].get("/readyz")
                     up = answer.status_code == 200
                 except httpx.TransportError:
                     up = False

@@ -63,14 +63,10 @@ class Schema(strawberry.Schema):
 
 
 def make_schema(
-    limits: RequestLimits | None = None,
-    *,
-    production: bool = False,
-    observers: Sequence[Any] = (),
+    limits: RequestLimits, *, production: bool = False, observers: Sequence[Any] = ()
 ) -> strawberry.Schema:
     """The schema with its guards. `production` hides introspection and field suggestions;
     `observers` are extensions that watch operations (metrics, traces), first of all."""
-    limits = limits or RequestLimits()
     # One rule class per schema: the validation cache is keyed by the rules as well.
     document_limits = validation_rule(limits)
     extensions: list[Any] = [
@@ -93,6 +89,3 @@ def make_schema(
         execution_context_class=CachingExecutionContext,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production),
     )
-
-
-schema = make_schema()
