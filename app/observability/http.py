@@ -13,7 +13,7 @@ from app.observability.metrics import Metrics
 from app.observability.tracing import server_request_hook
 
 # Probes and scrapes are not traffic: no span for them.
-UNTRACED_PATHS = "healthz,metrics"
+UNTRACED_PATHS = "healthz,readyz,metrics"
 
 
 class CurrentMetrics:
