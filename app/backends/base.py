@@ -280,8 +280,10 @@ class OtherLivechatFailure(LivechatFailure):
 
     @classmethod
     def from_upstream(cls, error: str, text: str) -> LivechatFailure:
-        reason = text.removesuffix(f" [{error}]") if text != error else error
-        return cls(reason, error)
+        """A known id has our reason; an unknown one keeps Rocket.Chat's words."""
+        if cls.error:
+            return cls()
+        return cls(text.removesuffix(f" [{error}]"), error)
 
 
 class DuplicateMessageId(OtherLivechatFailure):

@@ -48,7 +48,9 @@ def _cap(name: str, value: str | None, limit: int) -> None:
 
 def _path_id(name: str, value: str, limit: int) -> None:
     _cap(name, value, limit)
-    if value and not PATH_ID.fullmatch(value):
+    if not value:
+        raise InvalidParams(f"'{name}' must NOT have fewer than 1 characters")
+    if not PATH_ID.fullmatch(value):
         raise InvalidParams(f"'{name}' must be letters, digits, '-' or '_'")
 
 
