@@ -200,10 +200,12 @@ class InProcessBackend:
             urls=_urls(outgoing.msg),
             md=await self._markdown(outgoing.msg, now),
         )
-        document, created = await self._store.insert_message(message_to_json(message))
+        document = message_to_json(message)
+        stored, created = await self._store.insert_message(document)
         if not created:
-            return self._stored_retry(document, outgoing)
-        return message_from_json(document)
+            return self._stored_retry(stored, outgoing)
+        # The store moves `ts` on when the room's last message has the same millisecond.
+        return message if stored["ts"] == document["ts"] else message_from_json(stored)
 
     def _check_length(self, text: str) -> None:
         if utf16_length(text) > self._character_limit:
