@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, from_schema
 
-from app.cli import export_sdl
+from app.graphql.export import sdl
 from app.main import create_app
 from app.settings import Settings
 
-SDL = export_sdl()
+SDL = sdl(create_app(Settings()).state.schema)
 CI_EXAMPLES = settings(
     max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
 )
@@ -137,3 +137,44 @@ def test_rocket_chat_routes_take_any_query(
 ) -> None:
     answer = client.get(path, params=params)
     assert answer.status_code in (200, 400), answer.text
+
+
+def check_refusal(answer: Any) -> None:
+    """A body GraphQL cannot run is a 4xx with a GraphQL error a client can read."""
+    assert answer.status_code < 500, answer.text
+    if answer.status_code >= 400:
+        codes = [error["extensions"]["code"] for error in answer.json()["errors"]]
+        assert codes and "INTERNAL_SERVER_ERROR" not in codes
+
+
+@CI_EXAMPLES
+@given(body=json_values)
+def test_graphql_takes_any_json_body(client: TestClient, body: Any) -> None:
+    check_refusal(client.post("/graphql", json=body))
+
+
+@CI_EXAMPLES
+@given(
+    body=st.binary(max_size=300),
+    content_type=st.sampled_from(
+        ["application/json", "application/graphql-response+json", "text/plain", ""]
+    ),
+)
+def test_graphql_takes_any_bytes(client: TestClient, body: bytes, content_type: str) -> None:
+    check_refusal(client.post("/graphql", content=body, headers={"content-type": content_type}))
+
+
+@CI_EXAMPLES
+@given(
+    body=st.fixed_dictionaries(
+        {},
+        optional={
+            "query": json_values | st.sampled_from(["{ __typename }", "query Q { __typename }"]),
+            "variables": json_values,
+            "operationName": json_values,
+            "extensions": json_values,
+        },
+    )
+)
+def test_graphql_takes_any_request_object(client: TestClient, body: Any) -> None:
+    check_refusal(client.post("/graphql", json=body))

@@ -375,6 +375,10 @@ class LivechatBackend(Protocol):
         (GET .../messages.history/:rid with Rocket.Chat's `end`)."""
         ...
 
+    async def readiness(self) -> str | None:
+        """None when the backend can serve requests now, else why it cannot (for /readyz)."""
+        ...
+
     async def aclose(self) -> None:
         """Release connections and files."""
         ...

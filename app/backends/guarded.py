@@ -123,5 +123,8 @@ class GuardedBackend:
             raise InvalidParams(f"'limit' must be between 1 and {self.caps.history}")
         return await self.inner.message_history(token, rid, limit, before)
 
+    async def readiness(self) -> str | None:
+        return await self.inner.readiness()
+
     async def aclose(self) -> None:
         await self.inner.aclose()
