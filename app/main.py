@@ -6,12 +6,15 @@ The lifespan owns the backend: made on startup, closed on shutdown.
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
+import strawberry
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from opentelemetry.sdk.trace import TracerProvider
 from starlette.requests import HTTPConnection
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
 
@@ -21,31 +24,88 @@ from app.backends.base import LivechatBackend
 from app.backends.guarded import GuardedBackend
 from app.graphql.context import Context
 from app.graphql.ide import STATIC_PATH, OfflineGraphQLRouter, static_files
+from app.graphql.limits import RequestLimits
 from app.graphql.schema import make_schema
-from app.middleware import BodySizeLimit, JsonErrors
+from app.middleware import BodySizeLimit, JsonErrors, RequestScope
+from app.observability import http as observability
+from app.observability.metrics import Metrics
+from app.observability.operations import OperationMetrics
+from app.observability.tracing import GraphQLSpans, provider_from_environment
 from app.persisted_queries import DocumentCache, PersistedQueries
 from app.settings import Settings
 
 BackendFactory = Callable[[Settings], Awaitable[LivechatBackend]]
 
+log = logging.getLogger("app.main")
+
+
+def served_schema(settings: Settings, observers: Sequence[object] = ()) -> strawberry.Schema:
+    """The schema the app serves for these settings: the CLI's exports and the tests use it.
+    `observers` are the extensions that watch operations (metrics, traces)."""
+    limits = RequestLimits(
+        max_depth=settings.max_depth,
+        max_markdown_depth=settings.max_markdown_depth,
+        max_introspection_depth=settings.max_introspection_depth,
+        max_aliases=settings.max_aliases,
+        max_root_fields=settings.max_root_fields,
+        max_tokens=settings.max_tokens,
+    )
+    return make_schema(limits, production=settings.production, observers=observers)
+
+
+def where_to_go(settings: Settings) -> str:
+    """The startup line: the URL to open, and what answers behind it."""
+    url = f"http://{settings.host}:{settings.port}/graphql"
+    if settings.backend == "upstream":
+        behind = f"upstream, Rocket.Chat at {settings.upstream_url}"
+    else:
+        database = str(settings.database)
+        shown = database if database.startswith(("/", ".")) else f"./{database}"
+        behind = f"in-process, SQLite at {shown}"
+    return f"{'GraphQL' if settings.production else 'GraphiQL'}: {url} ({behind})"
+
+
+def tracer_provider_for(settings: Settings) -> TracerProvider | None:
+    """The process's tracer provider when OTEL_* turn tracing on (also made global, so the
+    upstream client's spans find it)."""
+    kind = settings.tracing_exporter()
+    if kind is None:
+        return None
+    from opentelemetry import trace
+
+    provider = provider_from_environment(kind, settings.otel_service_name)
+    trace.set_tracer_provider(provider)
+    return provider
+
 
 def create_app(
-    settings: Settings | None = None, *, backend_factory: BackendFactory = make_backend
+    settings: Settings | None = None,
+    *,
+    backend_factory: BackendFactory = make_backend,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
-    """Build the app; the backend is made on startup and closed on shutdown."""
+    """Build the app; the backend is made on startup and closed on shutdown. Metrics and
+    traces are on when settings say so (a test may hand its own `tracer_provider`)."""
     settings = settings or Settings()
+    metrics = Metrics() if settings.metrics else None
+    tracer_provider = tracer_provider or tracer_provider_for(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if metrics is not None:
+            metrics.activate()  # what the backend starts records to this app's metrics
         backend = GuardedBackend(await backend_factory(settings))
         app.state.backend = backend
         # What exists now (schema, modules, tables) lives as long as the process: keep it out
         # of the cyclic collector's full passes, which otherwise walk it again and again.
         gc.freeze()
+        log.info(where_to_go(settings))
         try:
             yield
         finally:
             await backend.aclose()
+            if tracer_provider is not None:
+                tracer_provider.force_flush()
 
     app = FastAPI(
         title="livechat-graphql",
@@ -53,12 +113,19 @@ def create_app(
         lifespan=lifespan,
     )
 
-    async def context(connection: HTTPConnection) -> Context:
-        """For a request, or for a WebSocket (subscriptions) once per connection."""
-        incoming = forwarding.begin(connection.headers, settings.forward_headers)
-        return Context(backend=connection.app.state.backend, request_id=incoming.request_id)
+    async def context(request: HTTPConnection) -> Context:  # a Request or a WebSocket
+        return Context(
+            backend=request.app.state.backend, request_id=forwarding.current().request_id
+        )
 
-    schema = make_schema(settings.request_limits(), production=settings.production)
+    observers: list[object] = []
+    if metrics is not None:
+        observers.append(OperationMetrics)
+    if tracer_provider is not None:
+        provider = tracer_provider
+        observers.append(lambda: GraphQLSpans(tracer_provider=provider))
+    schema = served_schema(settings, observers=observers)
+    app.state.schema = schema
     app.mount(STATIC_PATH.rstrip("/"), static_files(), name="graphiql-static")
     app.include_router(
         OfflineGraphQLRouter(
@@ -71,11 +138,22 @@ def create_app(
         prefix="/graphql",
     )
 
-    @app.get("/healthz", summary="200 once the backend is ready")
+    @app.get("/healthz", summary="liveness: 200 once the app has started")
     async def healthz(request: Request) -> JSONResponse:
-        ready = getattr(request.app.state, "backend", None) is not None
+        started = getattr(request.app.state, "backend", None) is not None
         return JSONResponse(
-            {"status": "ok" if ready else "starting"}, status_code=200 if ready else 503
+            {"status": "ok" if started else "starting"}, status_code=200 if started else 503
+        )
+
+    @app.get("/readyz", summary="readiness: 200 only while the backend can serve")
+    async def readyz(request: Request) -> JSONResponse:
+        backend: LivechatBackend | None = getattr(request.app.state, "backend", None)
+        reason = "starting" if backend is None else await backend.readiness()
+        if reason is None:
+            return JSONResponse({"status": "ready", "backend": settings.backend})
+        return JSONResponse(
+            {"status": "unavailable", "backend": settings.backend, "reason": reason},
+            status_code=503,
         )
 
     if settings.backend == "inprocess":
@@ -99,6 +177,11 @@ def create_app(
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(JsonErrors)
+    app.add_middleware(RequestScope, forward_headers=settings.forward_headers)
+    if metrics is not None:
+        observability.serve_metrics(app, metrics)
+    if tracer_provider is not None:
+        observability.trace_requests(app, tracer_provider)
     return app
 
 
@@ -106,7 +189,7 @@ def create_app_from_environment() -> FastAPI:
     """The factory each worker process calls (`serve --workers N`): the parent exported its
     settings to the environment, and a spawned process starts with no logging configured."""
     settings = Settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     return create_app(settings)
 
 

@@ -5,22 +5,29 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from app.graphql.limits import RequestLimits
 
 
 class Settings(BaseSettings):
     """Everything the app needs to start; CLI flags override the environment."""
 
-    model_config = SettingsConfigDict(env_prefix="LIVECHAT_GRAPHQL_", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="LIVECHAT_GRAPHQL_", frozen=True, populate_by_name=True
+    )
 
-    host: str = "127.0.0.1"
-    port: int = 8000
-    backend: Literal["inprocess", "upstream"] = "inprocess"
-    upstream_url: str | None = None
-    database: Path = Path("livechat.db")
+    host: str = Field(default="127.0.0.1", description="address to listen on")
+    port: int = Field(default=8000, description="port to listen on")
+    backend: Literal["inprocess", "upstream"] = Field(
+        default="inprocess",
+        description="inprocess: Rocket.Chat's rules on SQLite; upstream: a Rocket.Chat server",
+    )
+    upstream_url: str | None = Field(
+        default=None, description="the Rocket.Chat server, for the upstream backend"
+    )
+    database: Path = Field(
+        default=Path("livechat.db"), description="SQLite file of the in-process backend"
+    )
     workers: int | None = Field(
         default=None,
         ge=1,
@@ -74,12 +81,25 @@ class Settings(BaseSettings):
     )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "text", "json"] = Field(
+        default="auto",
+        description="text: one readable line per event; json: JSON lines; auto: text on a"
+        " terminal, JSON otherwise",
+    )
     production: bool = Field(
         default=False, description="no introspection, no field suggestions, no GraphiQL"
     )
     cors_origins: list[str] = Field(default_factory=list, description="allowed CORS origins")
-    max_depth: int = Field(default=10, ge=1, description="selection depth outside `md`")
+    # Where GraphQL Armor and Apollo Router put their defaults, except what the shipped
+    # documents need: the markdown fragment is 11 levels deep and about 2,300 tokens, and
+    # graphql-js's introspection query (what every IDE sends) is 15 to 16 levels deep.
+    max_depth: int = Field(
+        default=10, ge=1, description="selection depth outside `md` and introspection"
+    )
     max_markdown_depth: int = Field(default=13, ge=1, description="selection depth inside `md`")
+    max_introspection_depth: int = Field(
+        default=20, ge=1, description="selection depth inside `__schema` and `__type`"
+    )
     max_aliases: int = Field(default=15, ge=0)
     max_root_fields: int = Field(default=10, ge=1)
     max_tokens: int = Field(default=8000, ge=100)
@@ -87,6 +107,31 @@ class Settings(BaseSettings):
     persisted_queries_cache_size: int = Field(
         default=1000, ge=1, description="documents remembered for automatic persisted queries"
     )
+
+    metrics: bool = Field(
+        default=False, description="serve Prometheus metrics at GET /metrics (one per process)"
+    )
+    shutdown_timeout: int = Field(
+        default=10,
+        ge=0,
+        description="seconds in-flight requests get to finish after SIGTERM, then they are cut",
+    )
+    shutdown_drain: float = Field(
+        default=0.0,
+        ge=0,
+        description="seconds after SIGTERM of answering /healthz 503 and closing connections"
+        " after each response, before the server stops accepting (one worker only)",
+    )
+    # OpenTelemetry reads its own standard variables (no prefix); these decide whether to trace.
+    otel_sdk_disabled: bool = Field(default=False, validation_alias="OTEL_SDK_DISABLED")
+    otel_traces_exporter: str | None = Field(default=None, validation_alias="OTEL_TRACES_EXPORTER")
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
+    )
+    otel_service_name: str = Field(default="livechat-graphql", validation_alias="OTEL_SERVICE_NAME")
 
     markdown_colors: bool = True
     markdown_emoticons: bool = True
@@ -101,12 +146,28 @@ class Settings(BaseSettings):
                 "the in-process backend runs in one process (its SQLite store has one writer);"
                 " use workers with the upstream backend"
             )
+        if self.metrics and (self.workers or 1) > 1:
+            raise ValueError(
+                "metrics are per process: with metrics on, run one worker per server and scale"
+                " with replicas (each scraped on its own)"
+            )
         return self
+
+    def tracing_exporter(self) -> str | None:
+        """The span exporter to use, or None when tracing is off (the default)."""
+        if self.otel_sdk_disabled:
+            return None
+        kind = (self.otel_traces_exporter or "").strip().lower()
+        if kind == "none":
+            return None
+        if kind:
+            return kind
+        return "otlp" if self.otel_exporter_otlp_endpoint else None
 
     def worker_count(self) -> int:
         if self.workers is not None:
             return self.workers
-        return 1 if self.backend == "inprocess" else os.cpu_count() or 1
+        return 1 if self.backend == "inprocess" or self.metrics else os.cpu_count() or 1
 
     def export_to_environment(self) -> None:
         """Write every setting to LIVECHAT_GRAPHQL_*, for worker processes that build their
@@ -116,16 +177,6 @@ class Settings(BaseSettings):
             if value is not None:
                 text = value if isinstance(value, str) else json.dumps(value)
                 os.environ[f"{prefix}{name.upper()}"] = text
-
-    def request_limits(self) -> RequestLimits:
-        return RequestLimits(
-            max_depth=self.max_depth,
-            max_markdown_depth=self.max_markdown_depth,
-            max_aliases=self.max_aliases,
-            max_root_fields=self.max_root_fields,
-            max_tokens=self.max_tokens,
-            max_body_bytes=self.max_body_bytes,
-        )
 
     def markdown_options(self) -> dict[str, object]:
         """The parser options Rocket.Chat derives from its settings, in the parser's own names."""

@@ -322,8 +322,10 @@ class OtherLivechatFailure(LivechatFailure):
 
     @classmethod
     def from_upstream(cls, error: str, text: str) -> LivechatFailure:
-        reason = text.removesuffix(f" [{error}]") if text != error else error
-        return cls(reason, error)
+        """A known id has our reason; an unknown one keeps Rocket.Chat's words."""
+        if cls.error:
+            return cls()
+        return cls(text.removesuffix(f" [{error}]"), error)
 
 
 class DuplicateMessageId(OtherLivechatFailure):
@@ -421,6 +423,10 @@ class LivechatBackend(Protocol):
         Raises InvalidToken, or InvalidRoom for a room that is unknown, another visitor's or
         closed (as Rocket.Chat refuses a closed room's stream).
         """
+        ...
+
+    async def readiness(self) -> str | None:
+        """None when the backend can serve requests now, else why it cannot (for /readyz)."""
         ...
 
     async def aclose(self) -> None:

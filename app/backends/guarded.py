@@ -49,7 +49,9 @@ def _cap(name: str, value: str | None, limit: int) -> None:
 
 def _path_id(name: str, value: str, limit: int) -> None:
     _cap(name, value, limit)
-    if value and not PATH_ID.fullmatch(value):
+    if not value:
+        raise InvalidParams(f"'{name}' must NOT have fewer than 1 characters")
+    if not PATH_ID.fullmatch(value):
         raise InvalidParams(f"'{name}' must be letters, digits, '-' or '_'")
 
 
@@ -126,6 +128,9 @@ class GuardedBackend:
         _cap("token", token, self.caps.token)
         _cap("rid", rid, self.caps.identifier)
         return await self.inner.subscribe_room(token, rid)
+
+    async def readiness(self) -> str | None:
+        return await self.inner.readiness()
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -46,6 +47,8 @@ from app.backends.inprocess.store import SqliteStore
 from app.backends.rocketchat_json import message_from_json, message_to_json
 from app.markdown import MarkdownSyntaxError, parse
 from app.settings import Settings
+
+READINESS_TIMEOUT = 2.0  # seconds a readiness probe waits for the write lock
 
 
 class MarkdownParser(Protocol):
@@ -119,6 +122,18 @@ class InProcessBackend:
             clock=clock,
             new_id=new_id,
         )
+
+    async def readiness(self) -> str | None:
+        try:
+            await asyncio.wait_for(self._store.check_writable(), READINESS_TIMEOUT)
+        except TimeoutError:
+            return (
+                f"the SQLite database took no write within {READINESS_TIMEOUT:g} s"
+                " (locked by another process?)"
+            )
+        except sqlite3.Error as error:
+            return f"the SQLite database cannot be written: {error}"
+        return None
 
     async def aclose(self) -> None:
         self.broker.close()
@@ -207,10 +222,12 @@ class InProcessBackend:
             urls=_urls(outgoing.msg),
             md=await self._markdown(outgoing.msg, now),
         )
-        document, created = await self._store.insert_message(message_to_json(message))
+        document = message_to_json(message)
+        stored, created = await self._store.insert_message(document)
         if not created:
-            return self._stored_retry(document, outgoing)
-        sent = message_from_json(document)
+            return self._stored_retry(stored, outgoing)
+        # The store moves `ts` on when the room's last message has the same millisecond.
+        sent = message if stored["ts"] == document["ts"] else message_from_json(stored)
         self.broker.publish(sent.rid, MessageChanged(sent))
         return sent
 

@@ -29,6 +29,8 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from opentelemetry import trace
+from opentelemetry.trace import TracerProvider
 
 from app.backends import forwarding
 from app.backends.base import (
@@ -53,11 +55,14 @@ from app.backends.rocketchat_json import format_datetime, parse_datetime
 from app.backends.upstream import mapping
 from app.backends.upstream.realtime import DdpTiming, SharedRooms, UpstreamRoomEvents
 from app.markdown import MarkdownSyntaxError, parse
+from app.observability import metrics
+from app.observability.transport import failure_kind, observed
 from app.settings import Settings
 
 log = logging.getLogger("app.upstream")
 
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
+READINESS_TIMEOUT = 2.0  # seconds a readiness probe waits for the upstream
 
 
 @dataclass(frozen=True)
@@ -134,21 +139,28 @@ class UpstreamBackend:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, new_id: IdGenerator = random_id
+        cls,
+        settings: Settings,
+        *,
+        new_id: IdGenerator = random_id,
+        tracer_provider: TracerProvider | None = None,
     ) -> UpstreamBackend:
         if not settings.upstream_url:
             raise ValueError("the upstream backend needs --upstream-url")
+        if tracer_provider is None and settings.tracing_exporter() is not None:
+            tracer_provider = trace.get_tracer_provider()
+        pool = httpx.Limits(
+            max_connections=settings.upstream_max_connections,
+            max_keepalive_connections=settings.upstream_max_connections,
+        )
         client = httpx.AsyncClient(
+            transport=observed(httpx.AsyncHTTPTransport(limits=pool), tracer_provider),
             base_url=settings.upstream_url,
             timeout=httpx.Timeout(
                 connect=settings.upstream_connect_timeout,
                 read=settings.upstream_read_timeout,
                 write=settings.upstream_read_timeout,
                 pool=settings.upstream_connect_timeout,
-            ),
-            limits=httpx.Limits(
-                max_connections=settings.upstream_max_connections,
-                max_keepalive_connections=settings.upstream_max_connections,
             ),
             headers={"User-Agent": "livechat-graphql"},
         )
@@ -173,6 +185,16 @@ class UpstreamBackend:
                 connect_timeout=settings.upstream_connect_timeout,
             ),
         )
+
+    async def readiness(self) -> str | None:
+        """Ready when Rocket.Chat answers its public `GET /api/info` (any answer below 500)."""
+        try:
+            response = await self._client.get("/api/info", timeout=READINESS_TIMEOUT)
+        except httpx.HTTPError as error:
+            return f"the upstream does not answer: {type(error).__name__}"
+        if response.status_code >= 500:
+            return f"the upstream answers {response.status_code}"
+        return None
 
     async def aclose(self) -> None:
         for events in list(self.live_subscriptions):
@@ -219,10 +241,12 @@ class UpstreamBackend:
     ) -> httpx.Response:
         request_id = forwarding.current().request_id
         limits = self._limits
+        reason = ""
         for attempt in range(limits.max_attempts):
             last = attempt == limits.max_attempts - 1
             if attempt:
                 self.retries += 1
+                metrics.count_upstream_retry(method, path, reason)
                 if retried is not None:
                     retried.append(attempt)
             cause: Exception
@@ -250,10 +274,12 @@ class UpstreamBackend:
                     if last or not policy.statuses or wait > limits.retry_after_cap:
                         raise RateLimited("the upstream server is rate limiting", wait)
                     log.info("upstream 429, waiting %.2fs (request %s)", wait, request_id)
+                    reason = "429"
                     await self._sleep(wait)
                     continue
                 if status in RETRYABLE_STATUSES and policy.statuses and not last:
                     log.info("upstream %s, retrying (request %s)", status, request_id)
+                    reason = str(status)
                     await self._sleep(self._backoff(attempt))
                     continue
                 if status >= 500:
@@ -265,6 +291,7 @@ class UpstreamBackend:
             )
             if not retry or last:
                 raise failure from None
+            reason = failure_kind(cause)
             await self._sleep(self._backoff(attempt))
         raise UpstreamError("no attempt left")  # pragma: no cover - the loop always returns
 
