@@ -41,6 +41,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from app.backends.base import (
     BackendFailure,
+    InvalidRoom,
     JsonObject,
     LivechatFailure,
     Message,
@@ -57,6 +58,7 @@ log = logging.getLogger("app.upstream.realtime")
 MESSAGES = "stream-room-messages"
 NOTIFY = "stream-notify-room"
 HISTORY_PAGE = 100
+CLOSE_MESSAGE = "livechat-close"
 # The most a back-fill reads: a gap longer than this is a gap (and is logged).
 BACK_FILL_LIMIT = 10_000
 CONNECT: JsonObject = {"msg": "connect", "version": "1", "support": ["1", "pre2", "pre1"]}
@@ -233,6 +235,7 @@ class UpstreamRoomEvents:
         }
         self.reconnects = 0
         self.back_filled = 0  # messages delivered from history after a drop
+        self.closed = False  # the room's close message went by
 
     # ---- what the GraphQL layer sees ----
 
@@ -340,10 +343,6 @@ class UpstreamRoomEvents:
         timing = self._timing
         return random.uniform(0, min(timing.backoff_cap, timing.backoff_base * 2**attempt))
 
-    async def check_room(self) -> None:
-        """Raise the failure Rocket.Chat answers if the visitor's room is not open now."""
-        await self._reader.open_room(self.token, self.rid)
-
     async def _precise_failure(self, refused: _Refused) -> LivechatFailure:
         """DDP says only "not-allowed": ask the REST side why (token, room, closed)."""
         try:
@@ -380,6 +379,8 @@ class UpstreamRoomEvents:
             self._seen.popitem(last=False)
         if known is None:
             self._recent.append(message)
+        if message.t == CLOSE_MESSAGE:
+            self.closed = True
         if self._last_ts is None or message.ts > self._last_ts:
             self._last_ts = message.ts
         self._queue.put_nowait(MessageChanged(message))
@@ -455,11 +456,12 @@ class SharedRooms:
         key = (token, rid)
         room = self._rooms.get(key)
         if room is not None and not room.ended:
-            # Joining a live room: Rocket.Chat would check the room again for a new
-            # subscription (it may have closed since), so do we.
-            await room.upstream.check_room()
-            if not room.ended:
-                return await room.join()
+            # Joining a live room: the token was checked for it already, but Rocket.Chat
+            # refuses a new subscription to a room closed since, and so do we. The stream
+            # told us (its close message), so no request to Rocket.Chat is needed.
+            if room.upstream.closed:
+                raise InvalidRoom("the room is closed")
+            return await room.join()
         room = self._rooms[key] = _SharedRoom(self._open(token, rid), self._drop)
         return await room.join()
 
