@@ -231,3 +231,50 @@ async def test_nothing_is_left_running_after_100_subscribe_unsubscribe_cycles(
             return await tasks(client.http) <= baseline
 
         await eventually(back_to_baseline)
+
+
+@pytest.mark.skipif(
+    shutil.which("chromium") is None and shutil.which("chromium-browser") is None,
+    reason="needs Chromium (Debian's chromium package; .ci/run installs it)",
+)
+async def test_graphiql_runs_a_subscription_in_a_real_browser(server: str) -> None:
+    """GraphiQL's own graphql-ws client, offline assets: run the subscription, see a send."""
+    from playwright.async_api import async_playwright
+
+    from tests.test_graphiql import CHROMIUM, CHROMIUM_FLAGS, response_json
+
+    async with httpx.AsyncClient(base_url=server) as http:
+        await http.post("/api/v1/livechat/visitor", json={"visitor": {"token": "ide"}})
+        room = (await http.get("/api/v1/livechat/room", params={"token": "ide"})).json()
+        rid = room["room"]["_id"]
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
+            )
+            page = await browser.new_page()
+            await page.goto(f"{server}/graphql", wait_until="networkidle")
+            editor = page.locator(".graphiql-query-editor .CodeMirror").first
+            await editor.wait_for(timeout=20_000)
+            await page.evaluate(
+                """([text, variables]) => {
+                    const editor = (selector) => document.querySelector(selector).CodeMirror;
+                    editor('.graphiql-query-editor .CodeMirror').setValue(text);
+                    editor('.graphiql-editor-tool .CodeMirror').setValue(variables);
+                }""",
+                [ROOM_EVENTS, orjson.dumps({"token": "ide", "rid": rid}).decode()],
+            )
+            await page.locator(".graphiql-execute-button").click()
+
+            async def shown() -> bool:
+                await http.post(
+                    "/api/v1/livechat/message", json={"token": "ide", "rid": rid, "msg": "seen"}
+                )
+                await asyncio.sleep(0.3)
+                return '"msg": "seen"' in await response_json(page)
+
+            await eventually(shown, timeout=20)
+            answer = orjson.loads(await response_json(page))
+            await browser.close()
+    event = answer["data"]["livechatRoomEvents"]
+    assert event["__typename"] == "LivechatMessageEvent"
+    assert event["message"]["msg"] == "seen"
