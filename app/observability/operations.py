@@ -91,9 +91,10 @@ class OperationMetrics(SchemaExtension):
         )
         if errors:
             first = errors[0]
-            if first.original_error is None:
-                # The document was refused (parse, validation, limits): its fields are not
-                # the schema's. Such errors get their code after the operation ends.
+            if raised or first.path is None:
+                # The document was refused (parse, validation, limits: errors with no path):
+                # its fields are not the schema's. Such errors get their code after the
+                # operation ends.
                 operation = INVALID
                 first = coded_request_error(first)
             code = metrics.error_code((first.extensions or {}).get("code"))
