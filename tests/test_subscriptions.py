@@ -237,7 +237,7 @@ async def test_nothing_is_left_running_after_100_subscribe_unsubscribe_cycles(
     shutil.which("chromium") is None and shutil.which("chromium-browser") is None,
     reason="needs Chromium (Debian's chromium package; .ci/run installs it)",
 )
-async def test_graphiql_runs_a_subscription_in_a_real_browser(server: str) -> None:
+async def test_graphiql_runs_a_subscription_in_a_real_browser(app: FastAPI, server: str) -> None:
     """GraphiQL's own graphql-ws client, offline assets: run the subscription, see a send."""
     from playwright.async_api import async_playwright
 
@@ -263,16 +263,18 @@ async def test_graphiql_runs_a_subscription_in_a_real_browser(server: str) -> No
                 }""",
                 [ROOM_EVENTS, orjson.dumps({"token": "ide", "rid": rid}).decode()],
             )
+            await editor.get_by_text("livechatRoomEvents").first.wait_for(timeout=20_000)
+            await asyncio.sleep(0.5)  # GraphiQL takes the editor's text on its next render
             await page.locator(".graphiql-execute-button").click()
+            await eventually(lambda: live_subscriptions(app, 1), timeout=60)
+            await http.post(
+                "/api/v1/livechat/message", json={"token": "ide", "rid": rid, "msg": "seen"}
+            )
 
             async def shown() -> bool:
-                await http.post(
-                    "/api/v1/livechat/message", json={"token": "ide", "rid": rid, "msg": "seen"}
-                )
-                await asyncio.sleep(0.3)
                 return '"msg": "seen"' in await response_json(page)
 
-            await eventually(shown, timeout=20)
+            await eventually(shown, timeout=30)
             answer = orjson.loads(await response_json(page))
             await browser.close()
     event = answer["data"]["livechatRoomEvents"]

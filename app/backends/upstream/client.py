@@ -53,7 +53,8 @@ from app.backends.base import (
 from app.backends.ids import IdGenerator, random_id, utc_now
 from app.backends.rocketchat_json import format_datetime, parse_datetime
 from app.backends.upstream import mapping
-from app.backends.upstream.realtime import DdpTiming, SharedRooms, UpstreamRoomEvents
+from app.backends.upstream.ddp import DdpTiming
+from app.backends.upstream.realtime import SharedRooms, UpstreamRoomEvents
 from app.markdown import MarkdownSyntaxError, parse
 from app.observability import metrics
 from app.observability.transport import failure_kind, observed

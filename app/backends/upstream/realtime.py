@@ -5,8 +5,8 @@ GraphQL subscribers of that room (a visitor's tabs) share it (`SharedRooms`), an
 same event objects, so each event is executed once for them. A dropped socket affects one
 visitor, Rocket.Chat's per-connection limits apply per visitor as for its widget, and a room's
 whole state (what it delivered) lives in one object that is gone with its last subscriber.
-One multiplexed socket per process would need a DDP login the visitor API does not have (each
-stream is authorised by its own token anyway) and would put every visitor behind one drop.
+One multiplexed socket per process would work too (each stream carries its own token), but it
+puts every visitor behind one drop and one connection's DDP rate limits.
 
 - Subscribes `stream-room-messages <rid>` and `stream-notify-room <rid>/deleteMessage` with the
   visitor's token, as the widget does.
@@ -18,8 +18,8 @@ stream is authorised by its own token anyway) and would put every visitor behind
   and nothing but a delay. Rocket.Chat keeps no tombstones: a message delivered shortly before
   the drop that the back-fill no longer finds was deleted meanwhile, and is reported so.
 
-Transport errors never leave this module: a first connection that cannot be made is
-`UpstreamUnavailable`; later ones are retried for as long as the subscription lives.
+Transport errors (ddp.py's TRANSPORT_ERRORS) never leave this module: a first connection that
+cannot be made is `UpstreamUnavailable`; later ones are retried for as long as the room lives.
 """
 
 from __future__ import annotations
@@ -31,13 +31,8 @@ import logging
 import random
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
-
-import orjson
-import websockets
-from websockets.asyncio.client import ClientConnection, connect
 
 from app.backends.base import (
     BackendFailure,
@@ -52,6 +47,13 @@ from app.backends.base import (
     UpstreamError,
     UpstreamUnavailable,
 )
+from app.backends.upstream.ddp import (
+    TRANSPORT_ERRORS,
+    DdpConnection,
+    DdpTiming,
+    Dropped,
+    Refused,
+)
 
 log = logging.getLogger("app.upstream.realtime")
 
@@ -61,23 +63,10 @@ HISTORY_PAGE = 100
 CLOSE_MESSAGE = "livechat-close"
 # The most a back-fill reads: a gap longer than this is a gap (and is logged).
 BACK_FILL_LIMIT = 10_000
-CONNECT: JsonObject = {"msg": "connect", "version": "1", "support": ["1", "pre2", "pre1"]}
 # How many delivered messages are checked for deletion after a drop.
 RECENT = 20
 # How many (id, _updatedAt) pairs are remembered to de-duplicate.
 SEEN = 5000
-
-TRANSPORT_ERRORS = (OSError, TimeoutError, websockets.WebSocketException)
-
-
-@dataclass(frozen=True)
-class DdpTiming:
-    ping_after: float = 30.0
-    drop_after: float = 60.0
-    backoff_base: float = 0.2
-    backoff_cap: float = 10.0
-    connect_timeout: float = 5.0
-    first_attempts: int = 4  # for the first subscription; a live one reconnects until closed
 
 
 class RoomReader(Protocol):
@@ -92,109 +81,8 @@ class RoomReader(Protocol):
     ) -> Any: ...
 
 
-class _Dropped(Exception):
-    """The socket went silent past `drop_after`, or the server ended the session."""
-
-
-class _Refused(Exception):
-    """The server answered a subscription with `nosub` and an error."""
-
-    def __init__(self, error: Any) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-class DdpConnection:
-    """One DDP session over one WebSocket: handshake, keepalive, subscriptions, frames."""
-
-    def __init__(self, socket: ClientConnection, timing: DdpTiming) -> None:
-        self.socket = socket
-        self.timing = timing
-
-    @classmethod
-    async def open(cls, url: str, timing: DdpTiming) -> DdpConnection:
-        socket = await connect(
-            url,
-            open_timeout=timing.connect_timeout,
-            ping_interval=None,  # DDP's own ping, as Rocket.Chat expects
-            close_timeout=1,
-            compression=None,
-            max_size=16 * 1024 * 1024,
-        )
-        connection = cls(socket, timing)
-        try:
-            await connection.send(
-                {"msg": "connect", "version": "1", "support": ["1", "pre2", "pre1"]}
-            )
-            async with asyncio.timeout(timing.connect_timeout):
-                while True:
-                    frame = await connection.receive()
-                    if frame["msg"] == "connected":
-                        return connection
-                    if frame["msg"] == "failed":
-                        raise _Dropped(f"DDP version refused: {frame}")
-        except BaseException:
-            await connection.close()
-            raise
-
-    async def send(self, frame: JsonObject) -> None:
-        await self.socket.send(orjson.dumps(frame).decode())
-
-    async def receive(self) -> JsonObject:
-        """The next frame that says something; pings are answered here, silence is watched."""
-        timing = self.timing
-        pinged = False
-        while True:
-            wait = timing.drop_after - timing.ping_after if pinged else timing.ping_after
-            try:
-                text = await asyncio.wait_for(self.socket.recv(), wait)
-            except TimeoutError:
-                if pinged:
-                    raise _Dropped("no frame for drop_after seconds") from None
-                pinged = True
-                await self.send({"msg": "ping"})
-                continue
-            pinged = False
-            try:
-                frame = orjson.loads(text)
-            except orjson.JSONDecodeError:
-                continue
-            if not isinstance(frame, dict) or "msg" not in frame:
-                continue  # {"server_id": "0"}
-            kind = frame["msg"]
-            if kind == "ping":
-                await self.send({"msg": "pong", **({"id": frame["id"]} if "id" in frame else {})})
-            elif kind != "pong":
-                return frame
-
-    async def subscribe(self, subscriptions: dict[str, tuple[str, list[Any]]]) -> list[JsonObject]:
-        """Send every `sub` and wait until each is ready; frames pushed meanwhile are returned.
-        Raises _Refused for the first `nosub` with an error."""
-        for sub_id, (name, params) in subscriptions.items():
-            await self.send({"msg": "sub", "id": sub_id, "name": name, "params": params})
-        pending = set(subscriptions)
-        early: list[JsonObject] = []
-        async with asyncio.timeout(self.timing.connect_timeout):
-            while pending:
-                frame = await self.receive()
-                kind = frame["msg"]
-                if kind == "ready":
-                    pending.difference_update(frame.get("subs") or ())
-                elif kind == "nosub" and frame.get("id") in pending:
-                    if frame.get("error"):
-                        raise _Refused(frame["error"])
-                    pending.discard(frame["id"])
-                elif kind == "changed":
-                    early.append(frame)
-        return early
-
-    async def close(self) -> None:
-        with contextlib.suppress(*TRANSPORT_ERRORS):
-            await self.socket.close()
-
-
 class UpstreamRoomEvents:
-    """One GraphQL subscriber's room, kept whole across upstream drops (see the module doc)."""
+    """A visitor's room upstream, kept whole across drops (see the module doc)."""
 
     _ids = itertools.count(1)
 
@@ -250,10 +138,11 @@ class UpstreamRoomEvents:
                 connection = await DdpConnection.open(self.url, self._timing)
                 early = await connection.subscribe(self._streams)
                 break
-            except _Refused as refused:
-                await connection.close() if connection else None
+            except Refused as refused:
+                if connection is not None:
+                    await connection.close()
                 raise await self._precise_failure(refused) from None
-            except (*TRANSPORT_ERRORS, _Dropped) as error:
+            except (*TRANSPORT_ERRORS, Dropped) as error:
                 if connection is not None:
                     await connection.close()
                     connection = None
@@ -300,7 +189,7 @@ class UpstreamRoomEvents:
                         self._on_frame(frame)
                     while True:
                         self._on_frame(await connection.receive())
-                except (*TRANSPORT_ERRORS, _Dropped) as error:
+                except (*TRANSPORT_ERRORS, Dropped) as error:
                     log.info("upstream DDP connection lost (%s); reconnecting", error)
                 finally:
                     await connection.close()
@@ -309,9 +198,9 @@ class UpstreamRoomEvents:
             raise
         except (LivechatFailure, BackendFailure) as failure:
             self._queue.put_nowait(failure)
-        except Exception as error:  # a bug: end the stream with a coded error, log the cause
+        except Exception:  # a bug: end the stream with a coded error, log the cause
             log.exception("upstream realtime failed")
-            self._queue.put_nowait(UpstreamError(f"the upstream realtime stream failed: {error}"))
+            self._queue.put_nowait(UpstreamError("the upstream realtime stream failed"))
 
     async def _reconnect(self) -> tuple[DdpConnection, list[JsonObject]]:
         """A new connection, subscribed and back-filled; retried until it works or the room
@@ -325,11 +214,12 @@ class UpstreamRoomEvents:
                 await self._back_fill()
                 self.reconnects += 1
                 return connection, early
-            except _Refused as refused:
-                await connection.close() if connection else None
+            except Refused as refused:
+                if connection is not None:
+                    await connection.close()
                 await self._back_fill()
                 raise await self._precise_failure(refused) from None
-            except (*TRANSPORT_ERRORS, _Dropped, BackendFailure) as error:
+            except (*TRANSPORT_ERRORS, Dropped, BackendFailure) as error:
                 if connection is not None:
                     await connection.close()
                 log.info("upstream DDP reconnect failed (%s), attempt %d", error, attempt + 1)
@@ -343,7 +233,7 @@ class UpstreamRoomEvents:
         timing = self._timing
         return random.uniform(0, min(timing.backoff_cap, timing.backoff_base * 2**attempt))
 
-    async def _precise_failure(self, refused: _Refused) -> LivechatFailure:
+    async def _precise_failure(self, refused: Refused) -> LivechatFailure:
         """DDP says only "not-allowed": ask the REST side why (token, room, closed)."""
         try:
             await self._reader.open_room(self.token, self.rid)

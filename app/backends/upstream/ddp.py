@@ -1,0 +1,134 @@
+"""Rocket.Chat's realtime API as a client speaks it: DDP over one WebSocket (`websockets`).
+
+The handshake (`connect` → `connected`), keepalive both ways (every `ping` answered `pong`; our
+own `ping` after `ping_after` seconds without a frame, the socket dropped after `drop_after`),
+subscriptions (`sub` → `ready`, or `nosub` with an error) and the frames that say something.
+What a room's subscription does with them is realtime.py's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from app.backends.base import JsonObject
+
+CONNECT: JsonObject = {"msg": "connect", "version": "1", "support": ["1", "pre2", "pre1"]}
+TRANSPORT_ERRORS = (OSError, TimeoutError, websockets.WebSocketException)
+
+
+@dataclass(frozen=True)
+class DdpTiming:
+    ping_after: float = 30.0
+    drop_after: float = 60.0
+    backoff_base: float = 0.2
+    backoff_cap: float = 10.0
+    connect_timeout: float = 5.0
+    first_attempts: int = 4  # for the first subscription; a live one reconnects until closed
+
+
+class Dropped(Exception):
+    """The socket went silent past `drop_after`, or the server ended the session."""
+
+
+class Refused(Exception):
+    """The server answered a subscription with `nosub` and an error."""
+
+    def __init__(self, error: Any) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class DdpConnection:
+    """One DDP session over one WebSocket: handshake, keepalive, subscriptions, frames."""
+
+    def __init__(self, socket: ClientConnection, timing: DdpTiming) -> None:
+        self.socket = socket
+        self.timing = timing
+
+    @classmethod
+    async def open(cls, url: str, timing: DdpTiming) -> DdpConnection:
+        socket = await connect(
+            url,
+            open_timeout=timing.connect_timeout,
+            ping_interval=None,  # DDP's own ping, as Rocket.Chat expects
+            close_timeout=1,
+            compression=None,
+            max_size=16 * 1024 * 1024,
+        )
+        connection = cls(socket, timing)
+        try:
+            await connection.send(
+                {"msg": "connect", "version": "1", "support": ["1", "pre2", "pre1"]}
+            )
+            async with asyncio.timeout(timing.connect_timeout):
+                while True:
+                    frame = await connection.receive()
+                    if frame["msg"] == "connected":
+                        return connection
+                    if frame["msg"] == "failed":
+                        raise Dropped(f"DDP version refused: {frame}")
+        except BaseException:
+            await connection.close()
+            raise
+
+    async def send(self, frame: JsonObject) -> None:
+        await self.socket.send(orjson.dumps(frame).decode())
+
+    async def receive(self) -> JsonObject:
+        """The next frame that says something; pings are answered here, silence is watched."""
+        timing = self.timing
+        pinged = False
+        while True:
+            wait = timing.drop_after - timing.ping_after if pinged else timing.ping_after
+            try:
+                text = await asyncio.wait_for(self.socket.recv(), wait)
+            except TimeoutError:
+                if pinged:
+                    raise Dropped("no frame for drop_after seconds") from None
+                pinged = True
+                await self.send({"msg": "ping"})
+                continue
+            pinged = False
+            try:
+                frame = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                continue
+            if not isinstance(frame, dict) or "msg" not in frame:
+                continue  # {"server_id": "0"}
+            kind = frame["msg"]
+            if kind == "ping":
+                await self.send({"msg": "pong", **({"id": frame["id"]} if "id" in frame else {})})
+            elif kind != "pong":
+                return frame
+
+    async def subscribe(self, subscriptions: dict[str, tuple[str, list[Any]]]) -> list[JsonObject]:
+        """Send every `sub` and wait until each is ready; frames pushed meanwhile are returned.
+        Raises Refused for the first `nosub` with an error."""
+        for sub_id, (name, params) in subscriptions.items():
+            await self.send({"msg": "sub", "id": sub_id, "name": name, "params": params})
+        pending = set(subscriptions)
+        early: list[JsonObject] = []
+        async with asyncio.timeout(self.timing.connect_timeout):
+            while pending:
+                frame = await self.receive()
+                kind = frame["msg"]
+                if kind == "ready":
+                    pending.difference_update(frame.get("subs") or ())
+                elif kind == "nosub" and frame.get("id") in pending:
+                    if frame.get("error"):
+                        raise Refused(frame["error"])
+                    pending.discard(frame["id"])
+                elif kind == "changed":
+                    early.append(frame)
+        return early
+
+    async def close(self) -> None:
+        with contextlib.suppress(*TRANSPORT_ERRORS):
+            await self.socket.close()
