@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import os
 import statistics
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -66,6 +67,13 @@ class Run:
     arrived: list[tuple[str, float]] = field(default_factory=list)  # message id, epoch ms
     received: int = 0
     failed_sends: int = 0
+
+
+def node_flags() -> list[str]:
+    """Node 22 has a WebSocket of its own; Node 20 behind a flag."""
+    version = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True)
+    major = int(version.stdout.strip().lstrip("v").split(".")[0])
+    return [] if major >= 22 else ["--experimental-websocket", "--no-warnings"]
 
 
 def subscription(token: str, rid: str, distinct: int | None) -> dict[str, object]:
@@ -120,7 +128,7 @@ async def measure(
     run = Run()
     before = server.resident_bytes()
     subscribers = await asyncio.create_subprocess_exec(
-        "node", "--experimental-websocket", "--no-warnings", str(BENCH / "subscribers.mjs"),
+        "node", *node_flags(), str(BENCH / "subscribers.mjs"),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 28,
     )  # fmt: skip
     assert subscribers.stdin is not None and subscribers.stdout is not None
