@@ -19,12 +19,9 @@ from collections.abc import Callable
 from typing import NamedTuple, cast
 
 from app.markdown import emoji, inline, links, nodes, timestamps
-from app.markdown.state import Flag, Node, Result, State
+from app.markdown.state import Flag, Memo, Node, Result, State
 
 Rule = Callable[[State, int], Result[Node]]
-
-# memo keys of the content runs
-BOLD_ITEMS, ITALIC_ITEMS, STRIKE_ITEMS, EMPHASIS = 10, 11, 12, 16
 
 WORD_UNDERSCORE = re.compile(r"[a-zA-Z0-9]++__?+")
 WORD = re.compile(r"[a-zA-Z0-9]++")
@@ -41,21 +38,17 @@ NOT_MARKER = {marker: re.compile(f"[^{re.escape(marker)}]") for marker in "*_~"}
 NOT_BLANK = re.compile(r"[^ \t]")
 
 
-def _run_end(s: State, key: str, pattern: re.Pattern[str], pos: int) -> int:
-    end = s.next_of(key, pattern, pos)
-    return s.length if end < 0 else end
-
-
 def whitespace_emphasis(s: State, pos: int) -> Result[Node]:
     """Markers around blanks only, e.g. `** **`, stay text."""
     if pos >= s.length or s.text[pos] not in NOT_MARKER:
         return None
     marker = s.text[pos]
-    blanks = _run_end(s, marker, NOT_MARKER[marker], pos)
-    closer = _run_end(s, "blank", NOT_BLANK, blanks)
+    not_marker = NOT_MARKER[marker]
+    blanks = s.span(not_marker, pos)
+    closer = s.span(NOT_BLANK, blanks)
     if closer == blanks or not s.text.startswith(marker, closer):
         return None
-    end = _run_end(s, marker, NOT_MARKER[marker], closer)
+    end = s.span(not_marker, closer)
     return nodes.plain(s.text[pos:end]), end
 
 
@@ -85,9 +78,9 @@ def _first(rules: tuple[Rule, ...], s: State, pos: int) -> Result[Node]:
     return None
 
 
-def _closed_items(key: int, item: Rule, s: State, pos: int, closer: str) -> Result[list[Node]]:
+def _closed_items(key: Memo, item: Rule, s: State, pos: int, closer: str) -> Result[list[Node]]:
     """Items+ from `pos` when `closer` follows them (the closer is not consumed)."""
-    end = s.run_end(key, item, pos)
+    end = s.repeat_end(key, item, pos)
     if end == pos or not s.text.startswith(closer, end):
         return None
     return nodes.reduce_plain_texts(s.collect(key, item, pos, end)), end
@@ -125,7 +118,7 @@ def _bold_item(s: State, pos: int) -> Result[Node]:
 
 
 def _delimited(
-    s: State, pos: int, marker: str, key: int, item: Rule, wrap: Callable[[list[Node]], Node]
+    s: State, pos: int, marker: str, key: Memo, item: Rule, wrap: Callable[[list[Node]], Node]
 ) -> Result[Node]:
     """marker marker Items marker marker / marker Items marker"""
     text = s.text
@@ -142,7 +135,7 @@ def _delimited(
 
 
 def _bold(s: State, pos: int) -> Result[Node]:
-    return _delimited(s, pos, "*", BOLD_ITEMS, _bold_item, nodes.bold)
+    return _delimited(s, pos, "*", Memo.BOLD_ITEMS, _bold_item, nodes.bold)
 
 
 def bold(s: State, pos: int) -> Result[Node]:
@@ -176,7 +169,7 @@ def _italic_item(s: State, pos: int) -> Result[Node]:
 def _glued(s: State, pos: int, marker: str, word: re.Pattern[str]) -> Result[Node]:
     """marker Items marker word: underscores glued to a word stay text. The reference hands
     back a list here, which the enclosing run flattens (joining emoji to the text around)."""
-    content = _closed_items(ITALIC_ITEMS, _italic_item, s, pos + len(marker), marker)
+    content = _closed_items(Memo.ITALIC_ITEMS, _italic_item, s, pos + len(marker), marker)
     if not content:
         return None
     tail = word.match(s.text, content[1] + len(marker))
@@ -194,7 +187,7 @@ def _italic(s: State, pos: int) -> Result[Node]:
     glued = (text.startswith("__", pos) and _glued(s, pos, "__", WORD)) or (
         text.startswith("_", pos) and _glued(s, pos, "_", LETTERS)
     )
-    return glued or _delimited(s, pos, "_", ITALIC_ITEMS, _italic_item, nodes.italic)
+    return glued or _delimited(s, pos, "_", Memo.ITALIC_ITEMS, _italic_item, nodes.italic)
 
 
 def italic(s: State, pos: int) -> Result[Node]:
@@ -213,7 +206,7 @@ def _strike_item(s: State, pos: int) -> Result[Node]:
 
 
 def _strike(s: State, pos: int) -> Result[Node]:
-    return _delimited(s, pos, "~", STRIKE_ITEMS, _strike_item, nodes.strike)
+    return _delimited(s, pos, "~", Memo.STRIKE_ITEMS, _strike_item, nodes.strike)
 
 
 def strike(s: State, pos: int) -> Result[Node]:
@@ -226,7 +219,7 @@ def _emphasis(s: State, pos: int) -> Result[Node]:
 
 def emphasis(s: State, pos: int) -> Result[Node]:
     """Emphasis = Bold / Italic / Strike (asked twice per position by the dispatcher: cached)"""
-    return s.memoized(EMPHASIS, _emphasis, pos)
+    return s.memoized(Memo.EMPHASIS, _emphasis, pos)
 
 
 class _Rules(NamedTuple):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 
 from app.markdown import emoji, emphasis, links, nodes, timestamps
-from app.markdown.state import Node, Result, State
+from app.markdown.state import Memo, Node, Result, State
 from app.markdown.unicode_classes import ALNUM_CHAR, NAME_CHAR
 
 WHITESPACE = re.compile(r"[ \t]++")
@@ -32,7 +32,6 @@ HEX_DIGITS = re.compile(r"[0-9A-Fa-f]{3,4}+")
 ESCAPABLE = frozenset("*_~`#.")
 EMAIL_STOP = re.compile(r"[ \t\r\n@]")
 URL_STOP = re.compile(r"[ \t\r\n:./@]")
-SPOILER_ITEMS = 14  # memo key of a spoiler's content run
 
 
 def whitespace(s: State, pos: int) -> Result[Node]:
@@ -161,10 +160,10 @@ def spoiler(s: State, pos: int) -> Result[Node]:
     text = s.text
     if not text.startswith("||", pos):
         return None
-    end = s.run_end(SPOILER_ITEMS, _spoiler_item, pos + 2)
+    end = s.repeat_end(Memo.SPOILER_ITEMS, _spoiler_item, pos + 2)
     if end == pos + 2 or not text.startswith("||", end):
         return None
-    content = s.collect(SPOILER_ITEMS, _spoiler_item, pos + 2, end)
+    content = s.collect(Memo.SPOILER_ITEMS, _spoiler_item, pos + 2, end)
     return nodes.typed("SPOILER", nodes.reduce_plain_texts(content)), end + 2
 
 
@@ -215,13 +214,13 @@ def free_emoticon(s: State, pos: int) -> Result[Node]:
 
 def _email_ahead(s: State, pos: int) -> bool:
     """[^ \\t\\r\\n@]* "@" """
-    stop = s.next_of("email", EMAIL_STOP, pos)
+    stop = s.next_of(EMAIL_STOP, pos)
     return stop >= 0 and s.text[stop] == "@"
 
 
 def _url_ahead(s: State, pos: int) -> bool:
     """[^ \\t\\r\\n:./@]* ("://" / ".")"""
-    stop = s.next_of("url", URL_STOP, pos)
+    stop = s.next_of(URL_STOP, pos)
     return stop >= 0 and (s.text.startswith("://", stop) or s.text[stop] == ".")
 
 
@@ -322,7 +321,7 @@ def _item(s: State, pos: int) -> Result[Node]:
 
 def item(s: State, pos: int) -> Result[Node]:
     """Item, cached per (position, flags)."""
-    return s.memoized(1, _item, pos)
+    return s.memoized(Memo.ITEM, _item, pos)
 
 
 def inline(s: State, pos: int) -> Result[list[Node]]:

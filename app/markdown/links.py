@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from app.markdown import domains, emphasis, inline, nodes
-from app.markdown.state import Flag, Node, Result, State
+from app.markdown.state import Flag, Memo, Node, Result, State
 from app.markdown.unicode_classes import ALNUM_OR_MARK_CHAR
 
 EXTRA = frozenset(".,!%~*\"':;()=")  # the reference's "Extra": punctuation a URL may not end in
@@ -35,8 +35,6 @@ LOCAL_PART = re.compile(
     f"(?:\\.(?:[{ALNUM_OR_MARK_CHAR}]++[!#$%&'*+/=?^_`{{|}}~\\-]*+)++)*+@"
 )
 CLOSING_BRACKET = re.compile(r"\]")
-LINK_TITLE = 13  # memo key of a title run
-DOMAIN_CHARS = 15  # memo key of a run of domain characters
 SLACK_LABEL = re.compile(r"[ -;=?-{}-\uffff]++")
 TITLE_STOP = re.compile(r"[\]()*_~ \t\r\n]")
 HAS_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]{0,31}://")
@@ -81,7 +79,7 @@ def _domain_step(s: State, pos: int) -> Result[None]:
 def _label(s: State, pos: int) -> int:
     """Label = DomainChar+ ("-" DomainChar+)*; a DomainChar already takes any "-" that a
     DomainChar could follow, so this is DomainChar+ (its end memoized for linear time)."""
-    end = s.run_end(DOMAIN_CHARS, _domain_step, pos)
+    end = s.repeat_end(Memo.DOMAIN_CHARS, _domain_step, pos)
     return end if end > pos else -1
 
 
@@ -296,7 +294,7 @@ def _link_title(s: State, pos: int) -> Result[Node]:
     if text.startswith("](", pos) and pos + 2 < s.length:
         return None
     if text.startswith("] [", pos):
-        close = s.next_of("]", CLOSING_BRACKET, pos + 3)
+        close = s.next_of(CLOSING_BRACKET, pos + 3)
         if close >= 0 and text.startswith("](", close):
             return None
     return nodes.plain(text[pos]), pos + 1
@@ -305,14 +303,14 @@ def _link_title(s: State, pos: int) -> Result[Node]:
 def _bracket_reference(s: State, pos: int) -> Result[Node]:
     if not s.text.startswith("[", pos):
         return None
-    end = s.run_end(LINK_TITLE, _link_title, pos + 1)
+    end = s.repeat_end(Memo.LINK_TITLE, _link_title, pos + 1)
     if not s.text.startswith("](", end):
         return None
     target = _target(s, end + 2)
     if target is None or not s.text.startswith(")", target[1]):
         return None
     href = target[0]
-    title = s.collect(LINK_TITLE, _link_title, pos + 1, end)
+    title = s.collect(Memo.LINK_TITLE, _link_title, pos + 1, end)
     label = nodes.reduce_plain_texts(title) if title else None
     return nodes.link(href, label), target[1] + 1
 
@@ -335,7 +333,7 @@ def _reference(s: State, pos: int) -> Result[Node]:
 
 def reference(s: State, pos: int) -> Result[Node]:
     """A reference; none may open inside another."""
-    return s.guarded(Flag.REFERENCE, _reference, pos)
+    return s.guarded(Flag.LINK, _reference, pos)
 
 
 def image(s: State, pos: int) -> Result[Node]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -28,13 +27,7 @@ def parse(
 ) -> list[dict[str, Any]]:
     """Parse a message; `now` pins the date that time-of-day timestamps land on."""
     state = State(text, options or {}, now)
-    collecting = gc.isenabled()
-    gc.disable()  # the memo holds many objects and no cycles: a collection mid-parse is waste
-    try:
-        tree = message(state)
-    finally:
-        if collecting:
-            gc.enable()
+    tree = message(state)
     if tree is None:
         raise MarkdownSyntaxError("a message needs at least one character")
     if state.text is not text:

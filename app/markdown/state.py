@@ -10,6 +10,7 @@ each inside itself; a rule's result depends only on (position, flags), which is 
 from __future__ import annotations
 
 import bisect
+import enum
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -43,7 +44,27 @@ class Flag:
     BOLD = 1
     ITALIC = 2
     STRIKE = 4
-    REFERENCE = 8
+    LINK = 8
+
+
+class Memo(enum.IntEnum):
+    """What a `State.memo` entry caches: one rule, or the items of one repetition."""
+
+    ITEM = 0
+    EMPHASIS = 1
+    BOLD_ITEMS = 2
+    ITALIC_ITEMS = 3
+    STRIKE_ITEMS = 4
+    LINK_TITLE = 5
+    SPOILER_ITEMS = 6
+    DOMAIN_CHARS = 7
+
+
+# A memo slot is one int, (position, flags, rule) packed: cheaper to hash than a tuple.
+_FLAG_SHIFT = 3  # Memo fits in 3 bits
+_POS_SHIFT = 7  # and the four flags in the next 4
+# After this many scans for one pattern, `next_of` indexes every match of it at once.
+_SCANS_BEFORE_INDEX = 8
 
 
 class State:
@@ -53,13 +74,14 @@ class State:
         "colors",
         "custom_domains",
         "emoticons",
+        "ends",
         "flags",
         "katex_dollar",
         "katex_parenthesis",
         "length",
         "memo",
         "now",
-        "stops",
+        "scans",
         "text",
     )
 
@@ -74,22 +96,24 @@ class State:
         self.custom_domains: list[str] = list(options.get("customDomains") or [])
         self.now = now
         self.flags = 0
-        self.memo: dict[tuple[int, int, int], Any] = {}
-        self.stops: dict[str, list[int]] = {}
+        self.memo: dict[int, Any] = {}
+        self.ends: dict[int, int] = {}
+        self.scans: dict[re.Pattern[str], tuple[int, int, int] | list[int]] = {}
 
     def guarded(self, flag: int, rule: Callable[[State, int], Result[T]], pos: int) -> Result[T]:
         """Run `rule` with `flag` set, failing at once if it is set already (no bold in bold)."""
-        if self.flags & flag:
+        flags = self.flags
+        if flags & flag:
             return None
-        self.flags |= flag
+        self.flags = flags | flag
         try:
             return rule(self, pos)
         finally:
-            self.flags &= ~flag
+            self.flags = flags
 
-    def memoized(self, key: int, rule: Callable[[State, int], Result[T]], pos: int) -> Result[T]:
+    def memoized(self, key: Memo, rule: Callable[[State, int], Result[T]], pos: int) -> Result[T]:
         """Cache `rule` at (position, flags): PEG rules are pure given both."""
-        slot = (key, pos, self.flags)
+        slot = (pos << _POS_SHIFT) | (self.flags << _FLAG_SHIFT) | key
         memo = self.memo
         if slot in memo:
             cached: Result[T] = memo[slot]
@@ -99,54 +123,78 @@ class State:
         return result
 
     def collect(
-        self, key: int, item: Callable[[State, int], Result[T]], pos: int, end: int
+        self, key: Memo, item: Callable[[State, int], Result[T]], pos: int, end: int
     ) -> list[T]:
-        """The items of a run `run_end` measured, from the cache: called only once the rule
-        around the run has matched, so failed attempts never pay for building lists."""
+        """The items of a repetition `repeat_end` measured, from the cache: called only once
+        the rule around it has matched, so failed attempts never pay for building lists."""
         found: list[T] = []
+        memo = self.memo
+        tag = (self.flags << _FLAG_SHIFT) | key
         while pos < end:
-            step = self.memoized(key, item, pos)
+            step = memo.get((pos << _POS_SHIFT) | tag)
+            if step is None:
+                step = self.memoized(key, item, pos)
             assert step is not None
             found.append(step[0])
             pos = step[1]
         return found
 
-    def run_end(self, key: int, item: Callable[[State, int], Result[T]], pos: int) -> int:
+    def repeat_end(self, key: Memo, item: Callable[[State, int], Result[T]], pos: int) -> int:
         """Where `item*` from `pos` ends. The end is stored for every item start along the way,
         so asking again from any of them costs nothing: this is what keeps nesting linear."""
-        memo, flags = self.memo, self.flags
+        memo, ends = self.memo, self.ends
+        tag = (self.flags << _FLAG_SHIFT) | key
         visited: list[int] = []
         while True:
-            slot = (-key, pos, flags)
-            if slot in memo:
-                end: int = memo[slot]
+            slot = (pos << _POS_SHIFT) | tag
+            end = ends.get(slot)
+            if end is not None:
                 break
-            step = self.memoized(key, item, pos)
+            if slot in memo:
+                step = memo[slot]
+            else:
+                step = item(self, pos)
+                memo[slot] = step
             if step is None or step[1] == pos:
                 end = pos
                 break
-            visited.append(pos)
+            visited.append(slot)
             pos = step[1]
-        for start in visited:
-            memo[(-key, start, flags)] = end
+        for slot in visited:
+            ends[slot] = end
         return end
 
     def span(self, stop: re.Pattern[str], pos: int) -> int:
         """Where a run of characters that `stop` does not match ends (the run may be empty)."""
-        end = self.next_of(stop.pattern, stop, pos)
+        end = self.next_of(stop, pos)
         return self.length if end < 0 else end
 
-    def next_of(self, key: str, pattern: re.Pattern[str], pos: int) -> int:
-        """The first position at or after `pos` where `pattern` matches, or -1 (indexed once)."""
-        stops = self.stops.get(key)
-        if stops is None:
-            stops = [match.start() for match in pattern.finditer(self.text)]
-            self.stops[key] = stops
-        index = bisect.bisect_left(stops, pos)
-        return stops[index] if index < len(stops) else -1
+    def next_of(self, pattern: re.Pattern[str], pos: int) -> int:
+        """The first position at or after `pos` where `pattern` matches, or -1.
 
-    def at(self, pos: int, literal: str) -> bool:
-        return self.text.startswith(literal, pos)
+        The last answer is kept per pattern, and it holds for any position between the one
+        asked and the match found; rules mostly ask at increasing positions, so most questions
+        cost nothing. A pattern asked about more often than that gets every match indexed once,
+        which keeps any order of questions linear."""
+        scanned = self.scans.get(pattern)
+        if scanned is None:
+            scans = 0
+        elif isinstance(scanned, list):
+            index = bisect.bisect_left(scanned, pos)
+            return scanned[index] if index < len(scanned) else -1
+        else:
+            start, found, scans = scanned
+            if start <= pos and (pos <= found or found < 0):
+                return found
+        if scans >= _SCANS_BEFORE_INDEX:
+            stops = [match.start() for match in pattern.finditer(self.text)]
+            self.scans[pattern] = stops
+            index = bisect.bisect_left(stops, pos)
+            return stops[index] if index < len(stops) else -1
+        match = pattern.search(self.text, pos)
+        found = match.start() if match else -1
+        self.scans[pattern] = (pos, found, scans + 1)
+        return found
 
     def eol(self, pos: int) -> int:
         """End of a line break at `pos` (\\r\\n, \\n or \\r), or -1."""
