@@ -95,6 +95,7 @@ EMOTICONS: list[tuple[str, str]] = [
 _BY_FIRST_CHAR: dict[str, list[tuple[str, str]]] = {}
 for _text, _name in EMOTICONS:
     _BY_FIRST_CHAR.setdefault(_text[0], []).append((_text, _name))
+EMOTICON_FIRST_CHARS = frozenset(_BY_FIRST_CHAR)
 
 
 def emoji(s: State, pos: int) -> Result[Node]:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import NamedTuple, cast
 
 from app.markdown import emoji, inline, links, nodes, timestamps
-from app.markdown.state import Flag, Memo, Node, Result, State
+from app.markdown.state import ByFirstChar, Flag, Memo, Node, Result, Starts, State
 
 Rule = Callable[[State, int], Result[Node]]
 
@@ -70,24 +70,12 @@ def _plain(pattern: re.Pattern[str]) -> Rule:
     return rule
 
 
-def _first(rules: tuple[Rule, ...], s: State, pos: int) -> Result[Node]:
-    for rule in rules:
-        found = rule(s, pos)
-        if found is not None:
-            return found
-    return None
-
-
 def _closed_items(key: Memo, item: Rule, s: State, pos: int, closer: str) -> Result[list[Node]]:
     """Items+ from `pos` when `closer` follows them (the closer is not consumed)."""
     end = s.repeat_end(key, item, pos)
     if end == pos or not s.text.startswith(closer, end):
         return None
     return nodes.reduce_plain_texts(s.collect(key, item, pos, end)), end
-
-
-def _emoji(s: State, pos: int) -> Result[Node]:
-    return emoji.emoji(s, pos)
 
 
 def _emoticon_before(s: State, pos: int, follows: Callable[[State, int], bool]) -> Result[Node]:
@@ -104,7 +92,7 @@ def _emoticon_before(s: State, pos: int, follows: Callable[[State, int], bool]) 
 
 
 def _bold_preferred(s: State, pos: int) -> Result[Node]:
-    return _first(_rules().bold, s, pos) or _emoticon_before(
+    return _rules().bold(s, pos) or _emoticon_before(
         s, pos, lambda st, at: _bold_preferred(st, at) is not None
     )
 
@@ -146,7 +134,7 @@ def bold(s: State, pos: int) -> Result[Node]:
 
 
 def _italic_preferred(s: State, pos: int) -> Result[Node]:
-    return _first(_rules().italic, s, pos) or _emoticon_before(
+    return _rules().italic(s, pos) or _emoticon_before(
         s,
         pos,
         lambda st, at: _italic_preferred(st, at) is not None or st.text.startswith("_", at),
@@ -202,7 +190,7 @@ _strike_char = _plain(STRIKE_CHAR)
 
 
 def _strike_item(s: State, pos: int) -> Result[Node]:
-    return _first(_rules().strike, s, pos)
+    return _rules().strike(s, pos)  # type: ignore[no-any-return]
 
 
 def _strike(s: State, pos: int) -> Result[Node]:
@@ -222,41 +210,68 @@ def emphasis(s: State, pos: int) -> Result[Node]:
     return s.memoized(Memo.EMPHASIS, _emphasis, pos)
 
 
+def _among(chars: str) -> Starts:
+    return frozenset(chars).__contains__
+
+
+def _line_starts(char: str) -> bool:
+    return char in " \t" or inline.TEXT_CHAR.match(char) is not None
+
+
+def _emoji_starts(char: str) -> bool:
+    return char in ":0123456789#*" or char >= "\x80"
+
+
+_WORD_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+_EMOTICON_STARTS = _among("".join(emoji.EMOTICON_FIRST_CHARS))
+
+
 class _Rules(NamedTuple):
     """What each emphasis may hold; built on first use, as the rules refer to each other."""
 
-    bold: tuple[Rule, ...]
-    italic: tuple[Rule, ...]
-    strike: tuple[Rule, ...]
+    bold: ByFirstChar
+    italic: ByFirstChar
+    strike: ByFirstChar
 
 
 @functools.cache
 def _rules() -> _Rules:
-    shared = (
-        inline.whitespace,
-        inline.inline_code,
-        timestamps.timestamp,
-        links.reference,
-        inline.glued_user_mention,
-        inline.channel_mention,
+    shared: tuple[tuple[Rule, Starts | None], ...] = (
+        (inline.whitespace, _among(" \t")),
+        (inline.inline_code, _among("`")),
+        (timestamps.timestamp, _among("<")),
+        (links.reference, _among("[<")),
+        (inline.glued_user_mention, None),
+        (inline.channel_mention, None),
     )
+    italic_starts = _among("_" + _WORD_CHARS)
     return _Rules(
-        bold=(*shared, italic, strike, _emoji),
-        italic=(*shared, bold, strike, _emoji),
-        strike=(
-            _strike_run,
-            timestamps.escaped_timestamp,
-            timestamps.timestamp,
-            inline.whitespace,
-            inline.inline_code,
-            links.reference,
-            inline.glued_user_mention,
-            inline.channel_mention,
-            italic,
-            bold,
-            _emoji,
-            emoji.emoticon,
-            _strike_char,
-            inline.line,
+        bold=ByFirstChar(
+            *shared,
+            (italic, italic_starts),
+            (strike, _among("~")),
+            (emoji.emoji, _emoji_starts),
+        ),
+        italic=ByFirstChar(
+            *shared,
+            (bold, _among("*")),
+            (strike, _among("~")),
+            (emoji.emoji, _emoji_starts),
+        ),
+        strike=ByFirstChar(
+            (_strike_run, lambda char: STRIKE_STOP.match(char) is None),
+            (timestamps.escaped_timestamp, _among("\\")),
+            (timestamps.timestamp, _among("<")),
+            (inline.whitespace, _among(" \t")),
+            (inline.inline_code, _among("`")),
+            (links.reference, _among("[<")),
+            (inline.glued_user_mention, None),
+            (inline.channel_mention, None),
+            (italic, italic_starts),
+            (bold, _among("*")),
+            (emoji.emoji, _emoji_starts),
+            (emoji.emoticon, _EMOTICON_STARTS),
+            (_strike_char, lambda char: char not in "\n~ "),
+            (inline.line, _line_starts),
         ),
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 
 from app.markdown import emoji, emphasis, links, nodes, timestamps
-from app.markdown.state import Memo, Node, Result, State
+from app.markdown.state import ByFirstChar, Memo, Node, Result, Starts, State
 from app.markdown.unicode_classes import ALNUM_CHAR, NAME_CHAR
 
 WHITESPACE = re.compile(r"[ \t]++")
@@ -78,6 +78,8 @@ def user_mention(s: State, pos: int) -> Result[Node]:
 
 def glued_user_mention(s: State, pos: int) -> Result[Node]:
     """Text "@"+ letter reads as text (an address, not a mention); else a mention."""
+    if not s.text.startswith("@", pos + 1):
+        return user_mention(s, pos)
     if TEXT_CHAR.match(s.text, pos):
         end = pos + 1
         while s.text.startswith("@", end):
@@ -90,7 +92,9 @@ def glued_user_mention(s: State, pos: int) -> Result[Node]:
 def channel_mention(s: State, pos: int) -> Result[Node]:
     """Text "#" letter reads as text; "#" name is a channel."""
     text = s.text
-    if TEXT_CHAR.match(text, pos) and text.startswith("#", pos + 1) and ALNUM.match(text, pos + 2):
+    if pos + 1 >= s.length:
+        return None
+    if text[pos + 1] == "#" and TEXT_CHAR.match(text, pos) and ALNUM.match(text, pos + 2):
         return nodes.plain(text[pos] + "#" + text[pos + 2]), pos + 3
     if text.startswith("#", pos):
         name = NAME.match(text, pos + 1)
@@ -236,27 +240,20 @@ def _underscore_domain(s: State, pos: int) -> Result[Node]:
     return nodes.plain(s.text[pos:end]), end
 
 
-def _ordinary(s: State, pos: int) -> Result[Node]:
-    """The items any character may start, tried when the dispatch found nothing."""
-    if _email_ahead(s, pos) and (found := links.autolinked_email(s, pos)):
-        return found
-    found = _underscore_domain(s, pos)
-    if found:
-        return found
-    if _url_ahead(s, pos) and (found := links.autolinked_url(s, pos)):
-        return found
-    for rule in (
-        emphasis.whitespace_emphasis,
-        emphasis.emphasis,
-        channel_mention,
-        emoji.emoji,
-        dash,
-        free_emoticon,
-        color,
-    ):
-        found = rule(s, pos)
-        if found:
-            return found
+def _email(s: State, pos: int) -> Result[Node]:
+    return links.autolinked_email(s, pos) if _email_ahead(s, pos) else None
+
+
+def _url(s: State, pos: int) -> Result[Node]:
+    return links.autolinked_url(s, pos) if _url_ahead(s, pos) else None
+
+
+def _word_emphasis(s: State, pos: int) -> Result[Node]:
+    """At a letter or digit only `word_` (text, not italic) can start an emphasis."""
+    return emphasis.emphasis(s, pos) if emphasis.WORD_UNDERSCORE.match(s.text, pos) else None
+
+
+def _text(s: State, pos: int) -> Result[Node]:
     end = s.span(TEXT_STOP, pos)
     return (nodes.plain(s.text[pos:end]), end) if end > pos else None
 
@@ -287,36 +284,49 @@ def _minus(s: State, pos: int) -> Result[Node]:
     return dash(s, pos) or free_emoticon(s, pos)
 
 
-def _whitespace_item(s: State, pos: int) -> Result[Node]:
-    return whitespace(s, pos)
+def _among(chars: str) -> Starts:
+    return frozenset(chars).__contains__
 
 
-_BY_CHARACTER = {
-    " ": _whitespace_item,
-    "\t": _whitespace_item,
-    "\\": _backslash,
-    "[": links.reference,
-    "<": _less_than,
-    "!": links.image,
-    "|": spoiler,
-    "@": user_mention,
-    "`": inline_code,
-    "+": links.autolinked_phone,
-    "$": inline_katex,
-    ":": _colon,
-    "*": _asterisk,
-    "~": _tilde,
-    "-": _minus,
-}
+def _emoji_starts(char: str) -> bool:
+    return char in ":0123456789#*" or char >= "\x80"
+
+
+_WORD_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+# Item: first the rules its own character chooses, then the items any character may start.
+_ITEM = ByFirstChar(
+    (whitespace, _among(" \t")),
+    (_backslash, _among("\\")),
+    (links.reference, _among("[")),
+    (_less_than, _among("<")),
+    (links.image, _among("!")),
+    (spoiler, _among("|")),
+    (user_mention, _among("@")),
+    (inline_code, _among("`")),
+    (links.autolinked_phone, _among("+")),
+    (inline_katex, _among("$")),
+    (_colon, _among(":")),
+    (_asterisk, _among("*")),
+    (_tilde, _among("~")),
+    (_minus, _among("-")),
+    (_email, None),
+    (_underscore_domain, _among("_")),
+    (_url, None),
+    (emphasis.whitespace_emphasis, _among("*_~")),
+    (emphasis.emphasis, _among("*_~")),
+    (_word_emphasis, _among(_WORD_CHARS)),
+    (channel_mention, None),
+    (emoji.emoji, _emoji_starts),
+    (dash, _among("-")),
+    (free_emoticon, _among("".join(emoji.EMOTICON_FIRST_CHARS))),
+    (color, _among("c")),
+    (_text, None),
+)
 
 
 def _item(s: State, pos: int) -> Result[Node]:
-    if pos >= s.length:
-        return None
-    special = _BY_CHARACTER.get(s.text[pos])
-    if special is not None and (found := special(s, pos)):
-        return found
-    return _ordinary(s, pos)
+    return _ITEM(s, pos)  # type: ignore[no-any-return]
 
 
 def item(s: State, pos: int) -> Result[Node]:
