@@ -192,12 +192,13 @@ def reduce_plain_texts(values: list[Any]) -> list[Node]:
     flat: list[Node] = []
     has_emoji = False
     for value in values:
-        if isinstance(value, list):
+        if type(value) is list:
             flat.extend(value)
             has_emoji = True
         else:
             flat.append(value)
-            has_emoji = has_emoji or value["type"] == "EMOJI"
+            if value["type"] == "EMOJI":
+                has_emoji = True
     if has_emoji:
         flat = [
             _emoji_in_text(
@@ -206,9 +207,17 @@ def reduce_plain_texts(values: list[Any]) -> list[Node]:
             for i, node in enumerate(flat)
         ]
     merged: list[Node] = []
+    pending: list[str] = []  # values of the PLAIN_TEXT run being merged
     for node in flat:
-        if merged and node["type"] == "PLAIN_TEXT" and merged[-1]["type"] == "PLAIN_TEXT":
-            merged[-1] = plain(merged[-1]["value"] + node["value"])
-        else:
-            merged.append(node)
+        if node["type"] == "PLAIN_TEXT":
+            pending.append(node["value"])
+            if len(pending) == 1:
+                merged.append(node)
+            continue
+        if len(pending) > 1:
+            merged[-1] = plain("".join(pending))
+        pending = []
+        merged.append(node)
+    if len(pending) > 1:
+        merged[-1] = plain("".join(pending))
     return merged

@@ -21,6 +21,7 @@ T = TypeVar("T")
 Result = tuple[T, int] | None
 
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def to_units(text: str) -> str:
@@ -33,7 +34,7 @@ def to_units(text: str) -> str:
 
 def from_units(units: str) -> str:
     """Join surrogate pairs back into characters; lone surrogates stay as they are."""
-    if not any("\ud800" <= char <= "\udfff" for char in units):
+    if not _SURROGATE.search(units):
         return units
     return units.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
 
@@ -63,8 +64,9 @@ class Memo(enum.IntEnum):
 # A memo slot is one int, (position, flags, rule) packed: cheaper to hash than a tuple.
 _FLAG_SHIFT = 3  # Memo fits in 3 bits
 _POS_SHIFT = 7  # and the four flags in the next 4
-# After this many scans for one pattern, `next_of` indexes every match of it at once.
-_SCANS_BEFORE_INDEX = 8
+# Once its scans for one pattern have read this many times the text, `next_of` indexes every
+# match of that pattern at once.
+_SCANS_BEFORE_INDEX = 4
 
 
 class State:
@@ -174,27 +176,31 @@ class State:
 
         The last answer is kept per pattern, and it holds for any position between the one
         asked and the match found; rules mostly ask at increasing positions, so most questions
-        cost nothing. A pattern asked about more often than that gets every match indexed once,
-        which keeps any order of questions linear."""
+        cost nothing or a short scan. Once the scans for a pattern have read the text a few
+        times over, every match of it is indexed at once, which keeps any order of questions
+        linear."""
         scanned = self.scans.get(pattern)
         if scanned is None:
-            scans = 0
+            read = 0
         elif isinstance(scanned, list):
             index = bisect.bisect_left(scanned, pos)
             return scanned[index] if index < len(scanned) else -1
         else:
-            start, found, scans = scanned
+            start, found, read = scanned
             if start <= pos and (pos <= found or found < 0):
                 return found
-        if scans >= _SCANS_BEFORE_INDEX:
+        if read > _SCANS_BEFORE_INDEX * self.length:
             stops = [match.start() for match in pattern.finditer(self.text)]
             self.scans[pattern] = stops
             index = bisect.bisect_left(stops, pos)
             return stops[index] if index < len(stops) else -1
         match = pattern.search(self.text, pos)
-        found = match.start() if match else -1
-        self.scans[pattern] = (pos, found, scans + 1)
-        return found
+        if match:
+            found = match.start()
+            self.scans[pattern] = (pos, found, read + found - pos + 1)
+            return found
+        self.scans[pattern] = (pos, -1, read + self.length - pos + 1)
+        return -1
 
     def eol(self, pos: int) -> int:
         """End of a line break at `pos` (\\r\\n, \\n or \\r), or -1."""
