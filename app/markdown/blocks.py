@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 from app.markdown import emoji, inline, nodes, tables
 from app.markdown.state import Node, Result, State
+from app.markdown.text import any_char
 
 BLANKS = re.compile(r"[ \t]*+")
 BLANKS_REQUIRED = re.compile(r"[ \t]++")
@@ -131,7 +132,7 @@ def _heading_item(s: State, pos: int) -> Result[Node]:
     found = inline.item(s, pos)
     if found is not None:
         return found
-    return None if s.eol(pos) >= 0 else inline.any_char(s, pos)
+    return None if s.eol(pos) >= 0 else any_char(s, pos)
 
 
 def heading(s: State, pos: int) -> Result[Node]:
@@ -204,7 +205,7 @@ def _asterisk_content_item(s: State, pos: int) -> Result[Node]:
     found = inline.item(s, pos)
     if found is not None:
         return found
-    return None if s.text.startswith("*", pos) else inline.any_char(s, pos)
+    return None if s.text.startswith("*", pos) else any_char(s, pos)
 
 
 def _asterisk_item(s: State, pos: int) -> Result[Node]:

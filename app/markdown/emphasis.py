@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple, cast
 
-from app.markdown import emoji, inline, links, nodes, timestamps
+from app.markdown import emoji, links, nodes, text, timestamps
 from app.markdown.state import ByFirstChar, Flag, Memo, Node, Result, Starts, State
 
 Rule = Callable[[State, int], Result[Node]]
@@ -101,8 +101,19 @@ _bold_run = _text_run(BOLD_STOP)
 _bold_char = _plain(BOLD_CHAR)
 
 
+# Words joined by blanks, the last one before a space, a line end, "*" or "~": at a letter no
+# rule of a bold but its text run can match, and the blanks between are whitespace items, so
+# the items here would be these words and blanks, merged into this one text (see text.WORDS).
+BOLD_WORDS = re.compile(f"(?:{text.WORD}++ [ \t]*+)*{text.WORD}++(?=[ \n*~]|\\Z)")
+# The same in an italic, which may also end at "_" (no italic opens inside one).
+ITALIC_WORDS = re.compile(f"(?:{text.WORD}++ [ \t]*+)*{text.WORD}++(?=[ \n*_~]|\\Z)")
+
+
 def _bold_item(s: State, pos: int) -> Result[Node]:
-    return _bold_preferred(s, pos) or _bold_run(s, pos) or _bold_char(s, pos) or inline.line(s, pos)
+    match = BOLD_WORDS.match(s.text, pos)
+    if match:
+        return nodes.plain(match.group(0)), match.end()
+    return _bold_preferred(s, pos) or _bold_run(s, pos) or _bold_char(s, pos) or text.line(s, pos)
 
 
 def _delimited(
@@ -146,11 +157,14 @@ _italic_char = _plain(ITALIC_CHAR)
 
 
 def _italic_item(s: State, pos: int) -> Result[Node]:
+    match = ITALIC_WORDS.match(s.text, pos)
+    if match:
+        return nodes.plain(match.group(0)), match.end()
     return (
         _italic_preferred(s, pos)
         or _italic_run(s, pos)
         or _italic_char(s, pos)
-        or inline.line(s, pos)
+        or text.line(s, pos)
     )
 
 
@@ -215,7 +229,7 @@ def _among(chars: str) -> Starts:
 
 
 def _line_starts(char: str) -> bool:
-    return char in " \t" or inline.TEXT_CHAR.match(char) is not None
+    return char in " \t" or text.TEXT_CHAR.match(char) is not None
 
 
 def _emoji_starts(char: str) -> bool:
@@ -237,12 +251,12 @@ class _Rules(NamedTuple):
 @functools.cache
 def _rules() -> _Rules:
     shared: tuple[tuple[Rule, Starts | None], ...] = (
-        (inline.whitespace, _among(" \t")),
-        (inline.inline_code, _among("`")),
+        (text.whitespace, _among(" \t")),
+        (text.inline_code, _among("`")),
         (timestamps.timestamp, _among("<")),
         (links.reference, _among("[<")),
-        (inline.glued_user_mention, None),
-        (inline.channel_mention, None),
+        (text.glued_user_mention, None),
+        (text.channel_mention, None),
     )
     italic_starts = _among("_" + _WORD_CHARS)
     return _Rules(
@@ -262,16 +276,16 @@ def _rules() -> _Rules:
             (_strike_run, lambda char: STRIKE_STOP.match(char) is None),
             (timestamps.escaped_timestamp, _among("\\")),
             (timestamps.timestamp, _among("<")),
-            (inline.whitespace, _among(" \t")),
-            (inline.inline_code, _among("`")),
+            (text.whitespace, _among(" \t")),
+            (text.inline_code, _among("`")),
             (links.reference, _among("[<")),
-            (inline.glued_user_mention, None),
-            (inline.channel_mention, None),
+            (text.glued_user_mention, None),
+            (text.channel_mention, None),
             (italic, italic_starts),
             (bold, _among("*")),
             (emoji.emoji, _emoji_starts),
             (emoji.emoticon, _EMOTICON_STARTS),
             (_strike_char, lambda char: char not in "\n~ "),
-            (inline.line, _line_starts),
+            (text.line, _line_starts),
         ),
     )

@@ -16,98 +16,15 @@ from __future__ import annotations
 
 import re
 
-from app.markdown import emoji, emphasis, links, nodes, timestamps
+from app.markdown import emoji, emphasis, links, nodes, text, timestamps
 from app.markdown.state import ByFirstChar, Memo, Node, Result, Starts, State
-from app.markdown.unicode_classes import ALNUM_CHAR, NAME_CHAR
 
-WHITESPACE = re.compile(r"[ \t]++")
-TEXT_CHAR = re.compile(r"[ -'+-Za-z\x80-\uffff]")
-LINE = re.compile(r"([ \t]*+)([ -'+-Za-z\x80-\uffff]++)([ \t]*+)")
-TEXT_STOP = re.compile(r"[*_~`:\n<\[\]! \t()\\|]")
-NAME = re.compile(f"[{NAME_CHAR}]++")
-ALNUM = re.compile(f"[{ALNUM_CHAR}]")
-INLINE_CODE = re.compile(r"`([^`\n]++)`")
 HEX_PAIRS = re.compile(r"(?:[0-9A-Fa-f]{2}){3,4}+")
 HEX_DIGITS = re.compile(r"[0-9A-Fa-f]{3,4}+")
+TEXT_STOP = re.compile(r"[*_~`:\n<\[\]! \t()\\|]")
 ESCAPABLE = frozenset("*_~`#.")
 EMAIL_STOP = re.compile(r"[ \t\r\n@]")
 URL_STOP = re.compile(r"[ \t\r\n:./@]")
-
-
-def whitespace(s: State, pos: int) -> Result[Node]:
-    match = WHITESPACE.match(s.text, pos)
-    return (nodes.plain(match.group(0)), match.end()) if match else None
-
-
-def line(s: State, pos: int) -> Result[Node]:
-    match = LINE.match(s.text, pos)
-    return (nodes.plain(match.group(0)), match.end()) if match else None
-
-
-def any_char(s: State, pos: int) -> Result[Node]:
-    if pos < s.length and s.text[pos] not in "\r\n":
-        return nodes.plain(s.text[pos]), pos + 1
-    return None
-
-
-def text_char(s: State, pos: int) -> Result[Node]:
-    if TEXT_CHAR.match(s.text, pos):
-        return nodes.plain(s.text[pos]), pos + 1
-    return None
-
-
-def user_mention(s: State, pos: int) -> Result[Node]:
-    """ "@"+ name ([:@] name)?, unless the name ends in "__" """
-    text = s.text
-    end = pos
-    while text.startswith("@", end):
-        end += 1
-    if end == pos:
-        return None
-    name = NAME.match(text, end)
-    if not name:
-        return None
-    stop = name.end()
-    if stop < s.length and text[stop] in ":@" and (more := NAME.match(text, stop + 1)):
-        stop = more.end()
-    value = text[end:stop]
-    if value.endswith("__"):
-        return None
-    return nodes.mention_user(value), stop
-
-
-def glued_user_mention(s: State, pos: int) -> Result[Node]:
-    """Text "@"+ letter reads as text (an address, not a mention); else a mention."""
-    if not s.text.startswith("@", pos + 1):
-        return user_mention(s, pos)
-    if TEXT_CHAR.match(s.text, pos):
-        end = pos + 1
-        while s.text.startswith("@", end):
-            end += 1
-        if end > pos + 1 and ALNUM.match(s.text, end):
-            return nodes.plain(s.text[pos] + "@" + s.text[end]), end + 1
-    return user_mention(s, pos)
-
-
-def channel_mention(s: State, pos: int) -> Result[Node]:
-    """Text "#" letter reads as text; "#" name is a channel."""
-    text = s.text
-    if pos + 1 >= s.length:
-        return None
-    if text[pos + 1] == "#" and TEXT_CHAR.match(text, pos) and ALNUM.match(text, pos + 2):
-        return nodes.plain(text[pos] + "#" + text[pos + 2]), pos + 3
-    if text.startswith("#", pos):
-        name = NAME.match(text, pos + 1)
-        if name:
-            return nodes.mention_channel(name.group(0)), name.end()
-    return None
-
-
-def inline_code(s: State, pos: int) -> Result[Node]:
-    match = INLINE_CODE.match(s.text, pos)
-    if not match:
-        return None
-    return nodes.typed("INLINE_CODE", nodes.plain(match.group(1))), match.end()
 
 
 def _katex_delimiters(s: State, pos: int) -> tuple[str, int] | None:
@@ -156,7 +73,7 @@ def escaped(s: State, pos: int) -> Result[Node]:
 def _spoiler_item(s: State, pos: int) -> Result[Node]:
     if s.text.startswith("||", pos):
         return None
-    return item(s, pos) or any_char(s, pos)
+    return item(s, pos) or text.any_char(s, pos)
 
 
 def spoiler(s: State, pos: int) -> Result[Node]:
@@ -187,7 +104,7 @@ def color(s: State, pos: int) -> Result[Node]:
             return None
         channels = [int(digit * 2, 16) for digit in singles.group(0)]
         end = singles.end()
-    if TEXT_CHAR.match(s.text, end):
+    if text.TEXT_CHAR.match(s.text, end):
         return None
     return nodes.color(*channels), end
 
@@ -238,6 +155,11 @@ def _underscore_domain(s: State, pos: int) -> Result[Node]:
     if end < s.length and s.text[end] == "_":
         return None
     return nodes.plain(s.text[pos:end]), end
+
+
+def _words(s: State, pos: int) -> Result[Node]:
+    match = text.WORDS.match(s.text, pos)
+    return (nodes.plain(match.group(0)), match.end()) if match else None
 
 
 def _email(s: State, pos: int) -> Result[Node]:
@@ -296,14 +218,15 @@ _WORD_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 # Item: first the rules its own character chooses, then the items any character may start.
 _ITEM = ByFirstChar(
-    (whitespace, _among(" \t")),
+    (_words, lambda char: text.WORD_CHAR.match(char) is not None),
+    (text.whitespace, _among(" \t")),
     (_backslash, _among("\\")),
     (links.reference, _among("[")),
     (_less_than, _among("<")),
     (links.image, _among("!")),
     (spoiler, _among("|")),
-    (user_mention, _among("@")),
-    (inline_code, _among("`")),
+    (text.user_mention, _among("@")),
+    (text.inline_code, _among("`")),
     (links.autolinked_phone, _among("+")),
     (inline_katex, _among("$")),
     (_colon, _among(":")),
@@ -316,7 +239,7 @@ _ITEM = ByFirstChar(
     (emphasis.whitespace_emphasis, _among("*_~")),
     (emphasis.emphasis, _among("*_~")),
     (_word_emphasis, _among(_WORD_CHARS)),
-    (channel_mention, None),
+    (text.channel_mention, None),
     (emoji.emoji, _emoji_starts),
     (dash, _among("-")),
     (free_emoticon, _among("".join(emoji.EMOTICON_FIRST_CHARS))),
@@ -338,7 +261,7 @@ def inline(s: State, pos: int) -> Result[list[Node]]:
     """Inline = (Item / Any)+ EndOfLine?"""
     content: list[Node] = []
     end = pos
-    while (found := item(s, end) or any_char(s, end)) is not None:
+    while (found := item(s, end) or text.any_char(s, end)) is not None:
         content.append(found[0])
         end = found[1]
     if not content:

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 
-from app.markdown import domains, emphasis, inline, nodes
+from app.markdown import domains, emphasis, nodes
 from app.markdown.state import Flag, Memo, Node, Result, State
+from app.markdown.text import line, whitespace
 from app.markdown.unicode_classes import ALNUM_OR_MARK_CHAR
 
 EXTRA = frozenset(".,!%~*\"':;()=")  # the reference's "Extra": punctuation a URL may not end in
@@ -284,7 +285,7 @@ def _link_title(s: State, pos: int) -> Result[Node]:
     if pos >= s.length:
         return None
     if text[pos] in BLANK:
-        return inline.whitespace(s, pos)
+        return whitespace(s, pos)
     found = emphasis.emphasis(s, pos)
     if found:
         return found
@@ -341,7 +342,7 @@ def image(s: State, pos: int) -> Result[Node]:
     if not s.text.startswith("![", pos):
         return None
     end = pos + 2
-    title = inline.line(s, end)
+    title = line(s, end)
     if title:
         end = title[1]
     if not s.text.startswith("](", end):

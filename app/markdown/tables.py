@@ -13,6 +13,7 @@ import re
 
 from app.markdown import inline, nodes
 from app.markdown.state import Node, Result, State
+from app.markdown.text import any_char
 
 ALIGNMENT = re.compile(r"[ \t]*+(:?+)-++(:?+)[ \t]*+\|")
 
@@ -28,7 +29,7 @@ def _cell(s: State, pos: int) -> tuple[list[Node], int]:
             continue
         if text[end] == "|" or s.eol(end) >= 0:
             break
-        found = inline.item(s, end) or inline.any_char(s, end)
+        found = inline.item(s, end) or any_char(s, end)
         if found is None:
             break
         content.append(found[0])

@@ -1,10 +1,18 @@
 #!/usr/bin/env node
 // Times @rocket.chat/message-parser over JSON lines {input, options} from stdin, in UTC.
-// Prints {"messages", "seconds", "worst_ms", "worst_input_length"} as JSON.
+// Prints {"messages", "seconds", "worst_ms", "worst_input_length"} as JSON; with `ast` as the
+// argument, prints each case's {"ast"} or {"error"} instead, one line per case, in order.
 process.env.TZ = 'UTC';
 const { parse } = require('@rocket.chat/message-parser');
 const lines = require('node:fs').readFileSync(0, 'utf8').split('\n').filter(Boolean);
 const cases = lines.map((line) => JSON.parse(line));
+if (process.argv[2] === 'ast') {
+  const out = cases.map((c) => {
+    try { return JSON.stringify({ ast: parse(c.input, c.options) }); } catch (e) { return JSON.stringify({ error: String(e) }); }
+  });
+  process.stdout.write(out.join('\n') + '\n');
+  process.exit(0);
+}
 const rounds = Number(process.argv[2] || 3);
 let best = Infinity;
 let worst = 0;
