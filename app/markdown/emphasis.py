@@ -101,12 +101,12 @@ _bold_run = _text_run(BOLD_STOP)
 _bold_char = _plain(BOLD_CHAR)
 
 
-# Words joined by blanks, the last one before a space, a line end, "*" or "~": at a letter no
-# rule of a bold but its text run can match, and the blanks between are whitespace items, so
-# the items here would be these words and blanks, merged into this one text (see text.WORDS).
-BOLD_WORDS = re.compile(f"(?:{text.WORD}++ [ \t]*+)*{text.WORD}++(?=[ \n*~]|\\Z)")
-# The same in an italic, which may also end at "_" (no italic opens inside one).
-ITALIC_WORDS = re.compile(f"(?:{text.WORD}++ [ \t]*+)*{text.WORD}++(?=[ \n*_~]|\\Z)")
+# Words joined by blanks (see text.WORDS), the last one before a space, a line end, "*" or "~",
+# where a bold's own text run stops; the blanks between are whitespace items.
+_EMPHASIS_WORD = f"{text.WORD}{text.EMPHASIS_TAIL}*+"
+BOLD_WORDS = re.compile(f"(?:{_EMPHASIS_WORD} [ \t]*+)*{_EMPHASIS_WORD}(?=[ \n*~]|\\Z)")
+# The same in an italic, which may also end at "_" (no `word_` is tried inside an italic).
+ITALIC_WORDS = re.compile(f"(?:{_EMPHASIS_WORD} [ \t]*+)*{_EMPHASIS_WORD}(?=[ \n*_~]|\\Z)")
 
 
 def _bold_item(s: State, pos: int) -> Result[Node]:

@@ -21,17 +21,23 @@ LINE = re.compile(r"([ \t]*+)([ -'+-Za-z\x80-\uffff]++)([ \t]*+)")
 NAME = re.compile(f"[{NAME_CHAR}]++")
 ALNUM = re.compile(f"[{ALNUM_CHAR}]")
 INLINE_CODE = re.compile(r"`([^`\n]++)`")
-# A letter or digit that starts no item but a run of text (and `word_`, and `D:` style
-# emoticons, and mentions and autolinks, all of which need a character after the word that
-# the lookaheads below rule out).
+# Plain words, read in one step. At a letter or digit of WORD, the only rules that could match
+# before a run of text are an email or URL (they need "@", ":", "." or "/" before the next
+# blank), `word_` (it needs "_" right after the letters), a `#` or `@` right after the first
+# letter, an emoticon such as `D:`, `B-)` or `8=)` (their second character is one of `:)_-;=`),
+# a keycap emoji (a digit and U+FE0F or U+20E3) and `color:#`. A word of WORD and then
+# characters none of those look for, followed by a blank, a line end or the end, is therefore
+# one text item; the blanks after it are one whitespace item; so words joined by blanks make
+# one text. It begins and ends with a word, so an emoji beside it sees the neighbour text it
+# would have seen (a blank neighbour and a text one are not the same to an emoji).
 WORD = "[0-9A-Za-z\u00c0-\u1fff]"
-# Words joined by blanks, the last one followed by a blank, a line end or the end. Each word
-# would be one text item (no rule but the text run matches at its first letter: an email or
-# URL needs "@", ":", "." or "/" before the next blank, `word_` needs "_"), each blank run
-# one whitespace item; merged, they are this one text. It begins and ends with a word, so
-# an emoji next to it sees the same neighbour text it would have seen.
 WORD_CHAR = re.compile(WORD)
-WORDS = re.compile(f"(?:{WORD}++[ \t]++)*{WORD}++(?=[ \t\n]|\\Z)")
+# After the first letter, at the top level: not where a text run stops, nor any character above.
+_TEXT_TAIL = "[^*_~`:\n<\\[\\]! \t()\\\\|@./#\\-;=\ufe0f\u20e3\r]"
+WORDS = re.compile(f"(?:{WORD}{_TEXT_TAIL}*+[ \t]++)*{WORD}{_TEXT_TAIL}*+(?=[ \t\n]|\\Z)")
+# Inside a bold or italic (no email or URL there; a text run stops only at a line end, a space
+# and the three markers, so a tab is part of a word).
+EMPHASIS_TAIL = "[^\n* _~@#\\-;=:)\ufe0f\u20e3]"
 
 
 def whitespace(s: State, pos: int) -> Result[Node]:
