@@ -227,7 +227,16 @@ def unordered_list(s: State, pos: int) -> Result[Node]:
     return (nodes.typed("UNORDERED_LIST", items[0]), items[1]) if items else None
 
 
+# What closes a KaTeX block, by which syntaxes are on: (parenthesis, dollar) -> pattern.
+_KATEX_BLOCK_CLOSE = {
+    (True, True): re.compile(r"\\\]|\$\$"),
+    (True, False): re.compile(r"\\\]"),
+    (False, True): re.compile(r"\$\$"),
+}
+
+
 def katex_block(s: State, pos: int) -> Result[Node]:
+    """The content runs to the first closer the options allow, whichever opened it."""
     text = s.text
     opens = (s.katex_parenthesis and text.startswith("\\[", pos)) or (
         s.katex_dollar and text.startswith("$$", pos)
@@ -235,24 +244,10 @@ def katex_block(s: State, pos: int) -> Result[Node]:
     if not opens:
         return None
     start = pos + 2
-
-    def closing(at: int) -> int:
-        if s.katex_parenthesis and text.startswith("\\]", at):
-            return at + 2
-        if s.katex_dollar and text.startswith("$$", at):
-            return at + 2
-        return -1
-
-    end = start
-    while end < s.length:
-        if text[end] not in "$\\" or closing(end) < 0:
-            end += 1
-            continue
-        break
-    after = closing(end)
-    if after < 0:
+    end = s.next_of(_KATEX_BLOCK_CLOSE[s.katex_parenthesis, s.katex_dollar], start)
+    if end < 0:
         return None
-    return nodes.typed("KATEX", text[start:end]), after
+    return nodes.typed("KATEX", text[start:end]), end + 2
 
 
 def line_break(s: State, pos: int) -> Result[Node]:

@@ -35,33 +35,26 @@ def _katex_delimiters(s: State, pos: int) -> tuple[str, int] | None:
     return None
 
 
-def _katex_end(s: State, pos: int) -> int:
-    if s.katex_parenthesis and s.text.startswith("\\)", pos):
-        return pos + 2
-    if s.katex_dollar and s.text.startswith("$", pos):
-        return pos + 1
-    return -1
+# What closes inline KaTeX, by which syntaxes are on: (parenthesis, dollar) -> pattern.
+_KATEX_CLOSE = {
+    (True, True): re.compile(r"\\\)|\$"),
+    (True, False): re.compile(r"\\\)"),
+    (False, True): re.compile(r"\$"),
+}
 
 
 def inline_katex(s: State, pos: int) -> Result[Node]:
-    """KatexInline = open ([^$\\\\\\r\\n] / !close .)* close"""
+    """KatexInline = open ([^$\\\\\\r\\n] / !close .)* close: the content runs to the first
+    closer, line ends included (found through `next_of`, so runs of openers stay linear)."""
     opened = _katex_delimiters(s, pos)
     if opened is None:
         return None
-    text, start = s.text, opened[1]
-    end = start
-    while end < s.length:
-        char = text[end]
-        if char not in "$\\\r\n":
-            end += 1
-            continue
-        if _katex_end(s, end) >= 0:
-            break
-        end += 1
-    close = _katex_end(s, end)
-    if close < 0:
+    start = opened[1]
+    end = s.next_of(_KATEX_CLOSE[s.katex_parenthesis, s.katex_dollar], start)
+    if end < 0:
         return None
-    return nodes.typed("INLINE_KATEX", text[start:end]), close
+    close = end + 2 if s.text.startswith("\\)", end) else end + 1
+    return nodes.typed("INLINE_KATEX", s.text[start:end]), close
 
 
 def escaped(s: State, pos: int) -> Result[Node]:
@@ -218,7 +211,7 @@ _WORD_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 # Item: first the rules its own character chooses, then the items any character may start.
 _ITEM = ByFirstChar(
-    (_words, lambda char: text.WORD_CHAR.match(char) is not None),
+    (_words, lambda char: text.TEXT_WORD_CHAR.match(char) is not None),
     (text.whitespace, _among(" \t")),
     (_backslash, _among("\\")),
     (links.reference, _among("[")),
@@ -268,7 +261,10 @@ def item(s: State, pos: int) -> Result[Node]:
 #   "`", "<": code needs a character other than "`" next, a target one other than "<".
 # Reading those positions one by one costs a dozen rule calls each, which is what made runs
 # of 5,000 delimiters slow; skipping them gives the same text.
+#   ":", "(", ")", "]", "!", "\\": nothing starts there with the same character next (no
+#        emoji, emoticon, image, escape or URL).
 _RUN_KEEP = {"*": 3, "_": 2, "~": 2, "|": 3, "[": 1, "`": 1, "<": 1}
+_RUN_KEEP.update(dict.fromkeys(":()]!\\", 1))
 _NOT_SAME = {char: re.compile(f"[^{re.escape(char)}]") for char in _RUN_KEEP}
 
 

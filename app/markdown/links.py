@@ -196,7 +196,20 @@ def _target_body(s: State, pos: int) -> int:
 
 
 def _angle_body(s: State, pos: int) -> int:
-    """Body* of a Slack-style target `<url|label>`."""
+    """Body* of a Slack-style target `<url|label>`.
+
+    Whether the body stops at a position does not depend on where it started, so an answer
+    holds for every start between the one asked and the stop found: kept, it makes a run of
+    `<t:` (each a scheme opening a body that runs to the end) linear."""
+    last = s.scans.get(_angle_body)
+    if last is not None and not isinstance(last, list) and last[0] <= pos <= last[1]:
+        return last[1]
+    end = _read_angle_body(s, pos)
+    s.scans[_angle_body] = (pos, end, 0)
+    return end
+
+
+def _read_angle_body(s: State, pos: int) -> int:
     text, length = s.text, s.length
     checked_until = pos
     while pos < length:

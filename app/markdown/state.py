@@ -100,7 +100,8 @@ class State:
         self.flags = 0
         self.memo: dict[int, Any] = {}
         self.ends: dict[int, int] = {}
-        self.scans: dict[re.Pattern[str], tuple[int, int, int] | list[int]] = {}
+        # per pattern (or scanner): the last (start, stop, characters read), or every stop
+        self.scans: dict[object, tuple[int, int, int] | list[int]] = {}
 
     def guarded(self, flag: int, rule: Callable[[State, int], Result[T]], pos: int) -> Result[T]:
         """Run `rule` with `flag` set, failing at once if it is set already (no bold in bold)."""

@@ -31,10 +31,13 @@ INLINE_CODE = re.compile(r"`([^`\n]++)`")
 # one text. It begins and ends with a word, so an emoji beside it sees the neighbour text it
 # would have seen (a blank neighbour and a text one are not the same to an emoji).
 WORD = "[0-9A-Za-z\u00c0-\u1fff]"
-WORD_CHAR = re.compile(WORD)
 # After the first letter, at the top level: not where a text run stops, nor any character above.
 _TEXT_TAIL = "[^*_~`:\n<\\[\\]! \t()\\\\|@./#\\-;=\ufe0f\u20e3\r]"
-WORDS = re.compile(f"(?:{WORD}{_TEXT_TAIL}*+[ \t]++)*{WORD}{_TEXT_TAIL}*+(?=[ \t\n]|\\Z)")
+# At the top level a word may also start with ">" (its emoticons need one of `:;=.` next),
+# which is what a line of nested quote markers reads as once the first is taken.
+TEXT_WORD_CHAR = re.compile("[>0-9A-Za-z\u00c0-\u1fff]")
+_TEXT_WORD = f"[>0-9A-Za-z\u00c0-\u1fff]{_TEXT_TAIL}*+"
+WORDS = re.compile(f"(?:{_TEXT_WORD}[ \t]++)*{_TEXT_WORD}(?=[ \t\n]|\\Z)")
 # Inside a bold or italic (no email or URL there; a text run stops only at a line end, a space
 # and the three markers, so a tab is part of a word).
 EMPHASIS_TAIL = "[^\n* _~@#\\-;=:)\ufe0f\u20e3]"
