@@ -16,26 +16,34 @@ import json
 import random
 from typing import Any
 
-WORDS = (
-    "deploy fix build test merge review lgtm asap wip todo done broken crash failing green red "
-    "prod staging qa node java python rust go sql redis mongo postgres docker kubernetes cache "
-    "queue token login logout api client server thread reply room message meeting standup "
-    "release ticket issue bug latency memory cpu p99 ms timeout retry worker tomorrow friday "
-    "weekend morning evening hello hey thanks cool nice great ok see look check update changed "
-    "we you it this that the a of to and for with on at be have can do is are again later just"
-).split()
+WORDS = [
+    "deploy", "fix", "build", "test", "merge", "review", "lgtm", "asap", "wip", "todo", "done",
+    "broken", "crash", "failing", "green", "red", "prod", "staging", "qa", "node", "java",
+    "python", "rust", "go", "sql", "redis", "mongo", "postgres", "docker", "kubernetes", "cache",
+    "queue", "token", "login", "logout", "api", "client", "server", "thread", "reply", "room",
+    "message", "meeting", "standup", "release", "ticket", "issue", "bug", "latency", "memory",
+    "cpu", "p99", "ms", "timeout", "retry", "worker", "tomorrow", "friday", "weekend", "morning",
+    "evening", "hello", "hey", "thanks", "cool", "nice", "great", "ok", "see", "look", "check",
+    "update", "changed", "we", "you", "it", "this", "that", "the", "a", "of", "to", "and", "for",
+    "with", "on", "at", "be", "have", "can", "do", "is", "are", "again", "later", "just",
+]  # fmt: skip
 UNICODE_WORDS = [
     "mañana", "naïve", "résumé", "über", "Straße", "Привет", "日本語", "مرحبا", "नमस्ते",
-    "γειά", "ทดสอบ", "李祖阳", "ﬁle", "zero\u200bwidth", "a\u00a0b", "\u202ertl\u202c", "¯\\_(ツ)_/¯",
+    "γειά", "ทดสอบ", "李祖阳", "ﬁle", "zero\u200bwidth", "a\u00a0b", "\u202ertl\u202c",
+    "¯\\_(ツ)_/¯",
 ]  # fmt: skip
 EMOJI = [
     "😀", "❤️", "👍🏽", "🇧🇷", "👨\u200d👩\u200d👧\u200d👦", "🧑🏾\u200d💻", "©️", "#️⃣", "⚽", "🤖",
     "🏳️\u200d🌈", "❤", "🙂",
 ]  # fmt: skip
-SHORTCODES = [":smile:", ":+1:", ":-1:", ":eyes:", ":fire:", ":joy:", ":pray:", ":x:", ":smile_cat:"]
+SHORTCODES = [
+    ":smile:", ":+1:", ":-1:", ":eyes:", ":fire:", ":joy:", ":pray:", ":x:", ":smile_cat:",
+]  # fmt: skip
 EMOTICONS = [":)", ":-)", ":D", ";)", ":'(", ":P", "<3", "</3", "=)", "D:", "8)", ":$", ":/", "-_-"]
-MENTIONS = ["@rocket.cat", "@all", "@here", "@admin", "@guilherme.gazzo", "@marcos.defendi:matrix.org",
-            "@dev-ops", "@téstãçâò", "@user1", "#general", "#GENERAL", "#a.b", "#dev_ops"]  # fmt: skip
+MENTIONS = [
+    "@rocket.cat", "@all", "@here", "@admin", "@guilherme.gazzo", "@marcos.defendi:matrix.org",
+    "@dev-ops", "@téstãçâò", "@user1", "#general", "#GENERAL", "#a.b", "#dev_ops",
+]  # fmt: skip
 HOSTS = ["github.com", "gitlab.ai", "docs.example.co.uk", "open.rocket.chat", "n-tv.de",
          "1test.io", "sub.domain.example.com", "localhost", "192.168.0.10:8080", "te_st.la",
          "rocket.testt", "intranet", "example.local", "www.docs.example.app:4366"]  # fmt: skip
@@ -171,7 +179,8 @@ class Messages:
                 "| " + " | ".join(self.inline_line(1, 2) for _ in range(columns)) + " |"
                 for _ in range(rng.randint(1, 4))
             ]
-            delimiter = "| " + " | ".join(rng.choice(["---", ":---:", "-", "--:"]) for _ in range(columns))
+            aligns = [rng.choice(["---", ":---:", "-", "--:"]) for _ in range(columns)]
+            delimiter = "| " + " | ".join(aligns)
             return "\n".join([rows[0], delimiter + " |", *rows[1:]])
         if kind == 5:
             return f"{'#' * rng.randint(1, 5)} {self.inline_line(1, 5)}"
