@@ -38,6 +38,10 @@ LOCAL_PART = re.compile(
 CLOSING_BRACKET = re.compile(r"\]")
 SLACK_LABEL = re.compile(r"[ -;=?-{}-\uffff]++")
 TITLE_STOP = re.compile(r"[\]()*_~ \t\r\n]")
+# Title text runs joined by blanks, read in one step: no emphasis opens at a run's start (it
+# needs "*", "_" or "~" there, or letters and then "_" for `word_`, which the lookahead rules
+# out), so the items would be these runs and blanks, merged into this one text.
+TITLE_WORDS = re.compile(r"(?:[^\]()*_~ \t\r\n]++[ \t]++)*[^\]()*_~ \t\r\n]++(?!_)")
 HAS_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]{0,31}://")
 URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 SPECIAL_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp", "file"})
@@ -297,6 +301,9 @@ def _link_title(s: State, pos: int) -> Result[Node]:
     text = s.text
     if pos >= s.length:
         return None
+    words = TITLE_WORDS.match(text, pos)
+    if words:
+        return nodes.plain(words.group(0)), words.end()
     if text[pos] in BLANK:
         return whitespace(s, pos)
     found = emphasis.emphasis(s, pos)
