@@ -22,10 +22,9 @@ import re
 from collections.abc import Callable
 
 from app.markdown import emoji, inline, nodes, tables
-from app.markdown.state import Node, Result, State
+from app.markdown.state import ByFirstChar, Node, Result, State, among
 from app.markdown.text import any_char
 
-BLANKS = re.compile(r"[ \t]*+")
 BLANKS_REQUIRED = re.compile(r"[ \t]++")
 LANGUAGE = re.compile(r"[a-zA-Z0-9 _\-.]++")
 CODE_CHUNK = re.compile(r"(?:[^\r\n`]|`[^`\r\n]|``[^`\r\n]|``(?=[\n\r]|\Z)|`(?=[\n\r]|\Z))++")
@@ -33,6 +32,13 @@ DASHES = re.compile(r"-{3,}+")
 HASHES = re.compile(r"#{1,4}+")
 DIGITS = re.compile(r"[0-9]++")
 MAX_SAFE_INTEGER = 2**53
+
+
+def _skip_blanks(s: State, pos: int) -> int:
+    """Past the spaces and tabs at `pos`."""
+    while pos < s.length and s.text[pos] in " \t":
+        pos += 1
+    return pos
 
 
 def _paragraph(s: State, pos: int) -> Result[Node]:
@@ -43,7 +49,7 @@ def _paragraph(s: State, pos: int) -> Result[Node]:
 def _quote_line(s: State, pos: int) -> Result[Node]:
     if not s.text.startswith(">", pos):
         return None
-    start = BLANKS.match(s.text, pos + 1).end()  # type: ignore[union-attr]
+    start = _skip_blanks(s, pos + 1)
     end = s.eol(start)
     if end >= 0:
         return nodes.paragraph([nodes.plain("")]), end
@@ -117,11 +123,11 @@ def code(s: State, pos: int) -> Result[Node]:
 
 
 def horizontal_rule(s: State, pos: int) -> Result[Node]:
-    start = BLANKS.match(s.text, pos).end()  # type: ignore[union-attr]
+    start = _skip_blanks(s, pos)
     dashes = DASHES.match(s.text, start)
     if not dashes:
         return None
-    end = BLANKS.match(s.text, dashes.end()).end()  # type: ignore[union-attr]
+    end = _skip_blanks(s, dashes.end())
     after = s.eol(end)
     if after < 0 and end < s.length:
         return None
@@ -183,7 +189,7 @@ def _ordered_item(s: State, pos: int) -> Result[Node]:
     number: int | float = int(digits.group(0))
     if number > MAX_SAFE_INTEGER:
         number = float(digits.group(0))  # JavaScript's parseInt loses the same precision
-    return nodes.list_item(content[0], number), content[1]  # type: ignore[arg-type]
+    return nodes.list_item(content[0], number), content[1]
 
 
 def ordered_list(s: State, pos: int) -> Result[Node]:
@@ -251,35 +257,36 @@ def katex_block(s: State, pos: int) -> Result[Node]:
 
 
 def line_break(s: State, pos: int) -> Result[Node]:
-    end = s.eol(BLANKS.match(s.text, pos).end())  # type: ignore[union-attr]
+    end = s.eol(_skip_blanks(s, pos))
     return (nodes.line_break(), end) if end >= 0 else None
 
 
-BLOCKS: tuple[Callable[[State, int], Result[Node]], ...] = (
-    quote,
-    spoiler_block,
-    code,
-    horizontal_rule,
-    tables.table,
-    heading,
-    tasks,
-    ordered_list,
-    unordered_list,
-    katex_block,
-    line_break,
+def _empty_line(s: State, pos: int) -> Result[Node]:
+    end = s.eol(pos)
+    return (nodes.paragraph([nodes.plain("")]), end) if end >= 0 else None
+
+
+# Block = the first of these that matches, trying only those the next character can start;
+# then a paragraph, then an empty line.
+_BLOCK = ByFirstChar(
+    (quote, among(">")),
+    (spoiler_block, among("|")),
+    (code, among("`")),
+    (horizontal_rule, among(" \t-")),
+    (tables.table, among("|")),
+    (heading, among("#")),
+    (tasks, among("-")),
+    (ordered_list, among("0123456789")),
+    (unordered_list, among("-*")),
+    (katex_block, among("\\$")),
+    (line_break, among(" \t\r\n")),
+    (_paragraph, None),
+    (_empty_line, None),
 )
 
 
 def _block(s: State, pos: int) -> Result[Node]:
-    for rule in BLOCKS:
-        found = rule(s, pos)
-        if found is not None:
-            return found
-    found = _paragraph(s, pos)
-    if found is not None:
-        return found
-    end = s.eol(pos)
-    return (nodes.paragraph([nodes.plain("")]), end) if end >= 0 else None
+    return _BLOCK(s, pos)
 
 
 def message(s: State) -> list[Node] | None:

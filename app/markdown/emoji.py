@@ -95,7 +95,7 @@ EMOTICONS: list[tuple[str, str]] = [
 _BY_FIRST_CHAR: dict[str, list[tuple[str, str]]] = {}
 for _text, _name in EMOTICONS:
     _BY_FIRST_CHAR.setdefault(_text[0], []).append((_text, _name))
-EMOTICON_FIRST_CHARS = frozenset(_BY_FIRST_CHAR)
+EMOTICON_FIRST_CHARS = "".join(_BY_FIRST_CHAR)
 # One alternation per first character, in table order: a regex tries its alternatives in
 # order and takes the first that matches, as the reference does (not the longest).
 _EMOTICON_BY_FIRST_CHAR = {
@@ -103,6 +103,12 @@ _EMOTICON_BY_FIRST_CHAR = {
     for char, entries in _BY_FIRST_CHAR.items()
 }
 _SHORTCODES = dict(reversed(EMOTICONS))  # the first entry wins if a text were listed twice
+
+
+def could_start(char: str) -> bool:
+    """Whether an emoji may start with `char`: a shortcode's ":", a keycap's digit, "#" or
+    "*", or a character outside ASCII (every other form starts there)."""
+    return char in ":0123456789#*" or char >= "\x80"
 
 
 def emoji(s: State, pos: int) -> Result[Node]:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import NamedTuple, cast
 
 from app.markdown import emoji, links, nodes, text, timestamps
-from app.markdown.state import ByFirstChar, Flag, Memo, Node, Result, Starts, State
+from app.markdown.state import ByFirstChar, Flag, Memo, Node, Result, Starts, State, among
 
 Rule = Callable[[State, int], Result[Node]]
 
@@ -204,7 +204,7 @@ _strike_char = _plain(STRIKE_CHAR)
 
 
 def _strike_item(s: State, pos: int) -> Result[Node]:
-    return _rules().strike(s, pos)  # type: ignore[no-any-return]
+    return _rules().strike(s, pos)
 
 
 def _strike(s: State, pos: int) -> Result[Node]:
@@ -224,20 +224,8 @@ def emphasis(s: State, pos: int) -> Result[Node]:
     return s.memoized(Memo.EMPHASIS, _emphasis, pos)
 
 
-def _among(chars: str) -> Starts:
-    return frozenset(chars).__contains__
-
-
 def _line_starts(char: str) -> bool:
     return char in " \t" or text.TEXT_CHAR.match(char) is not None
-
-
-def _emoji_starts(char: str) -> bool:
-    return char in ":0123456789#*" or char >= "\x80"
-
-
-_WORD_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-_EMOTICON_STARTS = _among("".join(emoji.EMOTICON_FIRST_CHARS))
 
 
 class _Rules(NamedTuple):
@@ -251,40 +239,40 @@ class _Rules(NamedTuple):
 @functools.cache
 def _rules() -> _Rules:
     shared: tuple[tuple[Rule, Starts | None], ...] = (
-        (text.whitespace, _among(" \t")),
-        (text.inline_code, _among("`")),
-        (timestamps.timestamp, _among("<")),
-        (links.reference, _among("[<")),
+        (text.whitespace, among(" \t")),
+        (text.inline_code, among("`")),
+        (timestamps.timestamp, among("<")),
+        (links.reference, among("[<")),
         (text.glued_user_mention, None),
         (text.channel_mention, None),
     )
-    italic_starts = _among("_" + _WORD_CHARS)
+    italic_starts = among("_" + text.ASCII_ALNUM)
     return _Rules(
         bold=ByFirstChar(
             *shared,
             (italic, italic_starts),
-            (strike, _among("~")),
-            (emoji.emoji, _emoji_starts),
+            (strike, among("~")),
+            (emoji.emoji, emoji.could_start),
         ),
         italic=ByFirstChar(
             *shared,
-            (bold, _among("*")),
-            (strike, _among("~")),
-            (emoji.emoji, _emoji_starts),
+            (bold, among("*")),
+            (strike, among("~")),
+            (emoji.emoji, emoji.could_start),
         ),
         strike=ByFirstChar(
             (_strike_run, lambda char: STRIKE_STOP.match(char) is None),
-            (timestamps.escaped_timestamp, _among("\\")),
-            (timestamps.timestamp, _among("<")),
-            (text.whitespace, _among(" \t")),
-            (text.inline_code, _among("`")),
-            (links.reference, _among("[<")),
+            (timestamps.escaped_timestamp, among("\\")),
+            (timestamps.timestamp, among("<")),
+            (text.whitespace, among(" \t")),
+            (text.inline_code, among("`")),
+            (links.reference, among("[<")),
             (text.glued_user_mention, None),
             (text.channel_mention, None),
             (italic, italic_starts),
-            (bold, _among("*")),
-            (emoji.emoji, _emoji_starts),
-            (emoji.emoticon, _EMOTICON_STARTS),
+            (bold, among("*")),
+            (emoji.emoji, emoji.could_start),
+            (emoji.emoticon, among(emoji.EMOTICON_FIRST_CHARS)),
             (_strike_char, lambda char: char not in "\n~ "),
             (text.line, _line_starts),
         ),

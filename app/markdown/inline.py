@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 
 from app.markdown import emoji, emphasis, links, nodes, text, timestamps
-from app.markdown.state import ByFirstChar, Memo, Node, Result, Starts, State
+from app.markdown.state import ByFirstChar, Memo, Node, Result, State, among
 
 HEX_PAIRS = re.compile(r"(?:[0-9A-Fa-f]{2}){3,4}+")
 HEX_DIGITS = re.compile(r"[0-9A-Fa-f]{3,4}+")
@@ -199,50 +199,40 @@ def _minus(s: State, pos: int) -> Result[Node]:
     return dash(s, pos) or free_emoticon(s, pos)
 
 
-def _among(chars: str) -> Starts:
-    return frozenset(chars).__contains__
-
-
-def _emoji_starts(char: str) -> bool:
-    return char in ":0123456789#*" or char >= "\x80"
-
-
-_WORD_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-
 # Item: first the rules its own character chooses, then the items any character may start.
 _ITEM = ByFirstChar(
     (_words, lambda char: text.TEXT_WORD_CHAR.match(char) is not None),
-    (text.whitespace, _among(" \t")),
-    (_backslash, _among("\\")),
-    (links.reference, _among("[")),
-    (_less_than, _among("<")),
-    (links.image, _among("!")),
-    (spoiler, _among("|")),
-    (text.user_mention, _among("@")),
-    (text.inline_code, _among("`")),
-    (links.autolinked_phone, _among("+")),
-    (inline_katex, _among("$")),
-    (_colon, _among(":")),
-    (_asterisk, _among("*")),
-    (_tilde, _among("~")),
-    (_minus, _among("-")),
+    (text.whitespace, among(" \t")),
+    (_backslash, among("\\")),
+    (links.reference, among("[")),
+    (_less_than, among("<")),
+    (links.image, among("!")),
+    (spoiler, among("|")),
+    (text.user_mention, among("@")),
+    (text.inline_code, among("`")),
+    (links.autolinked_phone, among("+")),
+    (inline_katex, among("$")),
+    (_colon, among(":")),
+    (_asterisk, among("*")),
+    (_tilde, among("~")),
+    (_minus, among("-")),
     (_email, None),
-    (_underscore_domain, _among("_")),
+    (_underscore_domain, among("_")),
     (_url, None),
-    (emphasis.whitespace_emphasis, _among("*_~")),
-    (emphasis.emphasis, _among("*_~")),
-    (_word_emphasis, _among(_WORD_CHARS)),
+    (emphasis.whitespace_emphasis, among("*_~")),
+    (emphasis.emphasis, among("*_~")),
+    (_word_emphasis, among(text.ASCII_ALNUM)),
     (text.channel_mention, None),
-    (emoji.emoji, _emoji_starts),
-    (dash, _among("-")),
-    (free_emoticon, _among("".join(emoji.EMOTICON_FIRST_CHARS))),
-    (color, _among("c")),
+    (emoji.emoji, emoji.could_start),
+    (dash, among("-")),
+    (free_emoticon, among(emoji.EMOTICON_FIRST_CHARS)),
+    (color, among("c")),
     (_text, None),
 )
 
 
 def _item(s: State, pos: int) -> Result[Node]:
-    return _ITEM(s, pos)  # type: ignore[no-any-return]
+    return _ITEM(s, pos)
 
 
 def item(s: State, pos: int) -> Result[Node]:

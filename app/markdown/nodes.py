@@ -60,7 +60,7 @@ def task(value: list[Node], status: bool) -> Node:
     return {"type": "TASK", "status": status, "value": value}
 
 
-def list_item(value: list[Node], number: int | None = None) -> Node:
+def list_item(value: list[Node], number: float | None = None) -> Node:
     node: Node = {"type": "LIST_ITEM", "value": value}
     if number is not None:
         node["number"] = number

@@ -216,7 +216,12 @@ class State:
 
 
 Starts = Callable[[str], bool]
-AnyRule = Callable[["State", int], Any]
+NodeRule = Callable[["State", int], "Result[Node]"]
+
+
+def among(chars: str) -> Starts:
+    """A `ByFirstChar` start test: the character is one of `chars`."""
+    return frozenset(chars).__contains__
 
 
 class ByFirstChar:
@@ -228,18 +233,18 @@ class ByFirstChar:
 
     __slots__ = ("by_char", "rules")
 
-    def __init__(self, *rules: tuple[AnyRule, Starts | None]) -> None:
+    def __init__(self, *rules: tuple[NodeRule, Starts | None]) -> None:
         self.rules = rules
-        self.by_char: dict[str, tuple[AnyRule, ...]] = {}
+        self.by_char: dict[str, tuple[NodeRule, ...]] = {}
 
-    def candidates(self, char: str) -> tuple[AnyRule, ...]:
+    def candidates(self, char: str) -> tuple[NodeRule, ...]:
         found = self.by_char.get(char)
         if found is None:
             found = tuple(rule for rule, starts in self.rules if starts is None or starts(char))
             self.by_char[char] = found
         return found
 
-    def __call__(self, s: State, pos: int) -> Any:
+    def __call__(self, s: State, pos: int) -> Result[Node]:
         if pos >= s.length:
             return None
         for rule in self.candidates(s.text[pos]):

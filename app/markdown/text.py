@@ -30,6 +30,7 @@ INLINE_CODE = re.compile(r"`([^`\n]++)`")
 # one text item; the blanks after it are one whitespace item; so words joined by blanks make
 # one text. It begins and ends with a word, so an emoji beside it sees the neighbour text it
 # would have seen (a blank neighbour and a text one are not the same to an emoji).
+ASCII_ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 WORD = "[0-9A-Za-z\u00c0-\u1fff]"
 # After the first letter, at the top level: not where a text run stops, nor any character above.
 _TEXT_TAIL = "[^*_~`:\n<\\[\\]! \t()\\\\|@./#\\-;=\ufe0f\u20e3\r]"
