@@ -21,8 +21,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from app.markdown import emoji, inline, nodes, tables
-from app.markdown.state import ByFirstChar, Node, Result, State, among
+from app.markdown import emoji, inline, nodes
+from app.markdown.state import Node, Result, State
 from app.markdown.text import any_char
 
 BLANKS_REQUIRED = re.compile(r"[ \t]++")
@@ -41,7 +41,7 @@ def _skip_blanks(s: State, pos: int) -> int:
     return pos
 
 
-def _paragraph(s: State, pos: int) -> Result[Node]:
+def paragraph(s: State, pos: int) -> Result[Node]:
     found = inline.inline(s, pos)
     return (nodes.paragraph(found[0]), found[1]) if found else None
 
@@ -53,7 +53,7 @@ def _quote_line(s: State, pos: int) -> Result[Node]:
     end = s.eol(start)
     if end >= 0:
         return nodes.paragraph([nodes.plain("")]), end
-    return _paragraph(s, start)
+    return paragraph(s, start)
 
 
 def _repeated(rule: Callable[[State, int], Result[Node]], s: State, pos: int) -> Result[list[Node]]:
@@ -71,7 +71,7 @@ def quote(s: State, pos: int) -> Result[Node]:
 
 
 def _unspoiled_paragraph(s: State, pos: int) -> Result[Node]:
-    return None if s.text.startswith("||", pos) else _paragraph(s, pos)
+    return None if s.text.startswith("||", pos) else paragraph(s, pos)
 
 
 def spoiler_block(s: State, pos: int) -> Result[Node]:
@@ -135,7 +135,7 @@ def horizontal_rule(s: State, pos: int) -> Result[Node]:
 
 
 def _heading_item(s: State, pos: int) -> Result[Node]:
-    found = inline.item(s, pos)
+    found = s.item(pos)
     if found is not None:
         return found
     return None if s.eol(pos) >= 0 else any_char(s, pos)
@@ -208,7 +208,7 @@ def _hyphen_item(s: State, pos: int) -> Result[Node]:
 
 
 def _asterisk_content_item(s: State, pos: int) -> Result[Node]:
-    found = inline.item(s, pos)
+    found = s.item(pos)
     if found is not None:
         return found
     return None if s.text.startswith("*", pos) else any_char(s, pos)
@@ -261,32 +261,9 @@ def line_break(s: State, pos: int) -> Result[Node]:
     return (nodes.line_break(), end) if end >= 0 else None
 
 
-def _empty_line(s: State, pos: int) -> Result[Node]:
+def empty_line(s: State, pos: int) -> Result[Node]:
     end = s.eol(pos)
     return (nodes.paragraph([nodes.plain("")]), end) if end >= 0 else None
-
-
-# Block = the first of these that matches, trying only those the next character can start;
-# then a paragraph, then an empty line.
-_BLOCK = ByFirstChar(
-    (quote, among(">")),
-    (spoiler_block, among("|")),
-    (code, among("`")),
-    (horizontal_rule, among(" \t-")),
-    (tables.table, among("|")),
-    (heading, among("#")),
-    (tasks, among("-")),
-    (ordered_list, among("0123456789")),
-    (unordered_list, among("-*")),
-    (katex_block, among("\\$")),
-    (line_break, among(" \t\r\n")),
-    (_paragraph, None),
-    (_empty_line, None),
-)
-
-
-def _block(s: State, pos: int) -> Result[Node]:
-    return _BLOCK(s, pos)
 
 
 def message(s: State) -> list[Node] | None:
@@ -296,7 +273,7 @@ def message(s: State) -> list[Node] | None:
         return big[0]
     found: list[Node] = []
     pos = 0
-    while pos < s.length and (block := _block(s, pos)) is not None:
+    while pos < s.length and (block := s.grammar.block(s, pos)) is not None:
         found.append(block[0])
         pos = block[1]
     return found if found and pos == s.length else None

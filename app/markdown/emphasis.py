@@ -13,13 +13,12 @@ reference, mentions, the other two emphases, emoji, emoticon), else a run of tex
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
-from typing import NamedTuple, cast
+from typing import cast
 
-from app.markdown import emoji, links, nodes, text, timestamps
-from app.markdown.state import ByFirstChar, Flag, Memo, Node, Result, Starts, State, among
+from app.markdown import emoji, nodes, text
+from app.markdown.state import Flag, Memo, Node, Result, State
 
 Rule = Callable[[State, int], Result[Node]]
 
@@ -92,7 +91,7 @@ def _emoticon_before(s: State, pos: int, follows: Callable[[State, int], bool]) 
 
 
 def _bold_preferred(s: State, pos: int) -> Result[Node]:
-    return _rules().bold(s, pos) or _emoticon_before(
+    return s.grammar.bold_content(s, pos) or _emoticon_before(
         s, pos, lambda st, at: _bold_preferred(st, at) is not None
     )
 
@@ -145,7 +144,7 @@ def bold(s: State, pos: int) -> Result[Node]:
 
 
 def _italic_preferred(s: State, pos: int) -> Result[Node]:
-    return _rules().italic(s, pos) or _emoticon_before(
+    return s.grammar.italic_content(s, pos) or _emoticon_before(
         s,
         pos,
         lambda st, at: _italic_preferred(st, at) is not None or st.text.startswith("_", at),
@@ -199,12 +198,12 @@ def italic(s: State, pos: int) -> Result[Node]:
 # ---- strike ----
 
 
-_strike_run = _text_run(STRIKE_STOP)
-_strike_char = _plain(STRIKE_CHAR)
+strike_run = _text_run(STRIKE_STOP)
+strike_char = _plain(STRIKE_CHAR)
 
 
 def _strike_item(s: State, pos: int) -> Result[Node]:
-    return _rules().strike(s, pos)
+    return s.grammar.strike_content(s, pos)
 
 
 def _strike(s: State, pos: int) -> Result[Node]:
@@ -216,64 +215,10 @@ def strike(s: State, pos: int) -> Result[Node]:
 
 
 def _emphasis(s: State, pos: int) -> Result[Node]:
+    """Emphasis = Bold / Italic / Strike"""
     return bold(s, pos) or italic(s, pos) or strike(s, pos)
 
 
 def emphasis(s: State, pos: int) -> Result[Node]:
-    """Emphasis = Bold / Italic / Strike (asked twice per position by the dispatcher: cached)"""
+    """Emphasis, cached (an item and a link title may both ask at one position)."""
     return s.memoized(Memo.EMPHASIS, _emphasis, pos)
-
-
-def _line_starts(char: str) -> bool:
-    return char in " \t" or text.TEXT_CHAR.match(char) is not None
-
-
-class _Rules(NamedTuple):
-    """What each emphasis may hold; built on first use, as the rules refer to each other."""
-
-    bold: ByFirstChar
-    italic: ByFirstChar
-    strike: ByFirstChar
-
-
-@functools.cache
-def _rules() -> _Rules:
-    shared: tuple[tuple[Rule, Starts | None], ...] = (
-        (text.whitespace, among(" \t")),
-        (text.inline_code, among("`")),
-        (timestamps.timestamp, among("<")),
-        (links.reference, among("[<")),
-        (text.glued_user_mention, None),
-        (text.channel_mention, None),
-    )
-    italic_starts = among("_" + text.ASCII_ALNUM)
-    return _Rules(
-        bold=ByFirstChar(
-            *shared,
-            (italic, italic_starts),
-            (strike, among("~")),
-            (emoji.emoji, emoji.could_start),
-        ),
-        italic=ByFirstChar(
-            *shared,
-            (bold, among("*")),
-            (strike, among("~")),
-            (emoji.emoji, emoji.could_start),
-        ),
-        strike=ByFirstChar(
-            (_strike_run, lambda char: STRIKE_STOP.match(char) is None),
-            (timestamps.escaped_timestamp, among("\\")),
-            (timestamps.timestamp, among("<")),
-            (text.whitespace, among(" \t")),
-            (text.inline_code, among("`")),
-            (links.reference, among("[<")),
-            (text.glued_user_mention, None),
-            (text.channel_mention, None),
-            (italic, italic_starts),
-            (bold, among("*")),
-            (emoji.emoji, emoji.could_start),
-            (emoji.emoticon, among(emoji.EMOTICON_FIRST_CHARS)),
-            (_strike_char, lambda char: char not in "\n~ "),
-            (text.line, _line_starts),
-        ),
-    )

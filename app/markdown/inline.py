@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 
-from app.markdown import emoji, emphasis, links, nodes, text, timestamps
-from app.markdown.state import ByFirstChar, Memo, Node, Result, State, among
+from app.markdown import emoji, emphasis, links, nodes, text
+from app.markdown.state import Memo, Node, Result, State
 
 HEX_PAIRS = re.compile(r"(?:[0-9A-Fa-f]{2}){3,4}+")
 HEX_DIGITS = re.compile(r"[0-9A-Fa-f]{3,4}+")
@@ -66,7 +66,7 @@ def escaped(s: State, pos: int) -> Result[Node]:
 def _spoiler_item(s: State, pos: int) -> Result[Node]:
     if s.text.startswith("||", pos):
         return None
-    return item(s, pos) or text.any_char(s, pos)
+    return s.item(pos) or text.any_char(s, pos)
 
 
 def spoiler(s: State, pos: int) -> Result[Node]:
@@ -121,7 +121,7 @@ def free_emoticon(s: State, pos: int) -> Result[Node]:
     if found is None:
         return None
     end = found[1]
-    if _emoticon_neighbour(s, end) or item(s, end) is not None:
+    if _emoticon_neighbour(s, end) or s.item(end) is not None:
         return found
     return None
 
@@ -138,7 +138,7 @@ def _url_ahead(s: State, pos: int) -> bool:
     return stop >= 0 and (s.text.startswith("://", stop) or s.text[stop] == ".")
 
 
-def _underscore_domain(s: State, pos: int) -> Result[Node]:
+def underscore_domain(s: State, pos: int) -> Result[Node]:
     """ "_" DomainName, not followed by another "_": plain text, so no italic opens there."""
     if not s.text.startswith("_", pos):
         return None
@@ -150,94 +150,27 @@ def _underscore_domain(s: State, pos: int) -> Result[Node]:
     return nodes.plain(s.text[pos:end]), end
 
 
-def _words(s: State, pos: int) -> Result[Node]:
+def words(s: State, pos: int) -> Result[Node]:
     match = text.WORDS.match(s.text, pos)
     return (nodes.plain(match.group(0)), match.end()) if match else None
 
 
-def _email(s: State, pos: int) -> Result[Node]:
+def email(s: State, pos: int) -> Result[Node]:
     return links.autolinked_email(s, pos) if _email_ahead(s, pos) else None
 
 
-def _url(s: State, pos: int) -> Result[Node]:
+def url(s: State, pos: int) -> Result[Node]:
     return links.autolinked_url(s, pos) if _url_ahead(s, pos) else None
 
 
-def _word_emphasis(s: State, pos: int) -> Result[Node]:
+def word_emphasis(s: State, pos: int) -> Result[Node]:
     """At a letter or digit only `word_` (text, not italic) can start an emphasis."""
     return emphasis.emphasis(s, pos) if emphasis.WORD_UNDERSCORE.match(s.text, pos) else None
 
 
-def _text(s: State, pos: int) -> Result[Node]:
+def text_run(s: State, pos: int) -> Result[Node]:
     end = s.span(TEXT_STOP, pos)
     return (nodes.plain(s.text[pos:end]), end) if end > pos else None
-
-
-def _backslash(s: State, pos: int) -> Result[Node]:
-    return timestamps.escaped_timestamp(s, pos) or inline_katex(s, pos) or escaped(s, pos)
-
-
-def _less_than(s: State, pos: int) -> Result[Node]:
-    return timestamps.timestamp(s, pos) or links.reference(s, pos) or free_emoticon(s, pos)
-
-
-def _colon(s: State, pos: int) -> Result[Node]:
-    return emoji.emoji(s, pos) or free_emoticon(s, pos)
-
-
-def _asterisk(s: State, pos: int) -> Result[Node]:
-    return (
-        emphasis.whitespace_emphasis(s, pos) or emphasis.emphasis(s, pos) or free_emoticon(s, pos)
-    )
-
-
-def _tilde(s: State, pos: int) -> Result[Node]:
-    return emphasis.whitespace_emphasis(s, pos) or emphasis.emphasis(s, pos)
-
-
-def _minus(s: State, pos: int) -> Result[Node]:
-    return dash(s, pos) or free_emoticon(s, pos)
-
-
-# Item: first the rules its own character chooses, then the items any character may start.
-_ITEM = ByFirstChar(
-    (_words, lambda char: text.TEXT_WORD_CHAR.match(char) is not None),
-    (text.whitespace, among(" \t")),
-    (_backslash, among("\\")),
-    (links.reference, among("[")),
-    (_less_than, among("<")),
-    (links.image, among("!")),
-    (spoiler, among("|")),
-    (text.user_mention, among("@")),
-    (text.inline_code, among("`")),
-    (links.autolinked_phone, among("+")),
-    (inline_katex, among("$")),
-    (_colon, among(":")),
-    (_asterisk, among("*")),
-    (_tilde, among("~")),
-    (_minus, among("-")),
-    (_email, None),
-    (_underscore_domain, among("_")),
-    (_url, None),
-    (emphasis.whitespace_emphasis, among("*_~")),
-    (emphasis.emphasis, among("*_~")),
-    (_word_emphasis, among(text.ASCII_ALNUM)),
-    (text.channel_mention, None),
-    (emoji.emoji, emoji.could_start),
-    (dash, among("-")),
-    (free_emoticon, among(emoji.EMOTICON_FIRST_CHARS)),
-    (color, among("c")),
-    (_text, None),
-)
-
-
-def _item(s: State, pos: int) -> Result[Node]:
-    return _ITEM(s, pos)
-
-
-def item(s: State, pos: int) -> Result[Node]:
-    """Item, cached per (position, flags)."""
-    return s.memoized(Memo.ITEM, _item, pos)
 
 
 # Runs of one delimiter where no item starts: when the item at the start of a run of one of
@@ -248,11 +181,11 @@ def item(s: State, pos: int) -> Result[Node]:
 #        style blanks depend only on where the run ends;
 #   "_", "~": the same, one closer;  "|": a spoiler needs an item that is not "||";
 #   "[": a link title read from inside the run runs to the same place;
-#   "`", "<": code needs a character other than "`" next, a target one other than "<".
-# Reading those positions one by one costs a dozen rule calls each, which is what made runs
-# of 5,000 delimiters slow; skipping them gives the same text.
+#   "`", "<": code needs a character other than "`" next, a target one other than "<";
 #   ":", "(", ")", "]", "!", "\\": nothing starts there with the same character next (no
 #        emoji, emoticon, image, escape or URL).
+# Reading those positions one by one costs a dozen rule calls each, which is what made runs
+# of 5,000 delimiters slow; skipping them gives the same text.
 _RUN_KEEP = {"*": 3, "_": 2, "~": 2, "|": 3, "[": 1, "`": 1, "<": 1}
 _RUN_KEEP.update(dict.fromkeys(":()]!\\", 1))
 _NOT_SAME = {char: re.compile(f"[^{re.escape(char)}]") for char in _RUN_KEEP}
@@ -271,7 +204,7 @@ def inline(s: State, pos: int) -> Result[list[Node]]:
     content: list[Node] = []
     end = pos
     while True:
-        found = item(s, end)
+        found = s.item(end)
         if found is None:
             skip = _dead_run_end(s, end)
             found = (nodes.plain(s.text[end:skip]), skip) if skip > end + 1 else None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from app.markdown import domains, emphasis, nodes
+from app.markdown import domains, nodes
 from app.markdown.state import Flag, Memo, Node, Result, State
 from app.markdown.text import line, whitespace
 from app.markdown.unicode_classes import ALNUM_OR_MARK_CHAR
@@ -306,7 +306,7 @@ def _link_title(s: State, pos: int) -> Result[Node]:
         return nodes.plain(words.group(0)), words.end()
     if text[pos] in BLANK:
         return whitespace(s, pos)
-    found = emphasis.emphasis(s, pos)
+    found = s.emphasis(pos)
     if found:
         return found
     run_end = s.span(TITLE_STOP, pos)

@@ -8,6 +8,7 @@ from typing import Any
 
 from app.markdown.blocks import message
 from app.markdown.errors import MarkdownSyntaxError
+from app.markdown.grammar import GRAMMAR
 from app.markdown.state import State, from_units
 
 
@@ -26,7 +27,7 @@ def parse(
     text: str, options: Mapping[str, Any] | None = None, *, now: datetime | None = None
 ) -> list[dict[str, Any]]:
     """Parse a message; `now` pins the date that time-of-day timestamps land on."""
-    state = State(text, options or {}, now)
+    state = State(text, options or {}, now, GRAMMAR)
     tree = message(state)
     if tree is None:
         raise MarkdownSyntaxError("a message needs at least one character")

@@ -14,7 +14,7 @@ import enum
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 Node = dict[str, Any]
 T = TypeVar("T")
@@ -78,6 +78,7 @@ class State:
         "emoticons",
         "ends",
         "flags",
+        "grammar",
         "katex_dollar",
         "katex_parenthesis",
         "length",
@@ -87,7 +88,10 @@ class State:
         "text",
     )
 
-    def __init__(self, text: str, options: Mapping[str, Any], now: datetime | None) -> None:
+    def __init__(
+        self, text: str, options: Mapping[str, Any], now: datetime | None, grammar: Grammar
+    ) -> None:
+        self.grammar = grammar
         self.text = to_units(text)
         self.length = len(self.text)
         katex = options.get("katex") or {}
@@ -102,6 +106,14 @@ class State:
         self.ends: dict[int, int] = {}
         # per pattern (or scanner): the last (start, stop, characters read), or every stop
         self.scans: dict[object, tuple[int, int, int] | list[int]] = {}
+
+    def item(self, pos: int) -> Result[Node]:
+        """Item at `pos` (cached): how a rule reaches the items it may hold or be followed by."""
+        return self.memoized(Memo.ITEM, self.grammar.item, pos)
+
+    def emphasis(self, pos: int) -> Result[Node]:
+        """Bold / italic / strike at `pos` (cached): how a link title reaches them."""
+        return self.grammar.emphasis(self, pos)
 
     def guarded(self, flag: int, rule: Callable[[State, int], Result[T]], pos: int) -> Result[T]:
         """Run `rule` with `flag` set, failing at once if it is set already (no bold in bold)."""
@@ -224,6 +236,19 @@ def among(chars: str) -> Starts:
     return frozenset(chars).__contains__
 
 
+class Grammar(NamedTuple):
+    """The rule tables (built in grammar.py), for the rules that recurse: a rule module never
+    imports the modules whose rules it may contain, it asks the state (markdown-it-py's
+    `state.md.inline`)."""
+
+    block: NodeRule
+    item: NodeRule
+    emphasis: NodeRule
+    bold_content: NodeRule
+    italic_content: NodeRule
+    strike_content: NodeRule
+
+
 class ByFirstChar:
     """Ordered choice over rules, trying only those that can start with the next character.
 
@@ -240,7 +265,8 @@ class ByFirstChar:
     def candidates(self, char: str) -> tuple[NodeRule, ...]:
         found = self.by_char.get(char)
         if found is None:
-            found = tuple(rule for rule, starts in self.rules if starts is None or starts(char))
+            chosen = [rule for rule, starts in self.rules if starts is None or starts(char)]
+            found = tuple(dict.fromkeys(chosen))  # a rule listed twice fails the same twice
             self.by_char[char] = found
         return found
 

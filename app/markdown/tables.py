@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from app.markdown import inline, nodes
+from app.markdown import nodes
 from app.markdown.state import Node, Result, State
 from app.markdown.text import any_char
 
@@ -29,7 +29,7 @@ def _cell(s: State, pos: int) -> tuple[list[Node], int]:
             continue
         if text[end] == "|" or s.eol(end) >= 0:
             break
-        found = inline.item(s, end) or any_char(s, end)
+        found = s.item(end) or any_char(s, end)
         if found is None:
             break
         content.append(found[0])
