@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from app.markdown import emoji, inline, nodes
 from app.markdown.state import Node, Result, State
-from app.markdown.text import any_char
+from app.markdown.text import any_char, reduce_plain_texts
 
 BLANKS_REQUIRED = re.compile(r"[ \t]++")
 LANGUAGE = re.compile(r"[a-zA-Z0-9 _\-.]++")
@@ -154,7 +154,7 @@ def heading(s: State, pos: int) -> Result[Node]:
     end = content[1]
     after = s.eol(end)
     level = len(hashes.group(0))
-    return nodes.heading(nodes.reduce_plain_texts(content[0]), level), after if after >= 0 else end
+    return nodes.heading(reduce_plain_texts(content[0]), level), after if after >= 0 else end
 
 
 def _task(s: State, pos: int) -> Result[Node]:
@@ -225,7 +225,7 @@ def _asterisk_item(s: State, pos: int) -> Result[Node]:
         return None
     end = content[1]
     after = s.eol(end)
-    return nodes.list_item(nodes.reduce_plain_texts(content[0])), after if after >= 0 else end
+    return nodes.list_item(reduce_plain_texts(content[0])), after if after >= 0 else end
 
 
 def unordered_list(s: State, pos: int) -> Result[Node]:

@@ -19,6 +19,7 @@ from typing import cast
 
 from app.markdown import emoji, nodes, text
 from app.markdown.state import Flag, Memo, Node, Result, State
+from app.markdown.text import reduce_plain_texts
 
 Rule = Callable[[State, int], Result[Node]]
 
@@ -74,7 +75,7 @@ def _closed_items(key: Memo, item: Rule, s: State, pos: int, closer: str) -> Res
     end = s.repeat_end(key, item, pos)
     if end == pos or not s.text.startswith(closer, end):
         return None
-    return nodes.reduce_plain_texts(s.collect(key, item, pos, end)), end
+    return reduce_plain_texts(s.collect(key, item, pos, end)), end
 
 
 def _emoticon_before(s: State, pos: int, follows: Callable[[State, int], bool]) -> Result[Node]:
@@ -177,7 +178,7 @@ def _glued(s: State, pos: int, marker: str, word: re.Pattern[str]) -> Result[Nod
     if not tail:
         return None
     parts = [nodes.plain(marker), *content[0], nodes.plain(marker), nodes.plain(tail.group(0))]
-    return cast(Node, nodes.reduce_plain_texts(parts)), tail.end()
+    return cast(Node, reduce_plain_texts(parts)), tail.end()
 
 
 def _italic(s: State, pos: int) -> Result[Node]:

@@ -18,6 +18,7 @@ import re
 
 from app.markdown import emoji, emphasis, links, nodes, text
 from app.markdown.state import Memo, Node, Result, State
+from app.markdown.text import reduce_plain_texts
 
 HEX_PAIRS = re.compile(r"(?:[0-9A-Fa-f]{2}){3,4}+")
 HEX_DIGITS = re.compile(r"[0-9A-Fa-f]{3,4}+")
@@ -78,7 +79,7 @@ def spoiler(s: State, pos: int) -> Result[Node]:
     if end == pos + 2 or not text.startswith("||", end):
         return None
     content = s.collect(Memo.SPOILER_ITEMS, _spoiler_item, pos + 2, end)
-    return nodes.typed("SPOILER", nodes.reduce_plain_texts(content)), end + 2
+    return nodes.typed("SPOILER", reduce_plain_texts(content)), end + 2
 
 
 def color(s: State, pos: int) -> Result[Node]:
@@ -216,4 +217,4 @@ def inline(s: State, pos: int) -> Result[list[Node]]:
     if not content:
         return None
     after = s.eol(end)
-    return nodes.reduce_plain_texts(content), after if after >= 0 else end
+    return reduce_plain_texts(content), after if after >= 0 else end

@@ -16,7 +16,7 @@ import re
 
 from app.markdown import domains, nodes
 from app.markdown.state import Flag, Memo, Node, Result, State
-from app.markdown.text import line, whitespace
+from app.markdown.text import line, reduce_plain_texts, whitespace
 from app.markdown.unicode_classes import ALNUM_OR_MARK_CHAR
 
 EXTRA = frozenset(".,!%~*\"':;()=")  # the reference's "Extra": punctuation a URL may not end in
@@ -332,7 +332,7 @@ def _bracket_reference(s: State, pos: int) -> Result[Node]:
         return None
     href = target[0]
     title = s.collect(Memo.LINK_TITLE, _link_title, pos + 1, end)
-    label = nodes.reduce_plain_texts(title) if title else None
+    label = reduce_plain_texts(title) if title else None
     return nodes.link(href, label), target[1] + 1
 
 

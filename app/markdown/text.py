@@ -10,6 +10,7 @@ Nothing here refers to another rule, so every rule module may use these.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from app.markdown import nodes
 from app.markdown.state import Node, Result, State
@@ -112,3 +113,65 @@ def inline_code(s: State, pos: int) -> Result[Node]:
     if not match:
         return None
     return nodes.typed("INLINE_CODE", nodes.plain(match.group(1))), match.end()
+
+
+# JavaScript's String.prototype.trim() whitespace.
+JS_WHITESPACE = (
+    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+    "\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+
+
+def _is_blank(node: Node | None) -> bool:
+    return node is None or node["type"] != "PLAIN_TEXT" or not node["value"].strip(JS_WHITESPACE)
+
+
+def _emoji_in_text(node: Node, before: Node | None, after: Node | None) -> Node:
+    """A shortcode or emoticon touching text or another emoji reads as text, as in the reference."""
+    if node["type"] != "EMOJI" or "value" not in node or (before is None and after is None):
+        return node
+    next_to_emoji = (before is not None and before["type"] == "EMOJI") or (
+        after is not None and after["type"] == "EMOJI"
+    )
+    next_to_text = not _is_blank(before) or not _is_blank(after)
+    if not (next_to_emoji or next_to_text):
+        return node
+    if node["shortCode"] != node["value"]["value"]:
+        return node["value"]  # type: ignore[no-any-return]
+    return nodes.plain(f":{node['value']['value']}:")
+
+
+def reduce_plain_texts(values: list[Any]) -> list[Node]:
+    """Merge neighbouring PLAIN_TEXT nodes (flattening nested lists), as the reference does."""
+    flat: list[Node] = []
+    has_emoji = False
+    for value in values:
+        if type(value) is list:
+            flat.extend(value)
+            has_emoji = True
+        else:
+            flat.append(value)
+            if value["type"] == "EMOJI":
+                has_emoji = True
+    if has_emoji:
+        flat = [
+            _emoji_in_text(
+                node, flat[i - 1] if i else None, flat[i + 1] if i + 1 < len(flat) else None
+            )
+            for i, node in enumerate(flat)
+        ]
+    merged: list[Node] = []
+    pending: list[str] = []  # values of the PLAIN_TEXT run being merged
+    for node in flat:
+        if node["type"] == "PLAIN_TEXT":
+            pending.append(node["value"])
+            if len(pending) == 1:
+                merged.append(node)
+            continue
+        if len(pending) > 1:
+            merged[-1] = nodes.plain("".join(pending))
+        pending = []
+        merged.append(node)
+    if len(pending) > 1:
+        merged[-1] = nodes.plain("".join(pending))
+    return merged
