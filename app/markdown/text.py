@@ -1,4 +1,5 @@
-"""The terminals of inline content: blanks, text runs, words, mentions and inline code.
+"""The terminals of inline content (blanks, text runs, words, mentions, inline code), and how
+neighbouring text merges once a rule has its items (`reduce_plain_texts`, the reference's name).
 
 Rules:
     Line       = [ \\t]* Text+ [ \\t]*     (Text: letters, digits and most punctuation)
