@@ -34,6 +34,7 @@ STRIKE_STOP = re.compile(r"[\n~ *_:`@#\[\]\\<!|\ud83c\ud83d\ud83e\u2300-\u27bf\u
 STRIKE_CHAR = re.compile(r"[^\n~ ]")
 
 
+_CLOSERS = {closer: re.compile(re.escape(closer)) for closer in ("*", "**", "_", "__", "~", "~~")}
 NOT_MARKER = {marker: re.compile(f"[^{re.escape(marker)}]") for marker in "*_~"}
 NOT_BLANK = re.compile(r"[^ \t]")
 
@@ -71,7 +72,10 @@ def _plain(pattern: re.Pattern[str]) -> Rule:
 
 
 def _closed_items(key: Memo, item: Rule, s: State, pos: int, closer: str) -> Result[list[Node]]:
-    """Items+ from `pos` when `closer` follows them (the closer is not consumed)."""
+    """Items+ from `pos` when `closer` follows them (the closer is not consumed). Without a
+    closer ahead the items are not read at all."""
+    if s.next_of(_CLOSERS[closer], pos + 1) < 0:
+        return None
     end = s.repeat_end(key, item, pos)
     if end == pos or not s.text.startswith(closer, end):
         return None

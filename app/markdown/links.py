@@ -36,6 +36,8 @@ LOCAL_PART = re.compile(
     f"(?:\\.(?:[{ALNUM_OR_MARK_CHAR}]++[!#$%&'*+/=?^_`{{|}}~\\-]*+)++)*+@"
 )
 CLOSING_BRACKET = re.compile(r"\]")
+TITLE_END = re.compile(r"\]\(")
+GREATER_THAN = re.compile(">")
 SLACK_LABEL = re.compile(r"[ -;=?-{}-\uffff]++")
 TITLE_STOP = re.compile(r"[\]()*_~ \t\r\n]")
 # Title text runs joined by blanks, read in one step: no emphasis opens at a run's start (it
@@ -322,7 +324,9 @@ def _link_title(s: State, pos: int) -> Result[Node]:
 
 
 def _bracket_reference(s: State, pos: int) -> Result[Node]:
-    if not s.text.startswith("[", pos):
+    """ "[" Title* "](" Target ")": the title must end at a "](", so without one ahead there
+    is no reference and the title is not read at all."""
+    if not s.text.startswith("[", pos) or s.next_of(TITLE_END, pos + 1) < 0:
         return None
     end = s.repeat_end(Memo.LINK_TITLE, _link_title, pos + 1)
     if not s.text.startswith("](", end):
@@ -337,7 +341,8 @@ def _bracket_reference(s: State, pos: int) -> Result[Node]:
 
 
 def _angle_reference(s: State, pos: int) -> Result[Node]:
-    if not s.text.startswith("<", pos):
+    """ "<" Target "|" Label ">": not tried without a ">" ahead."""
+    if not s.text.startswith("<", pos) or s.next_of(GREATER_THAN, pos + 1) < 0:
         return None
     target = _target(s, pos + 1, angle=True)
     if target is None or not s.text.startswith("|", target[1]):
@@ -359,7 +364,7 @@ def reference(s: State, pos: int) -> Result[Node]:
 
 def image(s: State, pos: int) -> Result[Node]:
     """Image = "![" Line? "](" Target ")" """
-    if not s.text.startswith("![", pos):
+    if not s.text.startswith("![", pos) or s.next_of(TITLE_END, pos + 2) < 0:
         return None
     end = pos + 2
     title = line(s, end)
