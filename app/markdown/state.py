@@ -108,8 +108,16 @@ class State:
         self.scans: dict[object, tuple[int, int, int] | list[int]] = {}
 
     def item(self, pos: int) -> Result[Node]:
-        """Item at `pos` (cached): how a rule reaches the items it may hold or be followed by."""
-        return self.memoized(Memo.ITEM, self.grammar.item, pos)
+        """Item at `pos` (cached): how a rule reaches the items it may hold or be followed by.
+        (`memoized` written out: this is the most frequent call of a parse.)"""
+        slot = (pos << _POS_SHIFT) | (self.flags << _FLAG_SHIFT)  # | Memo.ITEM, which is 0
+        memo = self.memo
+        if slot in memo:
+            cached: Result[Node] = memo[slot]
+            return cached
+        result = self.grammar.item(self, pos)
+        memo[slot] = result
+        return result
 
     def emphasis(self, pos: int) -> Result[Node]:
         """Bold / italic / strike at `pos` (cached): how a link title reaches them."""
@@ -121,10 +129,9 @@ class State:
         if flags & flag:
             return None
         self.flags = flags | flag
-        try:
-            return rule(self, pos)
-        finally:
-            self.flags = flags
+        result = rule(self, pos)  # an exception ends the parse, so no need to restore on one
+        self.flags = flags
+        return result
 
     def memoized(self, key: Memo, rule: Callable[[State, int], Result[T]], pos: int) -> Result[T]:
         """Cache `rule` at (position, flags): PEG rules are pure given both."""
@@ -273,7 +280,8 @@ class ByFirstChar:
     def __call__(self, s: State, pos: int) -> Result[Node]:
         if pos >= s.length:
             return None
-        for rule in self.candidates(s.text[pos]):
+        char = s.text[pos]
+        for rule in self.by_char.get(char) or self.candidates(char):
             found = rule(s, pos)
             if found is not None:
                 return found
