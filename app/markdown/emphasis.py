@@ -142,7 +142,7 @@ def _bold(s: State, pos: int) -> Result[Node]:
 
 
 def bold(s: State, pos: int) -> Result[Node]:
-    return s.guarded(Flag.BOLD, _bold, pos)
+    return s.unnested(Flag.BOLD, _bold, pos)
 
 
 # ---- italic ----
@@ -197,7 +197,7 @@ def _italic(s: State, pos: int) -> Result[Node]:
 
 
 def italic(s: State, pos: int) -> Result[Node]:
-    return s.guarded(Flag.ITALIC, _italic, pos)
+    return s.unnested(Flag.ITALIC, _italic, pos)
 
 
 # ---- strike ----
@@ -216,7 +216,7 @@ def _strike(s: State, pos: int) -> Result[Node]:
 
 
 def strike(s: State, pos: int) -> Result[Node]:
-    return s.guarded(Flag.STRIKE, _strike, pos)
+    return s.unnested(Flag.STRIKE, _strike, pos)
 
 
 def _emphasis(s: State, pos: int) -> Result[Node]:

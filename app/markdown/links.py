@@ -359,7 +359,7 @@ def _reference(s: State, pos: int) -> Result[Node]:
 
 def reference(s: State, pos: int) -> Result[Node]:
     """A reference; none may open inside another."""
-    return s.guarded(Flag.LINK, _reference, pos)
+    return s.unnested(Flag.LINK, _reference, pos)
 
 
 def image(s: State, pos: int) -> Result[Node]:

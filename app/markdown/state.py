@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
-Node = dict[str, Any]
+from app.markdown.nodes import Node as Node  # re-exported: the rules take it from here
+
 T = TypeVar("T")
 Result = tuple[T, int] | None
 
@@ -123,7 +124,7 @@ class State:
         """Bold / italic / strike at `pos` (cached): how a link title reaches them."""
         return self.grammar.emphasis(self, pos)
 
-    def guarded(self, flag: int, rule: Callable[[State, int], Result[T]], pos: int) -> Result[T]:
+    def unnested(self, flag: int, rule: Callable[[State, int], Result[T]], pos: int) -> Result[T]:
         """Run `rule` with `flag` set, failing at once if it is set already (no bold in bold)."""
         flags = self.flags
         if flags & flag:

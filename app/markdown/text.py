@@ -138,7 +138,8 @@ def _emoji_in_text(node: Node, before: Node | None, after: Node | None) -> Node:
     if not (next_to_emoji or next_to_text):
         return node
     if node["shortCode"] != node["value"]["value"]:
-        return node["value"]  # type: ignore[no-any-return]
+        shown: Node = node["value"]  # the emoticon as typed
+        return shown
     return nodes.plain(f":{node['value']['value']}:")
 
 
