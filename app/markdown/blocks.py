@@ -36,9 +36,8 @@ MAX_SAFE_INTEGER = 2**53
 
 def _skip_blanks(s: State, pos: int) -> int:
     """Past the spaces and tabs at `pos`."""
-    while pos < s.length and s.text[pos] in " \t":
-        pos += 1
-    return pos
+    blanks = BLANKS_REQUIRED.match(s.text, pos)
+    return blanks.end() if blanks else pos
 
 
 def paragraph(s: State, pos: int) -> Result[Node]:

@@ -13,6 +13,7 @@ import re
 from app.markdown import nodes
 from app.markdown.state import Node, Result, State
 
+BLANKS = re.compile(r"[ \t\r\n]++")
 SHORTCODE = re.compile(r":([0-9a-zA-Z\-_+.]++):")
 
 _VS = "[\ufe00-\ufe0f]?+"
@@ -135,10 +136,8 @@ def emoticon(s: State, pos: int) -> Result[Node]:
 
 
 def _blanks(s: State, pos: int) -> int:
-    text = s.text
-    while pos < s.length and text[pos] in " \t\r\n":
-        pos += 1
-    return pos
+    blanks = BLANKS.match(s.text, pos)
+    return blanks.end() if blanks else pos
 
 
 def big_emoji(s: State, pos: int) -> Result[list[Node]]:
