@@ -31,7 +31,7 @@ from app.backends.base import (
     VisitorRegistration,
 )
 from app.backends.ids import Clock, IdGenerator, random_id, utc_now
-from app.backends.inprocess.store import SqliteStore
+from app.backends.inprocess.store import SendContext, SqliteStore
 from app.backends.rocketchat_json import message_from_json, message_to_json
 from app.markdown import MarkdownSyntaxError, parse
 from app.settings import Settings
@@ -86,6 +86,8 @@ class InProcessBackend:
         self._clock = clock
         self._new_id = new_id
         self._parse_markdown = parse_markdown
+        # The `ts` of the last message the store's writer accepted; only the writer touches it.
+        self._last_ts: datetime | None = None
 
     @classmethod
     async def open(
@@ -103,17 +105,10 @@ class InProcessBackend:
     async def aclose(self) -> None:
         await self._store.close()
 
-    async def _visitor(self, token: str) -> Visitor:
-        visitor = await self._store.visitor_by_token(token)
-        if visitor is None:
-            raise InvalidToken("no visitor has this token")
-        return visitor
-
     async def _visitors_room(self, token: str, rid: str) -> Room:
-        room = await self._store.room(rid)
-        if room is None or room.visitor_token != token:
-            raise InvalidRoom("no room with this id belongs to this visitor")
-        return room
+        """The visitor's room, checked in one read: invalid-token, then invalid-room."""
+        visitor, room = await self._store.visitor_and_room(token, rid)
+        return checked_room(token, visitor, room)
 
     async def register_visitor(self, registration: VisitorRegistration) -> Visitor:
         require_text(token=registration.token)
@@ -143,14 +138,15 @@ class InProcessBackend:
         self, token: str, rid: str | None = None, agent_id: str | None = None
     ) -> tuple[Room, bool]:
         require_text(token=token)
-        visitor = await self._visitor(token)
         if rid:
             room = await self._visitors_room(token, rid)
             if not room.open:
                 raise InvalidRoom("this visitor has no open room with this id")
             return room, False
 
-        def new_room() -> Room:
+        def new_room(visitor: Visitor | None) -> Room:
+            if visitor is None:
+                raise InvalidToken("no visitor has this token")
             return Room(
                 id=self._new_id(),
                 open=True,
@@ -163,36 +159,43 @@ class InProcessBackend:
         return await self._store.open_room_for(token, new_room)
 
     async def send_message(self, outgoing: OutgoingMessage) -> Message:
+        """One write: the checks and the insert run together in the store's transaction, in
+        Rocket.Chat's order (token, room, a retried `_id`, closed room, length)."""
         require_text(token=outgoing.token, rid=outgoing.rid, msg=outgoing.msg)
-        visitor = await self._visitor(outgoing.token)
-        room = await self._visitors_room(outgoing.token, outgoing.rid)
-        if outgoing.id:
-            stored = await self._store.message(outgoing.id)
-            if stored is not None:
-                return self._stored_retry(stored, outgoing)
-        if not room.open:
-            raise RoomClosed("the room is closed")
-        if utf16_length(outgoing.msg) > self._character_limit:
-            raise MessageTooLong(
-                f"the message is longer than the limit of {self._character_limit} characters"
-            )
+        too_long = utf16_length(outgoing.msg) > self._character_limit
         now = self._clock()
-        message = Message(
-            id=outgoing.id or self._new_id(),
-            rid=room.id,
-            msg=outgoing.msg,
-            ts=now,
-            u=MessageAuthor(id=visitor.id, username=visitor.username, name=visitor.name),
-            updated_at=now,
-            token=visitor.token,
-            alias=visitor.name,
-            urls=[{"url": match.group(0)} for match in MESSAGE_URL.finditer(outgoing.msg)],
-            md=await self._markdown(outgoing.msg, now),
-        )
-        document, created = await self._store.insert_message(message_to_json(message))
-        if not created:
-            return self._stored_retry(document, outgoing)
-        return message
+        md = [] if too_long else await self._markdown(outgoing.msg, now)
+        urls = [{"url": match.group(0)} for match in MESSAGE_URL.finditer(outgoing.msg)]
+
+        def decide(found: SendContext) -> tuple[Message, JsonObject | None]:
+            room = checked_room(outgoing.token, found.visitor, found.room)
+            visitor = found.visitor
+            assert visitor is not None  # checked_room refused a missing visitor
+            if found.stored is not None:
+                return self._stored_retry(found.stored, outgoing), None
+            if not room.open:
+                raise RoomClosed("the room is closed")
+            if too_long:
+                raise MessageTooLong(
+                    f"the message is longer than the limit of {self._character_limit} characters"
+                )
+            # Runs in commit order: never older than the send committed before it.
+            ts = self._last_ts = max(now, self._last_ts) if self._last_ts else now
+            message = Message(
+                id=outgoing.id or self._new_id(),
+                rid=room.id,
+                msg=outgoing.msg,
+                ts=ts,
+                u=MessageAuthor(id=visitor.id, username=visitor.username, name=visitor.name),
+                updated_at=ts,
+                token=visitor.token,
+                alias=visitor.name,
+                urls=urls,
+                md=md,
+            )
+            return message, message_to_json(message)
+
+        return await self._store.add_message(outgoing.token, outgoing.rid, outgoing.id, decide)
 
     def _stored_retry(self, document: JsonObject, outgoing: OutgoingMessage) -> Message:
         """A retry of a stored send answers it; an `_id` taken by another sender is refused."""
@@ -217,7 +220,6 @@ class InProcessBackend:
 
     async def message(self, token: str, rid: str, message_id: str) -> Message:
         require_text(token=token, rid=rid)
-        await self._visitor(token)
         await self._visitors_room(token, rid)
         document = await self._store.message(message_id)
         if document is None or document.get("rid") != rid:
@@ -226,15 +228,25 @@ class InProcessBackend:
 
     async def close_room(self, token: str, rid: str) -> str:
         require_text(token=token, rid=rid)
-        await self._visitor(token)
-        room = await self._visitors_room(token, rid)
-        if not room.open or not await self._store.close_room(room.id):
-            raise RoomClosed("the room is already closed")
-        return room.id
+
+        def check(visitor: Visitor | None, room: Room | None) -> None:
+            if not checked_room(token, visitor, room).open:
+                raise RoomClosed("the room is already closed")
+
+        await self._store.close_room(token, rid, check)
+        return rid
 
     async def message_history(self, token: str, rid: str, limit: int = 20) -> list[Message]:
         require_text(token=token, rid=rid)
-        await self._visitor(token)
         await self._visitors_room(token, rid)
         documents = await self._store.room_messages(rid, max(0, min(limit, 100)))
         return [message_from_json(document) for document in documents]
+
+
+def checked_room(token: str, visitor: Visitor | None, room: Room | None) -> Room:
+    """Rocket.Chat's first two checks of any visitor request, in its order."""
+    if visitor is None:
+        raise InvalidToken("no visitor has this token")
+    if room is None or room.visitor_token != token:
+        raise InvalidRoom("no room with this id belongs to this visitor")
+    return room
