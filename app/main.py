@@ -68,10 +68,10 @@ def create_app(
 
     @app.get("/healthz", summary="200 once the backend is ready")
     async def healthz(request: Request) -> JSONResponse:
-        ready = getattr(request.app.state, "backend", None) is not None
-        return JSONResponse(
-            {"status": "ok" if ready else "starting"}, status_code=200 if ready else 503
-        )
+        backend: GuardedBackend | None = getattr(request.app.state, "backend", None)
+        if backend is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        return JSONResponse({"status": "ok", **backend.health()})
 
     if settings.backend == "inprocess":
         from app.backends.inprocess.rest import router as rocketchat_routes

@@ -3,10 +3,12 @@ INVALID_PARAMS before they reach storage or an upstream server."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.backends.base import (
     InvalidParams,
+    JsonObject,
     LivechatBackend,
     Message,
     OutgoingMessage,
@@ -89,6 +91,11 @@ class GuardedBackend:
         if not 0 <= limit <= self.caps.history:
             raise InvalidParams(f"'limit' must be between 0 and {self.caps.history}")
         return await self.inner.message_history(token, rid, limit)
+
+    def health(self) -> JsonObject:
+        """What the inner backend reports for /healthz, if it reports anything."""
+        report: Callable[[], JsonObject] | None = getattr(self.inner, "health", None)
+        return report() if report is not None else {}
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -105,6 +105,11 @@ class InProcessBackend:
     async def aclose(self) -> None:
         await self._store.close()
 
+    def health(self) -> JsonObject:
+        """The store's group commit so far: how many commits, how many writes they carried."""
+        stats = self._store.stats()
+        return {"store": {"commits": stats.commits, "writes": stats.writes}}
+
     async def _visitors_room(self, token: str, rid: str) -> Room:
         """The visitor's room, checked in one read: invalid-token, then invalid-room."""
         visitor, room = await self._store.visitor_and_room(token, rid)
