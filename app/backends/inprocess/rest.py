@@ -2,7 +2,8 @@
 
 Bodies and errors are Rocket.Chat's: `{..., "success": true}` on success, HTTP 400
 `{"success": false, "error": ...}` on a refusal, with `errorType: "invalid-params"` when the body
-itself is wrong. A Rocket.Chat client, or our upstream backend, can talk to these unchanged.
+itself is wrong; HTTP 503 with `errorType` STORAGE_FULL or STORAGE_UNAVAILABLE when the store
+could not keep a write. A Rocket.Chat client, or our upstream backend, can talk to these unchanged.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fastapi.responses import Response
 
 from app.backends.base import (
     AgentRef,
+    BackendFailure,
     InvalidParams,
     JsonObject,
     LivechatBackend,
@@ -51,6 +53,11 @@ async def _answer(work: Callable[[], Awaitable[JsonObject]]) -> Response:
         body = await work()
     except LivechatFailure as failure:
         return _failure(failure)
+    except BackendFailure as failure:
+        # The store could not keep the write (full, unwritable): nothing was stored, and a
+        # retry may succeed once it can write again.
+        error = failure.code.lower().replace("_", "-")
+        return _json({"success": False, "error": error, "errorType": failure.code}, 503)
     return _json({**body, "success": True})
 
 
