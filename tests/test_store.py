@@ -213,7 +213,12 @@ async def test_commit_listeners_hear_writes_in_commit_order(
     )
     await backend.close_room("ann", rid)
     assert [record["_id"] for kind, record in heard if kind == "message"] == [m.id for m in sent]
-    assert heard[-1] == ("room.closed", rid)
+    kind, close_message = heard[-1]
+    assert (kind, close_message["rid"], close_message["t"]) == (
+        "room.closed",
+        rid,
+        "livechat-close",
+    )
 
 
 @pytest.fixture

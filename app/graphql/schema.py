@@ -15,7 +15,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from app.graphql import messages, visitors
-from app.graphql.errors import MaskUnexpectedErrors, coded_request_error
+from app.graphql.errors import LivechatFailureHandler, MaskUnexpectedErrors, coded_request_error
 from app.graphql.execution import CachingExecutionContext
 from app.graphql.limits import RequestLimits, validation_rule
 from app.graphql.scalars import SCALAR_MAP
@@ -28,7 +28,12 @@ DOCUMENT_CACHE_SIZE = 256
 class Query:
     livechat_messages: messages.LivechatMessagesResult = strawberry.field(
         resolver=messages.livechat_messages,
-        description="GET /api/v1/livechat/messages.history/:rid (the newest first)",
+        description="GET /api/v1/livechat/messages.history/:rid: newest first; `before` is "
+        "Rocket.Chat's `end` (ts < before)",
+    )
+    livechat_message: messages.LivechatMessageResult = strawberry.field(
+        resolver=messages.livechat_message,
+        description="GET /api/v1/livechat/message/:_id (scoped to the room)",
     )
 
 
@@ -46,6 +51,15 @@ class Mutation:
     )
     close_livechat_room: visitors.CloseLivechatRoomResult = strawberry.field(
         resolver=visitors.close_livechat_room, description="POST /api/v1/livechat/room.close"
+    )
+    update_livechat_message: messages.UpdateLivechatMessageResult = strawberry.field(
+        resolver=messages.update_livechat_message,
+        description="PUT /api/v1/livechat/message/:_id (only the visitor's own message; allowed "
+        "in a closed room, as Rocket.Chat does)",
+    )
+    delete_livechat_message: messages.DeleteLivechatMessageResult = strawberry.field(
+        resolver=messages.delete_livechat_message,
+        description="DELETE /api/v1/livechat/message/:_id (only the visitor's own message)",
     )
 
 
@@ -85,6 +99,7 @@ def make_schema(
         mutation=Mutation,
         extensions=extensions,
         execution_context_class=CachingExecutionContext,
+        exception_handlers=[LivechatFailureHandler()],
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production),
     )
 

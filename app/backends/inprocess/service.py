@@ -1,5 +1,9 @@
 """Rocket.Chat's livechat rules (checks, their order, the stored message's shape) over the store.
 
+The check order of each operation follows Rocket.Chat's `apps/meteor/app/livechat/server/api/v1/
+message.ts` and `lib/messages.ts` (7.x) with `app/lib/server/functions/updateMessage.ts` and
+`deleteMessage.ts`; each method's docstring gives it.
+
 Where we differ from Rocket.Chat on purpose: sending an `_id` that is already stored in the same
 room answers the stored message instead of failing on the duplicate key, so a client may retry
 any send safely.
@@ -15,6 +19,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from app.backends.base import (
+    ActionNotAllowed,
+    DeletedMessage,
+    DuplicateMessageId,
+    EmptyMessage,
     InvalidMessage,
     InvalidParams,
     InvalidRoom,
@@ -23,7 +31,6 @@ from app.backends.base import (
     Message,
     MessageAuthor,
     MessageTooLong,
-    OtherLivechatFailure,
     OutgoingMessage,
     Room,
     RoomClosed,
@@ -31,7 +38,7 @@ from app.backends.base import (
     VisitorRegistration,
 )
 from app.backends.ids import Clock, IdGenerator, random_id, utc_now
-from app.backends.inprocess.store import SendContext, SqliteStore
+from app.backends.inprocess.store import Lookup, SqliteStore
 from app.backends.rocketchat_json import message_from_json, message_to_json
 from app.markdown import MarkdownSyntaxError, parse
 from app.settings import Settings
@@ -42,6 +49,9 @@ class MarkdownParser(Protocol):
         self, text: str, options: Mapping[str, Any] | None = None, *, now: datetime | None = None
     ) -> list[JsonObject]: ...
 
+
+# The comment of a room closed by its visitor (Rocket.Chat's i18n 'Closed_by_visitor').
+CLOSED_BY_VISITOR = "Closed by visitor"
 
 # Messages longer than this are parsed in a worker thread (a few ms of parsing at most inline).
 INLINE_PARSE_LIMIT = 1000
@@ -56,6 +66,10 @@ MESSAGE_URL = re.compile(
 def utf16_length(text: str) -> int:
     """JavaScript's `string.length`, which is what Rocket.Chat's character limit counts."""
     return len(text.encode("utf-16-le")) // 2
+
+
+def _urls(text: str) -> list[JsonObject]:
+    return [{"url": match.group(0)} for match in MESSAGE_URL.finditer(text)]
 
 
 def require_text(**fields: str | None) -> None:
@@ -86,8 +100,6 @@ class InProcessBackend:
         self._clock = clock
         self._new_id = new_id
         self._parse_markdown = parse_markdown
-        # The `ts` of the last message the store's writer accepted; only the writer touches it.
-        self._last_ts: datetime | None = None
 
     @classmethod
     async def open(
@@ -110,10 +122,12 @@ class InProcessBackend:
         stats = self._store.stats()
         return {"store": {"commits": stats.commits, "writes": stats.writes}}
 
-    async def _visitors_room(self, token: str, rid: str) -> Room:
-        """The visitor's room, checked in one read: invalid-token, then invalid-room."""
-        visitor, room = await self._store.visitor_and_room(token, rid)
-        return checked_room(token, visitor, room)
+    async def _checked(self, token: str, rid: str, message_id: str | None = None) -> Lookup:
+        """The visitor, their room and a message, read at once; invalid-token, then
+        invalid-room, as every visitor request checks them first."""
+        found = await self._store.lookup(token, rid, message_id)
+        visitors_room(token, found)
+        return found
 
     async def register_visitor(self, registration: VisitorRegistration) -> Visitor:
         require_text(token=registration.token)
@@ -144,14 +158,14 @@ class InProcessBackend:
     ) -> tuple[Room, bool]:
         require_text(token=token)
         if rid:
-            room = await self._visitors_room(token, rid)
+            room = visitors_room(token, await self._checked(token, rid))
             if not room.open:
-                raise InvalidRoom("this visitor has no open room with this id")
+                raise InvalidRoom
             return room, False
 
         def new_room(visitor: Visitor | None) -> Room:
             if visitor is None:
-                raise InvalidToken("no visitor has this token")
+                raise InvalidToken
             return Room(
                 id=self._new_id(),
                 open=True,
@@ -170,44 +184,50 @@ class InProcessBackend:
         too_long = utf16_length(outgoing.msg) > self._character_limit
         now = self._clock()
         md = [] if too_long else await self._markdown(outgoing.msg, now)
-        urls = [{"url": match.group(0)} for match in MESSAGE_URL.finditer(outgoing.msg)]
+        urls = _urls(outgoing.msg)
+        built: list[tuple[Message, JsonObject]] = []
 
-        def decide(found: SendContext) -> tuple[Message, JsonObject | None]:
-            room = checked_room(outgoing.token, found.visitor, found.room)
+        def decide(found: Lookup) -> JsonObject:
+            room = visitors_room(outgoing.token, found)
             visitor = found.visitor
-            assert visitor is not None  # checked_room refused a missing visitor
-            if found.stored is not None:
-                return self._stored_retry(found.stored, outgoing), None
+            assert visitor is not None  # visitors_room refuses a missing visitor
+            if found.message is not None:
+                self._stored_retry(found.message, outgoing)
+                return found.message
             if not room.open:
-                raise RoomClosed("the room is closed")
+                raise RoomClosed
             if too_long:
-                raise MessageTooLong(
-                    f"the message is longer than the limit of {self._character_limit} characters"
-                )
-            # Runs in commit order: never older than the send committed before it.
-            ts = self._last_ts = max(now, self._last_ts) if self._last_ts else now
+                raise MessageTooLong
             message = Message(
                 id=outgoing.id or self._new_id(),
                 rid=room.id,
                 msg=outgoing.msg,
-                ts=ts,
+                ts=now,
                 u=MessageAuthor(id=visitor.id, username=visitor.username, name=visitor.name),
-                updated_at=ts,
+                updated_at=now,
                 token=visitor.token,
                 alias=visitor.name,
                 urls=urls,
                 md=md,
             )
-            return message, message_to_json(message)
+            built.append((message, message_to_json(message)))
+            return built[-1][1]
 
-        return await self._store.add_message(outgoing.token, outgoing.rid, outgoing.id, decide)
+        document, created = await self._store.add_message(
+            outgoing.token, outgoing.rid, outgoing.id, decide
+        )
+        if created and document is built[-1][1]:
+            return built[-1][0]
+        return message_from_json(document)  # a retry, or its `ts` moved past the room's last
+
+    def _check_length(self, text: str) -> None:
+        if utf16_length(text) > self._character_limit:
+            raise MessageTooLong
 
     def _stored_retry(self, document: JsonObject, outgoing: OutgoingMessage) -> Message:
         """A retry of a stored send answers it; an `_id` taken by another sender is refused."""
         if document.get("rid") != outgoing.rid or document.get("token") != outgoing.token:
-            raise OtherLivechatFailure(
-                "a message with this id already exists", "error-duplicate-message-id"
-            )
+            raise DuplicateMessageId
         return message_from_json(document)
 
     async def _markdown(self, text: str, now: datetime) -> list[JsonObject]:
@@ -224,34 +244,102 @@ class InProcessBackend:
             return []
 
     async def message(self, token: str, rid: str, message_id: str) -> Message:
+        """GET: params → invalid-token → invalid-room → the message of this room by id, else
+        invalid-message."""
         require_text(token=token, rid=rid)
-        await self._visitors_room(token, rid)
-        document = await self._store.message(message_id)
+        document = (await self._checked(token, rid, message_id)).message
         if document is None or document.get("rid") != rid:
-            raise InvalidMessage("no message with this id in this room")
+            raise InvalidMessage
         return message_from_json(document)
 
+    async def _own_message(self, token: str, rid: str, message_id: str) -> tuple[Visitor, Message]:
+        """PUT and DELETE alike: invalid-token → invalid-room (a closed room passes) → the
+        message by id alone (not scoped to `rid`), else invalid-message → not the visitor's
+        own → error-action-not-allowed."""
+        found = await self._checked(token, rid, message_id)
+        visitor, document = found.visitor, found.message
+        assert visitor is not None  # _checked refuses a missing visitor
+        if document is None:
+            raise InvalidMessage
+        message = message_from_json(document)
+        if message.u.id != visitor.id:
+            raise ActionNotAllowed
+        return visitor, message
+
+    async def update_message(self, token: str, rid: str, message_id: str, msg: str) -> Message:
+        """PUT: params → the checks of `_own_message` → a deleted placeholder (t "rm") is not
+        editable → an empty text is error-invalid-message → the send's length limit. The
+        message keeps its id, room and ts; text, md and urls are new; editedAt and editedBy
+        say when and who."""
+        require_text(token=token, rid=rid)
+        visitor, message = await self._own_message(token, rid, message_id)
+        if message.t == "rm":
+            raise ActionNotAllowed
+        if not msg.strip():
+            raise EmptyMessage
+        self._check_length(msg)
+        now = self._clock()
+        edited = replace(
+            message,
+            msg=msg,
+            urls=_urls(msg),
+            md=await self._markdown(msg, now),
+            updated_at=now,
+            edited_at=now,
+            edited_by=MessageAuthor(id=visitor.id, username=visitor.username),
+        )
+        if not await self._store.replace_message(message_to_json(edited)):
+            raise InvalidMessage
+        return edited
+
+    async def delete_message(self, token: str, rid: str, message_id: str) -> DeletedMessage:
+        """DELETE: params → the checks of `_own_message` → gone; answers the id and when."""
+        require_text(token=token, rid=rid)
+        await self._own_message(token, rid, message_id)
+        if not await self._store.delete_message(message_id):
+            raise InvalidMessage
+        return DeletedMessage(id=message_id, ts=self._clock())
+
     async def close_room(self, token: str, rid: str) -> str:
+        """room.close: params → invalid-token → invalid-room → room-closed; the room's
+        "livechat-close" system message is stored with the closing, as Rocket.Chat's
+        closeRoom saves it (the visitor as its author, the comment as its text)."""
         require_text(token=token, rid=rid)
+        found = await self._checked(token, rid)
+        room, visitor = visitors_room(token, found), found.visitor
+        assert visitor is not None  # _checked refuses a missing visitor
+        if not room.open:
+            raise RoomClosed
+        now = self._clock()
+        close_message = Message(
+            id=self._new_id(),
+            rid=room.id,
+            msg=CLOSED_BY_VISITOR,
+            ts=now,
+            u=MessageAuthor(id=visitor.id, username=visitor.username),
+            updated_at=now,
+            t="livechat-close",
+        )
+        if await self._store.close_room(room.id, message_to_json(close_message)) is None:
+            raise RoomClosed
+        return room.id
 
-        def check(visitor: Visitor | None, room: Room | None) -> None:
-            if not checked_room(token, visitor, room).open:
-                raise RoomClosed("the room is already closed")
-
-        await self._store.close_room(token, rid, check)
-        return rid
-
-    async def message_history(self, token: str, rid: str, limit: int = 20) -> list[Message]:
+    async def message_history(
+        self, token: str, rid: str, limit: int = 20, before: datetime | None = None
+    ) -> list[Message]:
+        """messages.history: params → invalid-token → invalid-room (a closed room is
+        readable); newest first, `ts < before`."""
         require_text(token=token, rid=rid)
-        await self._visitors_room(token, rid)
-        documents = await self._store.room_messages(rid, max(0, min(limit, 100)))
+        await self._checked(token, rid)
+        documents = await self._store.room_messages(rid, limit, before)
         return [message_from_json(document) for document in documents]
 
 
-def checked_room(token: str, visitor: Visitor | None, room: Room | None) -> Room:
-    """Rocket.Chat's first two checks of any visitor request, in its order."""
-    if visitor is None:
-        raise InvalidToken("no visitor has this token")
-    if room is None or room.visitor_token != token:
-        raise InvalidRoom("no room with this id belongs to this visitor")
-    return room
+def visitors_room(token: str, found: Lookup) -> Room:
+    """Rocket.Chat's first two checks of any visitor request, in its order: a visitor with
+    this token, then a room with this id that is theirs."""
+    if found.visitor is None:
+        raise InvalidToken
+    if found.room is None or found.room.visitor_token != token:
+        raise InvalidRoom
+    return found.room

@@ -17,6 +17,11 @@ write is known durable.
 Reads run on a small pool of reader threads, each with its own connection. In WAL mode a reader
 sees the last committed state and never waits for the writer or its fsync.
 
+A message's `ts` is kept in its own column, in milliseconds, strictly increasing within a room
+(a message stored in the same millisecond as the room's last one is moved 1 ms later, by the
+writer, so in commit order): paging back with `ts < before` then never skips or repeats a
+message, and within a room `ts` order is commit order.
+
 Durability: `journal_mode=WAL` with `synchronous=FULL`, so every COMMIT fsyncs the WAL before it
 returns; an acknowledged write survives SIGKILL of the process and a power cut of the machine
 (`synchronous=NORMAL` would survive SIGKILL but could lose the last commits on power loss).
@@ -37,7 +42,8 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -81,16 +87,20 @@ CREATE TABLE IF NOT EXISTS messages (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
     rid TEXT NOT NULL,
-    document BLOB NOT NULL
+    document BLOB NOT NULL,
+    ts INTEGER
 );
-CREATE INDEX IF NOT EXISTS messages_by_room ON messages (rid, seq);
 CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
 """
 
-VISITOR_COLUMNS = "id, token, username, name, email, phone, department"
+# After any migration: the index needs the `ts` column that older files lack.
+INDEXES = "CREATE INDEX IF NOT EXISTS messages_by_room_ts ON messages (rid, ts);"
+
+VISITOR_FIELDS = tuple(field.name for field in fields(Visitor))
+VISITOR_COLUMNS = ", ".join(VISITOR_FIELDS)
 ROOM_COLUMNS = "id, open, visitor_id, visitor_token, visitor_username, ts, agent_id"
 # The most writes one transaction takes; more wait for the next commit.
 MAX_GROUP = 512
@@ -98,6 +108,54 @@ READERS = 2
 
 # A committed change, as `on_commit` listeners hear it: what kind, and the stored record.
 CommitListener = Callable[[str, Any], None]
+
+
+def _visitor(row: tuple[object, ...]) -> Visitor:
+    return Visitor(**dict(zip(VISITOR_FIELDS, row, strict=True)))  # type: ignore[arg-type]
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def millis(moment: datetime) -> int:
+    """Milliseconds since the epoch, exactly (JavaScript's Date keeps no finer time)."""
+    return (moment - EPOCH) // timedelta(milliseconds=1)
+
+
+def _millis(value: object) -> int:
+    return millis(parse_datetime(value))
+
+
+def _add_ts_column(connection: sqlite3.Connection) -> None:
+    """Files made before messages had a `ts` column get it, filled from their documents."""
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(messages)")}
+    if "ts" in columns:
+        return
+    connection.execute("ALTER TABLE messages ADD COLUMN ts INTEGER")
+    rows = connection.execute("SELECT seq, document FROM messages").fetchall()
+    connection.executemany(
+        "UPDATE messages SET ts = ? WHERE seq = ?",
+        [(_millis(orjson.loads(document)["ts"]), seq) for seq, document in rows],
+    )
+
+
+def _store_message(connection: sqlite3.Connection, document: JsonObject) -> JsonObject | None:
+    """Insert the document, its `ts` moved past the room's last one if need be (then a new
+    dict); None when its `_id` is taken."""
+    ts = _millis(document["ts"])
+    (last,) = connection.execute(
+        "SELECT MAX(ts) FROM messages WHERE rid = ?", (document["rid"],)
+    ).fetchone()
+    if last is not None and ts <= last:
+        moved = parse_datetime(document["ts"]) + timedelta(milliseconds=last + 1 - ts)
+        document = {**document, "ts": format_datetime(moved), "_updatedAt": format_datetime(moved)}
+        ts = last + 1
+    cursor = connection.execute(
+        "INSERT INTO messages (id, rid, document, ts) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (id) DO NOTHING",
+        (document["_id"], document["rid"], orjson.dumps(document), ts),
+    )
+    return document if cursor.rowcount == 1 else None
 
 
 def _room(row: tuple[object, ...]) -> Room:
@@ -113,8 +171,8 @@ def _room(row: tuple[object, ...]) -> Room:
     )
 
 
-def _visitor(row: tuple[Any, ...]) -> Visitor | None:
-    return Visitor(*row) if row[0] is not None else None
+def _visitor_or_none(row: tuple[Any, ...]) -> Visitor | None:
+    return _visitor(row) if row[0] is not None else None
 
 
 def _room_or_none(row: tuple[Any, ...]) -> Room | None:
@@ -141,12 +199,34 @@ class StoreStats:
 
 
 @dataclass(frozen=True, slots=True)
-class SendContext:
-    """What a send's rules need, read in one query inside the send's transaction."""
+class Lookup:
+    """What a request's rules need, read in one query: the visitor with its token, the room
+    with its id, and the message with its id (each None when there is none)."""
 
     visitor: Visitor | None
     room: Room | None
-    stored: JsonObject | None  # the message that already has the send's `_id`, if any
+    message: JsonObject | None
+
+
+# The visitor, the room and the message of a request, in one row.
+LOOKUP = (
+    f"SELECT {', '.join(f'v.{name}' for name in VISITOR_FIELDS)}, "
+    f"{', '.join(f'r.{name.strip()}' for name in ROOM_COLUMNS.split(','))}, m.document "
+    "FROM (SELECT 1) LEFT JOIN visitors v ON v.token = ? LEFT JOIN rooms r ON r.id = ? "
+    "LEFT JOIN messages m ON m.id = ?"
+)
+
+
+def _lookup(
+    connection: sqlite3.Connection, token: str, rid: str | None, message_id: str | None
+) -> Lookup:
+    row = connection.execute(LOOKUP, (token, rid, message_id)).fetchone()
+    split = len(VISITOR_FIELDS)
+    return Lookup(
+        visitor=_visitor_or_none(row[:split]),
+        room=_room_or_none(row[split:-1]),
+        message=orjson.loads(row[-1]) if row[-1] is not None else None,
+    )
 
 
 @dataclass(slots=True)
@@ -173,6 +253,8 @@ class SqliteStore:
         self._writes = 0
         self._connection = self._connect()
         self._connection.executescript(SCHEMA)
+        _add_ts_column(self._connection)
+        self._connection.executescript(INDEXES)
         self._writer = threading.Thread(target=self._write_loop, name="sqlite-writer", daemon=True)
         self._reader_connections: list[sqlite3.Connection] = []
         self._reader_lock = threading.Lock()
@@ -331,22 +413,13 @@ class SqliteStore:
             row = connection.execute(
                 f"SELECT {VISITOR_COLUMNS} FROM visitors WHERE token = ?", (token,)
             ).fetchone()
-            return Visitor(*row) if row else None
+            return _visitor(row) if row else None
 
         return await self._read(read)
 
-    async def visitor_and_room(self, token: str, rid: str) -> tuple[Visitor | None, Room | None]:
-        """The visitor with `token` and the room `rid`, in one query."""
-
-        def read(connection: sqlite3.Connection) -> tuple[Visitor | None, Room | None]:
-            row = connection.execute(
-                f"SELECT {_prefixed('v', VISITOR_COLUMNS)}, {_prefixed('r', ROOM_COLUMNS)} "
-                "FROM (SELECT 1) LEFT JOIN visitors v ON v.token = ? LEFT JOIN rooms r ON r.id = ?",
-                (token, rid),
-            ).fetchone()
-            return _visitor(row[:7]), _room_or_none(row[7:])
-
-        return await self._read(read)
+    async def lookup(self, token: str, rid: str, message_id: str | None = None) -> Lookup:
+        """The visitor with `token`, the room `rid` and the message `message_id`: one query."""
+        return await self._read(lambda connection: _lookup(connection, token, rid, message_id))
 
     async def upsert_visitor(
         self, token: str, make: Callable[[Visitor | None, int], Visitor]
@@ -361,15 +434,16 @@ class SqliteStore:
             row = connection.execute(
                 f"SELECT {VISITOR_COLUMNS} FROM visitors WHERE token = ?", (token,)
             ).fetchone()
-            existing = Visitor(*row) if row else None
+            existing = _visitor(row) if row else None
             counter = connection.execute(
                 "SELECT value FROM counters WHERE name = 'guest'"
             ).fetchone()
             next_number = (counter[0] if counter else 0) + 1
             visitor = make(existing, next_number)
             connection.execute(
-                f"INSERT OR REPLACE INTO visitors ({VISITOR_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                astuple(visitor),
+                f"INSERT OR REPLACE INTO visitors ({VISITOR_COLUMNS}) "
+                f"VALUES ({', '.join('?' for _ in VISITOR_FIELDS)})",
+                tuple(getattr(visitor, name) for name in VISITOR_FIELDS),
             )
             if existing is None:
                 connection.execute(
@@ -398,16 +472,14 @@ class SqliteStore:
         rooms. `new_room` raises to refuse (it is given None when no visitor has `token`)."""
 
         def write(connection: sqlite3.Connection) -> tuple[Room, bool]:
+            visitor = _lookup(connection, token, None, None).visitor
             row = connection.execute(
-                f"SELECT {_prefixed('v', VISITOR_COLUMNS)}, {_prefixed('r', ROOM_COLUMNS)} "
-                "FROM (SELECT 1) LEFT JOIN visitors v ON v.token = ? "
-                "LEFT JOIN rooms r ON r.id = (SELECT id FROM rooms WHERE visitor_token = ? "
-                "AND open = 1 ORDER BY ts DESC LIMIT 1)",
-                (token, token),
+                f"SELECT {ROOM_COLUMNS} FROM rooms WHERE visitor_token = ? AND open = 1 "
+                "ORDER BY ts DESC LIMIT 1",
+                (token,),
             ).fetchone()
-            visitor, existing = _visitor(row[:7]), _room_or_none(row[7:])
-            if visitor is not None and existing is not None:
-                return existing, False
+            if visitor is not None and row:
+                return _room(row), False
             room = new_room(visitor)
             connection.execute(
                 f"INSERT INTO rooms ({ROOM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -425,23 +497,22 @@ class SqliteStore:
 
         return await self._transaction(write)
 
-    async def close_room(
-        self, token: str, rid: str, check: Callable[[Visitor | None, Room | None], None]
-    ) -> None:
-        """Close the room after `check(visitor, room)` passes (it raises to refuse), in one
-        write: no send can slip in between the check and the close."""
+    async def close_room(self, rid: str, close_message: JsonObject) -> JsonObject | None:
+        """Mark the room closed and store its close message, at once; the message as stored,
+        or None when the room was not open."""
 
-        def write(connection: sqlite3.Connection) -> tuple[None, tuple[str, Any]]:
-            row = connection.execute(
-                f"SELECT {_prefixed('v', VISITOR_COLUMNS)}, {_prefixed('r', ROOM_COLUMNS)} "
-                "FROM (SELECT 1) LEFT JOIN visitors v ON v.token = ? LEFT JOIN rooms r ON r.id = ?",
-                (token, rid),
-            ).fetchone()
-            check(_visitor(row[:7]), _room_or_none(row[7:]))
-            connection.execute("UPDATE rooms SET open = 0 WHERE id = ?", (rid,))
-            return None, ("room.closed", rid)
+        def write(
+            connection: sqlite3.Connection,
+        ) -> tuple[JsonObject | None, tuple[str, Any] | None]:
+            cursor = connection.execute(
+                "UPDATE rooms SET open = 0 WHERE id = ? AND open = 1", (rid,)
+            )
+            if cursor.rowcount != 1:
+                return None, None
+            stored = _store_message(connection, close_message)
+            return stored, ("room.closed", stored)
 
-        await self._write(write)
+        return await self._write(write)
 
     # ---- messages ----
 
@@ -459,41 +530,73 @@ class SqliteStore:
         token: str,
         rid: str,
         message_id: str | None,
-        decide: Callable[[SendContext], tuple[T, JsonObject | None]],
-    ) -> T:
-        """A send in one write: read the visitor, the room and any message stored under
-        `message_id` in one query; `decide(context)` applies the rules (raising to refuse) and
-        answers what to return and the document to store, or None to store nothing."""
+        decide: Callable[[Lookup], JsonObject],
+    ) -> tuple[JsonObject, bool]:
+        """A send in one write: `decide(lookup)` applies the rules to the visitor, the room and
+        the message already stored under `message_id` (read in one query), raising to refuse;
+        it answers that stored message to store nothing, or a new document to store. Answers
+        the document as stored, and whether it is new."""
 
-        def write(connection: sqlite3.Connection) -> tuple[T, tuple[str, Any] | None]:
-            row = connection.execute(
-                f"SELECT {_prefixed('v', VISITOR_COLUMNS)}, {_prefixed('r', ROOM_COLUMNS)}, "
-                "m.document FROM (SELECT 1) LEFT JOIN visitors v ON v.token = ? "
-                "LEFT JOIN rooms r ON r.id = ? LEFT JOIN messages m ON m.id = ?",
-                (token, rid, message_id),
-            ).fetchone()
-            stored = orjson.loads(row[14]) if row[14] is not None else None
-            answer, document = decide(
-                SendContext(_visitor(row[:7]), _room_or_none(row[7:14]), stored)
-            )
-            if document is None:
-                return answer, None
-            connection.execute(
-                "INSERT INTO messages (id, rid, document) VALUES (?, ?, ?)",
-                (document["_id"], document["rid"], orjson.dumps(document)),
-            )
-            return answer, ("message", document)
+        def write(
+            connection: sqlite3.Connection,
+        ) -> tuple[tuple[JsonObject, bool], tuple[str, Any] | None]:
+            found = _lookup(connection, token, rid, message_id)
+            document = decide(found)
+            if document is found.message:
+                return (document, False), None
+            stored = _store_message(connection, document)
+            if stored is None:  # `decide` saw no message with this id: this is a bug
+                raise sqlite3.IntegrityError(f"message id {document['_id']} is taken")
+            return (stored, True), ("message", stored)
 
         return await self._write(write)
 
-    async def room_messages(self, rid: str, limit: int) -> list[JsonObject]:
-        """The room's newest messages first."""
+    async def replace_message(self, document: JsonObject) -> bool:
+        """Store a new version of an existing message (same `_id`, `rid` and `ts`); False when
+        it is gone."""
+        encoded = orjson.dumps(document)
+
+        def write(connection: sqlite3.Connection) -> tuple[bool, tuple[str, Any] | None]:
+            cursor = connection.execute(
+                "UPDATE messages SET document = ? WHERE id = ?", (encoded, document["_id"])
+            )
+            replaced = cursor.rowcount == 1
+            return replaced, ("message.updated", document) if replaced else None
+
+        return await self._write(write)
+
+    async def delete_message(self, message_id: str) -> bool:
+        """Remove the message; False when there was none."""
+
+        def write(connection: sqlite3.Connection) -> tuple[bool, tuple[str, Any] | None]:
+            row = connection.execute(
+                "SELECT rid FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+            if row is None:
+                return False, None
+            connection.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            return True, ("message.deleted", {"_id": message_id, "rid": row[0]})
+
+        return await self._write(write)
+
+    async def room_messages(
+        self, rid: str, limit: int, before: datetime | None = None
+    ) -> list[JsonObject]:
+        """The room's newest messages first, only those older than `before` when given."""
+        bound = millis(before) if before is not None else None
 
         def read(connection: sqlite3.Connection) -> list[JsonObject]:
-            rows = connection.execute(
-                "SELECT document FROM messages WHERE rid = ? ORDER BY seq DESC LIMIT ?",
-                (rid, limit),
-            ).fetchall()
+            if bound is None:
+                rows = connection.execute(
+                    "SELECT document FROM messages WHERE rid = ? ORDER BY ts DESC LIMIT ?",
+                    (rid, limit),
+                ).fetchall()
+            else:
+                rows = connection.execute(
+                    "SELECT document FROM messages WHERE rid = ? AND ts < ? "
+                    "ORDER BY ts DESC LIMIT ?",
+                    (rid, bound, limit),
+                ).fetchall()
             return [orjson.loads(row[0]) for row in rows]
 
         return await self._read(read)
@@ -512,7 +615,3 @@ class SqliteStore:
             return int(connection.execute(f"PRAGMA max_page_count = {int(pages)}").fetchone()[0])
 
         return await self._transaction(write)
-
-
-def _prefixed(alias: str, columns: str) -> str:
-    return ", ".join(f"{alias}.{column.strip()}" for column in columns.split(","))

@@ -10,7 +10,10 @@ Transport errors never leave this module:
 
 Only what is safe is retried, with capped exponential backoff and full jitter. A send always
 carries an `_id` (made before the first attempt if the client gave none), so a retry can never
-store a message twice: if the server already has it, the retry answers it.
+store a message twice: if the server already has it, the retry answers it. An edit sets the
+text to a given value, so repeating it changes nothing: it is retried like a read. A delete
+that may have reached the server is retried too, and an `invalid-message` on a retry means an
+earlier attempt deleted it: that counts as done.
 """
 
 from __future__ import annotations
@@ -21,13 +24,17 @@ import random
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from app.backends import forwarding
 from app.backends.base import (
     BackendFailure,
+    DeletedMessage,
+    InvalidMessage,
     JsonObject,
     LivechatFailure,
     Message,
@@ -40,8 +47,8 @@ from app.backends.base import (
     Visitor,
     VisitorRegistration,
 )
-from app.backends.ids import IdGenerator, random_id
-from app.backends.rocketchat_json import parse_datetime
+from app.backends.ids import IdGenerator, random_id, utc_now
+from app.backends.rocketchat_json import format_datetime, parse_datetime
 from app.backends.upstream import mapping
 from app.markdown import MarkdownSyntaxError, parse
 from app.settings import Settings
@@ -303,7 +310,7 @@ class UpstreamBackend:
     async def message(self, token: str, rid: str, message_id: str) -> Message:
         response = await self._call(
             "GET",
-            f"/api/v1/livechat/message/{message_id}",
+            _message_path(message_id),
             IDEMPOTENT,
             params={"token": token, "rid": rid},
         )
@@ -319,12 +326,54 @@ class UpstreamBackend:
         body = self._body(response)
         return str(body.get("rid", rid))
 
-    async def message_history(self, token: str, rid: str, limit: int = 20) -> list[Message]:
+    async def update_message(self, token: str, rid: str, message_id: str, msg: str) -> Message:
+        response = await self._call(
+            "PUT",
+            _message_path(message_id),
+            IDEMPOTENT,
+            json={"token": token, "rid": rid, "msg": msg},
+        )
+        body = self._body(response)
+        return mapping.message(
+            body.get("message"), self._markdown_for, forwarding.current().request_id
+        )
+
+    async def delete_message(self, token: str, rid: str, message_id: str) -> DeletedMessage:
+        retried: list[int] = []
+        response = await self._call(
+            "DELETE",
+            _message_path(message_id),
+            IDEMPOTENT,
+            json={"token": token, "rid": rid},
+            retried=retried,
+        )
+        request_id = forwarding.current().request_id
+        try:
+            body = self._body(response)
+        except InvalidMessage:
+            if not retried:
+                raise
+            # An earlier attempt reached the server and deleted it; when is not known.
+            log.info("delete retried into invalid-message: done before (request %s)", request_id)
+            return DeletedMessage(id=message_id, ts=utc_now())
+        document = body.get("message")
+        try:
+            return DeletedMessage(id=str(document["_id"]), ts=parse_datetime(document["ts"]))  # type: ignore[index]
+        except (KeyError, TypeError, ValueError):
+            log.warning("upstream delete answer is unreadable (request %s): %r", request_id, body)
+            raise UpstreamError("the upstream answer is not in Rocket.Chat's shape") from None
+
+    async def message_history(
+        self, token: str, rid: str, limit: int = 20, before: datetime | None = None
+    ) -> list[Message]:
+        params = {"token": token, "limit": str(limit)}
+        if before is not None:
+            params["end"] = format_datetime(before)
         response = await self._call(
             "GET",
-            f"/api/v1/livechat/messages.history/{rid}",
+            f"/api/v1/livechat/messages.history/{quote(rid, safe='')}",
             IDEMPOTENT,
-            params={"token": token, "limit": str(limit)},
+            params=params,
         )
         body = self._body(response)
         documents = body.get("messages")
@@ -332,3 +381,7 @@ class UpstreamBackend:
             raise UpstreamError("the upstream answer lacks 'messages'")
         request_id = forwarding.current().request_id
         return [mapping.message(document, self._markdown_for, request_id) for document in documents]
+
+
+def _message_path(message_id: str) -> str:
+    return f"/api/v1/livechat/message/{quote(message_id, safe='')}"
