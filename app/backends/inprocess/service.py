@@ -39,7 +39,7 @@ from app.backends.base import (
 )
 from app.backends.ids import Clock, IdGenerator, random_id, utc_now
 from app.backends.inprocess.store import Lookup, SqliteStore
-from app.backends.rocketchat_json import message_from_json, message_to_json
+from app.backends.rocketchat_json import message_from_json, message_to_json, parse_datetime
 from app.markdown import MarkdownSyntaxError, parse
 from app.settings import Settings
 
@@ -216,9 +216,13 @@ class InProcessBackend:
         document, created = await self._store.add_message(
             outgoing.token, outgoing.rid, outgoing.id, decide
         )
-        if created and document is built[-1][1]:
-            return built[-1][0]
-        return message_from_json(document)  # a retry, or its `ts` moved past the room's last
+        if not created:
+            return message_from_json(document)  # a retry: the message stored the first time
+        message, decided = built[-1]
+        if document is decided:
+            return message
+        moved = parse_datetime(document["ts"])  # stored 1 ms past the room's last message
+        return replace(message, ts=moved, updated_at=moved)
 
     def _check_length(self, text: str) -> None:
         if utf16_length(text) > self._character_limit:

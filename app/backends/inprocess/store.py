@@ -408,15 +408,6 @@ class SqliteStore:
 
     # ---- visitors ----
 
-    async def visitor_by_token(self, token: str) -> Visitor | None:
-        def read(connection: sqlite3.Connection) -> Visitor | None:
-            row = connection.execute(
-                f"SELECT {VISITOR_COLUMNS} FROM visitors WHERE token = ?", (token,)
-            ).fetchone()
-            return _visitor(row) if row else None
-
-        return await self._read(read)
-
     async def lookup(self, token: str, rid: str, message_id: str | None = None) -> Lookup:
         """The visitor with `token`, the room `rid` and the message `message_id`: one query."""
         return await self._read(lambda connection: _lookup(connection, token, rid, message_id))
@@ -455,15 +446,6 @@ class SqliteStore:
         return await self._transaction(write)
 
     # ---- rooms ----
-
-    async def room(self, rid: str) -> Room | None:
-        def read(connection: sqlite3.Connection) -> Room | None:
-            row = connection.execute(
-                f"SELECT {ROOM_COLUMNS} FROM rooms WHERE id = ?", (rid,)
-            ).fetchone()
-            return _room(row) if row else None
-
-        return await self._read(read)
 
     async def open_room_for(
         self, token: str, new_room: Callable[[Visitor | None], Room]
@@ -515,15 +497,6 @@ class SqliteStore:
         return await self._write(write)
 
     # ---- messages ----
-
-    async def message(self, message_id: str) -> JsonObject | None:
-        def read(connection: sqlite3.Connection) -> JsonObject | None:
-            row = connection.execute(
-                "SELECT document FROM messages WHERE id = ?", (message_id,)
-            ).fetchone()
-            return orjson.loads(row[0]) if row else None
-
-        return await self._read(read)
 
     async def add_message(
         self,
@@ -598,12 +571,6 @@ class SqliteStore:
                     (rid, bound, limit),
                 ).fetchall()
             return [orjson.loads(row[0]) for row in rows]
-
-        return await self._read(read)
-
-    async def count_messages(self) -> int:
-        def read(connection: sqlite3.Connection) -> int:
-            return int(connection.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
 
         return await self._read(read)
 
