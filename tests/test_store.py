@@ -147,6 +147,31 @@ async def test_ts_order_is_commit_order_within_a_room(
     assert stamps == sorted(stamps)
 
 
+async def test_edits_and_deletes_join_the_group_commit(
+    store: SqliteStore, backend: InProcessBackend
+) -> None:
+    rid = await visitor_room(backend, "ann")
+    kept = await backend.send_message(OutgoingMessage("ann", rid, "kept"))
+    doomed = await backend.send_message(OutgoingMessage("ann", rid, "doomed"))
+    heard: list[tuple[str, str]] = []
+    store.on_commit(lambda kind, record: heard.append((kind, record["_id"])))
+    commits = store.stats().commits
+    gate = await Gate.closed(store)
+    sent, edited, deleted = await gate.group(
+        backend.send_message(OutgoingMessage("ann", rid, "new", id="new-id")),
+        backend.update_message("ann", rid, kept.id, "kept, edited"),
+        backend.delete_message("ann", rid, doomed.id),
+    )
+    assert store.stats().commits == commits + 2  # the gate's, then the three together
+    assert isinstance(sent, Message) and isinstance(edited, Message)
+    assert deleted.id == doomed.id
+    assert sorted(heard) == sorted(
+        [("message", "new-id"), ("message.updated", kept.id), ("message.deleted", doomed.id)]
+    )
+    history = await backend.message_history("ann", rid, 10)
+    assert [message.msg for message in history] == ["new", "kept, edited"]
+
+
 def fill(database: Path) -> int:
     """Pages in the file now, read from outside the server."""
     with sqlite3.connect(database) as connection:
