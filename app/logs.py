@@ -1,4 +1,8 @@
-"""Structured JSON logs, one object per line, with secrets redacted before anything is written.
+"""Logs a person can read in a terminal and a machine can read elsewhere, secrets redacted.
+
+One readable line per event on a terminal (`make run`); JSON lines when stderr is not a terminal
+or with LOG_FORMAT=json, for log collectors. Each line carries the id of the request it belongs
+to, the same id that goes to the upstream as X-Request-Id and into a masked error's requestId.
 
 Visitor tokens and auth headers travel in query strings (Rocket.Chat's GET routes), request
 bodies and GraphQL documents, and any of those can end up in a log line (an access log, an
@@ -11,7 +15,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 from datetime import UTC, datetime
+from typing import Literal
+
+from app.backends.forwarding import request_id
 
 REDACTED = "[REDACTED]"
 SECRET_NAMES = r"(?:token|visitor[-_]?token|x-auth-token|x-user-id|authorization|password|cookie)"
@@ -47,6 +55,14 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class RequestId(logging.Filter):
+    """Stamps each record with the id of the request being served (None outside requests)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id()
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -55,25 +71,48 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        rid = getattr(record, "request_id", None)
+        if rid:
+            entry["requestId"] = rid
         if record.exc_text:
             entry["exception"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False)
 
 
-def handler() -> logging.Handler:
-    """A stderr handler that redacts and writes JSON lines."""
+class TextFormatter(logging.Formatter):
+    """`22:07:09 INFO  app.main: message [request 3f2a...]`, then the traceback if any."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-5s %(name)s: %(message)s", "%H:%M:%S")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)
+        rid = getattr(record, "request_id", None)
+        return f"{line} [request {rid}]" if rid else line
+
+
+LogFormat = Literal["auto", "text", "json"]
+
+
+def handler(log_format: LogFormat = "auto") -> logging.Handler:
+    """A stderr handler that stamps the request id, redacts, and writes text or JSON lines."""
     stream = logging.StreamHandler()
+    stream.addFilter(RequestId())
     stream.addFilter(RedactSecrets())
-    stream.setFormatter(JsonFormatter())
+    text = log_format == "text" or (log_format == "auto" and sys.stderr.isatty())
+    stream.setFormatter(TextFormatter() if text else JsonFormatter())
     return stream
 
 
-def configure(level: str = "INFO") -> None:
-    """Route every logger (uvicorn's included) through one redacting JSON handler."""
+def configure(level: str = "INFO", log_format: LogFormat = "auto") -> None:
+    """Route every logger (uvicorn's included) through one handler. httpx logs each request
+    at INFO, which would be a line per upstream call: it speaks only from WARNING up."""
     root = logging.getLogger()
-    root.handlers[:] = [handler()]
+    root.handlers[:] = [handler(log_format)]
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "strawberry"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)

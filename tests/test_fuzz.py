@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, from_schema
 
-from app.cli import export_sdl
+from app.graphql.export import sdl
 from app.main import create_app
 from app.settings import Settings
 
-SDL = export_sdl()
+SDL = sdl(create_app(Settings()).state.schema)
 CI_EXAMPLES = settings(
     max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
 )
@@ -96,7 +96,13 @@ def test_random_variables_for_a_send(client: TestClient, variables: Any) -> None
     check(client, SEND, variables)
 
 
-REST_POSTS = ["/api/v1/livechat/visitor", "/api/v1/livechat/message", "/api/v1/livechat/room.close"]
+REST_WRITES = [
+    ("POST", "/api/v1/livechat/visitor"),
+    ("POST", "/api/v1/livechat/message"),
+    ("POST", "/api/v1/livechat/room.close"),
+    ("PUT", "/api/v1/livechat/message/m1"),
+    ("DELETE", "/api/v1/livechat/message/m1"),
+]
 REST_GETS = [
     "/api/v1/livechat/room",
     "/api/v1/livechat/messages.history/r1",
@@ -106,12 +112,17 @@ printable = st.text(st.characters(blacklist_categories=["Cs"]), max_size=40)
 
 
 @CI_EXAMPLES
-@given(path=st.sampled_from(REST_POSTS), body=json_values | st.binary(max_size=200))
-def test_rocket_chat_routes_take_any_body(client: TestClient, path: str, body: Any) -> None:
+@given(route=st.sampled_from(REST_WRITES), body=json_values | st.binary(max_size=200))
+def test_rocket_chat_routes_take_any_body(
+    client: TestClient, route: tuple[str, str], body: Any
+) -> None:
+    method, path = route
     if isinstance(body, bytes):
-        answer = client.post(path, content=body, headers={"content-type": "application/json"})
+        answer = client.request(
+            method, path, content=body, headers={"content-type": "application/json"}
+        )
     else:
-        answer = client.post(path, json=body)
+        answer = client.request(method, path, json=body)
     assert answer.status_code in (200, 400), answer.text
     assert answer.json()["success"] in (True, False)
 
@@ -119,10 +130,51 @@ def test_rocket_chat_routes_take_any_body(client: TestClient, path: str, body: A
 @CI_EXAMPLES
 @given(
     path=st.sampled_from(REST_GETS),
-    params=st.dictionaries(st.sampled_from(["token", "rid", "agentId", "limit"]), printable),
+    params=st.dictionaries(st.sampled_from(["token", "rid", "agentId", "limit", "end"]), printable),
 )
 def test_rocket_chat_routes_take_any_query(
     client: TestClient, path: str, params: dict[str, str]
 ) -> None:
     answer = client.get(path, params=params)
     assert answer.status_code in (200, 400), answer.text
+
+
+def check_refusal(answer: Any) -> None:
+    """A body GraphQL cannot run is a 4xx with a GraphQL error a client can read."""
+    assert answer.status_code < 500, answer.text
+    if answer.status_code >= 400:
+        codes = [error["extensions"]["code"] for error in answer.json()["errors"]]
+        assert codes and "INTERNAL_SERVER_ERROR" not in codes
+
+
+@CI_EXAMPLES
+@given(body=json_values)
+def test_graphql_takes_any_json_body(client: TestClient, body: Any) -> None:
+    check_refusal(client.post("/graphql", json=body))
+
+
+@CI_EXAMPLES
+@given(
+    body=st.binary(max_size=300),
+    content_type=st.sampled_from(
+        ["application/json", "application/graphql-response+json", "text/plain", ""]
+    ),
+)
+def test_graphql_takes_any_bytes(client: TestClient, body: bytes, content_type: str) -> None:
+    check_refusal(client.post("/graphql", content=body, headers={"content-type": content_type}))
+
+
+@CI_EXAMPLES
+@given(
+    body=st.fixed_dictionaries(
+        {},
+        optional={
+            "query": json_values | st.sampled_from(["{ __typename }", "query Q { __typename }"]),
+            "variables": json_values,
+            "operationName": json_values,
+            "extensions": json_values,
+        },
+    )
+)
+def test_graphql_takes_any_request_object(client: TestClient, body: Any) -> None:
+    check_refusal(client.post("/graphql", json=body))

@@ -1,7 +1,7 @@
-"""Group commit in the in-process store, on real SQLite files: writes queued while a commit is
-in flight commit together, each fails alone on its own rules, a full or unwritable database
-fails its group with a coded error and the store recovers, and readers never wait for the
-writer."""
+"""The in-process store, on real SQLite files. Group commit: writes queued while a commit is in
+flight commit together, each fails alone on its own rules, a full or unwritable database fails
+its group with a coded error and the store recovers, and readers never wait for the writer.
+Files written before messages had a `ts` column still open and page."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from app.backends.base import (
@@ -27,6 +28,7 @@ from app.backends.base import (
 )
 from app.backends.inprocess.service import InProcessBackend
 from app.backends.inprocess.store import SqliteStore
+from app.backends.rocketchat_json import parse_datetime
 from app.main import create_app
 from app.settings import Settings
 from tests.helpers import CountingIds, SteppingClock
@@ -292,3 +294,41 @@ async def test_a_full_database_answers_coded_errors_over_http(
         await store.limit_pages(1_000_000)
         again = await http.post("/api/v1/livechat/message", json=body)
         assert again.status_code == 200 and again.json()["success"] is True
+
+
+BEFORE_TS_COLUMN = """
+CREATE TABLE messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    rid TEXT NOT NULL,
+    document BLOB NOT NULL
+);
+CREATE INDEX messages_by_room ON messages (rid, seq);
+"""
+
+
+async def test_an_older_file_gets_its_ts_column_and_pages_by_it(tmp_path: Path) -> None:
+    database = tmp_path / "old.db"
+    with sqlite3.connect(database) as connection:
+        connection.executescript(BEFORE_TS_COLUMN)
+        for number, ts in enumerate(["2025-01-02T03:04:05.678Z", "2025-01-02T03:04:06.001Z"]):
+            document = {"_id": f"m{number}", "rid": "r", "msg": str(number), "ts": ts}
+            connection.execute(
+                "INSERT INTO messages (id, rid, document) VALUES (?, ?, ?)",
+                (document["_id"], "r", orjson.dumps(document)),
+            )
+    store = await SqliteStore.open(database)
+    try:
+        newest_first = await store.room_messages("r", 10)
+        assert [document["_id"] for document in newest_first] == ["m1", "m0"]
+        older = await store.room_messages("r", 10, parse_datetime("2025-01-02T03:04:06.001Z"))
+        assert [document["_id"] for document in older] == ["m0"]
+        stored, created = await store.add_message(
+            "t",
+            "r",
+            "m2",
+            lambda _: {"_id": "m2", "rid": "r", "msg": "2", "ts": "2025-01-02T03:04:06.001Z"},
+        )
+        assert created and stored["ts"] == "2025-01-02T03:04:06.002Z"
+    finally:
+        await store.close()

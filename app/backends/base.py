@@ -282,8 +282,10 @@ class OtherLivechatFailure(LivechatFailure):
 
     @classmethod
     def from_upstream(cls, error: str, text: str) -> LivechatFailure:
-        reason = text.removesuffix(f" [{error}]") if text != error else error
-        return cls(reason, error)
+        """A known id has our reason; an unknown one keeps Rocket.Chat's words."""
+        if cls.error:
+            return cls()
+        return cls(text.removesuffix(f" [{error}]"), error)
 
 
 class DuplicateMessageId(OtherLivechatFailure):
@@ -381,6 +383,10 @@ class LivechatBackend(Protocol):
     ) -> list[Message]:
         """The room's newest messages older than `before`, newest first, at most `limit`
         (GET .../messages.history/:rid with Rocket.Chat's `end`)."""
+        ...
+
+    async def readiness(self) -> str | None:
+        """None when the backend can serve requests now, else why it cannot (for /readyz)."""
         ...
 
     async def aclose(self) -> None:

@@ -50,7 +50,9 @@ def _cap(name: str, value: str | None, limit: int) -> None:
 
 def _path_id(name: str, value: str, limit: int) -> None:
     _cap(name, value, limit)
-    if value and not PATH_ID.fullmatch(value):
+    if not value:
+        raise InvalidParams(f"'{name}' must NOT have fewer than 1 characters")
+    if not PATH_ID.fullmatch(value):
         raise InvalidParams(f"'{name}' must be letters, digits, '-' or '_'")
 
 
@@ -127,6 +129,9 @@ class GuardedBackend:
         """What the inner backend reports for /healthz, if it reports anything."""
         report: Callable[[], JsonObject] | None = getattr(self.inner, "health", None)
         return report() if report is not None else {}
+
+    async def readiness(self) -> str | None:
+        return await self.inner.readiness()
 
     async def aclose(self) -> None:
         await self.inner.aclose()

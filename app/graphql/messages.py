@@ -11,7 +11,7 @@ from app.backends import base
 from app.graphql.context import Info
 from app.graphql.errors import LivechatError
 from app.graphql.markdown_nodes import MarkdownNode, from_json
-from app.graphql.scalars import DateTime
+from app.graphql.scalars import DateTime, NotADate
 
 
 @strawberry.type(description="Who sent a message (Rocket.Chat's `u`).")
@@ -253,6 +253,8 @@ async def livechat_messages(
     writes it.)"""
     if not 1 <= limit <= base.HISTORY_LIMIT:
         raise base.InvalidParams(f"'limit' must be between 1 and {base.HISTORY_LIMIT}")
+    if isinstance(before, NotADate):
+        raise base.InvalidParams("'before' must be a date like 2025-01-02T03:04:05.678Z")
     found = await info.context.backend.message_history(token, str(rid), limit + 1, before or None)
     return LivechatMessagesSuccess(
         messages=[Message.from_domain(message) for message in found[:limit]],

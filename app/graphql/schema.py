@@ -75,11 +75,8 @@ class Schema(strawberry.Schema):
                 errors[index] = coded_request_error(error)
 
 
-def make_schema(
-    limits: RequestLimits | None = None, *, production: bool = False
-) -> strawberry.Schema:
+def make_schema(limits: RequestLimits, *, production: bool = False) -> strawberry.Schema:
     """The schema with its guards. `production` hides introspection and field suggestions."""
-    limits = limits or RequestLimits()
     # One rule class per schema: the validation cache is keyed by the rules as well.
     document_limits = validation_rule(limits)
     extensions: list[Any] = [
@@ -102,6 +99,3 @@ def make_schema(
         exception_handlers=[LivechatFailureHandler()],
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production),
     )
-
-
-schema = make_schema()

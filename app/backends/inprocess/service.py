@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from app.backends.base import (
     ActionNotAllowed,
+    BackendFailure,
     DeletedMessage,
     DuplicateMessageId,
     EmptyMessage,
@@ -42,6 +43,8 @@ from app.backends.inprocess.store import Lookup, SqliteStore
 from app.backends.rocketchat_json import message_from_json, message_to_json, parse_datetime
 from app.markdown import MarkdownSyntaxError, parse
 from app.settings import Settings
+
+READINESS_TIMEOUT = 2.0  # seconds a readiness probe waits for the write lock
 
 
 class MarkdownParser(Protocol):
@@ -113,6 +116,18 @@ class InProcessBackend:
             clock=clock,
             new_id=new_id,
         )
+
+    async def readiness(self) -> str | None:
+        try:
+            await asyncio.wait_for(self._store.check_writable(), READINESS_TIMEOUT)
+        except TimeoutError:
+            return (
+                f"the SQLite database took no write within {READINESS_TIMEOUT:g} s"
+                " (locked by another process?)"
+            )
+        except BackendFailure as error:  # the store's StorageFull or StorageUnavailable
+            return f"the SQLite database cannot be written: {error}"
+        return None
 
     async def aclose(self) -> None:
         await self._store.close()

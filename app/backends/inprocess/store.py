@@ -242,6 +242,10 @@ class _Write(Generic[T]):
 _STOP = object()
 
 
+class _ProbeWritten(Exception):
+    """`check_writable`'s write went through; raised to roll it back."""
+
+
 class SqliteStore:
     """The in-process backend's storage; knows tables, not Rocket.Chat's rules."""
 
@@ -405,6 +409,19 @@ class SqliteStore:
                 raise storage_failure(error) from None
 
         return await asyncio.get_running_loop().run_in_executor(self._readers, run)
+
+    async def check_writable(self) -> None:
+        """Write through the writer as any write does, then roll the write back: raises what a
+        real write would (`StorageFull`, `StorageUnavailable` for a read-only file or another
+        process holding the lock) without touching the data."""
+
+        def probe(connection: sqlite3.Connection) -> None:
+            connection.execute("CREATE TABLE IF NOT EXISTS readiness_probe (id INTEGER)")
+            connection.execute("INSERT INTO readiness_probe VALUES (1)")
+            raise _ProbeWritten  # rolled back to its savepoint: its group-mates are untouched
+
+        with contextlib.suppress(_ProbeWritten):
+            await self._transaction(probe)
 
     # ---- visitors ----
 

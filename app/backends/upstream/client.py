@@ -56,6 +56,7 @@ from app.settings import Settings
 log = logging.getLogger("app.upstream")
 
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
+READINESS_TIMEOUT = 2.0  # seconds a readiness probe waits for the upstream
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,16 @@ class UpstreamBackend:
             markdown_options=settings.markdown_options(),
             new_id=new_id,
         )
+
+    async def readiness(self) -> str | None:
+        """Ready when Rocket.Chat answers its public `GET /api/info` (any answer below 500)."""
+        try:
+            response = await self._client.get("/api/info", timeout=READINESS_TIMEOUT)
+        except httpx.HTTPError as error:
+            return f"the upstream does not answer: {type(error).__name__}"
+        if response.status_code >= 500:
+            return f"the upstream answers {response.status_code}"
+        return None
 
     async def aclose(self) -> None:
         await self._client.aclose()
