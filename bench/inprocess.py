@@ -10,7 +10,8 @@ how many sends each commit carried (from the store's figures on /healthz).
 
 With `--baseline CHECKOUT` (another checkout of this project, e.g. a `git worktree` of an older
 commit) each measurement runs on both servers, one after the other, so that the ratio between
-them is measured under the same load on the machine.
+them is measured under the same load on the machine; both are sent the baseline's operation,
+which both schemas answer, so that both do the same work.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def main() -> None:
 
     arguments = loadgen.arguments(__doc__, baseline)
     builds = {"this": None, **({"baseline": arguments.baseline} if arguments.baseline else {})}
+    document = operations.send_document(arguments.baseline or operations.ROOT)
     rows = []
     with tempfile.TemporaryDirectory() as scratch, ExitStack() as servers:
         rooms = {}
@@ -58,7 +60,8 @@ def main() -> None:
             for path in ("GraphQL", "REST"):
                 for name, (server, rid) in rooms.items():
                     if path == "GraphQL":
-                        url, body = f"{server}/graphql", operations.graphql_send("bench", rid)
+                        url = f"{server}/graphql"
+                        body = operations.graphql_send("bench", rid, document)
                         expect = operations.GRAPHQL_SUCCESS
                     else:
                         url = f"{server}/api/v1/livechat/message"
