@@ -44,7 +44,7 @@ def main() -> None:
         parser.add_argument("--baseline", type=Path, help="a checkout to measure alongside")
 
     arguments = loadgen.arguments(__doc__, baseline)
-    builds = {"this": None, **({"baseline": arguments.baseline} if arguments.baseline else {})}
+    builds = {**({"baseline": arguments.baseline} if arguments.baseline else {}), "this": None}
     document = operations.send_document(arguments.baseline or operations.ROOT)
     rows = []
     with tempfile.TemporaryDirectory() as scratch, ExitStack() as servers:
