@@ -65,6 +65,7 @@ class Gate:
     def __init__(self, store: SqliteStore) -> None:
         self._entered = threading.Event()
         self._open = threading.Event()
+        self._store = store
         self.held = asyncio.ensure_future(store._transaction(self._hold))
 
     def _hold(self, _: sqlite3.Connection) -> None:
@@ -84,7 +85,10 @@ class Gate:
     async def group(self, *writes: Coroutine[Any, Any, Any]) -> list[Any]:
         """Queue `writes` behind the gate, open it, and answer their outcomes in order."""
         tasks = [asyncio.ensure_future(write) for write in writes]
-        await asyncio.sleep(0.05)  # every task has queued its write by now
+        for _ in range(1000):  # until every task has queued its write (reads and parsing first)
+            if self._store.stats().queued >= len(tasks) or any(task.done() for task in tasks):
+                break
+            await asyncio.sleep(0.01)
         self.open()
         await self.held
         return await asyncio.gather(*tasks, return_exceptions=True)

@@ -133,9 +133,10 @@ class InProcessBackend:
         await self._store.close()
 
     def health(self) -> JsonObject:
-        """The store's group commit so far: how many commits, how many writes they carried."""
+        """The store's group commit so far: how many commits, how many writes they carried, and
+        how many writes wait for the next one."""
         stats = self._store.stats()
-        return {"store": {"commits": stats.commits, "writes": stats.writes}}
+        return {"store": {"commits": stats.commits, "writes": stats.writes, "queued": stats.queued}}
 
     async def _checked(self, token: str, rid: str, message_id: str | None = None) -> Lookup:
         """The visitor, their room and a message, read at once; invalid-token, then

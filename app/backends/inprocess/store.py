@@ -192,6 +192,7 @@ class StoreStats:
 
     commits: int
     writes: int
+    queued: int  # writes waiting for the next group
 
     @property
     def mean_group(self) -> float:
@@ -291,7 +292,7 @@ class SqliteStore:
         self._listeners.append(listener)
 
     def stats(self) -> StoreStats:
-        return StoreStats(commits=self._commits, writes=self._writes)
+        return StoreStats(commits=self._commits, writes=self._writes, queued=self._queue.qsize())
 
     # ---- the writer ----
 
