@@ -256,6 +256,7 @@ class SqliteStore:
         self._listeners: list[CommitListener] = []
         self._commits = 0
         self._writes = 0
+        self._closing = False
         self._connection = self._connect()
         self._connection.executescript(SCHEMA)
         _add_ts_column(self._connection)
@@ -281,6 +282,7 @@ class SqliteStore:
 
     async def close(self) -> None:
         """Finish the queued writes, then close every connection."""
+        self._closing = True
         self._queue.put(_STOP)
         await asyncio.to_thread(self._writer.join)
         self._readers.shutdown(wait=True)
@@ -300,6 +302,8 @@ class SqliteStore:
         self, work: Callable[[sqlite3.Connection], tuple[T, tuple[str, Any] | None]]
     ) -> asyncio.Future[T]:
         """Queue `work` for the next group; the future settles after the group's commit."""
+        if self._closing:
+            raise StorageUnavailable("the store is closed")
         loop = asyncio.get_running_loop()
         write: _Write[T] = _Write(work, loop, loop.create_future())
         self._queue.put(write)
@@ -326,7 +330,13 @@ class SqliteStore:
                 except queue.Empty:
                     break
             if group:
-                self._commit(group)
+                try:
+                    self._commit(group)
+                except Exception:  # a bug of ours: fail the group, keep the writer alive
+                    log.exception("the writer failed a group of %d writes", len(group))
+                    for write in group:
+                        write.error = StorageUnavailable("the write was not stored")
+                        write.event = None
                 self._acknowledge(group)
 
     def _commit(self, group: list[_Write[Any]]) -> None:
