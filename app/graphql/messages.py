@@ -177,9 +177,9 @@ class DeleteLivechatMessageSuccess:
 
 @strawberry.type(
     description="A page of a room's messages, newest first. `hasMore`: an older message "
-    "exists; ask again with before = the last message's ts. `limit` is 1..100. The in-process "
-    "backend gives the messages of a room strictly increasing ts (millisecond resolution), so "
-    "walking pages with `before` never skips or repeats a message."
+    f"exists; ask again with before = the last message's ts. `limit` is 1..{base.HISTORY_LIMIT}. "
+    "The in-process backend gives the messages of a room strictly increasing ts (millisecond "
+    "resolution), so walking pages with `before` never skips or repeats a message."
 )
 class LivechatMessagesSuccess:
     messages: list[Message] = strawberry.field(description="The messages, newest first.")

@@ -27,6 +27,7 @@ from app.backends.base import (
     TokenParamNotProvided,
     VisitorRegistration,
 )
+from app.backends.inprocess.service import CLOSED_BY_VISITOR
 from app.backends.rocketchat_json import (
     format_datetime,
     message_to_json,
@@ -189,7 +190,7 @@ async def close_room(request: Request) -> Response:
         rid = await _backend(request).close_room(
             _string(body, "token") or "", _string(body, "rid") or ""
         )
-        return {"rid": rid, "comment": "Closed by visitor"}
+        return {"rid": rid, "comment": CLOSED_BY_VISITOR}
 
     return await _answer(work)
 
