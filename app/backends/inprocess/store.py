@@ -12,7 +12,9 @@ returned, and writes are acknowledged in commit order.
 
 `on_commit` listeners hear about each committed write that changed what a subscriber sees, in
 commit order, on the event loop, just before the write is acknowledged: that is the one place a
-write is known durable.
+write is known durable. They get `(kind, record)`: ("message", the stored document),
+("message.updated", the new document), ("message.deleted", {"_id", "rid"}) and ("room.closed",
+the stored close message).
 
 Reads run on a small pool of reader threads, each with its own connection. In WAL mode a reader
 sees the last committed state and never waits for the writer or its fsync.
