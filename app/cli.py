@@ -1,4 +1,4 @@
-"""The `livechat-graphql` command: serve, export-schema, export-fragment.
+"""The `livechat-graphql` command: serve, healthcheck, export-schema, export-fragment.
 
 Every `serve` flag is a field of `Settings` (its help and choices come from there) and also reads
 from the environment as LIVECHAT_GRAPHQL_<FLAG>.
@@ -7,6 +7,7 @@ from the environment as LIVECHAT_GRAPHQL_<FLAG>.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import typing
 from collections.abc import Sequence
@@ -40,12 +41,27 @@ def serve(settings: Settings) -> None:
     from app import logs
 
     logs.configure(settings.log_level, settings.log_format)
+    # SIGTERM is how containers and supervisors ask for a stop (app/shutdown.py says how it
+    # drains); uvicorn raises the signal again once it is done, and that is a normal end,
+    # status 0 (before uvicorn is up, an immediate one).
+    signal.signal(signal.SIGTERM, _stopped)
     workers = settings.worker_count()
     if workers == 1:
         from app.main import create_app
+        from app.shutdown import Draining, DrainingServer
 
-        app = create_app(settings)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+        app = Draining(create_app(settings))
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            timeout_graceful_shutdown=settings.shutdown_timeout,
+        )
+        server = DrainingServer(config, app, settings.shutdown_drain)
+        server.run()
+        if not server.started:
+            sys.exit(3)  # as uvicorn.run: the app could not start
         return
     # Each worker process imports the factory and reads its settings from the environment.
     settings.export_to_environment()
@@ -56,7 +72,25 @@ def serve(settings: Settings) -> None:
         port=settings.port,
         workers=workers,
         log_config=None,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
     )
+
+
+def healthcheck(settings: Settings) -> int:
+    """A container's HEALTHCHECK: the local server's /healthz, as an exit status (the slim
+    image has no curl)."""
+    import httpx
+
+    host = "127.0.0.1" if settings.host in {"0.0.0.0", "::", ""} else settings.host
+    try:
+        answer = httpx.get(f"http://{host}:{settings.port}/healthz", timeout=3)
+    except httpx.HTTPError:
+        return 1
+    return 0 if answer.status_code == 200 else 1
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -65,6 +99,9 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("serve", help="serve the GraphQL API until stopped")
     for name in SERVE_FLAGS:
         _add_setting_flag(run, name)
+    commands.add_parser(
+        "healthcheck", help="exit 0 if the server on this machine's --port answers /healthz 200"
+    )
     export = commands.add_parser("export-schema", help="print the SDL of the served schema")
     export.add_argument(
         "--possible-types",
@@ -80,6 +117,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     arguments = parser().parse_args(argv)
+    if arguments.command == "healthcheck":
+        sys.exit(healthcheck(Settings()))
     if arguments.command in ("export-schema", "export-fragment"):
         from app.graphql import export, fragments
         from app.main import served_schema

@@ -21,6 +21,7 @@ from strawberry.types import Info
 from strawberry.types.field import StrawberryField
 
 from app.backends.base import FAILURES, BackendFailure, LivechatFailure, RateLimited
+from app.observability import metrics
 
 log = logging.getLogger("app.graphql")
 
@@ -54,7 +55,8 @@ class LivechatError:
 
 
 def livechat_error(failure: LivechatFailure) -> LivechatError:
-    """A domain failure as GraphQL data."""
+    """A domain failure as GraphQL data, counted by its code."""
+    metrics.note_livechat_error(failure.code)
     return LivechatError(
         code=LivechatErrorCode[failure.code],
         reason=failure.reason,

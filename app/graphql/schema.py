@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import strawberry
@@ -75,11 +76,15 @@ class Schema(strawberry.Schema):
                 errors[index] = coded_request_error(error)
 
 
-def make_schema(limits: RequestLimits, *, production: bool = False) -> strawberry.Schema:
-    """The schema with its guards. `production` hides introspection and field suggestions."""
+def make_schema(
+    limits: RequestLimits, *, production: bool = False, observers: Sequence[Any] = ()
+) -> strawberry.Schema:
+    """The schema with its guards. `production` hides introspection and field suggestions;
+    `observers` are extensions that watch operations (metrics, traces), first of all."""
     # One rule class per schema: the validation cache is keyed by the rules as well.
     document_limits = validation_rule(limits)
     extensions: list[Any] = [
+        *observers,
         MaskUnexpectedErrors,
         # Clients send the same few documents again and again, and the shipped markdown
         # fragment is large: parse and validate each distinct document once (the parser's

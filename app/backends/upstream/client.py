@@ -29,6 +29,8 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from opentelemetry import trace
+from opentelemetry.trace import TracerProvider
 
 from app.backends import forwarding
 from app.backends.base import (
@@ -51,6 +53,8 @@ from app.backends.ids import IdGenerator, random_id, utc_now
 from app.backends.rocketchat_json import format_datetime, parse_datetime
 from app.backends.upstream import mapping
 from app.markdown import MarkdownSyntaxError, parse
+from app.observability import metrics
+from app.observability.transport import failure_kind, observed
 from app.settings import Settings
 
 log = logging.getLogger("app.upstream")
@@ -122,21 +126,28 @@ class UpstreamBackend:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, new_id: IdGenerator = random_id
+        cls,
+        settings: Settings,
+        *,
+        new_id: IdGenerator = random_id,
+        tracer_provider: TracerProvider | None = None,
     ) -> UpstreamBackend:
         if not settings.upstream_url:
             raise ValueError("the upstream backend needs --upstream-url")
+        if tracer_provider is None and settings.tracing_exporter() is not None:
+            tracer_provider = trace.get_tracer_provider()
+        pool = httpx.Limits(
+            max_connections=settings.upstream_max_connections,
+            max_keepalive_connections=settings.upstream_max_connections,
+        )
         client = httpx.AsyncClient(
+            transport=observed(httpx.AsyncHTTPTransport(limits=pool), tracer_provider),
             base_url=settings.upstream_url,
             timeout=httpx.Timeout(
                 connect=settings.upstream_connect_timeout,
                 read=settings.upstream_read_timeout,
                 write=settings.upstream_read_timeout,
                 pool=settings.upstream_connect_timeout,
-            ),
-            limits=httpx.Limits(
-                max_connections=settings.upstream_max_connections,
-                max_keepalive_connections=settings.upstream_max_connections,
             ),
             headers={"User-Agent": "livechat-graphql"},
         )
@@ -207,10 +218,12 @@ class UpstreamBackend:
     ) -> httpx.Response:
         request_id = forwarding.current().request_id
         limits = self._limits
+        reason = ""
         for attempt in range(limits.max_attempts):
             last = attempt == limits.max_attempts - 1
             if attempt:
                 self.retries += 1
+                metrics.count_upstream_retry(method, path, reason)
                 if retried is not None:
                     retried.append(attempt)
             cause: Exception
@@ -238,10 +251,12 @@ class UpstreamBackend:
                     if last or not policy.statuses or wait > limits.retry_after_cap:
                         raise RateLimited("the upstream server is rate limiting", wait)
                     log.info("upstream 429, waiting %.2fs (request %s)", wait, request_id)
+                    reason = "429"
                     await self._sleep(wait)
                     continue
                 if status in RETRYABLE_STATUSES and policy.statuses and not last:
                     log.info("upstream %s, retrying (request %s)", status, request_id)
+                    reason = str(status)
                     await self._sleep(self._backoff(attempt))
                     continue
                 if status >= 500:
@@ -253,6 +268,7 @@ class UpstreamBackend:
             )
             if not retry or last:
                 raise failure from None
+            reason = failure_kind(cause)
             await self._sleep(self._backoff(attempt))
         raise UpstreamError("no attempt left")  # pragma: no cover - the loop always returns
 
