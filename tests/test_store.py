@@ -336,3 +336,28 @@ async def test_an_older_file_gets_its_ts_column_and_pages_by_it(tmp_path: Path) 
         assert created and stored["ts"] == "2025-01-02T03:04:06.002Z"
     finally:
         await store.close()
+
+
+async def test_each_commit_is_observed_with_its_group_size(tmp_path: Path) -> None:
+    settings = Settings(database=tmp_path / "metered.db", metrics=True)
+    with serving(create_app(settings)) as url:
+        async with httpx.AsyncClient(base_url=url) as http:
+            await http.post("/api/v1/livechat/visitor", json={"visitor": {"token": "ann"}})
+            room = await http.get("/api/v1/livechat/room", params={"token": "ann"})
+            body = {"token": "ann", "rid": room.json()["room"]["_id"], "msg": "hi"}
+            sends = await asyncio.gather(
+                *(http.post("/api/v1/livechat/message", json=body) for _ in range(20))
+            )
+            assert all(send.status_code == 200 for send in sends)
+            health = (await http.get("/healthz")).json()["store"]
+            exposition = (await http.get("/metrics")).text
+    found = {
+        name: float(number)
+        for name, number in (
+            line.split(" ") for line in exposition.splitlines() if line.startswith("livechat")
+        )
+        if "{" not in name
+    }
+    assert found["livechat_graphql_store_commit_group_size_sum"] == health["writes"] == 22
+    assert found["livechat_graphql_store_commit_group_size_count"] == health["commits"]
+    assert found["livechat_graphql_store_commit_duration_seconds_count"] == health["commits"]

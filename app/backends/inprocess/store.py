@@ -38,10 +38,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
@@ -60,6 +62,7 @@ from app.backends.base import (
     Visitor,
 )
 from app.backends.rocketchat_json import format_datetime, parse_datetime
+from app.observability.metrics import observe_store_commit
 
 T = TypeVar("T")
 
@@ -263,7 +266,13 @@ class SqliteStore:
         self._connection.executescript(SCHEMA)
         _add_ts_column(self._connection)
         self._connection.executescript(INDEXES)
-        self._writer = threading.Thread(target=self._write_loop, name="sqlite-writer", daemon=True)
+        # The writer runs in the opener's context, so that it records to the app's metrics.
+        self._writer = threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(self._write_loop,),
+            name="sqlite-writer",
+            daemon=True,
+        )
         self._reader_connections: list[sqlite3.Connection] = []
         self._reader_lock = threading.Lock()
         self._local = threading.local()
@@ -344,6 +353,7 @@ class SqliteStore:
     def _commit(self, group: list[_Write[Any]]) -> None:
         """Run the group in one transaction, each write in its own savepoint; commit once."""
         connection = self._connection
+        began = time.perf_counter()
         try:
             connection.execute("BEGIN IMMEDIATE")
             for write in group:
@@ -370,6 +380,7 @@ class SqliteStore:
             for write in group:
                 write.error, write.event = storage_failure(error), None
             return
+        observe_store_commit(time.perf_counter() - began, len(group))
         self._commits += 1
         self._writes += len(group)
 
