@@ -223,7 +223,10 @@ async def test_every_message_once_in_order_while_the_upstream_socket_is_cut(
                     f"{duplicates} duplicates, {lost} lost"
                 )
                 assert proxy.cuts >= 5
-                assert subscription.reconnects == proxy.cuts
+                # A cut can land on a reconnect still subscribing: then one reconnect covers
+                # two cuts.
+                assert subscription.reconnects >= 5
+                assert proxy.connections > proxy.cuts
                 assert subscription.back_filled > 0, "no message was sent during a gap"
                 assert duplicates == 0 and lost == 0
                 assert received == sent
