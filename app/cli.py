@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -48,22 +49,75 @@ def serve(settings: Settings) -> None:
     from app import logs
     from app.main import create_app
 
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, access_every=settings.log_access_every)
     workers = settings.worker_count()
     if workers == 1:
         app = create_app(settings)
         uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
         return
-    # Each worker process imports the factory and reads its settings from the environment.
+    # Each worker process builds its app from the settings, which the parent exported.
     settings.export_to_environment()
-    uvicorn.run(
-        "app.main:create_app_from_environment",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        log_config=None,
-    )
+    supervise(settings, workers)
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket of one worker's own on the shared port (SO_REUSEPORT).
+
+    With one socket shared by every worker (uvicorn's `--workers`), whichever process wakes
+    first takes each new connection, and keep-alive clients stay where they landed: 6 of 8
+    connections were seen on one of two workers. With a socket per worker the kernel spreads
+    connections over the workers evenly, by a hash of their addresses."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_worker(host: str, port: int) -> None:
+    """One worker: its own socket on the shared port, its app built from the environment."""
+    import uvicorn
+
+    sock = listening_socket(host, port)
+    config = uvicorn.Config("app.main:create_app_from_environment", factory=True, log_config=None)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def supervise(settings: Settings, workers: int) -> None:
+    """Start `workers` worker processes and stop them all when told to (or when one dies)."""
+    import multiprocessing
+    import multiprocessing.connection
+    import signal
+
+    if not hasattr(socket, "SO_REUSEPORT"):  # pragma: no cover - not Linux or BSD
+        raise SystemExit("several workers need SO_REUSEPORT, which this system lacks")
+    context = multiprocessing.get_context("spawn")
+    children = [
+        context.Process(target=run_worker, args=(settings.host, settings.port), daemon=False)
+        for _ in range(workers)
+    ]
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for child in children:
+        child.start()
+    try:
+        while not stopping and all(child.is_alive() for child in children):
+            multiprocessing.connection.wait([child.sentinel for child in children], timeout=0.5)
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.terminate()  # SIGTERM: uvicorn finishes what it has in hand
+        for child in children:
+            child.join(timeout=30)
 
 
 def parser() -> argparse.ArgumentParser:

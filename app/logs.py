@@ -4,14 +4,25 @@ Visitor tokens and auth headers travel in query strings (Rocket.Chat's GET route
 bodies and GraphQL documents, and any of those can end up in a log line (an access log, an
 echoed upstream body, a GraphQL error that quotes its document). The redaction runs on every
 record of every logger, so no code path has to remember it.
+
+Logging stays off the request path: records are handed to a queue and redacted, formatted and
+written by a thread of their own (`logging.handlers.QueueListener`), so the event loop never
+waits on a regex or a full pipe. The access log keeps every failed request (status 400 and up)
+and one success in `access_every`; the HTTP client's line per call is not written (the retry
+engine logs every fault and retry itself). Nothing at WARNING or above is sampled.
 """
 
 from __future__ import annotations
 
+import atexit
+import itertools
 import json
 import logging
+import logging.handlers
+import queue
 import re
 from datetime import UTC, datetime
+from typing import TextIO
 
 REDACTED = "[REDACTED]"
 SECRET_NAMES = r"(?:token|visitor[-_]?token|x-auth-token|x-user-id|authorization|password|cookie)"
@@ -60,20 +71,69 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def handler() -> logging.Handler:
-    """A stderr handler that redacts and writes JSON lines."""
-    stream = logging.StreamHandler()
+def handler(output: TextIO | None = None) -> logging.Handler:
+    """A handler (to stderr unless told) that redacts and writes JSON lines."""
+    stream = logging.StreamHandler(output)
     stream.addFilter(RedactSecrets())
     stream.setFormatter(JsonFormatter())
     return stream
 
 
-def configure(level: str = "INFO") -> None:
-    """Route every logger (uvicorn's included) through one redacting JSON handler."""
+class SampleAccess(logging.Filter):
+    """Lets through every access line of a failed request and one success in `every`.
+
+    uvicorn's access record carries (client, method, path, HTTP version, status) as its args."""
+
+    def __init__(self, every: int) -> None:
+        super().__init__()
+        self.every = max(1, every)
+        self._seen = itertools.count()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        status = args[-1] if isinstance(args, tuple) and args else None
+        if not isinstance(status, int) or status >= 400 or record.levelno > logging.INFO:
+            return True
+        return next(self._seen) % self.every == 0
+
+
+class _Enqueue(logging.handlers.QueueHandler):
+    """Hands the record over as it is: formatting (and redaction) happen on the listener's
+    thread, not here (the stdlib's `prepare` would format on the caller's)."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
+
+
+_listener: logging.handlers.QueueListener | None = None
+
+
+def _stop_listener() -> None:
+    global _listener
+    if _listener is not None:
+        _listener.stop()  # writes whatever is still queued
+        _listener = None
+
+
+def configure(
+    level: str = "INFO", *, access_every: int = 100, output: TextIO | None = None
+) -> None:
+    """Route every logger (uvicorn's included) through one redacting JSON handler, written
+    from a thread of its own."""
+    global _listener
+    _stop_listener()
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    _listener = logging.handlers.QueueListener(records, handler(output))
+    _listener.start()
+    atexit.register(_stop_listener)
     root = logging.getLogger()
-    root.handlers[:] = [handler()]
+    root.handlers[:] = [_Enqueue(records)]
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "strawberry"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    access = logging.getLogger("uvicorn.access")
+    access.filters[:] = [SampleAccess(access_every)]
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))

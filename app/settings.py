@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_access_every: int = Field(
+        default=100, ge=1, description="access log: every failed request, one success in N"
+    )
     production: bool = Field(
         default=False, description="no introspection, no field suggestions, no GraphiQL"
     )

@@ -13,6 +13,7 @@ from strawberry.extensions import (
     ParserCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.graphql import messages, visitors
 from app.graphql.errors import MaskUnexpectedErrors, coded_request_error
@@ -62,9 +63,16 @@ class Schema(strawberry.Schema):
 
 
 def make_schema(
-    limits: RequestLimits | None = None, *, production: bool = False
+    limits: RequestLimits | None = None,
+    *,
+    production: bool = False,
+    execution_context_class: type[StrawberryGraphQLCoreExecutionContext] = (
+        CachingExecutionContext
+    ),
 ) -> strawberry.Schema:
-    """The schema with its guards. `production` hides introspection and field suggestions."""
+    """The schema with its guards. `production` hides introspection and field suggestions.
+    The app always executes with `CachingExecutionContext` (collected fields and plans kept
+    across requests); tests pass graphql-core's own to compare the two."""
     limits = limits or RequestLimits()
     # One rule class per schema: the validation cache is keyed by the rules as well.
     document_limits = validation_rule(limits)
@@ -84,7 +92,7 @@ def make_schema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,
-        execution_context_class=CachingExecutionContext,
+        execution_context_class=execution_context_class,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production),
     )
 
