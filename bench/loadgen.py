@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,11 +33,16 @@ class LoadResult:
         return self.requests / self.seconds
 
 
-def arguments(doc: str | None) -> argparse.Namespace:
-    """The options every load benchmark takes (its docstring's first line describes it)."""
+def arguments(
+    doc: str | None, extra: Callable[[argparse.ArgumentParser], None] | None = None
+) -> argparse.Namespace:
+    """The options every load benchmark takes (its docstring's first line describes it), and
+    the benchmark's own (`extra`)."""
     parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     parser.add_argument("--requests", type=int, default=4000, help="per measurement")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    if extra is not None:
+        extra(parser)
     parsed = parser.parse_args()
     require_wrk()
     return parsed

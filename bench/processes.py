@@ -7,6 +7,7 @@ for (until it answers), and stopped when its `with` block ends.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -79,6 +80,7 @@ def running(
         env={**os.environ, "LIVECHAT_GRAPHQL_LOG_LEVEL": "WARNING", **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: workers and forks are stopped too
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -86,7 +88,15 @@ def running(
         yield Server(base_url, process, began)
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # whatever of the group is left
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=15)
 
 
 def livechat_graphql(
