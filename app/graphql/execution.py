@@ -48,12 +48,14 @@ _PlanKey = tuple[int, GraphQLOutputType, tuple[int, ...]]
 _plans: LRUCache[_PlanKey, tuple[Any, tuple[Node, ...], Completer | None]] = LRUCache(CACHE_SIZE)
 
 
-class PlanStats:
-    """Counts kept for the tests that prove the plans run (and fall back when they must)."""
+class ExecutionStats:
+    """Counts kept for the tests that prove these overrides of graphql-core's executor are
+    still called and still hit: if a new graphql-core stops calling them, those tests fail."""
 
-    built = 0
-    completed = 0
-    fell_back = 0
+    collected_hits = 0
+    plans_built = 0
+    plans_completed = 0
+    plans_fell_back = 0
 
 
 def _has_directives(node: Any) -> bool:
@@ -94,6 +96,7 @@ class CachingExecutionContext(StrawberryGraphQLCoreExecutionContext):
             and cached[0] is self.operation
             and all(map(operator.is_, cached[1], nodes))
         ):
+            ExecutionStats.collected_hits += 1
             return cached[2]
         collected: CollectedFields = super().collect_subfields(return_type, field_details_list)
         _collected[key] = (self.operation, nodes, collected)
@@ -115,7 +118,7 @@ class CachingExecutionContext(StrawberryGraphQLCoreExecutionContext):
             plan: Completer | None = PlanBuilder(self.schema, self.collect_subfields).completer(
                 return_type, field_details_list
             )
-            PlanStats.built += 1
+            ExecutionStats.plans_built += 1
         except Unsupported:
             plan = None
         _plans[key] = (self.operation, nodes, plan)
@@ -142,9 +145,9 @@ class CachingExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 try:
                     completed = plan(result)
                 except Exception:
-                    PlanStats.fell_back += 1
+                    ExecutionStats.plans_fell_back += 1
                 else:
-                    PlanStats.completed += 1
+                    ExecutionStats.plans_completed += 1
                     return completed
         return super().complete_value(
             return_type, field_details_list, info, path, result, position_context
