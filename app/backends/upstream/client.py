@@ -15,6 +15,8 @@ from dataclasses import asdict
 from typing import Any
 
 import httpx
+import orjson
+from cachetools import LRUCache
 
 from app.backends import forwarding
 from app.backends.base import (
@@ -61,6 +63,7 @@ class UpstreamBackend:
         self._forward_headers = forward_headers
         self._markdown_options = dict(markdown_options or {})
         self._new_id = new_id
+        self._urls: LRUCache[str, httpx.URL] = LRUCache(256)
 
     @classmethod
     def from_settings(
@@ -108,9 +111,20 @@ class UpstreamBackend:
     ) -> httpx.Response:
         """One operation: attempts within the total deadline; the last answer or failure."""
         headers = self._headers()
+        # The body encoded once (orjson, not httpx's stdlib json) and the URL made absolute
+        # once per path, so that each attempt skips httpx's own encoding and URL merging.
+        content = None
+        if json is not None:
+            content = orjson.dumps(json)
+            headers["Content-Type"] = "application/json"
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = self._client.base_url.join(path.lstrip("/"))
 
         def attempt() -> Awaitable[httpx.Response]:
-            return self._client.request(method, path, json=json, params=params, headers=headers)
+            return self._client.request(
+                method, url, content=content, params=params, headers=headers
+            )
 
         return await self._retrying.run(
             attempt,
