@@ -153,3 +153,22 @@ async def test_a_request_that_reached_the_server_is_never_reported_as_unsent(
         fault = transport_fault(await real_fault(url))
         assert fault.reached is reached
         assert isinstance(fault.failure, failure)
+
+
+async def set_cookie(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    request = await reader.readuntil(b"\r\n\r\n")
+    body = b"cookie" if b"cookie:" in request.lower() else b"clean"
+    writer.write(
+        b"HTTP/1.1 200 OK\r\nset-cookie: session=visitor-a; Path=/\r\n"
+        b"content-length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    await writer.drain()
+    writer.close()
+
+
+async def test_a_cookie_one_answer_sets_never_rides_on_another_call() -> None:
+    async with serve(set_cookie) as url:
+        settings = Settings(backend="upstream", upstream_url=url)
+        async with make_client(settings) as client:
+            answers = [(await client.get("/api/v1/livechat/room")).text for _ in range(2)]
+    assert answers == ["clean", "clean"]
