@@ -140,6 +140,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(server: processes.Server) -> float:
+    """CPU time of the server and all its workers: a per-request cost that other load on the
+    machine does not inflate the way it inflates latency."""
+    pids = [server.process.pid, *processes._descendants(server.process.pid)]
+    return sum(cpu_seconds(pid) for pid in pids)
+
+
 def worker_split(server: processes.Server) -> list[float]:
     """CPU seconds of each worker process (the children that did work), largest first."""
     children = processes._descendants(server.process.pid)
@@ -166,7 +173,8 @@ def against_mesh(arguments: argparse.Namespace) -> None:
         }
         header = ["round", "workload", "conc.", *(f"{name} req/s" for name in servers),
                   "REST req/s", "best ours / best Mesh", "ours 1w p50 +REST ms",
-                  "Mesh 1 p50 +REST ms", "failed"]  # fmt: skip
+                  "Mesh 1 p50 +REST ms", "CPU ms/req ours 1w", "CPU ms/req Mesh 1",
+                  "failed (ours, Mesh, REST)"]  # fmt: skip
         rows = []
         for name, server in servers.items():  # warm up: Node's JIT, Python's caches
             for workload in ("flat", "full"):
@@ -182,8 +190,10 @@ def against_mesh(arguments: argparse.Namespace) -> None:
             for workload in ("flat", "full"):
                 for connections in arguments.concurrency:
                     results = {}
+                    cpu_ms = {}
                     for name, server in servers.items():
                         ours = name.startswith("ours")
+                        cpu_before = tree_cpu_seconds(server)
                         results[name] = loadgen.post(
                             f"{server.url}/graphql",
                             ours_body(workload) if ours else mesh_body(workload),
@@ -191,6 +201,8 @@ def against_mesh(arguments: argparse.Namespace) -> None:
                             connections=connections,
                             requests=arguments.requests,
                         )
+                        spent = tree_cpu_seconds(server) - cpu_before
+                        cpu_ms[name] = 1000 * spent / results[name].requests
                     rest = loadgen.post(
                         f"{fixed.url}/api/v1/livechat/message",
                         operations.rest_send("bench", operations.FIXED_UPSTREAM_ROOM),
@@ -206,7 +218,11 @@ def against_mesh(arguments: argparse.Namespace) -> None:
                         f"{rest.per_second:.0f}", f"{best_ours / best_mesh:.2f}",
                         f"{results['ours 1w'].p50_ms - rest.p50_ms:+.2f}",
                         f"{results['Mesh 1'].p50_ms - rest.p50_ms:+.2f}",
-                        str(sum(r.failures for r in results.values()) + rest.failures),
+                        f"{cpu_ms['ours 1w']:.2f}", f"{cpu_ms['Mesh 1']:.2f}",
+                        "/".join(str(count) for count in (
+                            results["ours 1w"].failures + results["ours 2w"].failures,
+                            results["Mesh 1"].failures + results["Mesh 2"].failures,
+                            rest.failures)),
                     ])  # fmt: skip
                     print(" | ".join(rows[-1]), flush=True)
         print()
