@@ -1,57 +1,50 @@
 """The `livechat-graphql` command: serve, export-schema, export-fragment.
 
-Every `serve` flag also reads from the environment as LIVECHAT_GRAPHQL_<FLAG>.
+Every `serve` flag is a field of `Settings` (its help and choices come from there) and also reads
+from the environment as LIVECHAT_GRAPHQL_<FLAG>.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import socket
 import sys
+import typing
 from collections.abc import Sequence
 from typing import Any
 
 from app.settings import Settings
 
-
-def possible_types() -> dict[str, list[str]]:
-    """Apollo Client's `possibleTypes`: every union's (and interface's) member names."""
-    from graphql import GraphQLInterfaceType, GraphQLUnionType
-
-    from app.graphql.schema import schema
-
-    graphql_schema = schema._schema
-    answer: dict[str, list[str]] = {}
-    for name, graphql_type in sorted(graphql_schema.type_map.items()):
-        if name.startswith("__"):
-            continue
-        if isinstance(graphql_type, GraphQLUnionType):
-            answer[name] = [member.name for member in graphql_type.types]
-        elif isinstance(graphql_type, GraphQLInterfaceType):
-            answer[name] = [t.name for t in graphql_schema.get_possible_types(graphql_type)]
-    return answer
+SERVE_FLAGS = ("host", "port", "backend", "upstream_url", "database", "workers", "production")
 
 
-def export_sdl() -> str:
-    from app.graphql.schema import schema
-
-    return schema.as_str() + "\n"
-
-
-def export_possible_types() -> str:
-    return json.dumps(possible_types(), indent=2) + "\n"
+def _add_setting_flag(command: argparse.ArgumentParser, name: str) -> None:
+    field = Settings.model_fields[name]
+    flag = "--" + name.replace("_", "-")
+    default = field.get_default(call_default_factory=True)
+    help_text = field.description if default is None else f"{field.description} (default {default})"
+    if field.annotation is bool:
+        command.add_argument(flag, action="store_true", default=None, help=field.description)
+        return
+    choices = typing.get_args(field.annotation)
+    if typing.get_origin(field.annotation) is typing.Literal:
+        command.add_argument(flag, choices=choices, help=help_text)
+    elif int in choices or field.annotation is int:
+        command.add_argument(flag, type=int, help=help_text)
+    else:
+        command.add_argument(flag, help=help_text)
 
 
 def serve(settings: Settings) -> None:
     import uvicorn
 
     from app import logs
-    from app.main import create_app
 
-    logs.configure(settings.log_level, access_every=settings.log_access_every)
+    logs.configure(settings.log_level, settings.log_format, access_every=settings.log_access_every)
     workers = settings.worker_count()
     if workers == 1:
+        from app.main import create_app
+
         app = create_app(settings)
         uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
         return
@@ -124,20 +117,8 @@ def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="livechat-graphql", description=__doc__)
     commands = main.add_subparsers(dest="command", required=True)
     run = commands.add_parser("serve", help="serve the GraphQL API until stopped")
-    run.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    run.add_argument("--port", type=int, help="port to listen on (default 8000)")
-    run.add_argument("--backend", choices=["inprocess", "upstream"], help="default inprocess")
-    run.add_argument("--upstream-url", help="the Rocket.Chat server, for --backend upstream")
-    run.add_argument("--database", help="SQLite file of the in-process backend")
-    run.add_argument(
-        "--workers", type=int, help="server processes (default: 1 in-process, one per CPU upstream)"
-    )
-    run.add_argument(
-        "--production",
-        action="store_true",
-        default=None,
-        help="no introspection, no field suggestions, no GraphiQL",
-    )
+    for name in SERVE_FLAGS:
+        _add_setting_flag(run, name)
     export = commands.add_parser("export-schema", help="print the SDL of the served schema")
     export.add_argument(
         "--possible-types",
@@ -153,18 +134,24 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     arguments = parser().parse_args(argv)
-    if arguments.command == "export-schema":
-        sys.stdout.write(export_possible_types() if arguments.possible_types else export_sdl())
-        return
-    if arguments.command == "export-fragment":
-        from app.graphql.fragments import DEFAULT_DEPTH, markdown_fragment
+    if arguments.command in ("export-schema", "export-fragment"):
+        from app.graphql import export, fragments
+        from app.main import served_schema
 
-        sys.stdout.write(markdown_fragment(arguments.depth or DEFAULT_DEPTH))
+        schema = served_schema(Settings())
+        if arguments.command == "export-fragment":
+            depth = arguments.depth or fragments.DEFAULT_DEPTH
+            text = fragments.markdown_fragment(export.graphql_core_schema(schema), depth)
+        elif arguments.possible_types:
+            text = export.possible_types_json(schema)
+        else:
+            text = export.sdl(schema)
+        sys.stdout.write(text)
         return
     overrides: dict[str, Any] = {
         key: value
         for key, value in vars(arguments).items()
-        if key not in {"command"} and value is not None
+        if key != "command" and value is not None
     }
     serve(Settings(**overrides))
 

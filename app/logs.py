@@ -1,28 +1,30 @@
-"""Structured JSON logs, one object per line, with secrets redacted before anything is written.
+"""Logs a person can read in a terminal and a machine can read elsewhere, secrets redacted.
+
+One readable line per event on a terminal (`make run`); JSON lines when stderr is not a terminal
+or with LOG_FORMAT=json, for log collectors. Each line carries the id of the request it belongs
+to, the same id that goes to the upstream as X-Request-Id and into a masked error's requestId.
 
 Visitor tokens and auth headers travel in query strings (Rocket.Chat's GET routes), request
 bodies and GraphQL documents, and any of those can end up in a log line (an access log, an
 echoed upstream body, a GraphQL error that quotes its document). The redaction runs on every
 record of every logger, so no code path has to remember it.
 
-Logging stays off the request path: records are handed to a queue and redacted, formatted and
-written by a thread of their own (`logging.handlers.QueueListener`), so the event loop never
-waits on a regex or a full pipe. The access log keeps every failed request (status 400 and up)
-and one success in `access_every`; the HTTP client's line per call is not written (the retry
-engine logs every fault and retry itself). Nothing at WARNING or above is sampled.
+A line per request costs the event loop its redaction and formatting at every request: the
+access log keeps every failed request (status 400 and up) and one success in `access_every`.
+Nothing at WARNING or above is sampled.
 """
 
 from __future__ import annotations
 
-import atexit
 import itertools
 import json
 import logging
-import logging.handlers
-import queue
 import re
+import sys
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Literal
+
+from app.backends.forwarding import request_id
 
 REDACTED = "[REDACTED]"
 SECRET_NAMES = r"(?:token|visitor[-_]?token|x-auth-token|x-user-id|authorization|password|cookie)"
@@ -58,6 +60,14 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class RequestId(logging.Filter):
+    """Stamps each record with the id of the request being served (None outside requests)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id()
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -66,17 +76,24 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        rid = getattr(record, "request_id", None)
+        if rid:
+            entry["requestId"] = rid
         if record.exc_text:
             entry["exception"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False)
 
 
-def handler(output: TextIO | None = None) -> logging.Handler:
-    """A handler (to stderr unless told) that redacts and writes JSON lines."""
-    stream = logging.StreamHandler(output)
-    stream.addFilter(RedactSecrets())
-    stream.setFormatter(JsonFormatter())
-    return stream
+class TextFormatter(logging.Formatter):
+    """`22:07:09 INFO  app.main: message [request 3f2a...]`, then the traceback if any."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-5s %(name)s: %(message)s", "%H:%M:%S")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)
+        rid = getattr(record, "request_id", None)
+        return f"{line} [request {rid}]" if rid else line
 
 
 class SampleAccess(logging.Filter):
@@ -97,43 +114,32 @@ class SampleAccess(logging.Filter):
         return next(self._seen) % self.every == 0
 
 
-class _Enqueue(logging.handlers.QueueHandler):
-    """Hands the record over as it is: formatting (and redaction) happen on the listener's
-    thread, not here (the stdlib's `prepare` would format on the caller's)."""
-
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        return record
+LogFormat = Literal["auto", "text", "json"]
 
 
-_listener: logging.handlers.QueueListener | None = None
-
-
-def _stop_listener() -> None:
-    global _listener
-    if _listener is not None:
-        _listener.stop()  # writes whatever is still queued
-        _listener = None
+def handler(log_format: LogFormat = "auto") -> logging.Handler:
+    """A stderr handler that stamps the request id, redacts, and writes text or JSON lines."""
+    stream = logging.StreamHandler()
+    stream.addFilter(RequestId())
+    stream.addFilter(RedactSecrets())
+    text = log_format == "text" or (log_format == "auto" and sys.stderr.isatty())
+    stream.setFormatter(TextFormatter() if text else JsonFormatter())
+    return stream
 
 
 def configure(
-    level: str = "INFO", *, access_every: int = 100, output: TextIO | None = None
+    level: str = "INFO", log_format: LogFormat = "auto", *, access_every: int = 100
 ) -> None:
-    """Route every logger (uvicorn's included) through one redacting JSON handler, written
-    from a thread of its own."""
-    global _listener
-    _stop_listener()
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    _listener = logging.handlers.QueueListener(records, handler(output))
-    _listener.start()
-    atexit.register(_stop_listener)
+    """Route every logger (uvicorn's included) through one handler. httpx logs each request
+    at INFO, which would be a line per upstream call: it speaks only from WARNING up. The
+    access log is sampled (`SampleAccess`)."""
     root = logging.getLogger()
-    root.handlers[:] = [_Enqueue(records)]
+    root.handlers[:] = [handler(log_format)]
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "strawberry"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
-    access = logging.getLogger("uvicorn.access")
-    access.filters[:] = [SampleAccess(access_every)]
+    logging.getLogger("uvicorn.access").filters[:] = [SampleAccess(access_every)]
     for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -6,9 +6,11 @@ The lifespan owns the backend: made on startup, closed on shutdown.
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+import strawberry
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -19,12 +21,40 @@ from app.backends.base import LivechatBackend
 from app.backends.guarded import GuardedBackend
 from app.graphql.context import Context
 from app.graphql.ide import STATIC_PATH, OfflineGraphQLRouter, static_files
+from app.graphql.limits import RequestLimits
 from app.graphql.schema import make_schema
-from app.middleware import BodySizeLimit, JsonErrors
+from app.middleware import BodySizeLimit, JsonErrors, RequestScope
 from app.persisted_queries import DocumentCache, PersistedQueries
 from app.settings import Settings
 
 BackendFactory = Callable[[Settings], Awaitable[LivechatBackend]]
+
+log = logging.getLogger("app.main")
+
+
+def served_schema(settings: Settings) -> strawberry.Schema:
+    """The schema the app serves for these settings: the CLI's exports and the tests use it."""
+    limits = RequestLimits(
+        max_depth=settings.max_depth,
+        max_markdown_depth=settings.max_markdown_depth,
+        max_introspection_depth=settings.max_introspection_depth,
+        max_aliases=settings.max_aliases,
+        max_root_fields=settings.max_root_fields,
+        max_tokens=settings.max_tokens,
+    )
+    return make_schema(limits, production=settings.production)
+
+
+def where_to_go(settings: Settings) -> str:
+    """The startup line: the URL to open, and what answers behind it."""
+    url = f"http://{settings.host}:{settings.port}/graphql"
+    if settings.backend == "upstream":
+        behind = f"upstream, Rocket.Chat at {settings.upstream_url}"
+    else:
+        database = str(settings.database)
+        shown = database if database.startswith(("/", ".")) else f"./{database}"
+        behind = f"in-process, SQLite at {shown}"
+    return f"{'GraphQL' if settings.production else 'GraphiQL'}: {url} ({behind})"
 
 
 def create_app(
@@ -40,6 +70,7 @@ def create_app(
         # What exists now (schema, modules, tables) lives as long as the process: keep it out
         # of the cyclic collector's full passes, which otherwise walk it again and again.
         gc.freeze()
+        log.info(where_to_go(settings))
         try:
             yield
         finally:
@@ -52,10 +83,12 @@ def create_app(
     )
 
     async def context(request: Request) -> Context:
-        incoming = forwarding.begin(request.headers, settings.forward_headers)
-        return Context(backend=request.app.state.backend, request_id=incoming.request_id)
+        return Context(
+            backend=request.app.state.backend, request_id=forwarding.current().request_id
+        )
 
-    schema = make_schema(settings.request_limits(), production=settings.production)
+    schema = served_schema(settings)
+    app.state.schema = schema
     app.mount(STATIC_PATH.rstrip("/"), static_files(), name="graphiql-static")
     app.include_router(
         OfflineGraphQLRouter(
@@ -66,11 +99,22 @@ def create_app(
         prefix="/graphql",
     )
 
-    @app.get("/healthz", summary="200 once the backend is ready")
+    @app.get("/healthz", summary="liveness: 200 once the app has started")
     async def healthz(request: Request) -> JSONResponse:
-        ready = getattr(request.app.state, "backend", None) is not None
+        started = getattr(request.app.state, "backend", None) is not None
         return JSONResponse(
-            {"status": "ok" if ready else "starting"}, status_code=200 if ready else 503
+            {"status": "ok" if started else "starting"}, status_code=200 if started else 503
+        )
+
+    @app.get("/readyz", summary="readiness: 200 only while the backend can serve")
+    async def readyz(request: Request) -> JSONResponse:
+        backend: LivechatBackend | None = getattr(request.app.state, "backend", None)
+        reason = "starting" if backend is None else await backend.readiness()
+        if reason is None:
+            return JSONResponse({"status": "ready", "backend": settings.backend})
+        return JSONResponse(
+            {"status": "unavailable", "backend": settings.backend, "reason": reason},
+            status_code=503,
         )
 
     if settings.backend == "inprocess":
@@ -89,6 +133,7 @@ def create_app(
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(JsonErrors)
+    app.add_middleware(RequestScope, forward_headers=settings.forward_headers)
     return app
 
 
@@ -96,7 +141,7 @@ def create_app_from_environment() -> FastAPI:
     """The factory each worker process calls (`serve --workers N`): the parent exported its
     settings to the environment, and a spawned process starts with no logging configured."""
     settings = Settings()
-    logs.configure(settings.log_level, access_every=settings.log_access_every)
+    logs.configure(settings.log_level, settings.log_format, access_every=settings.log_access_every)
     return create_app(settings)
 
 

@@ -1,23 +1,59 @@
-"""HTTP guards in front of every route: the body size limit, and a JSON answer for any bug."""
+"""HTTP guards in front of every route: one id per request, the body size limit, and a JSON
+answer for any bug."""
 
 from __future__ import annotations
 
 import logging
-import uuid
+from collections.abc import Iterable
 
-import orjson
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.backends import forwarding
 
 log = logging.getLogger("app.http")
 
+# A client that sends its whole body before reading (curl without `Expect: 100-continue`,
+# Python's urllib) only sees a refusal if the body is read first: closing with unread bytes
+# makes the kernel answer a reset. Like nginx's lingering close, read and discard that much.
+DRAIN_LIMIT_FACTOR = 16
 
-def _graphql_error(message: str, code: str, **extra: str) -> bytes:
-    return orjson.dumps({"errors": [{"message": message, "extensions": {"code": code, **extra}}]})
+
+def graphql_error_response(
+    status: int, message: str, code: str, headers: dict[str, str] | None = None, **extra: str
+) -> JSONResponse:
+    """A GraphQL-over-HTTP error body, for answers given before (or instead of) GraphQL."""
+    body = {"errors": [{"message": message, "extensions": {"code": code, **extra}}]}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class RequestScope:
+    """Gives each request its id, once, as it arrives (the client's own X-Request-Id when it
+    is a plain token), with the headers it may forward; answers carry the id back."""
+
+    def __init__(self, app: ASGIApp, forward_headers: Iterable[str]) -> None:
+        self.app = app
+        self.forward_headers = list(forward_headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        incoming = forwarding.begin(Headers(scope=scope), self.forward_headers)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Request-Id"] = incoming.request_id
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
 
 
 class BodySizeLimit:
     """Refuse a request body over `max_bytes` before anything reads it: by its Content-Length
-    when it has one, else by counting the chunks as they arrive."""
+    when it has one, else by counting the chunks as they arrive. The refusal is a 413 with a
+    GraphQL error that the client can read (see DRAIN_LIMIT_FACTOR)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -27,9 +63,13 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(send)
+            # A client waiting for `100 Continue` has not sent its body: refuse at once.
+            if headers.get("expect", "").lower() != "100-continue":
+                await self._drain(receive, 0)
+            await self._refuse(scope, receive, send)
             return
         received = 0
         sent = _Tracking(send)
@@ -47,20 +87,27 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, sent)
         except _TooLarge:
             if not sent.started:
-                await self._refuse(send)
+                await self._drain(receive, received)
+                await self._refuse(scope, receive, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = _graphql_error(
-            f"The request body is larger than {self.max_bytes} bytes.", "BAD_REQUEST"
+    async def _drain(self, receive: Receive, received: int) -> None:
+        """Read and discard the rest of the body, up to a bound."""
+        more = True
+        while more and received <= self.max_bytes * DRAIN_LIMIT_FACTOR:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            received += len(message.get("body", b""))
+            more = message.get("more_body", False)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = graphql_error_response(
+            413,
+            f"The request body is larger than {self.max_bytes} bytes.",
+            "BAD_REQUEST",
+            headers={"Connection": "close"},
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await response(scope, receive, send)
 
 
 class _TooLarge(Exception):
@@ -80,7 +127,8 @@ class _Tracking:
 
 
 class JsonErrors:
-    """A bug anywhere answers a JSON 500 with an id to find it in the log, never a traceback."""
+    """A bug anywhere answers a JSON 500 with the request's id to find it in the log, never a
+    traceback."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -93,20 +141,11 @@ class JsonErrors:
         try:
             await self.app(scope, receive, sent)
         except Exception:
-            error_id = uuid.uuid4().hex
-            log.exception(
-                "unhandled error on %s %s (error %s)", scope["method"], scope["path"], error_id
-            )
+            request_id = forwarding.current().request_id
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if sent.started:
                 raise
-            body = _graphql_error(
-                "Internal server error.", "INTERNAL_SERVER_ERROR", requestId=error_id
+            response = graphql_error_response(
+                500, "Internal server error.", "INTERNAL_SERVER_ERROR", requestId=request_id
             )
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [(b"content-type", b"application/json")],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await response(scope, receive, send)

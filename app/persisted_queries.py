@@ -16,6 +16,8 @@ import orjson
 from cachetools import LRUCache
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.middleware import graphql_error_response
+
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 
 
@@ -66,7 +68,8 @@ class PersistedQueries:
             elif scope["method"] == "POST":
                 scope, receive = await self._post(scope, receive)
         except _Refusal as refusal:
-            await self._refuse(send, refusal)
+            response = graphql_error_response(refusal.status, refusal.message, refusal.code)
+            await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
@@ -107,19 +110,6 @@ class PersistedQueries:
         return {**scope, "headers": headers}, _replay(
             [{"type": "http.request", "body": body, "more_body": False}]
         )
-
-    async def _refuse(self, send: Send, refusal: _Refusal) -> None:
-        body = orjson.dumps(
-            {"errors": [{"message": refusal.message, "extensions": {"code": refusal.code}}]}
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": refusal.status,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
 
 
 def _replay(messages: list[Message]) -> Receive:

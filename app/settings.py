@@ -8,19 +8,24 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.graphql.limits import RequestLimits
-
 
 class Settings(BaseSettings):
     """Everything the app needs to start; CLI flags override the environment."""
 
     model_config = SettingsConfigDict(env_prefix="LIVECHAT_GRAPHQL_", frozen=True)
 
-    host: str = "127.0.0.1"
-    port: int = 8000
-    backend: Literal["inprocess", "upstream"] = "inprocess"
-    upstream_url: str | None = None
-    database: Path = Path("livechat.db")
+    host: str = Field(default="127.0.0.1", description="address to listen on")
+    port: int = Field(default=8000, description="port to listen on")
+    backend: Literal["inprocess", "upstream"] = Field(
+        default="inprocess",
+        description="inprocess: Rocket.Chat's rules on SQLite; upstream: a Rocket.Chat server",
+    )
+    upstream_url: str | None = Field(
+        default=None, description="the Rocket.Chat server, for the upstream backend"
+    )
+    database: Path = Field(
+        default=Path("livechat.db"), description="SQLite file of the in-process backend"
+    )
     workers: int | None = Field(
         default=None,
         ge=1,
@@ -53,12 +58,25 @@ class Settings(BaseSettings):
     log_access_every: int = Field(
         default=100, ge=1, description="access log: every failed request, one success in N"
     )
+    log_format: Literal["auto", "text", "json"] = Field(
+        default="auto",
+        description="text: one readable line per event; json: JSON lines; auto: text on a"
+        " terminal, JSON otherwise",
+    )
     production: bool = Field(
         default=False, description="no introspection, no field suggestions, no GraphiQL"
     )
     cors_origins: list[str] = Field(default_factory=list, description="allowed CORS origins")
-    max_depth: int = Field(default=10, ge=1, description="selection depth outside `md`")
+    # Where GraphQL Armor and Apollo Router put their defaults, except what the shipped
+    # documents need: the markdown fragment is 11 levels deep and about 2,300 tokens, and
+    # graphql-js's introspection query (what every IDE sends) is 15 to 16 levels deep.
+    max_depth: int = Field(
+        default=10, ge=1, description="selection depth outside `md` and introspection"
+    )
     max_markdown_depth: int = Field(default=13, ge=1, description="selection depth inside `md`")
+    max_introspection_depth: int = Field(
+        default=20, ge=1, description="selection depth inside `__schema` and `__type`"
+    )
     max_aliases: int = Field(default=15, ge=0)
     max_root_fields: int = Field(default=10, ge=1)
     max_tokens: int = Field(default=8000, ge=100)
@@ -95,16 +113,6 @@ class Settings(BaseSettings):
             if value is not None:
                 text = value if isinstance(value, str) else json.dumps(value)
                 os.environ[f"{prefix}{name.upper()}"] = text
-
-    def request_limits(self) -> RequestLimits:
-        return RequestLimits(
-            max_depth=self.max_depth,
-            max_markdown_depth=self.max_markdown_depth,
-            max_aliases=self.max_aliases,
-            max_root_fields=self.max_root_fields,
-            max_tokens=self.max_tokens,
-            max_body_bytes=self.max_body_bytes,
-        )
 
     def markdown_options(self) -> dict[str, object]:
         """The parser options Rocket.Chat derives from its settings, in the parser's own names."""

@@ -60,3 +60,47 @@ def test_codegen_types_every_shipped_document_and_they_compile(installed: Path) 
         assert f"export type {name}" in operations
     checked = run(str(NPM), "run", "--silent", "typecheck")
     assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
+
+
+def test_codegen_reads_the_schema_from_the_running_server(
+    installed: Path, server: str, tmp_path: Path
+) -> None:
+    """Codegen pointed at the URL introspects, as `schema: http://.../graphql` configs do."""
+    config = tmp_path / "codegen.yml"
+    config.write_text(
+        f"schema: {server}/graphql\n"
+        f"documents: {ROOT / 'queries'}/**/*.graphql\n"
+        "config: { scalars: { DateTime: string, JSON: unknown }, enumsAsTypes: true }\n"
+        "generates:\n"
+        f"  {tmp_path / 'schema.ts'}: {{ plugins: [typescript] }}\n"
+    )
+    generated = run(str(NPM), "exec", "--", "graphql-codegen", "--config", str(config))
+    assert generated.returncode == 0, generated.stdout[-3000:] + generated.stderr[-3000:]
+    assert "sendLivechatMessage" in (tmp_path / "schema.ts").read_text()
+
+
+GRAPHQL_JS_INTROSPECTION = """
+import { getIntrospectionQuery, buildClientSchema, printSchema } from 'graphql';
+const query = getIntrospectionQuery({
+  descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true,
+  schemaDescription: true, inputValueDeprecation: true,
+});
+const answer = await fetch(process.env.SERVER_URL + '/graphql', {
+  method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }),
+});
+const body = await answer.json();
+if (body.errors) throw new Error(JSON.stringify(body.errors));
+console.log(printSchema(buildClientSchema(body.data)));
+"""
+
+
+def test_graphql_js_introspection_query_builds_the_schema(installed: Path, server: str) -> None:
+    """What GraphiQL, Apollo's tools, Postman and Insomnia send: graphql-js's own query."""
+    done = run(
+        "node", "--input-type=module", "-e", GRAPHQL_JS_INTROSPECTION,
+        env={**os.environ, "SERVER_URL": server},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "sendLivechatMessage(input: SendLivechatMessageInput!): SendLivechatMessageResult!" in (
+        done.stdout
+    )

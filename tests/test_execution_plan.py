@@ -35,16 +35,27 @@ from hypothesis_graphql import from_schema
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.backends import base
-from app.cli import export_sdl
 from app.graphql.context import Context
 from app.graphql.execution import ExecutionStats
+from app.graphql.export import sdl
+from app.graphql.limits import RequestLimits
 from app.graphql.schema import make_schema
 from app.markdown import parse as parse_markdown
+from app.settings import Settings
 from tests.helpers import QUERIES, ROOT, operation
 
-PLANNED = make_schema()
-REFERENCE = make_schema(execution_context_class=StrawberryGraphQLCoreExecutionContext)
-SDL = export_sdl()
+SETTINGS = Settings()
+LIMITS = RequestLimits(
+    max_depth=SETTINGS.max_depth,
+    max_markdown_depth=SETTINGS.max_markdown_depth,
+    max_introspection_depth=SETTINGS.max_introspection_depth,
+    max_aliases=SETTINGS.max_aliases,
+    max_root_fields=SETTINGS.max_root_fields,
+    max_tokens=SETTINGS.max_tokens,
+)
+PLANNED = make_schema(LIMITS)
+REFERENCE = make_schema(LIMITS, execution_context_class=StrawberryGraphQLCoreExecutionContext)
+SDL = sdl(PLANNED)
 
 RICH_TEXT = (
     "# Heading **bold** _it_ ~strike~ `code` ||spoiler|| [link](https://rocket.chat) "

@@ -1,5 +1,6 @@
-"""Thousands of generated operations, valid and invalid, with random arguments: never a 5xx,
-never an unexpected error. A CI-sized run by default; the long run is
+"""Thousands of generated operations, valid and invalid, with random arguments, and any JSON or
+bytes as a body, sent over a real socket: never a 5xx, never an unexpected error. A CI-sized run
+by default; the long run is
 
     .venv/bin/pytest tests/test_fuzz.py --hypothesis-profile=long    # 20,000 examples each
 """
@@ -10,33 +11,37 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, from_schema
 
-from app.cli import export_sdl
+from app.graphql.export import sdl
 from app.main import create_app
 from app.settings import Settings
+from tests.servers import serving
 
-SDL = export_sdl()
+SDL = sdl(create_app(Settings()).state.schema)
 CI_EXAMPLES = settings(
     max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
 )
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     database: Path = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
-    with TestClient(create_app(Settings(database=database))) as client:
+    with (
+        serving(create_app(Settings(database=database))) as url,
+        httpx.Client(base_url=url) as client,
+    ):
         # A visitor and a room exist, so that generated tokens sometimes hit real data.
         client.post("/api/v1/livechat/visitor", json={"visitor": {"token": "fuzz"}})
         client.get("/api/v1/livechat/room", params={"token": "fuzz"})
         yield client
 
 
-def check(client: TestClient, document: str, variables: Any = None) -> None:
+def check(client: httpx.Client, document: str, variables: Any = None) -> None:
     answer = client.post("/graphql", json={"query": document, "variables": variables})
     assert answer.status_code < 500, answer.text
     body = answer.json()
@@ -46,13 +51,13 @@ def check(client: TestClient, document: str, variables: Any = None) -> None:
 
 @CI_EXAMPLES
 @given(document=from_schema(SDL))
-def test_generated_queries_and_mutations(client: TestClient, document: str) -> None:
+def test_generated_queries_and_mutations(client: httpx.Client, document: str) -> None:
     check(client, document)
 
 
 @CI_EXAMPLES
 @given(document=from_schema(SDL, mode=Mode.NEGATIVE))
-def test_generated_invalid_operations(client: TestClient, document: str) -> None:
+def test_generated_invalid_operations(client: httpx.Client, document: str) -> None:
     check(client, document)
 
 
@@ -92,7 +97,7 @@ json_values = st.recursive(
         },
     )
 )
-def test_random_variables_for_a_send(client: TestClient, variables: Any) -> None:
+def test_random_variables_for_a_send(client: httpx.Client, variables: Any) -> None:
     check(client, SEND, variables)
 
 
@@ -107,7 +112,7 @@ printable = st.text(st.characters(blacklist_categories=["Cs"]), max_size=40)
 
 @CI_EXAMPLES
 @given(path=st.sampled_from(REST_POSTS), body=json_values | st.binary(max_size=200))
-def test_rocket_chat_routes_take_any_body(client: TestClient, path: str, body: Any) -> None:
+def test_rocket_chat_routes_take_any_body(client: httpx.Client, path: str, body: Any) -> None:
     if isinstance(body, bytes):
         answer = client.post(path, content=body, headers={"content-type": "application/json"})
     else:
@@ -122,7 +127,48 @@ def test_rocket_chat_routes_take_any_body(client: TestClient, path: str, body: A
     params=st.dictionaries(st.sampled_from(["token", "rid", "agentId", "limit"]), printable),
 )
 def test_rocket_chat_routes_take_any_query(
-    client: TestClient, path: str, params: dict[str, str]
+    client: httpx.Client, path: str, params: dict[str, str]
 ) -> None:
     answer = client.get(path, params=params)
     assert answer.status_code in (200, 400), answer.text
+
+
+def check_refusal(answer: httpx.Response) -> None:
+    """A body GraphQL cannot run is a 4xx with a GraphQL error a client can read."""
+    assert answer.status_code < 500, answer.text
+    if answer.status_code >= 400:
+        codes = [error["extensions"]["code"] for error in answer.json()["errors"]]
+        assert codes and "INTERNAL_SERVER_ERROR" not in codes
+
+
+@CI_EXAMPLES
+@given(body=json_values)
+def test_graphql_takes_any_json_body(client: httpx.Client, body: Any) -> None:
+    check_refusal(client.post("/graphql", json=body))
+
+
+@CI_EXAMPLES
+@given(
+    body=st.binary(max_size=300),
+    content_type=st.sampled_from(
+        ["application/json", "application/graphql-response+json", "text/plain", ""]
+    ),
+)
+def test_graphql_takes_any_bytes(client: httpx.Client, body: bytes, content_type: str) -> None:
+    check_refusal(client.post("/graphql", content=body, headers={"content-type": content_type}))
+
+
+@CI_EXAMPLES
+@given(
+    body=st.fixed_dictionaries(
+        {},
+        optional={
+            "query": json_values | st.sampled_from(["{ __typename }", "query Q { __typename }"]),
+            "variables": json_values,
+            "operationName": json_values,
+            "extensions": json_values,
+        },
+    )
+)
+def test_graphql_takes_any_request_object(client: httpx.Client, body: Any) -> None:
+    check_refusal(client.post("/graphql", json=body))

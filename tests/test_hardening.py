@@ -105,14 +105,24 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_read(
         (b'{"query": 42}', "application/json"),
         (b'{"query": "{ __typename }"}', "text/plain"),
         (b"query=%7B__typename%7D", "application/x-www-form-urlencoded"),
+        (b"null", "application/json"),
+        (b"42", "application/json"),
+        (b'"{ __typename }"', "application/json"),
+        (b"true", "application/json"),
+        (b"", "application/json"),
     ],
-    ids=["empty-batch", "batch", "broken-json", "query-not-string", "text-plain", "form"],
+    ids=[
+        *("empty-batch", "batch", "broken-json", "query-not-string", "text-plain", "form"),
+        *("null", "number", "string", "boolean", "empty"),
+    ],
 )
-async def test_malformed_requests_get_a_4xx_not_a_crash(
+async def test_malformed_requests_get_a_graphql_error_not_a_crash(
     client: httpx.AsyncClient, content: bytes, content_type: str
 ) -> None:
     answer = await client.post("/graphql", content=content, headers={"content-type": content_type})
     assert 400 <= answer.status_code < 500
+    assert answer.headers["content-type"] == "application/json"
+    assert codes(answer.json()) in (["BAD_REQUEST"], ["UNSUPPORTED_MEDIA_TYPE"])
 
 
 async def test_mutations_never_run_over_get(client: httpx.AsyncClient) -> None:

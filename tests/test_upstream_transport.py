@@ -101,10 +101,26 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 
 @asynccontextmanager
 async def serve(handler: Handler) -> AsyncIterator[str]:
-    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    """A raw TCP server on a loopback port; every connection is closed when the block ends."""
+    writers: list[asyncio.StreamWriter] = []
+
+    async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        try:
+            await handler(reader, writer)
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(tracked, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    async with server:
+    try:
         yield f"http://127.0.0.1:{port}"
+    finally:
+        for writer in writers:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+        await asyncio.sleep(0)  # let the closed transports finish
 
 
 async def read_request(reader: asyncio.StreamReader) -> None:
@@ -120,8 +136,7 @@ async def cut_mid_body(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
 
 async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     await read_request(reader)
-    await asyncio.sleep(5)
-    writer.close()
+    await reader.read()  # until the client gives up and closes
 
 
 async def real_fault(url: str) -> Exception:

@@ -223,6 +223,10 @@ class LivechatBackend(Protocol):
         """The room's newest messages, newest first, as Rocket.Chat's history answers them."""
         ...
 
+    async def readiness(self) -> str | None:
+        """None when the backend can serve requests now, else why it cannot (for /readyz)."""
+        ...
+
     async def aclose(self) -> None:
         """Release connections and files."""
         ...

@@ -24,15 +24,14 @@ _current: contextvars.ContextVar[IncomingRequest | None] = contextvars.ContextVa
 )
 
 
-def begin(
-    headers: Mapping[str, str], allowed: Iterable[str], request_id: str | None = None
-) -> IncomingRequest:
-    """Record the request being served; only allow-listed headers are kept."""
+def begin(headers: Mapping[str, str], allowed: Iterable[str]) -> IncomingRequest:
+    """Record the request being served, once, as it arrives: its id (the client's own
+    X-Request-Id when it is a plain token) and the allow-listed headers."""
     allow = {name.lower() for name in allowed}
     kept = {name: value for name, value in headers.items() if name.lower() in allow}
     offered = headers.get("x-request-id") or ""
     incoming = IncomingRequest(
-        request_id=request_id or (offered if REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex),
+        request_id=offered if REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex,
         forwarded_headers=kept,
     )
     _current.set(incoming)
@@ -41,3 +40,9 @@ def begin(
 
 def current() -> IncomingRequest:
     return _current.get() or IncomingRequest()
+
+
+def request_id() -> str | None:
+    """The id of the request being served, if any (for log lines)."""
+    incoming = _current.get()
+    return None if incoming is None else incoming.request_id

@@ -90,5 +90,8 @@ class GuardedBackend:
             raise InvalidParams(f"'limit' must be between 0 and {self.caps.history}")
         return await self.inner.message_history(token, rid, limit)
 
+    async def readiness(self) -> str | None:
+        return await self.inner.readiness()
+
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -6,9 +6,13 @@ or field shows up in it by regenerating: `livechat-graphql export-fragment --dep
 
 from __future__ import annotations
 
-from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLUnionType
-
-from app.graphql.schema import schema
+from graphql import (
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLUnionType,
+)
 
 UNION = "MarkdownNode"
 DEFAULT_DEPTH = 10
@@ -20,8 +24,8 @@ def _is_node_list(field_type: object) -> bool:
     return isinstance(field_type, GraphQLUnionType) and field_type.name == UNION
 
 
-def _members() -> list[GraphQLObjectType]:
-    union = schema._schema.type_map[UNION]
+def _members(schema: GraphQLSchema) -> list[GraphQLObjectType]:
+    union = schema.type_map[UNION]
     assert isinstance(union, GraphQLUnionType)
     return list(union.types)
 
@@ -30,9 +34,9 @@ def _level_name(level: int) -> str:
     return UNION if level == 1 else f"{UNION}{level}"
 
 
-def markdown_fragment(depth: int = DEFAULT_DEPTH) -> str:
+def markdown_fragment(schema: GraphQLSchema, depth: int = DEFAULT_DEPTH) -> str:
     """`fragment MarkdownNode` selecting every field of every member, `depth` node levels deep."""
-    members = _members()
+    members = _members(schema)
     scalars = [f"fragment {UNION}Scalars on {UNION} {{", "  __typename"]
     for member in members:
         names = [name for name, field in member.fields.items() if not _is_node_list(field.type)]

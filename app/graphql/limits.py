@@ -3,9 +3,13 @@
 Every refusal is a GraphQL error with `extensions.code` BAD_REQUEST, found during validation
 (cached per document, so a refused document costs one validation however often it comes).
 
-Depth is counted outside `Message.md` and inside it separately: the markdown tree is nested by
-design (the shipped fragment selects 10 node levels, 2 selections each), so `md` gets its own
-limit derived from that fragment, while a depth bomb anywhere else fails at the general one.
+Depth is counted in three places separately. The markdown tree is nested by design (the shipped
+fragment selects 10 node levels, 2 selections each), so `md` gets its own limit derived from that
+fragment. Introspection (`__schema`, `__type`) is nested by design too: every IDE and code
+generator sends graphql-js's introspection query, 15 levels deep with its `ofType` chain, so it
+does not count against the general limit (GraphQL Armor's `ignoreIntrospection`) but has a
+bounded limit of its own, which stops `fields { type { fields { type ...` bombs. A depth bomb
+anywhere else fails at the general limit.
 """
 
 from __future__ import annotations
@@ -24,32 +28,40 @@ from graphql import (
     ValidationRule,
 )
 
+from app.graphql.fragments import DEFAULT_DEPTH
+
 BAD_REQUEST = {"code": "BAD_REQUEST"}
-# `md` itself plus the node levels of the shipped fragment (see app/graphql/fragments.py).
-MARKDOWN_FRAGMENT_DEPTH = 11
+# `md` itself plus the node levels of the shipped fragment.
+MARKDOWN_FRAGMENT_DEPTH = 1 + DEFAULT_DEPTH
+INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
 
 
 @dataclass(frozen=True)
 class RequestLimits:
-    """Defaults sit where GraphQL Armor and Apollo Router put theirs, except tokens, which
-    the shipped markdown fragment needs (about 2,300 tokens per operation)."""
+    """What one document may cost; the values (and why) are in `app.settings.Settings`."""
 
-    max_depth: int = 10
-    max_markdown_depth: int = MARKDOWN_FRAGMENT_DEPTH + 2
-    max_aliases: int = 15
-    max_root_fields: int = 10
-    max_tokens: int = 8000
-    max_body_bytes: int = 1_000_000
+    max_depth: int
+    max_markdown_depth: int
+    max_introspection_depth: int
+    max_aliases: int
+    max_root_fields: int
+    max_tokens: int
 
 
 @dataclass
 class _Depth:
-    outside: int = 0  # selection levels outside any `md`
+    outside: int = 0  # selection levels outside any `md` or introspection
     markdown: int = 0  # selection levels inside the deepest `md`
+    introspection: int = 0  # selection levels of the deepest `__schema` or `__type`
+
+    def merge(self, inner: _Depth) -> None:
+        self.outside = max(self.outside, inner.outside)
+        self.markdown = max(self.markdown, inner.markdown)
+        self.introspection = max(self.introspection, inner.introspection)
 
 
 class _DocumentLimits(ValidationRule):
-    limits = RequestLimits()
+    limits: RequestLimits  # bound by `validation_rule`
 
     def __init__(self, context: ValidationContext) -> None:
         super().__init__(context)
@@ -65,13 +77,16 @@ class _DocumentLimits(ValidationRule):
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
                 inner = self._selections(selection.selection_set, visiting)
-                if selection.name.value == "md":
-                    markdown = 1 + max(inner.outside, inner.markdown)
+                name = selection.name.value
+                if name in INTROSPECTION_ROOTS:
+                    deepest = max(inner.outside, inner.markdown, inner.introspection)
+                    found.introspection = max(found.introspection, 1 + deepest)
+                elif name == "md":
                     found.outside = max(found.outside, 1)
-                    found.markdown = max(found.markdown, markdown)
+                    found.markdown = max(found.markdown, 1 + max(inner.outside, inner.markdown))
+                    found.introspection = max(found.introspection, inner.introspection)
                 else:
-                    found.outside = max(found.outside, 1 + inner.outside)
-                    found.markdown = max(found.markdown, inner.markdown)
+                    found.merge(_Depth(1 + inner.outside, inner.markdown, inner.introspection))
                 continue
             if isinstance(selection, InlineFragmentNode):
                 inner = self._selections(selection.selection_set, visiting)
@@ -79,8 +94,7 @@ class _DocumentLimits(ValidationRule):
                 inner = self._fragment(selection.name.value, visiting)
             else:  # pragma: no cover - graphql-core has no other selection kind
                 continue
-            found.outside = max(found.outside, inner.outside)
-            found.markdown = max(found.markdown, inner.markdown)
+            found.merge(inner)
         return found
 
     def _fragment(self, name: str, visiting: frozenset[str]) -> _Depth:
@@ -131,6 +145,11 @@ class _DocumentLimits(ValidationRule):
                 f"The md selection is {depth.markdown} levels deep; at most "
                 f"{limits.max_markdown_depth} (the shipped MarkdownNode fragment needs "
                 f"{MARKDOWN_FRAGMENT_DEPTH})."
+            )
+        if depth.introspection > limits.max_introspection_depth:
+            self._refuse(
+                f"The introspection selection is {depth.introspection} levels deep; at most "
+                f"{limits.max_introspection_depth}."
             )
 
     def _refuse(self, message: str) -> None:

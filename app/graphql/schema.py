@@ -63,7 +63,7 @@ class Schema(strawberry.Schema):
 
 
 def make_schema(
-    limits: RequestLimits | None = None,
+    limits: RequestLimits,
     *,
     production: bool = False,
     execution_context_class: type[StrawberryGraphQLCoreExecutionContext] = (
@@ -73,7 +73,6 @@ def make_schema(
     """The schema with its guards. `production` hides introspection and field suggestions.
     The app always executes with `CachingExecutionContext` (collected fields and plans kept
     across requests); tests pass graphql-core's own to compare the two."""
-    limits = limits or RequestLimits()
     # One rule class per schema: the validation cache is keyed by the rules as well.
     document_limits = validation_rule(limits)
     extensions: list[Any] = [
@@ -95,6 +94,3 @@ def make_schema(
         execution_context_class=execution_context_class,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production),
     )
-
-
-schema = make_schema()

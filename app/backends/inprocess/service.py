@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -35,6 +36,8 @@ from app.backends.inprocess.store import SqliteStore
 from app.backends.rocketchat_json import message_from_json, message_to_json
 from app.markdown import MarkdownSyntaxError, parse
 from app.settings import Settings
+
+READINESS_TIMEOUT = 2.0  # seconds a readiness probe waits for the write lock
 
 
 class MarkdownParser(Protocol):
@@ -99,6 +102,18 @@ class InProcessBackend:
             clock=clock,
             new_id=new_id,
         )
+
+    async def readiness(self) -> str | None:
+        try:
+            await asyncio.wait_for(self._store.check_writable(), READINESS_TIMEOUT)
+        except TimeoutError:
+            return (
+                f"the SQLite database took no write within {READINESS_TIMEOUT:g} s"
+                " (locked by another process?)"
+            )
+        except sqlite3.Error as error:
+            return f"the SQLite database cannot be written: {error}"
+        return None
 
     async def aclose(self) -> None:
         await self._store.close()

@@ -117,6 +117,21 @@ class SqliteStore:
 
         return await self._run(run)
 
+    async def check_writable(self) -> None:
+        """Take the write lock and write, then roll back: raises what a real write would
+        (a read-only file, another process holding the lock) without touching the data."""
+
+        def probe() -> None:
+            connection = self._connection
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.execute("CREATE TABLE IF NOT EXISTS readiness_probe (id INTEGER)")
+                connection.execute("INSERT INTO readiness_probe VALUES (1)")
+            finally:
+                connection.execute("ROLLBACK")
+
+        await self._run(probe)
+
     # ---- visitors ----
 
     async def visitor_by_token(self, token: str) -> Visitor | None:

@@ -40,9 +40,11 @@ from app.backends.upstream.retry import (
     RetryPolicy,
     Sleep,
 )
-from app.backends.upstream.transport import make_client
+from app.backends.upstream.transport import TRANSPORT_ERRORS, make_client
 from app.markdown import MarkdownSyntaxError, parse
 from app.settings import Settings
+
+READINESS_TIMEOUT = 2.0  # seconds a readiness probe waits for the upstream
 
 
 class UpstreamBackend:
@@ -87,6 +89,16 @@ class UpstreamBackend:
     def retries(self) -> int:
         """Retries made so far, by every operation."""
         return self._retrying.retries
+
+    async def readiness(self) -> str | None:
+        """Ready when Rocket.Chat answers its public `GET /api/info` (any answer below 500)."""
+        try:
+            response = await self._client.get("/api/info", timeout=READINESS_TIMEOUT)
+        except TRANSPORT_ERRORS as error:
+            return f"the upstream does not answer: {type(error).__name__}"
+        if response.status_code >= 500:
+            return f"the upstream answers {response.status_code}"
+        return None
 
     async def aclose(self) -> None:
         await self._client.aclose()
