@@ -40,7 +40,7 @@ from app.backends.upstream.retry import (
     RetryPolicy,
     Sleep,
 )
-from app.backends.upstream.transport import TRANSPORT_ERRORS, make_client
+from app.backends.upstream.transport import TRANSPORT_ERRORS, make_client, transport_fault
 from app.markdown import MarkdownSyntaxError, parse
 from app.settings import Settings
 
@@ -95,7 +95,7 @@ class UpstreamBackend:
         try:
             response = await self._client.get("/api/info", timeout=READINESS_TIMEOUT)
         except TRANSPORT_ERRORS as error:
-            return f"the upstream does not answer: {type(error).__name__}"
+            return f"the upstream does not answer: {transport_fault(error).failure}"
         if response.status_code >= 500:
             return f"the upstream answers {response.status_code}"
         return None
