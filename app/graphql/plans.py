@@ -117,6 +117,10 @@ class PlanBuilder:
             if not isinstance(origin, type):
                 raise Unsupported(possible.name)
             by_class[origin] = self._object(possible, field_details)
+        classes = list(by_class)
+        if any(a is not b and issubclass(a, b) for a in classes for b in classes):
+            # Strawberry resolves a subclass to the first member it is an instance of.
+            raise Unsupported(abstract.name)
         lookup = by_class.get
 
         def complete_abstract(value: Any) -> Any:
