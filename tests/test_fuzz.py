@@ -101,7 +101,13 @@ def test_random_variables_for_a_send(client: httpx.Client, variables: Any) -> No
     check(client, SEND, variables)
 
 
-REST_POSTS = ["/api/v1/livechat/visitor", "/api/v1/livechat/message", "/api/v1/livechat/room.close"]
+REST_WRITES = [
+    ("POST", "/api/v1/livechat/visitor"),
+    ("POST", "/api/v1/livechat/message"),
+    ("POST", "/api/v1/livechat/room.close"),
+    ("PUT", "/api/v1/livechat/message/m1"),
+    ("DELETE", "/api/v1/livechat/message/m1"),
+]
 REST_GETS = [
     "/api/v1/livechat/room",
     "/api/v1/livechat/messages.history/r1",
@@ -111,12 +117,17 @@ printable = st.text(st.characters(blacklist_categories=["Cs"]), max_size=40)
 
 
 @CI_EXAMPLES
-@given(path=st.sampled_from(REST_POSTS), body=json_values | st.binary(max_size=200))
-def test_rocket_chat_routes_take_any_body(client: httpx.Client, path: str, body: Any) -> None:
+@given(route=st.sampled_from(REST_WRITES), body=json_values | st.binary(max_size=200))
+def test_rocket_chat_routes_take_any_body(
+    client: httpx.Client, route: tuple[str, str], body: Any
+) -> None:
+    method, path = route
     if isinstance(body, bytes):
-        answer = client.post(path, content=body, headers={"content-type": "application/json"})
+        answer = client.request(
+            method, path, content=body, headers={"content-type": "application/json"}
+        )
     else:
-        answer = client.post(path, json=body)
+        answer = client.request(method, path, json=body)
     assert answer.status_code in (200, 400), answer.text
     assert answer.json()["success"] in (True, False)
 
@@ -124,7 +135,7 @@ def test_rocket_chat_routes_take_any_body(client: httpx.Client, path: str, body:
 @CI_EXAMPLES
 @given(
     path=st.sampled_from(REST_GETS),
-    params=st.dictionaries(st.sampled_from(["token", "rid", "agentId", "limit"]), printable),
+    params=st.dictionaries(st.sampled_from(["token", "rid", "agentId", "limit", "end"]), printable),
 )
 def test_rocket_chat_routes_take_any_query(
     client: httpx.Client, path: str, params: dict[str, str]

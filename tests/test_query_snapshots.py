@@ -59,26 +59,80 @@ async def history(graphql: GraphQL) -> dict[str, Any]:
     return await graphql.run("livechatMessages", {"token": "snapshot-token", "rid": rid})
 
 
+async def read_one(graphql: GraphQL) -> dict[str, Any]:
+    rid = await _room(graphql)
+    sent = await graphql.send(token="snapshot-token", rid=rid, msg=WALKTHROUGH)
+    return await graphql.run(
+        "livechatMessage", {"token": "snapshot-token", "rid": rid, "id": sent["message"]["id"]}
+    )
+
+
+async def edit(graphql: GraphQL) -> dict[str, Any]:
+    rid = await _room(graphql)
+    sent = await graphql.send(token="snapshot-token", rid=rid, msg="Helo wrold")
+    return await graphql.run(
+        "updateLivechatMessage",
+        {
+            "input": {
+                "token": "snapshot-token",
+                "rid": rid,
+                "id": sent["message"]["id"],
+                "msg": WALKTHROUGH,
+            }
+        },
+    )
+
+
+async def delete(graphql: GraphQL) -> dict[str, Any]:
+    rid = await _room(graphql)
+    sent = await graphql.send(token="snapshot-token", rid=rid, msg="oops")
+    return await graphql.run(
+        "deleteLivechatMessage",
+        {"input": {"token": "snapshot-token", "rid": rid, "id": sent["message"]["id"]}},
+    )
+
+
+async def page_back(graphql: GraphQL) -> dict[str, Any]:
+    """A closed room's history, second page: older than the first page's last message."""
+    rid = await _room(graphql)
+    for text in ("one", "two", "three"):
+        await graphql.send(token="snapshot-token", rid=rid, msg=text)
+    await graphql.close(token="snapshot-token", rid=rid)
+    variables = {"token": "snapshot-token", "rid": rid, "limit": 2}
+    first = (await graphql.run("livechatMessages", variables))["livechatMessages"]
+    second = await graphql.run(
+        "livechatMessages", {**variables, "before": first["messages"][-1]["ts"]}
+    )
+    return {"first": first, "second": second["livechatMessages"]}
+
+
 SCENARIOS: dict[str, Scenario] = {
     "registerLivechatVisitor": register,
     "openLivechatRoom": open_room,
     "sendLivechatMessage": send,
     "closeLivechatRoom": close,
     "livechatMessages": history,
+    "livechatMessage": read_one,
+    "updateLivechatMessage": edit,
+    "deleteLivechatMessage": delete,
 }
+
+# More scenarios for an operation, each with its own snapshot.
+MORE_SCENARIOS: dict[str, Scenario] = {"livechatMessages-paged": page_back}
 
 
 def test_every_shipped_operation_has_a_scenario() -> None:
     assert sorted(path.stem for path in QUERIES.glob("*.graphql")) == sorted(SCENARIOS)
 
 
-@pytest.mark.parametrize("name", sorted(SCENARIOS))
+@pytest.mark.parametrize("name", sorted(SCENARIOS | MORE_SCENARIOS))
 async def test_operation_snapshot(
     graphql: GraphQL, upstream_graphql: GraphQL, snapshot: SnapshotAssertion, name: str
 ) -> None:
     """One snapshot per operation, which both backends must produce: in-process directly, and
     upstream forwarding over real HTTP to a Rocket.Chat (our in-process REST routes)."""
-    in_process = await SCENARIOS[name](graphql)
-    upstream = await SCENARIOS[name](upstream_graphql)
+    scenario = (SCENARIOS | MORE_SCENARIOS)[name]
+    in_process = await scenario(graphql)
+    upstream = await scenario(upstream_graphql)
     assert upstream == in_process, "the upstream backend answers differently"
     assert in_process == snapshot

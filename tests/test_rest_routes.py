@@ -98,3 +98,94 @@ async def test_bodies_that_are_not_json_objects_are_invalid_params(
         "/api/v1/livechat/message", json={"token": 1, "rid": "r", "msg": "m"}
     )
     assert wrong_type.json()["error"] == "/token must be string [invalid-params]"
+
+
+async def test_edit_delete_and_page_back_in_rocket_chats_bodies(client: httpx.AsyncClient) -> None:
+    rid = await visitor_and_room(client)
+    for number in range(3):
+        await client.post(
+            "/api/v1/livechat/message",
+            json={"token": "rest-token", "rid": rid, "msg": f"m{number}", "_id": f"msg{number}"},
+        )
+    edited = await client.put(
+        "/api/v1/livechat/message/msg0",
+        json={"token": "rest-token", "rid": rid, "msg": "m0 *edited*"},
+    )
+    assert edited.status_code == 200
+    message = edited.json()["message"]
+    assert (message["_id"], message["msg"], edited.json()["success"]) == (
+        "msg0",
+        "m0 *edited*",
+        True,
+    )
+    assert message["editedBy"] == {"_id": message["u"]["_id"], "username": "guest-1"}
+    assert message["editedAt"] == message["_updatedAt"]
+    deleted = await client.request(
+        "DELETE", "/api/v1/livechat/message/msg1", json={"token": "rest-token", "rid": rid}
+    )
+    assert deleted.status_code == 200
+    assert set(deleted.json()) == {"message", "success"}
+    assert deleted.json()["message"]["_id"] == "msg1"
+    history = await client.get(
+        f"/api/v1/livechat/messages.history/{rid}", params={"token": "rest-token", "limit": "1"}
+    )
+    [newest] = history.json()["messages"]
+    assert newest["_id"] == "msg2"
+    older = await client.get(
+        f"/api/v1/livechat/messages.history/{rid}",
+        params={"token": "rest-token", "end": newest["ts"]},
+    )
+    assert [m["_id"] for m in older.json()["messages"]] == ["msg0"]
+    assert older.json()["messages"][0] == message
+
+
+async def test_edit_and_delete_refusals_use_rocket_chats_error_format(
+    client: httpx.AsyncClient,
+) -> None:
+    rid = await visitor_and_room(client)
+    await client.post(
+        "/api/v1/livechat/message",
+        json={"token": "rest-token", "rid": rid, "msg": "mine", "_id": "mine"},
+    )
+    await client.post("/api/v1/livechat/visitor", json={"visitor": {"token": "other"}})
+    other_rid = (await client.get("/api/v1/livechat/room", params={"token": "other"})).json()[
+        "room"
+    ]["_id"]
+
+    async def put(body: dict[str, object], message_id: str = "mine") -> httpx.Response:
+        return await client.put(f"/api/v1/livechat/message/{message_id}", json=body)
+
+    not_own = await put({"token": "other", "rid": other_rid, "msg": "x"})
+    assert (not_own.status_code, not_own.json()) == (
+        400,
+        {"success": False, "error": "error-action-not-allowed"},
+    )
+    empty = await put({"token": "rest-token", "rid": rid, "msg": " "})
+    assert empty.json() == {
+        "success": False,
+        "error": "Message cannot be empty [error-invalid-message]",
+        "errorType": "error-invalid-message",
+    }
+    extra = await put({"token": "rest-token", "rid": rid, "msg": "x", "t": "rm"})
+    assert extra.json()["errorType"] == "invalid-params"
+    unknown = await put({"token": "rest-token", "rid": rid, "msg": "x"}, "none")
+    assert unknown.json() == {"success": False, "error": "invalid-message"}
+    not_own_delete = await client.request(
+        "DELETE", "/api/v1/livechat/message/mine", json={"token": "other", "rid": other_rid}
+    )
+    assert not_own_delete.json() == {"success": False, "error": "error-action-not-allowed"}
+    bad_end = await client.get(
+        f"/api/v1/livechat/messages.history/{rid}", params={"token": "rest-token", "end": "soon"}
+    )
+    assert bad_end.json() == {
+        "success": False,
+        "error": "/end must be a date [invalid-params]",
+        "errorType": "invalid-params",
+    }
+    still = await client.get(
+        "/api/v1/livechat/message/mine", params={"token": "rest-token", "rid": rid}
+    )
+    assert (still.json()["message"]["msg"], "editedAt" in still.json()["message"]) == (
+        "mine",
+        False,
+    )

@@ -62,3 +62,43 @@ def test_walkthrough_over_a_real_socket_survives_a_restart(tmp_path: Path) -> No
             client, "sendLivechatMessage", {"input": {"token": "tok", "rid": rid, "msg": "late"}}
         )["sendLivechatMessage"]
         assert (refused["code"], refused["upstreamError"]) == ("ROOM_CLOSED", "room-closed")
+
+
+def test_edit_delete_read_and_page_back_over_a_real_socket_survive_a_restart(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "served.db"
+    with running_server(database) as base_url, httpx.Client(base_url=base_url) as client:
+        call(client, "registerLivechatVisitor", {"input": {"token": "tok"}})
+        rid = call(client, "openLivechatRoom", {"input": {"token": "tok"}})["openLivechatRoom"][
+            "room"
+        ]["id"]
+        ids = [
+            call(client, "sendLivechatMessage", {"input": {"token": "tok", "rid": rid, "msg": m}})[
+                "sendLivechatMessage"
+            ]["message"]["id"]
+            for m in ("one", "two", "three")
+        ]
+        edited = call(
+            client,
+            "updateLivechatMessage",
+            {"input": {"token": "tok", "rid": rid, "id": ids[0], "msg": "one, *edited*"}},
+        )["updateLivechatMessage"]["message"]
+        deleted = call(
+            client, "deleteLivechatMessage", {"input": {"token": "tok", "rid": rid, "id": ids[1]}}
+        )["deleteLivechatMessage"]
+        assert (deleted["__typename"], deleted["id"]) == ("DeleteLivechatMessageSuccess", ids[1])
+
+    with running_server(database) as base_url, httpx.Client(base_url=base_url) as client:
+        read = call(client, "livechatMessage", {"token": "tok", "rid": rid, "id": ids[0]})
+        assert read["livechatMessage"]["message"] == edited
+        first = call(client, "livechatMessages", {"token": "tok", "rid": rid, "limit": 1})[
+            "livechatMessages"
+        ]
+        assert ([m["msg"] for m in first["messages"]], first["hasMore"]) == (["three"], True)
+        rest = call(
+            client,
+            "livechatMessages",
+            {"token": "tok", "rid": rid, "limit": 1, "before": first["messages"][0]["ts"]},
+        )["livechatMessages"]
+        assert (rest["messages"], rest["hasMore"]) == ([edited], False)

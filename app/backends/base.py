@@ -1,25 +1,33 @@
 """The one interface both backends implement, the domain records it speaks in, and its errors.
 
 Resolvers call a `LivechatBackend` and never see SQL or HTTP. Expected failures are
-`LivechatFailure` subclasses, one per Rocket.Chat error string, so that the GraphQL layer can map
-them to `LivechatError` data in a single place. Infrastructure failures are `BackendFailure`
-subclasses and become top-level GraphQL errors:
+`LivechatFailure` subclasses, one per Rocket.Chat error id, each carrying its GraphQL code, the id
+and a reason. Everything else is derived from these classes, never restated: the GraphQL
+`LivechatErrorCode` enum, the upstream backend's reading of Rocket.Chat's bodies, and the
+in-process REST routes' error bodies. Adding a Rocket.Chat error is adding a class here.
+Infrastructure failures are `BackendFailure` subclasses and become top-level GraphQL errors:
 
     Exception
-    ├── LivechatFailure            Rocket.Chat said no: becomes LivechatError data
-    │   ├── InvalidParams          invalid-params
-    │   ├── InvalidToken           invalid-token
-    │   ├── InvalidRoom            invalid-room
-    │   ├── RoomClosed             room-closed
-    │   ├── MessageTooLong         message-length-exceeds-character-limit
-    │   ├── InvalidMessage         invalid-message
-    │   ├── NotAllowed             error-not-allowed
-    │   └── OtherLivechatFailure   any other Rocket.Chat error string
-    └── BackendFailure             the backend could not answer: a top-level error
-        ├── UpstreamUnavailable    UPSTREAM_UNAVAILABLE
-        ├── UpstreamTimeout        UPSTREAM_TIMEOUT
-        ├── UpstreamError          UPSTREAM_ERROR
-        └── RateLimited            RATE_LIMITED (retry_after seconds)
+    ├── LivechatFailure                 Rocket.Chat said no: becomes LivechatError data
+    │   ├── InvalidParams               INVALID_PARAMS    invalid-params (reason: which field)
+    │   │   └── EmptyMessage            INVALID_PARAMS    error-invalid-message (an empty edit)
+    │   ├── InvalidToken                INVALID_TOKEN     invalid-token
+    │   ├── InvalidRoom                 INVALID_ROOM      invalid-room
+    │   ├── RoomClosed                  ROOM_CLOSED       room-closed
+    │   ├── MessageTooLong              MESSAGE_TOO_LONG  message-length-exceeds-character-limit
+    │   │   └── MessageSizeExceeded     MESSAGE_TOO_LONG  error-message-size-exceeded
+    │   ├── InvalidMessage              INVALID_MESSAGE   invalid-message
+    │   ├── NotAllowed                  NOT_ALLOWED       error-not-allowed
+    │   │   ├── ActionNotAllowed        NOT_ALLOWED       error-action-not-allowed (not one's own)
+    │   │   └── CloseNotAllowed         NOT_ALLOWED       error-not-allowed-to-close-conversation
+    │   └── OtherLivechatFailure        OTHER             any other id (kept as given)
+    │       ├── DuplicateMessageId      OTHER             error-duplicate-message-id
+    │       └── TokenParamNotProvided   OTHER             error-token-param-not-provided
+    └── BackendFailure                  the backend could not answer: a top-level error
+        ├── UpstreamUnavailable         UPSTREAM_UNAVAILABLE
+        ├── UpstreamTimeout             UPSTREAM_TIMEOUT
+        ├── UpstreamError               UPSTREAM_ERROR
+        └── RateLimited                 RATE_LIMITED (retry_after seconds)
 """
 
 from __future__ import annotations
@@ -82,6 +90,18 @@ class Message:
     mentions: list[JsonObject] = field(default_factory=list)
     channels: list[JsonObject] = field(default_factory=list)
     md: list[JsonObject] = field(default_factory=list)
+    t: str | None = None
+    """Rocket.Chat's message type: None for text, e.g. "livechat-close" for a system message."""
+    edited_at: datetime | None = None
+    edited_by: MessageAuthor | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedMessage:
+    """What a deletion answers: the message's id and when it was deleted."""
+
+    id: str
+    ts: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,57 +135,178 @@ class OutgoingMessage:
     agent: AgentRef | None = None
 
 
+HISTORY_LIMIT = 100
+"""The most messages one history page holds (the GraphQL `limit` is 1..HISTORY_LIMIT)."""
+
+
 class LivechatFailure(Exception):
-    """Rocket.Chat refused the request with `{success: false, error}`."""
+    """Rocket.Chat refused the request with `{success: false, error, errorType}`.
+
+    A subclass names one Rocket.Chat error: `code` (the GraphQL category), `error` (Rocket.Chat's
+    id), `reason` (what a person reads; an instance may give a more precise one) and `meteor`
+    (whether Rocket.Chat throws it as a Meteor.Error, whose body reads "Reason [id]" with an
+    `errorType`, rather than as a plain Error, whose body is the id alone).
+    """
 
     code: ClassVar[str] = "OTHER"
-    upstream_error: str
+    error: ClassVar[str] = ""
+    reason: str = "Rocket.Chat refused the request"
+    meteor: ClassVar[bool] = False
+    description: ClassVar[str] = ""
 
-    def __init__(self, reason: str, upstream_error: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.upstream_error = upstream_error or type(self).default_upstream_error
+    def __init__(self, reason: str | None = None) -> None:
+        self.reason = reason or type(self).reason
+        super().__init__(self.reason)
 
-    default_upstream_error: ClassVar[str] = "error"
+    @property
+    def upstream_error(self) -> str:
+        return type(self).error
+
+    @classmethod
+    def from_upstream(cls, error: str, text: str) -> LivechatFailure:
+        """This failure as read from a Rocket.Chat body (`error` the id, `text` its error
+        string): the reason is ours, so that every version's wording gives the same answer."""
+        return cls()
+
+    def body(self) -> JsonObject:
+        """Rocket.Chat's HTTP 400 body for this failure."""
+        if self.meteor:
+            return {
+                "success": False,
+                "error": f"{self.reason} [{self.upstream_error}]",
+                "errorType": self.upstream_error,
+            }
+        return {"success": False, "error": self.upstream_error}
 
 
 class InvalidParams(LivechatFailure):
     code = "INVALID_PARAMS"
-    default_upstream_error = "invalid-params"
+    error = "invalid-params"
+    reason = "the request's parameters are invalid"
+    meteor = True
+    description = "A required field is missing, empty or malformed"
+
+    @classmethod
+    def from_upstream(cls, error: str, text: str) -> LivechatFailure:
+        """Validation names the field at fault: that reason is kept."""
+        return cls(text.removesuffix(f" [{error}]"))
+
+
+class EmptyMessage(InvalidParams):
+    error = "error-invalid-message"
+    reason = "Message cannot be empty"
+    description = "An edit leaves the message empty"
+
+    @classmethod
+    def from_upstream(cls, error: str, text: str) -> LivechatFailure:
+        return cls()
 
 
 class InvalidToken(LivechatFailure):
     code = "INVALID_TOKEN"
-    default_upstream_error = "invalid-token"
+    error = "invalid-token"
+    reason = "no visitor has this token"
+    description = "No visitor has this token"
 
 
 class InvalidRoom(LivechatFailure):
     code = "INVALID_ROOM"
-    default_upstream_error = "invalid-room"
+    error = "invalid-room"
+    reason = "no room with this id belongs to this visitor"
+    description = "The room is unknown or not the visitor's"
 
 
 class RoomClosed(LivechatFailure):
     code = "ROOM_CLOSED"
-    default_upstream_error = "room-closed"
+    error = "room-closed"
+    reason = "the room is closed"
+    description = "The room is closed"
 
 
 class MessageTooLong(LivechatFailure):
     code = "MESSAGE_TOO_LONG"
-    default_upstream_error = "message-length-exceeds-character-limit"
+    error = "message-length-exceeds-character-limit"
+    reason = "the message is longer than the character limit"
+    description = "The message is over the character limit"
+
+
+class MessageSizeExceeded(MessageTooLong):
+    error = "error-message-size-exceeded"
+    meteor = True
 
 
 class InvalidMessage(LivechatFailure):
     code = "INVALID_MESSAGE"
-    default_upstream_error = "invalid-message"
+    error = "invalid-message"
+    reason = "no message with this id in this room"
+    description = "No message has this id"
 
 
 class NotAllowed(LivechatFailure):
     code = "NOT_ALLOWED"
-    default_upstream_error = "error-not-allowed"
+    error = "error-not-allowed"
+    reason = "Rocket.Chat does not allow this"
+    meteor = True
+    description = "Rocket.Chat does not allow this"
+
+
+class ActionNotAllowed(NotAllowed):
+    error = "error-action-not-allowed"
+    reason = "only the visitor's own messages can be changed"
+    meteor = False
+    description = "Editing or deleting another's message, or editing switched off"
+
+
+class CloseNotAllowed(NotAllowed):
+    error = "error-not-allowed-to-close-conversation"
+    reason = "visitors may not close conversations here"
+    meteor = False
+    description = "Visitors may not close conversations"
 
 
 class OtherLivechatFailure(LivechatFailure):
+    """A Rocket.Chat error this version has no class for: its id is kept as given."""
+
     code = "OTHER"
+    description = "Any other Rocket.Chat error; upstreamError says which"
+
+    def __init__(self, reason: str | None = None, upstream_error: str = "error") -> None:
+        super().__init__(reason)
+        self._upstream_error = type(self).error or upstream_error
+
+    @property
+    def upstream_error(self) -> str:
+        return self._upstream_error
+
+    @classmethod
+    def from_upstream(cls, error: str, text: str) -> LivechatFailure:
+        """A known id has our reason; an unknown one keeps Rocket.Chat's words."""
+        if cls.error:
+            return cls()
+        return cls(text.removesuffix(f" [{error}]"), error)
+
+
+class DuplicateMessageId(OtherLivechatFailure):
+    error = "error-duplicate-message-id"
+    reason = "a message with this id already exists"
+
+
+class TokenParamNotProvided(OtherLivechatFailure):
+    error = "error-token-param-not-provided"
+    reason = "the token query parameter is required"
+
+
+def _tree(root: type[LivechatFailure]) -> list[type[LivechatFailure]]:
+    return [root, *(kind for child in root.__subclasses__() for kind in _tree(child))]
+
+
+FAILURES: tuple[type[LivechatFailure], ...] = tuple(_tree(LivechatFailure)[1:])
+"""Every Rocket.Chat failure, in the order drawn above."""
+
+FAILURE_BY_ERROR: dict[str, type[LivechatFailure]] = {
+    kind.error: kind for kind in FAILURES if kind.error
+}
+"""Rocket.Chat's error id to the failure it means."""
 
 
 class BackendFailure(Exception):
@@ -219,8 +360,19 @@ class LivechatBackend(Protocol):
         """Close the visitor's room and answer its id."""
         ...
 
-    async def message_history(self, token: str, rid: str, limit: int = 20) -> list[Message]:
-        """The room's newest messages, newest first, as Rocket.Chat's history answers them."""
+    async def update_message(self, token: str, rid: str, message_id: str, msg: str) -> Message:
+        """Replace the text of one of the visitor's own messages (PUT .../message/:_id)."""
+        ...
+
+    async def delete_message(self, token: str, rid: str, message_id: str) -> DeletedMessage:
+        """Delete one of the visitor's own messages (DELETE .../message/:_id)."""
+        ...
+
+    async def message_history(
+        self, token: str, rid: str, limit: int = 20, before: datetime | None = None
+    ) -> list[Message]:
+        """The room's newest messages older than `before`, newest first, at most `limit`
+        (GET .../messages.history/:rid with Rocket.Chat's `end`)."""
         ...
 
     async def readiness(self) -> str | None:

@@ -1,11 +1,15 @@
-"""Input caps in front of any backend: sizes no real client sends are refused as
-INVALID_PARAMS before they reach storage or an upstream server."""
+"""Input caps in front of any backend: sizes no real client sends, and ids that could not be
+Rocket.Chat's, are refused as INVALID_PARAMS before they reach storage or an upstream server."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from app.backends.base import (
+    HISTORY_LIMIT,
+    DeletedMessage,
     InvalidParams,
     LivechatBackend,
     Message,
@@ -28,12 +32,26 @@ class InputCaps:
     username: int = 128
     department: int = 128
     message: int = 65_536  # the character limit proper is the backend's (5000 by default)
-    history: int = 100
+    # A page of history, plus the one message more that tells whether an older one exists.
+    history: int = HISTORY_LIMIT + 1
+
+
+# What a message id in a URL path may be: Rocket.Chat's own ids, and what clients choose in
+# their place, are letters, digits, '-' and '_'; anything else could change the path.
+PATH_ID = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def _cap(name: str, value: str | None, limit: int) -> None:
     if value is not None and len(value) > limit:
         raise InvalidParams(f"'{name}' must NOT have more than {limit} characters")
+
+
+def _path_id(name: str, value: str, limit: int) -> None:
+    _cap(name, value, limit)
+    if not value:
+        raise InvalidParams(f"'{name}' must NOT have fewer than 1 characters")
+    if not PATH_ID.fullmatch(value):
+        raise InvalidParams(f"'{name}' must be letters, digits, '-' or '_'")
 
 
 class GuardedBackend:
@@ -75,20 +93,35 @@ class GuardedBackend:
     async def message(self, token: str, rid: str, message_id: str) -> Message:
         _cap("token", token, self.caps.token)
         _cap("rid", rid, self.caps.identifier)
-        _cap("_id", message_id, self.caps.identifier)
+        _path_id("_id", message_id, self.caps.identifier)
         return await self.inner.message(token, rid, message_id)
+
+    async def update_message(self, token: str, rid: str, message_id: str, msg: str) -> Message:
+        _cap("token", token, self.caps.token)
+        _cap("rid", rid, self.caps.identifier)
+        _path_id("_id", message_id, self.caps.identifier)
+        _cap("msg", msg, self.caps.message)
+        return await self.inner.update_message(token, rid, message_id, msg)
+
+    async def delete_message(self, token: str, rid: str, message_id: str) -> DeletedMessage:
+        _cap("token", token, self.caps.token)
+        _cap("rid", rid, self.caps.identifier)
+        _path_id("_id", message_id, self.caps.identifier)
+        return await self.inner.delete_message(token, rid, message_id)
 
     async def close_room(self, token: str, rid: str) -> str:
         _cap("token", token, self.caps.token)
         _cap("rid", rid, self.caps.identifier)
         return await self.inner.close_room(token, rid)
 
-    async def message_history(self, token: str, rid: str, limit: int = 20) -> list[Message]:
+    async def message_history(
+        self, token: str, rid: str, limit: int = 20, before: datetime | None = None
+    ) -> list[Message]:
         _cap("token", token, self.caps.token)
-        _cap("rid", rid, self.caps.identifier)
-        if not 0 <= limit <= self.caps.history:
-            raise InvalidParams(f"'limit' must be between 0 and {self.caps.history}")
-        return await self.inner.message_history(token, rid, limit)
+        _path_id("rid", rid, self.caps.identifier)
+        if not 1 <= limit <= self.caps.history:
+            raise InvalidParams(f"'limit' must be between 1 and {self.caps.history}")
+        return await self.inner.message_history(token, rid, limit, before)
 
     async def readiness(self) -> str | None:
         return await self.inner.readiness()

@@ -32,8 +32,9 @@ def parse_datetime(value: Any) -> datetime:
 
 
 def message_to_json(message: Message) -> JsonObject:
-    """The message document exactly as Rocket.Chat answers it."""
-    return {
+    """The message document exactly as Rocket.Chat answers it (`t`, `editedAt` and `editedBy`
+    only when set, as Rocket.Chat leaves them out)."""
+    document: JsonObject = {
         "_id": message.id,
         "rid": message.rid,
         "msg": message.msg,
@@ -47,6 +48,17 @@ def message_to_json(message: Message) -> JsonObject:
         "channels": message.channels,
         "md": message.md,
     }
+    if message.t is not None:
+        document["t"] = message.t
+    if message.edited_at is not None:
+        document["editedAt"] = format_datetime(message.edited_at)
+    if message.edited_by is not None:
+        document["editedBy"] = {"_id": message.edited_by.id, "username": message.edited_by.username}
+    return document
+
+
+def _author(raw: JsonObject) -> MessageAuthor:
+    return MessageAuthor(id=str(raw["_id"]), username=str(raw["username"]), name=raw.get("name"))
 
 
 def message_from_json(document: JsonObject, md: list[JsonObject] | None = None) -> Message:
@@ -58,9 +70,7 @@ def message_from_json(document: JsonObject, md: list[JsonObject] | None = None) 
         rid=str(document["rid"]),
         msg=str(document.get("msg", "")),
         ts=ts,
-        u=MessageAuthor(
-            id=str(author["_id"]), username=str(author["username"]), name=author.get("name")
-        ),
+        u=_author(author),
         updated_at=parse_datetime(document["_updatedAt"]) if "_updatedAt" in document else ts,
         token=document.get("token"),
         alias=document.get("alias"),
@@ -68,6 +78,9 @@ def message_from_json(document: JsonObject, md: list[JsonObject] | None = None) 
         mentions=list(document.get("mentions") or []),
         channels=list(document.get("channels") or []),
         md=md if md is not None else list(document.get("md") or []),
+        t=document.get("t"),
+        edited_at=parse_datetime(document["editedAt"]) if document.get("editedAt") else None,
+        edited_by=_author(document["editedBy"]) if document.get("editedBy") else None,
     )
 
 

@@ -1,76 +1,77 @@
 """Where backend errors become GraphQL: `LivechatError` data or coded top-level errors.
 
-Expected failures (`LivechatFailure`) are data in each mutation's result union. Backend failures
-(`BackendFailure`) are top-level errors with `extensions.code`. Anything else is a bug: it is
-logged with the request id and answered as a masked INTERNAL_SERVER_ERROR.
+Expected failures (`LivechatFailure`) are data in each operation's result union: resolvers let
+them propagate, and `LivechatFailureHandler` (a `strawberry.ExceptionHandler`) turns them into
+`LivechatError`, the one place this happens. Backend failures (`BackendFailure`) are top-level
+errors with `extensions.code`. Anything else is a bug: it is logged with the request id and
+answered as a masked INTERNAL_SERVER_ERROR.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Awaitable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import Info
+from strawberry.types.field import StrawberryField
 
-from app.backends.base import BackendFailure, LivechatFailure, RateLimited
-
-T = TypeVar("T")
+from app.backends.base import FAILURES, BackendFailure, LivechatFailure, RateLimited
+from app.observability import metrics
 
 log = logging.getLogger("app.graphql")
 
 
-@strawberry.enum(description="What kind of failure a LivechatError is.")
-class LivechatErrorCode(enum.Enum):
-    INVALID_PARAMS = strawberry.enum_value(
-        "INVALID_PARAMS", description="A required field is missing or empty (invalid-params)."
-    )
-    INVALID_TOKEN = strawberry.enum_value(
-        "INVALID_TOKEN", description="No visitor has this token (invalid-token)."
-    )
-    INVALID_ROOM = strawberry.enum_value(
-        "INVALID_ROOM", description="The room is unknown or not the visitor's (invalid-room)."
-    )
-    ROOM_CLOSED = strawberry.enum_value(
-        "ROOM_CLOSED", description="The room is closed (room-closed)."
-    )
-    MESSAGE_TOO_LONG = strawberry.enum_value(
-        "MESSAGE_TOO_LONG",
-        description="The message is over the character limit "
-        "(message-length-exceeds-character-limit, error-message-size-exceeded).",
-    )
-    INVALID_MESSAGE = strawberry.enum_value(
-        "INVALID_MESSAGE", description="No message has this id (invalid-message)."
-    )
-    NOT_ALLOWED = strawberry.enum_value(
-        "NOT_ALLOWED", description="Rocket.Chat does not allow this (error-not-allowed)."
-    )
-    OTHER = strawberry.enum_value(
-        "OTHER", description="Any other Rocket.Chat error; upstreamError says which."
-    )
+def _code_values() -> dict[str, Any]:
+    """One enum value per code, described by the failures that carry it."""
+    values: dict[str, Any] = {}
+    for code in dict.fromkeys(kind.code for kind in FAILURES):
+        kinds = [kind for kind in FAILURES if kind.code == code]
+        ids = ", ".join(kind.error for kind in kinds if kind.error)
+        values[code] = strawberry.enum_value(
+            code, description=f"{kinds[0].description}" + (f" ({ids})." if ids else ".")
+        )
+    return values
+
+
+_CODES: type[enum.Enum] = enum.Enum("LivechatErrorCode", _code_values())  # type: ignore[misc]
+LivechatErrorCode = strawberry.enum(_CODES, description="What kind of failure a LivechatError is.")
 
 
 @strawberry.type(
     description="A failure Rocket.Chat answers with {success: false, error, errorType}."
 )
 class LivechatError:
-    code: LivechatErrorCode = strawberry.field(description="The failure's category.")
+    code: LivechatErrorCode = strawberry.field(description="The failure's category.")  # type: ignore[valid-type]
     reason: str = strawberry.field(description="A sentence a person can read.")
     upstream_error: str = strawberry.field(
-        description="Rocket.Chat's own `error` string, verbatim (e.g. invalid-token)."
+        description="Rocket.Chat's error id: its `errorType` when the body has one (a Meteor "
+        'error "Reason [x]" gives x), else its `error` string (e.g. invalid-token).'
     )
 
 
 def livechat_error(failure: LivechatFailure) -> LivechatError:
-    """The one place a domain failure becomes GraphQL data."""
+    """A domain failure as GraphQL data, counted by its code."""
+    metrics.note_livechat_error(failure.code)
     return LivechatError(
         code=LivechatErrorCode[failure.code],
         reason=failure.reason,
         upstream_error=failure.upstream_error,
     )
+
+
+class LivechatFailureHandler(strawberry.ExceptionHandler[LivechatFailure, LivechatError]):
+    """The one place a domain failure becomes GraphQL data: every field whose result union
+    holds `LivechatError` answers it when its resolver raises a `LivechatFailure`."""
+
+    def handle(
+        self, exception: LivechatFailure, *, field: StrawberryField, info: Info[Any, Any]
+    ) -> LivechatError:
+        return livechat_error(exception)
 
 
 def coded_error(failure: BackendFailure) -> GraphQLError:
@@ -79,16 +80,6 @@ def coded_error(failure: BackendFailure) -> GraphQLError:
     if isinstance(failure, RateLimited):
         extensions["retryAfter"] = failure.retry_after
     return GraphQLError(str(failure) or failure.code, extensions=extensions)
-
-
-async def answer(work: Awaitable[T]) -> T | LivechatError:
-    """Run a backend call: its result, a LivechatError, or a coded top-level error raised."""
-    try:
-        return await work
-    except LivechatFailure as failure:
-        return livechat_error(failure)
-    except BackendFailure as failure:
-        raise coded_error(failure) from None
 
 
 TOO_MANY_TOKENS = "Syntax Error: Document contains more than"
@@ -138,6 +129,17 @@ class MaskUnexpectedErrors(SchemaExtension):
         for error in result.errors or []:
             if is_coded(error):
                 masked.append(error)
+                continue
+            if isinstance(error.original_error, BackendFailure):
+                coded = coded_error(error.original_error)
+                masked.append(
+                    GraphQLError(
+                        coded.message,
+                        nodes=error.nodes,
+                        path=error.path,
+                        extensions=coded.extensions,
+                    )
+                )
                 continue
             if error.original_error is None:
                 masked.append(coded_request_error(error))

@@ -1,4 +1,4 @@
-"""The Message type and its parts, and the operations that send and read messages."""
+"""The Message type and its parts, and the operations that send, edit, delete and read messages."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from strawberry.scalars import JSON
 
 from app.backends import base
 from app.graphql.context import Info
-from app.graphql.errors import LivechatError, answer
+from app.graphql.errors import LivechatError
 from app.graphql.markdown_nodes import MarkdownNode, from_json
-from app.graphql.scalars import DateTime
+from app.graphql.scalars import DateTime, NotADate
 
 
 @strawberry.type(description="Who sent a message (Rocket.Chat's `u`).")
@@ -52,6 +52,10 @@ def _mention(raw: dict[str, Any]) -> MessageMention:
     )
 
 
+def _user(author: base.MessageAuthor) -> MessageUser:
+    return MessageUser(id=strawberry.ID(author.id), username=author.username, name=author.name)
+
+
 @strawberry.type(description="A livechat message, with every field Rocket.Chat returns.")
 class Message:
     id: strawberry.ID = strawberry.field(description="The message's _id.")
@@ -73,6 +77,14 @@ class Message:
         resolver=lambda root: from_json(root.md_json),
         description="The parsed markdown, typed.",
     )
+    t: str | None = strawberry.field(
+        description="Rocket.Chat's message type: null for a visitor's or agent's text; "
+        '"livechat-close", "livechat-started", "uj", "rm" (deleted placeholder)...'
+    )
+    edited_at: DateTime | None = strawberry.field(description="Set once the message was edited.")
+    edited_by: MessageUser | None = strawberry.field(
+        description="Who edited it (Rocket.Chat's editedBy {_id, username})."
+    )
 
     @classmethod
     def from_domain(cls, message: base.Message) -> Message:
@@ -83,9 +95,7 @@ class Message:
             token=message.token,
             alias=message.alias,
             ts=DateTime(message.ts),
-            u=MessageUser(
-                id=strawberry.ID(message.u.id), username=message.u.username, name=message.u.name
-            ),
+            u=_user(message.u),
             updated_at=DateTime(message.updated_at),
             urls=[
                 MessageUrl(url=str(raw.get("url", "")), meta=raw.get("meta"))
@@ -97,6 +107,9 @@ class Message:
                 for raw in message.channels
             ],
             md_json=JSON(message.md),
+            t=message.t,
+            edited_at=DateTime(message.edited_at) if message.edited_at else None,
+            edited_by=_user(message.edited_by) if message.edited_by else None,
         )
 
 
@@ -132,14 +145,67 @@ SendLivechatMessageResult = Annotated[
 ]
 
 
-@strawberry.type(description="A room's messages.")
+@strawberry.input(description="The body of PUT /api/v1/livechat/message/:_id, with its _id.")
+class UpdateLivechatMessageInput:
+    token: str = strawberry.field(description="The visitor's token.")
+    rid: strawberry.ID = strawberry.field(description="The room's id.")
+    id: strawberry.ID = strawberry.field(description="The message's _id.")
+    msg: str = strawberry.field(description="The new text.")
+
+
+@strawberry.input(description="The body of DELETE /api/v1/livechat/message/:_id, with its _id.")
+class DeleteLivechatMessageInput:
+    token: str = strawberry.field(description="The visitor's token.")
+    rid: strawberry.ID = strawberry.field(description="The room's id.")
+    id: strawberry.ID = strawberry.field(description="The message's _id.")
+
+
+@strawberry.type(description="The message was edited.")
+class UpdateLivechatMessageSuccess:
+    message: Message = strawberry.field(
+        description="The message as stored now: same id and ts, new text, md and urls, editedAt."
+    )
+
+
+@strawberry.type(description="The message was deleted.")
+class DeleteLivechatMessageSuccess:
+    id: strawberry.ID = strawberry.field(description="The deleted message's _id.")
+    ts: DateTime = strawberry.field(
+        description="When the deletion happened (Rocket.Chat's DELETE answer)."
+    )
+
+
+@strawberry.type(
+    description="A page of a room's messages, newest first. `hasMore`: an older message "
+    f"exists; ask again with before = the last message's ts. `limit` is 1..{base.HISTORY_LIMIT}. "
+    "The in-process backend gives the messages of a room strictly increasing ts (millisecond "
+    "resolution), so walking pages with `before` never skips or repeats a message."
+)
 class LivechatMessagesSuccess:
-    messages: list[Message] = strawberry.field(description="The newest messages, newest first.")
+    messages: list[Message] = strawberry.field(description="The messages, newest first.")
+    has_more: bool = strawberry.field(description="Whether an older message exists.")
 
 
+@strawberry.type(description="One message of the room.")
+class LivechatMessageSuccess:
+    message: Message = strawberry.field(description="The message.")
+
+
+UpdateLivechatMessageResult = Annotated[
+    Union[UpdateLivechatMessageSuccess, LivechatError],  # noqa: UP007
+    strawberry.union("UpdateLivechatMessageResult", description="The edited message, or why not."),
+]
+DeleteLivechatMessageResult = Annotated[
+    Union[DeleteLivechatMessageSuccess, LivechatError],  # noqa: UP007
+    strawberry.union("DeleteLivechatMessageResult", description="The deletion, or why not."),
+]
 LivechatMessagesResult = Annotated[
     Union[LivechatMessagesSuccess, LivechatError],  # noqa: UP007
     strawberry.union("LivechatMessagesResult", description="The messages, or why not."),
+]
+LivechatMessageResult = Annotated[
+    Union[LivechatMessageSuccess, LivechatError],  # noqa: UP007
+    strawberry.union("LivechatMessageResult", description="The message, or why not."),
 ]
 
 
@@ -155,10 +221,24 @@ async def send_livechat_message(
         if input.agent
         else None,
     )
-    result = await answer(info.context.backend.send_message(outgoing))
-    if isinstance(result, LivechatError):
-        return result
-    return SendLivechatMessageSuccess(message=Message.from_domain(result))
+    message = await info.context.backend.send_message(outgoing)
+    return SendLivechatMessageSuccess(message=Message.from_domain(message))
+
+
+async def update_livechat_message(
+    info: Info, input: UpdateLivechatMessageInput
+) -> UpdateLivechatMessageResult:
+    message = await info.context.backend.update_message(
+        input.token, str(input.rid), str(input.id), input.msg
+    )
+    return UpdateLivechatMessageSuccess(message=Message.from_domain(message))
+
+
+async def delete_livechat_message(
+    info: Info, input: DeleteLivechatMessageInput
+) -> DeleteLivechatMessageResult:
+    deleted = await info.context.backend.delete_message(input.token, str(input.rid), str(input.id))
+    return DeleteLivechatMessageSuccess(id=strawberry.ID(deleted.id), ts=DateTime(deleted.ts))
 
 
 async def livechat_messages(
@@ -166,8 +246,24 @@ async def livechat_messages(
     token: str,
     rid: strawberry.ID,
     limit: int = 20,
+    before: DateTime | None = strawberry.UNSET,
 ) -> LivechatMessagesResult:
-    result = await answer(info.context.backend.message_history(token, str(rid), limit))
-    if isinstance(result, LivechatError):
-        return result
-    return LivechatMessagesSuccess(messages=[Message.from_domain(m) for m in result])
+    """One page; Rocket.Chat is asked for one message more than the page, which tells
+    whether an older one exists. (`before` has no default in the schema, as the contract
+    writes it.)"""
+    if not 1 <= limit <= base.HISTORY_LIMIT:
+        raise base.InvalidParams(f"'limit' must be between 1 and {base.HISTORY_LIMIT}")
+    if isinstance(before, NotADate):
+        raise base.InvalidParams("'before' must be a date like 2025-01-02T03:04:05.678Z")
+    found = await info.context.backend.message_history(token, str(rid), limit + 1, before or None)
+    return LivechatMessagesSuccess(
+        messages=[Message.from_domain(message) for message in found[:limit]],
+        has_more=len(found) > limit,
+    )
+
+
+async def livechat_message(
+    info: Info, token: str, rid: strawberry.ID, id: strawberry.ID
+) -> LivechatMessageResult:
+    message = await info.context.backend.message(token, str(rid), str(id))
+    return LivechatMessageSuccess(message=Message.from_domain(message))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import strawberry
@@ -16,7 +17,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.graphql import messages, visitors
-from app.graphql.errors import MaskUnexpectedErrors, coded_request_error
+from app.graphql.errors import LivechatFailureHandler, MaskUnexpectedErrors, coded_request_error
 from app.graphql.execution import CachingExecutionContext
 from app.graphql.limits import RequestLimits, validation_rule
 from app.graphql.scalars import SCALAR_MAP
@@ -29,7 +30,12 @@ DOCUMENT_CACHE_SIZE = 256
 class Query:
     livechat_messages: messages.LivechatMessagesResult = strawberry.field(
         resolver=messages.livechat_messages,
-        description="GET /api/v1/livechat/messages.history/:rid (the newest first)",
+        description="GET /api/v1/livechat/messages.history/:rid: newest first; `before` is "
+        "Rocket.Chat's `end` (ts < before)",
+    )
+    livechat_message: messages.LivechatMessageResult = strawberry.field(
+        resolver=messages.livechat_message,
+        description="GET /api/v1/livechat/message/:_id (scoped to the room)",
     )
 
 
@@ -47,6 +53,15 @@ class Mutation:
     )
     close_livechat_room: visitors.CloseLivechatRoomResult = strawberry.field(
         resolver=visitors.close_livechat_room, description="POST /api/v1/livechat/room.close"
+    )
+    update_livechat_message: messages.UpdateLivechatMessageResult = strawberry.field(
+        resolver=messages.update_livechat_message,
+        description="PUT /api/v1/livechat/message/:_id (only the visitor's own message; allowed "
+        "in a closed room, as Rocket.Chat does)",
+    )
+    delete_livechat_message: messages.DeleteLivechatMessageResult = strawberry.field(
+        resolver=messages.delete_livechat_message,
+        description="DELETE /api/v1/livechat/message/:_id (only the visitor's own message)",
     )
 
 
@@ -66,16 +81,19 @@ def make_schema(
     limits: RequestLimits,
     *,
     production: bool = False,
+    observers: Sequence[Any] = (),
     execution_context_class: type[StrawberryGraphQLCoreExecutionContext] = (
         CachingExecutionContext
     ),
 ) -> strawberry.Schema:
-    """The schema with its guards. `production` hides introspection and field suggestions.
-    The app always executes with `CachingExecutionContext` (collected fields and plans kept
-    across requests); tests pass graphql-core's own to compare the two."""
+    """The schema with its guards. `production` hides introspection and field suggestions;
+    `observers` are extensions that watch operations (metrics, traces), first of all. The app
+    always executes with `CachingExecutionContext` (collected fields and plans kept across
+    requests); tests pass graphql-core's own to compare the two."""
     # One rule class per schema: the validation cache is keyed by the rules as well.
     document_limits = validation_rule(limits)
     extensions: list[Any] = [
+        *observers,
         MaskUnexpectedErrors,
         # Clients send the same few documents again and again, and the shipped markdown
         # fragment is large: parse and validate each distinct document once (the parser's
@@ -92,5 +110,6 @@ def make_schema(
         mutation=Mutation,
         extensions=extensions,
         execution_context_class=execution_context_class,
+        exception_handlers=[LivechatFailureHandler()],
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production),
     )

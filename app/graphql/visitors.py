@@ -8,7 +8,7 @@ import strawberry
 
 from app.backends import base
 from app.graphql.context import Info
-from app.graphql.errors import LivechatError, answer
+from app.graphql.errors import LivechatError
 from app.graphql.scalars import DateTime
 
 
@@ -124,28 +124,19 @@ async def register_livechat_visitor(
         username=input.username,
         department=input.department,
     )
-    result = await answer(info.context.backend.register_visitor(registration))
-    if isinstance(result, LivechatError):
-        return result
-    return RegisterLivechatVisitorSuccess(visitor=LivechatVisitor.from_domain(result))
+    visitor = await info.context.backend.register_visitor(registration)
+    return RegisterLivechatVisitorSuccess(visitor=LivechatVisitor.from_domain(visitor))
 
 
 async def open_livechat_room(info: Info, input: OpenLivechatRoomInput) -> OpenLivechatRoomResult:
-    result = await answer(
-        info.context.backend.open_room(
-            input.token,
-            str(input.rid) if input.rid is not None else None,
-            str(input.agent_id) if input.agent_id is not None else None,
-        )
+    room, new_room = await info.context.backend.open_room(
+        input.token,
+        str(input.rid) if input.rid is not None else None,
+        str(input.agent_id) if input.agent_id is not None else None,
     )
-    if isinstance(result, LivechatError):
-        return result
-    room, new_room = result
     return OpenLivechatRoomSuccess(room=LivechatRoom.from_domain(room), new_room=new_room)
 
 
 async def close_livechat_room(info: Info, input: CloseLivechatRoomInput) -> CloseLivechatRoomResult:
-    result = await answer(info.context.backend.close_room(input.token, str(input.rid)))
-    if isinstance(result, LivechatError):
-        return result
-    return CloseLivechatRoomSuccess(rid=strawberry.ID(result))
+    rid = await info.context.backend.close_room(input.token, str(input.rid))
+    return CloseLivechatRoomSuccess(rid=strawberry.ID(rid))

@@ -1,8 +1,9 @@
 """Rocket.Chat's own REST routes for livechat, served from the same backend the resolvers use.
 
-Bodies and errors are Rocket.Chat's: `{..., "success": true}` on success, HTTP 400
-`{"success": false, "error": ...}` on a refusal, with `errorType: "invalid-params"` when the body
-itself is wrong. A Rocket.Chat client, or our upstream backend, can talk to these unchanged.
+Bodies and errors are Rocket.Chat's: `{..., "success": true}` on success, HTTP 400 with the
+failure's own body on a refusal (`{"success": false, "error": id}`, or for a Meteor error
+`"Reason [id]"` with `errorType`, as `LivechatFailure.body` writes it). A Rocket.Chat client, or
+our upstream backend, can talk to these unchanged.
 """
 
 from __future__ import annotations
@@ -20,11 +21,18 @@ from app.backends.base import (
     JsonObject,
     LivechatBackend,
     LivechatFailure,
-    OtherLivechatFailure,
     OutgoingMessage,
+    TokenParamNotProvided,
     VisitorRegistration,
 )
-from app.backends.rocketchat_json import message_to_json, room_to_json, visitor_to_json
+from app.backends.inprocess.service import CLOSED_BY_VISITOR
+from app.backends.rocketchat_json import (
+    format_datetime,
+    message_to_json,
+    parse_datetime,
+    room_to_json,
+    visitor_to_json,
+)
 
 router = APIRouter(prefix="/api/v1/livechat", tags=["Rocket.Chat livechat"])
 
@@ -33,24 +41,11 @@ def _json(body: JsonObject, status_code: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
 
 
-def _failure(failure: LivechatFailure) -> Response:
-    if isinstance(failure, InvalidParams):
-        return _json(
-            {
-                "success": False,
-                "error": f"{failure.reason} [invalid-params]",
-                "errorType": "invalid-params",
-            },
-            400,
-        )
-    return _json({"success": False, "error": failure.upstream_error}, 400)
-
-
 async def _answer(work: Callable[[], Awaitable[JsonObject]]) -> Response:
     try:
         body = await work()
     except LivechatFailure as failure:
-        return _failure(failure)
+        return _json(failure.body(), 400)
     return _json({**body, "success": True})
 
 
@@ -151,6 +146,37 @@ async def get_message(request: Request, message_id: str) -> Response:
     return await _answer(work)
 
 
+def _no_other_keys(body: JsonObject, allowed: set[str]) -> None:
+    if set(body) - allowed:
+        raise InvalidParams("must NOT have additional properties")
+
+
+@router.put("/message/{message_id}")
+async def update_message(request: Request, message_id: str) -> Response:
+    async def work() -> JsonObject:
+        body = await _body(request)
+        token, rid, msg = (_string(body, "token"), _string(body, "rid"), _string(body, "msg"))
+        _no_other_keys(body, {"token", "rid", "msg"})
+        message = await _backend(request).update_message(
+            token or "", rid or "", message_id, msg or ""
+        )
+        return {"message": message_to_json(message)}
+
+    return await _answer(work)
+
+
+@router.delete("/message/{message_id}")
+async def delete_message(request: Request, message_id: str) -> Response:
+    async def work() -> JsonObject:
+        body = await _body(request)
+        token, rid = _string(body, "token"), _string(body, "rid")
+        _no_other_keys(body, {"token", "rid", "count", "offset", "sort"})
+        deleted = await _backend(request).delete_message(token or "", rid or "", message_id)
+        return {"message": {"_id": deleted.id, "ts": format_datetime(deleted.ts)}}
+
+    return await _answer(work)
+
+
 @router.post("/room.close")
 async def close_room(request: Request) -> Response:
     async def work() -> JsonObject:
@@ -158,7 +184,7 @@ async def close_room(request: Request) -> Response:
         rid = await _backend(request).close_room(
             _string(body, "token") or "", _string(body, "rid") or ""
         )
-        return {"rid": rid, "comment": "Closed by visitor"}
+        return {"rid": rid, "comment": CLOSED_BY_VISITOR}
 
     return await _answer(work)
 
@@ -168,13 +194,18 @@ async def message_history(request: Request, rid: str) -> Response:
     async def work() -> JsonObject:
         query: dict[str, Any] = dict(request.query_params)
         if not query.get("token"):
-            raise OtherLivechatFailure(
-                "the token query parameter is required", "error-token-param-not-provided"
-            )
+            raise TokenParamNotProvided
         limit_text = query.get("limit", "20")
         if not limit_text.isdigit():
             raise InvalidParams("/limit must be a whole number")
-        messages = await _backend(request).message_history(query["token"], rid, int(limit_text))
+        end = query.get("end")
+        try:
+            before = parse_datetime(end) if end is not None else None
+        except ValueError:
+            raise InvalidParams("/end must be a date") from None
+        messages = await _backend(request).message_history(
+            query["token"], rid, int(limit_text), before
+        )
         return {"messages": [message_to_json(message) for message in messages]}
 
     return await _answer(work)

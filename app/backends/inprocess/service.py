@@ -1,5 +1,9 @@
 """Rocket.Chat's livechat rules (checks, their order, the stored message's shape) over the store.
 
+The check order of each operation follows Rocket.Chat's `apps/meteor/app/livechat/server/api/v1/
+message.ts` and `lib/messages.ts` (7.x) with `app/lib/server/functions/updateMessage.ts` and
+`deleteMessage.ts`; each method's docstring gives it.
+
 Where we differ from Rocket.Chat on purpose: sending an `_id` that is already stored in the same
 room answers the stored message instead of failing on the duplicate key, so a client may retry
 any send safely.
@@ -16,6 +20,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from app.backends.base import (
+    ActionNotAllowed,
+    DeletedMessage,
+    DuplicateMessageId,
+    EmptyMessage,
     InvalidMessage,
     InvalidParams,
     InvalidRoom,
@@ -24,7 +32,6 @@ from app.backends.base import (
     Message,
     MessageAuthor,
     MessageTooLong,
-    OtherLivechatFailure,
     OutgoingMessage,
     Room,
     RoomClosed,
@@ -46,6 +53,9 @@ class MarkdownParser(Protocol):
     ) -> list[JsonObject]: ...
 
 
+# The comment of a room closed by its visitor (Rocket.Chat's i18n 'Closed_by_visitor').
+CLOSED_BY_VISITOR = "Closed by visitor"
+
 # Messages longer than this are parsed in a worker thread (a few ms of parsing at most inline).
 INLINE_PARSE_LIMIT = 1000
 
@@ -59,6 +69,10 @@ MESSAGE_URL = re.compile(
 def utf16_length(text: str) -> int:
     """JavaScript's `string.length`, which is what Rocket.Chat's character limit counts."""
     return len(text.encode("utf-16-le")) // 2
+
+
+def _urls(text: str) -> list[JsonObject]:
+    return [{"url": match.group(0)} for match in MESSAGE_URL.finditer(text)]
 
 
 def require_text(**fields: str | None) -> None:
@@ -121,13 +135,13 @@ class InProcessBackend:
     async def _visitor(self, token: str) -> Visitor:
         visitor = await self._store.visitor_by_token(token)
         if visitor is None:
-            raise InvalidToken("no visitor has this token")
+            raise InvalidToken
         return visitor
 
     async def _visitors_room(self, token: str, rid: str) -> Room:
         room = await self._store.room(rid)
         if room is None or room.visitor_token != token:
-            raise InvalidRoom("no room with this id belongs to this visitor")
+            raise InvalidRoom
         return room
 
     async def register_visitor(self, registration: VisitorRegistration) -> Visitor:
@@ -162,7 +176,7 @@ class InProcessBackend:
         if rid:
             room = await self._visitors_room(token, rid)
             if not room.open:
-                raise InvalidRoom("this visitor has no open room with this id")
+                raise InvalidRoom
             return room, False
 
         def new_room() -> Room:
@@ -186,11 +200,8 @@ class InProcessBackend:
             if stored is not None:
                 return self._stored_retry(stored, outgoing)
         if not room.open:
-            raise RoomClosed("the room is closed")
-        if utf16_length(outgoing.msg) > self._character_limit:
-            raise MessageTooLong(
-                f"the message is longer than the limit of {self._character_limit} characters"
-            )
+            raise RoomClosed
+        self._check_length(outgoing.msg)
         now = self._clock()
         message = Message(
             id=outgoing.id or self._new_id(),
@@ -201,20 +212,24 @@ class InProcessBackend:
             updated_at=now,
             token=visitor.token,
             alias=visitor.name,
-            urls=[{"url": match.group(0)} for match in MESSAGE_URL.finditer(outgoing.msg)],
+            urls=_urls(outgoing.msg),
             md=await self._markdown(outgoing.msg, now),
         )
-        document, created = await self._store.insert_message(message_to_json(message))
+        document = message_to_json(message)
+        stored, created = await self._store.insert_message(document)
         if not created:
-            return self._stored_retry(document, outgoing)
-        return message
+            return self._stored_retry(stored, outgoing)
+        # The store moves `ts` on when the room's last message has the same millisecond.
+        return message if stored["ts"] == document["ts"] else message_from_json(stored)
+
+    def _check_length(self, text: str) -> None:
+        if utf16_length(text) > self._character_limit:
+            raise MessageTooLong
 
     def _stored_retry(self, document: JsonObject, outgoing: OutgoingMessage) -> Message:
         """A retry of a stored send answers it; an `_id` taken by another sender is refused."""
         if document.get("rid") != outgoing.rid or document.get("token") != outgoing.token:
-            raise OtherLivechatFailure(
-                "a message with this id already exists", "error-duplicate-message-id"
-            )
+            raise DuplicateMessageId
         return message_from_json(document)
 
     async def _markdown(self, text: str, now: datetime) -> list[JsonObject]:
@@ -231,25 +246,94 @@ class InProcessBackend:
             return []
 
     async def message(self, token: str, rid: str, message_id: str) -> Message:
+        """GET: params → invalid-token → invalid-room → the message of this room by id, else
+        invalid-message."""
         require_text(token=token, rid=rid)
         await self._visitor(token)
         await self._visitors_room(token, rid)
         document = await self._store.message(message_id)
         if document is None or document.get("rid") != rid:
-            raise InvalidMessage("no message with this id in this room")
+            raise InvalidMessage
         return message_from_json(document)
 
-    async def close_room(self, token: str, rid: str) -> str:
+    async def _own_message(self, token: str, rid: str, message_id: str) -> tuple[Visitor, Message]:
+        """PUT and DELETE alike: invalid-token → invalid-room (a closed room passes) → the
+        message by id alone (not scoped to `rid`), else invalid-message → not the visitor's
+        own → error-action-not-allowed."""
+        visitor = await self._visitor(token)
+        await self._visitors_room(token, rid)
+        document = await self._store.message(message_id)
+        if document is None:
+            raise InvalidMessage
+        message = message_from_json(document)
+        if message.u.id != visitor.id:
+            raise ActionNotAllowed
+        return visitor, message
+
+    async def update_message(self, token: str, rid: str, message_id: str, msg: str) -> Message:
+        """PUT: params → the checks of `_own_message` → a deleted placeholder (t "rm") is not
+        editable → an empty text is error-invalid-message → the send's length limit. The
+        message keeps its id, room and ts; text, md and urls are new; editedAt and editedBy
+        say when and who."""
         require_text(token=token, rid=rid)
-        await self._visitor(token)
+        visitor, message = await self._own_message(token, rid, message_id)
+        if message.t == "rm":
+            raise ActionNotAllowed
+        if not msg.strip():
+            raise EmptyMessage
+        self._check_length(msg)
+        now = self._clock()
+        edited = replace(
+            message,
+            msg=msg,
+            urls=_urls(msg),
+            md=await self._markdown(msg, now),
+            updated_at=now,
+            edited_at=now,
+            edited_by=MessageAuthor(id=visitor.id, username=visitor.username),
+        )
+        if not await self._store.replace_message(message_to_json(edited)):
+            raise InvalidMessage
+        return edited
+
+    async def delete_message(self, token: str, rid: str, message_id: str) -> DeletedMessage:
+        """DELETE: params → the checks of `_own_message` → gone; answers the id and when."""
+        require_text(token=token, rid=rid)
+        await self._own_message(token, rid, message_id)
+        if not await self._store.delete_message(message_id):
+            raise InvalidMessage
+        return DeletedMessage(id=message_id, ts=self._clock())
+
+    async def close_room(self, token: str, rid: str) -> str:
+        """room.close: params → invalid-token → invalid-room → room-closed; the room's
+        "livechat-close" system message is stored with the closing, as Rocket.Chat's
+        closeRoom saves it (the visitor as its author, the comment as its text)."""
+        require_text(token=token, rid=rid)
+        visitor = await self._visitor(token)
         room = await self._visitors_room(token, rid)
-        if not room.open or not await self._store.close_room(room.id):
-            raise RoomClosed("the room is already closed")
+        if not room.open:
+            raise RoomClosed
+        now = self._clock()
+        close_message = Message(
+            id=self._new_id(),
+            rid=room.id,
+            msg=CLOSED_BY_VISITOR,
+            ts=now,
+            u=MessageAuthor(id=visitor.id, username=visitor.username),
+            updated_at=now,
+            t="livechat-close",
+        )
+        if await self._store.close_room(room.id, message_to_json(close_message)) is None:
+            raise RoomClosed
         return room.id
 
-    async def message_history(self, token: str, rid: str, limit: int = 20) -> list[Message]:
+    async def message_history(
+        self, token: str, rid: str, limit: int = 20, before: datetime | None = None
+    ) -> list[Message]:
+        """messages.history: params → invalid-token → invalid-room (a closed room is
+        readable); newest first, `ts < before`."""
         require_text(token=token, rid=rid)
         await self._visitor(token)
         await self._visitors_room(token, rid)
-        documents = await self._store.room_messages(rid, max(0, min(limit, 100)))
+        documents = await self._store.room_messages(rid, limit, before)
         return [message_from_json(document) for document in documents]

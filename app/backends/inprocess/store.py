@@ -4,6 +4,12 @@ Every public method is one transaction run on a single dedicated thread, so the 
 blocks on disk and no two transactions interleave. The database is in WAL mode with
 `synchronous=FULL`: a commit is on disk before the method returns, so an acknowledged send
 survives a crash.
+
+Each write (`insert_message`, `replace_message`, `delete_message`, `close_room`) is one method
+and one transaction, so that what happens after a commit can hook in at exactly one place.
+A message's `ts` is kept in its own column, in milliseconds, strictly increasing within a room
+(a message stored in the same millisecond as the room's last one is moved 1 ms later): paging
+back with `ts < before` then never skips or repeats a message.
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ import asyncio
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import astuple
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -47,17 +54,69 @@ CREATE TABLE IF NOT EXISTS messages (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
     rid TEXT NOT NULL,
-    document BLOB NOT NULL
+    document BLOB NOT NULL,
+    ts INTEGER
 );
-CREATE INDEX IF NOT EXISTS messages_by_room ON messages (rid, seq);
 CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
 """
 
-VISITOR_COLUMNS = "id, token, username, name, email, phone, department"
+# After any migration: the index needs the `ts` column that older files lack.
+INDEXES = "CREATE INDEX IF NOT EXISTS messages_by_room_ts ON messages (rid, ts);"
+
+VISITOR_FIELDS = tuple(field.name for field in fields(Visitor))
+VISITOR_COLUMNS = ", ".join(VISITOR_FIELDS)
 ROOM_COLUMNS = "id, open, visitor_id, visitor_token, visitor_username, ts, agent_id"
+
+
+def _visitor(row: tuple[object, ...]) -> Visitor:
+    return Visitor(**dict(zip(VISITOR_FIELDS, row, strict=True)))  # type: ignore[arg-type]
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def millis(moment: datetime) -> int:
+    """Milliseconds since the epoch, exactly (JavaScript's Date keeps no finer time)."""
+    return (moment - EPOCH) // timedelta(milliseconds=1)
+
+
+def _millis(value: object) -> int:
+    return millis(parse_datetime(value))
+
+
+def _add_ts_column(connection: sqlite3.Connection) -> None:
+    """Files made before messages had a `ts` column get it, filled from their documents."""
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(messages)")}
+    if "ts" in columns:
+        return
+    connection.execute("ALTER TABLE messages ADD COLUMN ts INTEGER")
+    rows = connection.execute("SELECT seq, document FROM messages").fetchall()
+    connection.executemany(
+        "UPDATE messages SET ts = ? WHERE seq = ?",
+        [(_millis(orjson.loads(document)["ts"]), seq) for seq, document in rows],
+    )
+
+
+def _store_message(connection: sqlite3.Connection, document: JsonObject) -> JsonObject | None:
+    """Insert the document, its `ts` moved past the room's last one if need be; None when its
+    `_id` is taken."""
+    ts = _millis(document["ts"])
+    (last,) = connection.execute(
+        "SELECT MAX(ts) FROM messages WHERE rid = ?", (document["rid"],)
+    ).fetchone()
+    if last is not None and ts <= last:
+        moved = parse_datetime(document["ts"]) + timedelta(milliseconds=last + 1 - ts)
+        document = {**document, "ts": format_datetime(moved), "_updatedAt": format_datetime(moved)}
+        ts = last + 1
+    cursor = connection.execute(
+        "INSERT INTO messages (id, rid, document, ts) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (id) DO NOTHING",
+        (document["_id"], document["rid"], orjson.dumps(document), ts),
+    )
+    return document if cursor.rowcount == 1 else None
 
 
 def _room(row: tuple[object, ...]) -> Room:
@@ -91,6 +150,8 @@ class SqliteStore:
             connection.execute("PRAGMA synchronous=FULL")
             connection.execute("PRAGMA busy_timeout=5000")
             connection.executescript(SCHEMA)
+            _add_ts_column(connection)
+            connection.executescript(INDEXES)
             return connection
 
         connection = await asyncio.get_running_loop().run_in_executor(executor, connect)
@@ -139,7 +200,7 @@ class SqliteStore:
             row = connection.execute(
                 f"SELECT {VISITOR_COLUMNS} FROM visitors WHERE token = ?", (token,)
             ).fetchone()
-            return Visitor(*row) if row else None
+            return _visitor(row) if row else None
 
         return await self._transaction(read)
 
@@ -156,15 +217,16 @@ class SqliteStore:
             row = connection.execute(
                 f"SELECT {VISITOR_COLUMNS} FROM visitors WHERE token = ?", (token,)
             ).fetchone()
-            existing = Visitor(*row) if row else None
+            existing = _visitor(row) if row else None
             counter = connection.execute(
                 "SELECT value FROM counters WHERE name = 'guest'"
             ).fetchone()
             next_number = (counter[0] if counter else 0) + 1
             visitor = make(existing, next_number)
             connection.execute(
-                f"INSERT OR REPLACE INTO visitors ({VISITOR_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                astuple(visitor),
+                f"INSERT OR REPLACE INTO visitors ({VISITOR_COLUMNS}) "
+                f"VALUES ({', '.join('?' for _ in VISITOR_FIELDS)})",
+                tuple(getattr(visitor, name) for name in VISITOR_FIELDS),
             )
             if existing is None:
                 connection.execute(
@@ -214,14 +276,17 @@ class SqliteStore:
 
         return await self._transaction(write)
 
-    async def close_room(self, rid: str) -> bool:
-        """Mark the room closed; False when it was not open."""
+    async def close_room(self, rid: str, close_message: JsonObject) -> JsonObject | None:
+        """Mark the room closed and store its close message, at once; the message as stored,
+        or None when the room was not open."""
 
-        def write(connection: sqlite3.Connection) -> bool:
+        def write(connection: sqlite3.Connection) -> JsonObject | None:
             cursor = connection.execute(
                 "UPDATE rooms SET open = 0 WHERE id = ? AND open = 1", (rid,)
             )
-            return cursor.rowcount == 1
+            if cursor.rowcount != 1:
+                return None
+            return _store_message(connection, close_message)
 
         return await self._transaction(write)
 
@@ -238,16 +303,11 @@ class SqliteStore:
 
     async def insert_message(self, document: JsonObject) -> tuple[JsonObject, bool]:
         """Store the document unless its `_id` exists; answers what is stored and if it is new."""
-        encoded = orjson.dumps(document)
 
         def write(connection: sqlite3.Connection) -> tuple[JsonObject, bool]:
-            cursor = connection.execute(
-                "INSERT INTO messages (id, rid, document) VALUES (?, ?, ?) "
-                "ON CONFLICT (id) DO NOTHING",
-                (document["_id"], document["rid"], encoded),
-            )
-            if cursor.rowcount == 1:
-                return document, True
+            stored = _store_message(connection, document)
+            if stored is not None:
+                return stored, True
             row = connection.execute(
                 "SELECT document FROM messages WHERE id = ?", (document["_id"],)
             ).fetchone()
@@ -255,14 +315,46 @@ class SqliteStore:
 
         return await self._transaction(write)
 
-    async def room_messages(self, rid: str, limit: int) -> list[JsonObject]:
-        """The room's newest messages first."""
+    async def replace_message(self, document: JsonObject) -> bool:
+        """Store a new version of an existing message (same `_id`, `rid` and `ts`); False when
+        it is gone."""
+        encoded = orjson.dumps(document)
+
+        def write(connection: sqlite3.Connection) -> bool:
+            cursor = connection.execute(
+                "UPDATE messages SET document = ? WHERE id = ?", (encoded, document["_id"])
+            )
+            return cursor.rowcount == 1
+
+        return await self._transaction(write)
+
+    async def delete_message(self, message_id: str) -> bool:
+        """Remove the message; False when there was none."""
+
+        def write(connection: sqlite3.Connection) -> bool:
+            cursor = connection.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            return cursor.rowcount == 1
+
+        return await self._transaction(write)
+
+    async def room_messages(
+        self, rid: str, limit: int, before: datetime | None = None
+    ) -> list[JsonObject]:
+        """The room's newest messages first, only those older than `before` when given."""
+        bound = millis(before) if before is not None else None
 
         def read(connection: sqlite3.Connection) -> list[JsonObject]:
-            rows = connection.execute(
-                "SELECT document FROM messages WHERE rid = ? ORDER BY seq DESC LIMIT ?",
-                (rid, limit),
-            ).fetchall()
+            if bound is None:
+                rows = connection.execute(
+                    "SELECT document FROM messages WHERE rid = ? ORDER BY ts DESC LIMIT ?",
+                    (rid, limit),
+                ).fetchall()
+            else:
+                rows = connection.execute(
+                    "SELECT document FROM messages WHERE rid = ? AND ts < ? "
+                    "ORDER BY ts DESC LIMIT ?",
+                    (rid, bound, limit),
+                ).fetchall()
             return [orjson.loads(row[0]) for row in rows]
 
         return await self._transaction(read)

@@ -2,24 +2,36 @@
 
 Transport errors never leave `upstream/`: `transport.py` maps each to a domain failure
 (`UpstreamUnavailable`, `UpstreamTimeout`, `UpstreamError`), `retry.py` decides what is tried
-again, and `mapping.py` turns Rocket.Chat's answers (and its refusals) into the domain. A send
-always carries an `_id` (made before the first attempt if the client gave none), so a retry can
-never store a message twice: if the server already has it, the retry answers it.
+again, and `mapping.py` turns Rocket.Chat's answers (and its refusals) into the domain.
+
+Only what is safe is retried, with capped exponential backoff and full jitter. A send always
+carries an `_id` (made before the first attempt if the client gave none), so a retry can never
+store a message twice: if the server already has it, the retry answers it. An edit sets the
+text to a given value, so repeating it changes nothing: it is retried like a read. A delete
+that may have reached the server is retried too, and an `invalid-message` on a retry means an
+earlier attempt deleted it: that counts as done.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Mapping
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import orjson
 from cachetools import LRUCache
+from opentelemetry import trace
+from opentelemetry.trace import TracerProvider
 
 from app.backends import forwarding
 from app.backends.base import (
+    DeletedMessage,
+    InvalidMessage,
     JsonObject,
     LivechatFailure,
     Message,
@@ -29,8 +41,8 @@ from app.backends.base import (
     Visitor,
     VisitorRegistration,
 )
-from app.backends.ids import IdGenerator, random_id
-from app.backends.rocketchat_json import parse_datetime
+from app.backends.ids import IdGenerator, random_id, utc_now
+from app.backends.rocketchat_json import format_datetime, parse_datetime
 from app.backends.upstream import mapping
 from app.backends.upstream.retry import (
     CONNECT_ONLY,
@@ -42,7 +54,10 @@ from app.backends.upstream.retry import (
 )
 from app.backends.upstream.transport import TRANSPORT_ERRORS, make_client, transport_fault
 from app.markdown import MarkdownSyntaxError, parse
+from app.observability.transport import observed
 from app.settings import Settings
+
+log = logging.getLogger("app.upstream")
 
 READINESS_TIMEOUT = 2.0  # seconds a readiness probe waits for the upstream
 
@@ -69,10 +84,16 @@ class UpstreamBackend:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, new_id: IdGenerator = random_id
+        cls,
+        settings: Settings,
+        *,
+        new_id: IdGenerator = random_id,
+        tracer_provider: TracerProvider | None = None,
     ) -> UpstreamBackend:
+        if tracer_provider is None and settings.tracing_exporter() is not None:
+            tracer_provider = trace.get_tracer_provider()
         return cls(
-            make_client(settings),
+            make_client(settings, lambda inner: observed(inner, tracer_provider)),
             budget=RetryBudget(
                 max_attempts=settings.upstream_max_attempts,
                 backoff_base=settings.upstream_backoff_base,
@@ -84,11 +105,6 @@ class UpstreamBackend:
             markdown_options=settings.markdown_options(),
             new_id=new_id,
         )
-
-    @property
-    def retries(self) -> int:
-        """Retries made so far, by every operation."""
-        return self._retrying.retries
 
     async def readiness(self) -> str | None:
         """Ready when Rocket.Chat answers its public `GET /api/info` (any answer below 500)."""
@@ -110,6 +126,11 @@ class UpstreamBackend:
         headers = dict(incoming.forwarded_headers)
         headers["X-Request-Id"] = incoming.request_id
         return headers
+
+    @property
+    def retries(self) -> int:
+        """Retries made so far, by every operation."""
+        return self._retrying.retries
 
     async def _call(
         self,
@@ -141,7 +162,8 @@ class UpstreamBackend:
         return await self._retrying.run(
             attempt,
             policy,
-            what=f"{method} {path}",
+            method=method,
+            path=path,
             request_id=headers["X-Request-Id"],
             retried=retried,
         )
@@ -211,7 +233,7 @@ class UpstreamBackend:
     async def message(self, token: str, rid: str, message_id: str) -> Message:
         response = await self._call(
             "GET",
-            f"/api/v1/livechat/message/{message_id}",
+            _message_path(message_id),
             IDEMPOTENT,
             params={"token": token, "rid": rid},
         )
@@ -227,12 +249,54 @@ class UpstreamBackend:
         body = self._body(response)
         return str(body.get("rid", rid))
 
-    async def message_history(self, token: str, rid: str, limit: int = 20) -> list[Message]:
+    async def update_message(self, token: str, rid: str, message_id: str, msg: str) -> Message:
+        response = await self._call(
+            "PUT",
+            _message_path(message_id),
+            IDEMPOTENT,
+            json={"token": token, "rid": rid, "msg": msg},
+        )
+        body = self._body(response)
+        return mapping.message(
+            body.get("message"), self._markdown_for, forwarding.current().request_id
+        )
+
+    async def delete_message(self, token: str, rid: str, message_id: str) -> DeletedMessage:
+        retried: list[int] = []
+        response = await self._call(
+            "DELETE",
+            _message_path(message_id),
+            IDEMPOTENT,
+            json={"token": token, "rid": rid},
+            retried=retried,
+        )
+        request_id = forwarding.current().request_id
+        try:
+            body = self._body(response)
+        except InvalidMessage:
+            if not retried:
+                raise
+            # An earlier attempt reached the server and deleted it; when is not known.
+            log.info("delete retried into invalid-message: done before (request %s)", request_id)
+            return DeletedMessage(id=message_id, ts=utc_now())
+        document = body.get("message")
+        try:
+            return DeletedMessage(id=str(document["_id"]), ts=parse_datetime(document["ts"]))  # type: ignore[index]
+        except (KeyError, TypeError, ValueError):
+            log.warning("upstream delete answer is unreadable (request %s): %r", request_id, body)
+            raise UpstreamError("the upstream answer is not in Rocket.Chat's shape") from None
+
+    async def message_history(
+        self, token: str, rid: str, limit: int = 20, before: datetime | None = None
+    ) -> list[Message]:
+        params = {"token": token, "limit": str(limit)}
+        if before is not None:
+            params["end"] = format_datetime(before)
         response = await self._call(
             "GET",
-            f"/api/v1/livechat/messages.history/{rid}",
+            f"/api/v1/livechat/messages.history/{quote(rid, safe='')}",
             IDEMPOTENT,
-            params={"token": token, "limit": str(limit)},
+            params=params,
         )
         body = self._body(response)
         documents = body.get("messages")
@@ -240,3 +304,7 @@ class UpstreamBackend:
             raise UpstreamError("the upstream answer lacks 'messages'")
         request_id = forwarding.current().request_id
         return [mapping.message(document, self._markdown_for, request_id) for document in documents]
+
+
+def _message_path(message_id: str) -> str:
+    return f"/api/v1/livechat/message/{quote(message_id, safe='')}"

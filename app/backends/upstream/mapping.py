@@ -15,18 +15,12 @@ import httpx
 import orjson
 
 from app.backends.base import (
-    InvalidMessage,
-    InvalidParams,
-    InvalidRoom,
-    InvalidToken,
+    FAILURE_BY_ERROR,
     JsonObject,
     LivechatFailure,
     Message,
-    MessageTooLong,
-    NotAllowed,
     OtherLivechatFailure,
     Room,
-    RoomClosed,
     UpstreamError,
     Visitor,
 )
@@ -34,23 +28,9 @@ from app.backends.rocketchat_json import message_from_json, room_from_json, visi
 
 log = logging.getLogger("app.upstream")
 
-FAILURES: dict[str, type[LivechatFailure]] = {
-    "invalid-token": InvalidToken,
-    "invalid-room": InvalidRoom,
-    "room-closed": RoomClosed,
-    "message-length-exceeds-character-limit": MessageTooLong,
-    "error-message-size-exceeded": MessageTooLong,
-    "invalid-message": InvalidMessage,
-    "error-not-allowed": NotAllowed,
-}
-REASONS = {
-    "invalid-token": "no visitor has this token",
-    "invalid-room": "no room with this id belongs to this visitor",
-    "room-closed": "the room is closed",
-    "invalid-message": "no message with this id in this room",
-    "error-not-allowed": "Rocket.Chat does not allow this",
-}
-INVALID_PARAMS_SUFFIX = " [invalid-params]"
+# Rocket.Chat ≤5.x put the Meteor.Error object itself in the body: its class name in
+# `errorType`, the id in `error`.
+METEOR_CLASS_NAME = "Meteor.Error"
 
 
 def _body(response: httpx.Response, request_id: str) -> JsonObject:
@@ -73,18 +53,26 @@ def _succeeded(body: JsonObject) -> bool:
     return body.get("success") in (True, "true")
 
 
+def error_id(body: JsonObject) -> str:
+    """Rocket.Chat's error id: `errorType` when the body has one (6.x's Meteor errors read
+    "Reason [id]" in `error`, the id in `errorType`), else the `error` string (7.x's plain
+    errors are the id alone)."""
+    error_type = body.get("errorType")
+    if isinstance(error_type, str) and error_type and error_type != METEOR_CLASS_NAME:
+        return error_type
+    return str(body.get("error"))
+
+
 def failure_from(body: JsonObject) -> LivechatFailure | None:
     """Rocket.Chat's `{success: false, error, errorType}` as a domain failure, if it is one."""
     if _succeeded(body) or "error" not in body:
         return None
-    error = str(body.get("error"))
-    if body.get("errorType") == "invalid-params":
-        reason = error.removesuffix(INVALID_PARAMS_SUFFIX)
-        return InvalidParams(reason, "invalid-params")
-    kind = FAILURES.get(error)
-    if kind is not None:
-        return kind(REASONS.get(error, error), error)
-    return OtherLivechatFailure(str(body.get("message") or error), error)
+    error = error_id(body)
+    kind = FAILURE_BY_ERROR.get(error, OtherLivechatFailure)
+    text = str(body.get("error"))
+    if kind is OtherLivechatFailure and body.get("message"):
+        text = str(body["message"])
+    return kind.from_upstream(error, text)
 
 
 def answer(response: httpx.Response, request_id: str) -> JsonObject:
@@ -131,6 +119,9 @@ def message(document: Any, markdown_for: MarkdownFor, request_id: str) -> Messag
 
     def convert(raw: Any) -> Message:
         md = raw.get("md")
-        return message_from_json(raw, md if isinstance(md, list) else markdown_for(raw))
+        if not isinstance(md, list):
+            # System messages (`t` set) are not markdown: Rocket.Chat stores them unparsed.
+            md = markdown_for(raw) if raw.get("t") is None else []
+        return message_from_json(raw, md)
 
     return _convert(convert, document, request_id)  # type: ignore[no-any-return]

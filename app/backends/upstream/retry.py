@@ -20,6 +20,7 @@ import httpx
 
 from app.backends.base import RateLimited, UpstreamError, UpstreamTimeout
 from app.backends.upstream.transport import TRANSPORT_ERRORS, Reached, transport_fault
+from app.observability import metrics
 
 log = logging.getLogger("app.upstream")
 
@@ -101,14 +102,16 @@ class Retrying:
         call: Callable[[], Awaitable[httpx.Response]],
         policy: RetryPolicy,
         *,
-        what: str,
+        method: str,
+        path: str,
         request_id: str,
         retried: list[int] | None = None,
     ) -> httpx.Response:
-        """`call` until it answers, within the deadline; the last answer or failure."""
+        """`call` (one attempt at `method path`) until it answers, within the deadline; the
+        last answer or failure."""
         try:
             async with asyncio.timeout(self.budget.total_timeout):
-                return await self._attempts(call, policy, what, request_id, retried)
+                return await self._attempts(call, policy, method, path, request_id, retried)
         except TimeoutError:
             raise UpstreamTimeout("the upstream server did not answer in time") from None
 
@@ -116,24 +119,34 @@ class Retrying:
         self,
         call: Callable[[], Awaitable[httpx.Response]],
         policy: RetryPolicy,
-        what: str,
+        method: str,
+        path: str,
         request_id: str,
         retried: list[int] | None,
     ) -> httpx.Response:
         budget = self.budget
+        reason = ""
         for attempt in range(budget.max_attempts):
             last = attempt == budget.max_attempts - 1
             if attempt:
                 self.retries += 1
+                metrics.count_upstream_retry(method, path, reason)
                 if retried is not None:
                     retried.append(attempt)
             try:
                 response = await call()
             except TRANSPORT_ERRORS as error:
                 fault = transport_fault(error)
-                log.info("upstream %s on %s (request %s)", type(error).__name__, what, request_id)
+                log.info(
+                    "upstream %s on %s %s (request %s)",
+                    type(error).__name__,
+                    method,
+                    path,
+                    request_id,
+                )
                 if last or not policy.allows(fault.reached):
                     raise fault.failure from None
+                reason = fault.kind
                 await self._sleep(self.backoff(attempt))
                 continue
             status = response.status_code
@@ -142,10 +155,12 @@ class Retrying:
                 if last or not policy.statuses or wait > budget.retry_after_cap:
                     raise RateLimited("the upstream server is rate limiting", wait)
                 log.info("upstream 429, waiting %.2fs (request %s)", wait, request_id)
+                reason = "429"
                 await self._sleep(wait)
                 continue
             if status in RETRYABLE_STATUSES and policy.statuses and not last:
                 log.info("upstream %s, retrying (request %s)", status, request_id)
+                reason = str(status)
                 await self._sleep(self.backoff(attempt))
                 continue
             if status >= 500:

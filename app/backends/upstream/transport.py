@@ -31,6 +31,7 @@ was sent), so the aiohttp error it came from, kept as `__cause__`, is read first
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
@@ -70,6 +71,17 @@ class Reached(enum.Enum):
 class TransportFault:
     failure: BackendFailure
     reached: Reached
+
+    @property
+    def kind(self) -> str:
+        """The label metrics give it: timeout, connect_error, reset or error."""
+        if isinstance(self.failure, UpstreamTimeout):
+            return "timeout"
+        if self.reached is Reached.CONNECT:
+            return "connect_error"
+        if self.reached is Reached.RESET:
+            return "reset"
+        return "error"
 
 
 def _unavailable(reached: Reached) -> TransportFault:
@@ -129,8 +141,16 @@ def transport_fault(error: Exception) -> TransportFault:
     return _httpx_fault(error)
 
 
-def make_client(settings: Settings) -> httpx.AsyncClient:
-    """The pooled client to `settings.upstream_url`, over aiohttp's connection pool."""
+def _unwrapped(transport: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+    return transport
+
+
+def make_client(
+    settings: Settings,
+    wrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
+) -> httpx.AsyncClient:
+    """The pooled client to `settings.upstream_url`, over aiohttp's connection pool; `wrap`
+    puts the observing transport (metrics, spans) around it."""
     if not settings.upstream_url:
         raise ValueError("the upstream backend needs --upstream-url")
     limits = httpx.Limits(
@@ -151,7 +171,7 @@ def make_client(settings: Settings) -> httpx.AsyncClient:
 
     return httpx.AsyncClient(
         base_url=settings.upstream_url,
-        transport=AiohttpTransport(limits=limits, client=session),
+        transport=(wrap or _unwrapped)(AiohttpTransport(limits=limits, client=session)),
         # httpx keeps cookies per client too: a jar that accepts none, for the same reason.
         cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         timeout=httpx.Timeout(

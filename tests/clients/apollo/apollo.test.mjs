@@ -148,3 +148,68 @@ function strip(node) {
   }
   return node;
 }
+
+// History pages merged into one cached list: `before` is not part of the field's cache key, and
+// a page asked with `before` is appended to what is there (newest first).
+function pagingCache() {
+  return new InMemoryCache({
+    possibleTypes,
+    typePolicies: {
+      Query: {
+        fields: {
+          livechatMessages: {
+            keyArgs: ['token', 'rid'],
+            merge(existing, incoming, { args }) {
+              const pages = [existing, incoming].every((page) => page?.__typename === 'LivechatMessagesSuccess');
+              if (!args?.before || !pages) return incoming;
+              return { ...incoming, messages: [...existing.messages, ...incoming.messages] };
+            },
+          },
+        },
+      },
+    },
+  });
+}
+
+test('an edit updates the cached message by id; pages back merge into one list', async () => {
+  const paging = new ApolloClient({ link: new HttpLink({ uri: `${SERVER}/graphql` }), cache: pagingCache() });
+  const token = `apollo-pages-${Date.now()}`;
+  await paging.mutate({ mutation: operation('registerLivechatVisitor'), variables: { input: { token } } });
+  const room = await paging.mutate({ mutation: operation('openLivechatRoom'), variables: { input: { token } } });
+  const rid = room.data.openLivechatRoom.room.id;
+  const ids = [];
+  for (const msg of ['one', 'two', 'three']) {
+    const sent = await paging.mutate({ mutation: operation('sendLivechatMessage'), variables: { input: { token, rid, msg } } });
+    ids.push(sent.data.sendLivechatMessage.message.id);
+  }
+
+  const history = operation('livechatMessages');
+  const firstPage = await paging.query({ query: history, variables: { token, rid, limit: 2 } });
+  const page = firstPage.data.livechatMessages;
+  assert.deepEqual(page.messages.map((m) => m.msg), ['three', 'two']);
+  assert.equal(page.hasMore, true);
+
+  // The field is cached already (its key leaves `before` out): ask the server, as fetchMore does.
+  const older = await paging.query({
+    query: history,
+    variables: { token, rid, limit: 2, before: page.messages.at(-1).ts },
+    fetchPolicy: 'network-only',
+  });
+  assert.equal(older.data.livechatMessages.hasMore, false);
+  const merged = paging.readQuery({ query: history, variables: { token, rid, limit: 2 } });
+  assert.deepEqual(merged.livechatMessages.messages.map((m) => m.msg), ['three', 'two', 'one']);
+
+  // The edit's answer carries the same Message id: the cache updates the message in place,
+  // and the merged history shows the new text with no refetch.
+  const edited = await paging.mutate({
+    mutation: operation('updateLivechatMessage'),
+    variables: { input: { token, rid, id: ids[1], msg: 'two, **edited**' } },
+  });
+  assert.equal(edited.data.updateLivechatMessage.__typename, 'UpdateLivechatMessageSuccess');
+  assert.equal(paging.cache.extract()[`Message:${ids[1]}`].msg, 'two, **edited**');
+  const after = paging.readQuery({ query: history, variables: { token, rid, limit: 2 } });
+  const two = after.livechatMessages.messages[1];
+  assert.equal(two.msg, 'two, **edited**');
+  assert.ok(two.editedAt);
+  assert.equal(two.md[0].children[1].__typename, 'Bold');
+});

@@ -1,0 +1,55 @@
+"""The observability that sits at the HTTP edge: `GET /metrics`, the middleware that makes the
+app's metrics current for each request, and the server span of each request."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from opentelemetry.trace import TracerProvider
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.observability.metrics import Metrics
+from app.observability.tracing import server_request_hook
+
+# Probes and scrapes are not traffic: no span for them.
+UNTRACED_PATHS = "healthz,readyz,metrics"
+
+
+class CurrentMetrics:
+    """Makes `metrics` the ones the hooks record to while a request (or socket) is served."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, send)
+            return
+        with self.metrics.active():
+            await self.app(scope, receive, send)
+
+
+def serve_metrics(app: FastAPI, metrics: Metrics) -> None:
+    """`GET /metrics` in Prometheus' text format, and the middleware that feeds it."""
+
+    @app.get("/metrics", include_in_schema=False)
+    async def exposition(request: Request) -> Response:
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
+
+    app.add_middleware(CurrentMetrics, metrics=metrics)
+
+
+def trace_requests(app: FastAPI, tracer_provider: TracerProvider) -> None:
+    """A server span per request, continuing the caller's `traceparent` if it sent one."""
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    app.add_middleware(
+        OpenTelemetryMiddleware,
+        tracer_provider=tracer_provider,
+        excluded_urls=UNTRACED_PATHS,
+        server_request_hook=server_request_hook,
+        exclude_spans=["receive", "send"],
+    )

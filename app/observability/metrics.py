@@ -1,0 +1,287 @@
+"""Prometheus metrics: their definitions, and the hooks the rest of the service calls.
+
+Every label value comes from a closed set (the schema's root fields, the error codes we
+define, Rocket.Chat's route templates, HTTP status codes), never from a request: tokens, room
+and message ids and free text would give every visitor a series of their own.
+
+One `Metrics` per app, on its own registry, so that two apps in one process (tests put a
+facade in front of an in-process "Rocket.Chat") count apart. The app's middleware makes it the
+current one for each request, and the lifespan for everything the backend starts, so a hook
+needs no argument to find it:
+
+    observe_store_commit(seconds, group_size)   after each store commit (a group of sends)
+    subscription_opened() / subscription_closed()   or `with tracking_subscription():`
+    set_circuit_state("closed" | "open" | "half_open")   when the upstream breaker moves
+    count_upstream_retry(method, path, reason)   before each retry of an upstream call
+    note_livechat_error(code)   when a LivechatFailure becomes GraphQL data
+
+Upstream attempts (route, status, latency) are counted by the transport in `transport.py`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Enum,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+
+NAMESPACE = "livechat_graphql"
+
+CIRCUIT_STATES = ("closed", "open", "half_open")
+
+# Rocket.Chat's livechat routes as templates; any other path is counted as "other".
+UPSTREAM_ROUTES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), template)
+    for pattern, template in [
+        (r"/api/v1/livechat/visitor", "/api/v1/livechat/visitor"),
+        (r"/api/v1/livechat/room", "/api/v1/livechat/room"),
+        (r"/api/v1/livechat/room\.close", "/api/v1/livechat/room.close"),
+        (r"/api/v1/livechat/message", "/api/v1/livechat/message"),
+        (r"/api/v1/livechat/message/[^/]+", "/api/v1/livechat/message/{_id}"),
+        (r"/api/v1/livechat/messages\.history/[^/]+", "/api/v1/livechat/messages.history/{rid}"),
+    ]
+)
+UPSTREAM_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH"})
+
+# The top-level error codes this service gives (errors.py, middleware, limits, persisted
+# queries); a code outside this set is counted as OTHER rather than trusted as a label.
+KNOWN_ERROR_CODES = frozenset(
+    {
+        "BAD_REQUEST",
+        "BAD_USER_INPUT",
+        "GRAPHQL_PARSE_FAILED",
+        "GRAPHQL_VALIDATION_FAILED",
+        "INTERNAL_SERVER_ERROR",
+        "PERSISTED_QUERY_NOT_FOUND",
+        "PERSISTED_QUERY_NOT_SUPPORTED",
+        "RATE_LIMITED",
+        "UPSTREAM_ERROR",
+        "UPSTREAM_TIMEOUT",
+        "UPSTREAM_UNAVAILABLE",
+        "INVALID_PARAMS",
+        "INVALID_TOKEN",
+        "INVALID_ROOM",
+        "ROOM_CLOSED",
+        "MESSAGE_TOO_LONG",
+        "INVALID_MESSAGE",
+        "NOT_ALLOWED",
+        "OTHER",
+    }
+)
+
+# Group sizes are counts of sends committed together: powers of two up to a large batch.
+GROUP_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+# Commits and upstream calls are faster than a whole operation: finer low buckets.
+FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+def upstream_route(method: str, path: str) -> str:
+    """`GET /api/v1/livechat/message/{_id}` for `GET /api/v1/livechat/message/abc?token=x`."""
+    path = path.split("?", 1)[0]
+    verb = method.upper() if method.upper() in UPSTREAM_METHODS else "OTHER"
+    for pattern, template in UPSTREAM_ROUTES:
+        if pattern.fullmatch(path):
+            return f"{verb} {template}"
+    return f"{verb} other"
+
+
+def error_code(code: object) -> str:
+    return code if isinstance(code, str) and code in KNOWN_ERROR_CODES else "OTHER"
+
+
+class Metrics:
+    """The service's metric families, on one registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        # `_created` series double every family for a timestamp nobody graphs.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.operations = Counter(
+            "operations",
+            "GraphQL operations by root field(s), outcome (success, livechat_error, error) and"
+            " code (the LivechatError code, or the top-level error's extensions.code).",
+            ["operation", "outcome", "code"],
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.operation_duration = Histogram(
+            "operation_duration_seconds",
+            "Time to answer a GraphQL operation, parse to result, by root field(s).",
+            ["operation"],
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.upstream_requests = Counter(
+            "upstream_requests",
+            "Attempts sent to the upstream Rocket.Chat by route template and HTTP status"
+            " (or the transport failure: connect_error, timeout, reset).",
+            ["route", "status"],
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.upstream_duration = Histogram(
+            "upstream_request_duration_seconds",
+            "Time of one attempt to the upstream Rocket.Chat, by route template.",
+            ["route"],
+            namespace=NAMESPACE,
+            registry=r,
+            buckets=FAST_BUCKETS,
+        )
+        self.upstream_retries = Counter(
+            "upstream_retries",
+            "Retries of upstream calls by route template and what caused them.",
+            ["route", "reason"],
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        # Registered when a breaker first reports: no breaker, no series (not a false "closed").
+        self.circuit_state: Enum | None = None
+        self.subscriptions_open = Gauge(
+            "subscriptions_open",
+            "Subscriptions currently open.",
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.store_commit_duration = Histogram(
+            "store_commit_duration_seconds",
+            "Time of one commit of the in-process store (fsync included).",
+            namespace=NAMESPACE,
+            registry=r,
+            buckets=FAST_BUCKETS,
+        )
+        self.store_commit_group_size = Histogram(
+            "store_commit_group_size",
+            "Writes committed together in one store commit.",
+            namespace=NAMESPACE,
+            registry=r,
+            buckets=GROUP_SIZE_BUCKETS,
+        )
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The text format Prometheus scrapes, and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+    @contextmanager
+    def active(self) -> Iterator[Metrics]:
+        """Make these the metrics the hooks record to, for the current context."""
+        token = _current.set(self)
+        try:
+            yield self
+        finally:
+            _current.reset(token)
+
+    def activate(self) -> None:
+        """Like `active`, for a context that ends with its task (the app's lifespan)."""
+        _current.set(self)
+
+
+_current: contextvars.ContextVar[Metrics | None] = contextvars.ContextVar(
+    "livechat_graphql_metrics", default=None
+)
+
+
+def current() -> Metrics | None:
+    return _current.get()
+
+
+# ---- hooks: each is a no-op when no metrics are active ----
+
+
+def observe_store_commit(seconds: float, group_size: int) -> None:
+    metrics = _current.get()
+    if metrics is not None:
+        metrics.store_commit_duration.observe(seconds)
+        metrics.store_commit_group_size.observe(group_size)
+
+
+def subscription_opened() -> None:
+    metrics = _current.get()
+    if metrics is not None:
+        metrics.subscriptions_open.inc()
+
+
+def subscription_closed() -> None:
+    metrics = _current.get()
+    if metrics is not None:
+        metrics.subscriptions_open.dec()
+
+
+@contextmanager
+def tracking_subscription() -> Iterator[None]:
+    """Counts a subscription as open for the duration of the block, however it ends."""
+    metrics = _current.get()
+    if metrics is None:
+        yield
+        return
+    metrics.subscriptions_open.inc()
+    try:
+        yield
+    finally:
+        metrics.subscriptions_open.dec()
+
+
+def set_circuit_state(state: str) -> None:
+    metrics = _current.get()
+    if metrics is not None:
+        if state not in CIRCUIT_STATES:
+            raise ValueError(f"unknown circuit state {state!r}")
+        if metrics.circuit_state is None:
+            metrics.circuit_state = Enum(
+                "upstream_circuit_state",
+                "The upstream circuit breaker's state.",
+                namespace=NAMESPACE,
+                registry=metrics.registry,
+                states=list(CIRCUIT_STATES),
+            )
+        metrics.circuit_state.state(state)
+
+
+def count_upstream_retry(method: str, path: str, reason: str) -> None:
+    metrics = _current.get()
+    if metrics is not None:
+        metrics.upstream_retries.labels(upstream_route(method, path), reason).inc()
+
+
+def observe_upstream_attempt(method: str, path: str, status: str, seconds: float) -> None:
+    metrics = _current.get()
+    if metrics is not None:
+        route = upstream_route(method, path)
+        metrics.upstream_requests.labels(route, status).inc()
+        metrics.upstream_duration.labels(route).observe(seconds)
+
+
+@dataclass
+class OperationOutcome:
+    """What one GraphQL operation's resolvers reported, read when the operation ends."""
+
+    livechat_errors: list[str] = field(default_factory=list)
+
+
+_outcome: contextvars.ContextVar[OperationOutcome | None] = contextvars.ContextVar(
+    "livechat_graphql_operation_outcome", default=None
+)
+
+
+def begin_operation() -> OperationOutcome:
+    outcome = OperationOutcome()
+    _outcome.set(outcome)
+    return outcome
+
+
+def note_livechat_error(code: str) -> None:
+    outcome = _outcome.get()
+    if outcome is not None:
+        outcome.livechat_errors.append(code)

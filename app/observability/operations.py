@@ -1,0 +1,107 @@
+"""Counts and times GraphQL operations, labelled by what they asked for and how they ended.
+
+The operation label is the root field(s) the operation selected, read from the validated
+document, not the client's operation name: names are free text a client chooses, root fields
+are a short list the schema fixes. A document that did not validate is labelled `invalid`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode
+from strawberry.extensions import SchemaExtension
+
+from app.graphql.errors import coded_request_error
+from app.observability import metrics
+
+INVALID = "invalid"
+
+
+def root_fields(execution_context: object) -> str:
+    """`sendLivechatMessage`, or `a+b` for several; names the schema lacks count as `other`."""
+    document = getattr(execution_context, "graphql_document", None)
+    if document is None:
+        return INVALID
+    wanted = getattr(execution_context, "operation_name", None)
+    operations = [
+        definition
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode)
+        and (wanted is None or (definition.name is not None and definition.name.value == wanted))
+    ]
+    if not operations:
+        return INVALID
+    known = schema_root_fields(getattr(execution_context, "schema", None))
+    names = {
+        selection.name.value if selection.name.value in known else "other"
+        for selection in operations[0].selection_set.selections
+        if isinstance(selection, FieldNode)
+    }
+    return "+".join(sorted(names)) or "other"
+
+
+def schema_root_fields(schema: object) -> frozenset[str]:
+    """Names a root field can have: the schema's own, and introspection's."""
+    graphql_schema = getattr(schema, "_schema", None)
+    names = {"__typename", "__schema", "__type"}
+    for root in ("query_type", "mutation_type", "subscription_type"):
+        root_type = getattr(graphql_schema, root, None)
+        if root_type is not None:
+            names.update(root_type.fields)
+    return frozenset(names)
+
+
+class OperationMetrics(SchemaExtension):
+    """Records each operation to the app's current `Metrics` (see metrics.py)."""
+
+    def on_operation(self) -> Iterator[None]:
+        recorder = metrics.current()
+        if recorder is None:
+            yield
+            return
+        outcome = metrics.begin_operation()
+        started = time.perf_counter()
+        try:
+            yield
+        except Exception as error:
+            # Strawberry answers some failures (a document that does not parse) after the
+            # operation ends, from the exception that leaves it.
+            raised = error if isinstance(error, GraphQLError) else GraphQLError(str(error))
+            self._record(recorder, outcome, time.perf_counter() - started, [raised])
+            raise
+        else:
+            self._record(recorder, outcome, time.perf_counter() - started)
+
+    def _record(
+        self,
+        recorder: metrics.Metrics,
+        outcome: metrics.OperationOutcome,
+        elapsed: float,
+        raised: list[GraphQLError] | None = None,
+    ) -> None:
+        context = self.execution_context
+        operation = root_fields(context)
+        result = context.result
+        errors = (
+            raised
+            or (result.errors if result is not None else None)
+            or context.pre_execution_errors
+        )
+        if errors:
+            first = errors[0]
+            if raised or first.path is None:
+                # The document was refused (parse, validation, limits: errors with no path):
+                # its fields are not the schema's. Such errors get their code after the
+                # operation ends.
+                operation = INVALID
+                first = coded_request_error(first)
+            code = metrics.error_code((first.extensions or {}).get("code"))
+            label = ("error", code)
+        elif outcome.livechat_errors:
+            label = ("livechat_error", metrics.error_code(outcome.livechat_errors[0]))
+        else:
+            label = ("success", "")
+        recorder.operations.labels(operation, *label).inc()
+        recorder.operation_duration.labels(operation).observe(elapsed)

@@ -1,0 +1,85 @@
+"""A stop that loses nothing: SIGTERM drains the server before uvicorn's graceful shutdown.
+
+Closing the listening socket at once resets the connections still waiting in its backlog, and
+closing an idle keep-alive connection races a client that is writing its next request on it:
+either way a client sees a reset it cannot tell from a crash. So, for `shutdown_drain` seconds
+after SIGTERM, the server keeps serving while `/healthz` and `/readyz` answer 503 (the load
+balancer takes the replica out) and every response says `Connection: close` (no keep-alive
+connection is left idle to be cut). Then uvicorn stops accepting, lets in-flight requests
+finish (up to `shutdown_timeout`), closes WebSockets with 1012 and runs the lifespan's
+shutdown. A second SIGTERM, or SIGINT, skips the rest of the drain.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from types import FrameType
+
+import orjson
+import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Liveness and readiness both say the server is going away, whichever the balancer checks.
+HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+class Draining:
+    """Wraps the app: once `draining`, /healthz and /readyz answer 503 and every response
+    closes its connection after it is sent."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.draining = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.draining:
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] in HEALTH_PATHS:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"connection", b"close"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": orjson.dumps({"status": "draining"})})
+            return
+
+        async def closing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.lower() != b"connection"
+                ]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive, closing)
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, with a drain between SIGTERM and its shutdown."""
+
+    def __init__(self, config: uvicorn.Config, app: Draining, drain_seconds: float) -> None:
+        super().__init__(config)
+        self.drained_app = app
+        self.drain_seconds = drain_seconds
+        self.drain_until: float | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig == signal.SIGTERM and self.drain_until is None and self.drain_seconds > 0:
+            self.drained_app.draining = True
+            self.drain_until = time.monotonic() + self.drain_seconds
+            return
+        super().handle_exit(sig, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        if self.drain_until is not None and time.monotonic() >= self.drain_until:
+            self.should_exit = True
+        return await super().on_tick(counter)

@@ -1,0 +1,147 @@
+"""Traces of one send, through the SDK's in-memory exporter: the request's server span, the
+GraphQL spans under it, the upstream call under those, and, on the far side of the wire, the
+upstream server's span continuing the same trace from the `traceparent` it was sent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from app.backends.base import LivechatBackend
+from app.backends.upstream.client import UpstreamBackend
+from app.main import create_app
+from app.settings import Settings
+from tests.helpers import operation
+from tests.servers import serving
+
+TOKEN = "tracing-secret-token-4711"
+
+
+@pytest.fixture
+def exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def provider(exporter: InMemorySpanExporter) -> TracerProvider:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider
+
+
+@pytest.fixture
+def traced_facade(tmp_path: Path, provider: TracerProvider) -> Iterator[str]:
+    """The facade in upstream mode, in front of an in-process Rocket.Chat, both traced."""
+    upstream = create_app(Settings(database=tmp_path / "rc.db"), tracer_provider=provider)
+    with serving(upstream) as upstream_url:
+        settings = Settings(
+            backend="upstream", upstream_url=upstream_url, database=tmp_path / "unused.db"
+        )
+
+        async def factory(settings: Settings) -> LivechatBackend:
+            return UpstreamBackend.from_settings(settings, tracer_provider=provider)
+
+        app = create_app(settings, backend_factory=factory, tracer_provider=provider)
+        with serving(app) as url:
+            yield url
+
+
+def call(http: httpx.Client, name: str, variables: dict[str, object]) -> dict[str, object]:
+    body: dict[str, object] = http.post(
+        "/graphql", json={"query": operation(name), "variables": variables}
+    ).json()
+    assert "errors" not in body, body
+    return body
+
+
+def parent_of(span: ReadableSpan, spans: list[ReadableSpan]) -> ReadableSpan:
+    assert span.parent is not None, f"{span.name} has no parent"
+    [parent] = [other for other in spans if other.context.span_id == span.parent.span_id]
+    return parent
+
+
+def test_one_send_is_one_linked_trace_with_no_token(
+    traced_facade: str, exporter: InMemorySpanExporter
+) -> None:
+    with httpx.Client(base_url=traced_facade) as http:
+        call(http, "registerLivechatVisitor", {"input": {"token": TOKEN}})
+        room = call(http, "openLivechatRoom", {"input": {"token": TOKEN}})
+        rid = room["data"]["openLivechatRoom"]["room"]["id"]  # type: ignore[index]
+        # A token written into the document itself, as the README's curl examples do.
+        exporter.clear()
+        sent = http.post(
+            "/graphql",
+            json={
+                "query": 'mutation($rid: ID!) { sendLivechatMessage(input: {token: "'
+                + TOKEN
+                + '", rid: $rid, msg: "hello"}) { __typename } }',
+                "variables": {"rid": rid},
+            },
+        ).json()
+    assert sent["data"]["sendLivechatMessage"]["__typename"] == "SendLivechatMessageSuccess"
+    spans = list(exporter.get_finished_spans())
+
+    [client] = [span for span in spans if span.kind is SpanKind.CLIENT]
+    assert client.name == "POST /api/v1/livechat/message"
+    resolver = parent_of(client, spans)
+    assert resolver.name == "GraphQL Resolving: sendLivechatMessage"
+    graphql = parent_of(resolver, spans)
+    assert graphql.name.startswith("GraphQL Query")
+    request = parent_of(graphql, spans)
+    assert request.kind is SpanKind.SERVER and request.name.startswith("POST /graphql")
+    assert request.parent is None
+    # The upstream server continued the trace from the traceparent it received.
+    [upstream] = [
+        span for span in spans if span.parent and span.parent.span_id == client.context.span_id
+    ]
+    assert upstream.kind is SpanKind.SERVER and upstream.name.startswith(
+        "POST /api/v1/livechat/message"
+    )
+    assert len({span.context.trace_id for span in spans}) == 1
+
+    for span in spans:
+        for name, value in (span.attributes or {}).items():
+            assert TOKEN not in str(value), f"{span.name} carries the token in {name}"
+    assert "[REDACTED]" in str((graphql.attributes or {}).get("query"))
+    assert rid in str((resolver.attributes or {}).get("graphql.param.input"))
+
+
+def test_a_token_in_a_query_string_never_reaches_a_span(
+    traced_facade: str, exporter: InMemorySpanExporter
+) -> None:
+    with httpx.Client(base_url=traced_facade) as http:
+        call(http, "registerLivechatVisitor", {"input": {"token": TOKEN}})
+        room = call(http, "openLivechatRoom", {"input": {"token": TOKEN}})
+        rid = room["data"]["openLivechatRoom"]["room"]["id"]  # type: ignore[index]
+        history = http.get(
+            "/graphql",
+            params={
+                "query": operation("livechatMessages"),
+                "variables": f'{{"token": "{TOKEN}", "rid": "{rid}"}}',
+            },
+        )
+    assert history.status_code == 200, history.text
+    spans = list(exporter.get_finished_spans())
+    assert any(span.name == "GET /api/v1/livechat/messages.history/{rid}" for span in spans)
+    for span in spans:
+        for name, value in (span.attributes or {}).items():
+            assert TOKEN not in str(value), f"{span.name} carries the token in {name}"
+
+
+def test_tracing_is_off_by_default_and_on_with_the_standard_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().tracing_exporter() is None
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+    assert Settings().tracing_exporter() == "otlp"
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+    assert Settings().tracing_exporter() == "console"
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    assert Settings().tracing_exporter() is None
