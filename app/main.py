@@ -137,10 +137,10 @@ def create_app(
 
     @app.get("/healthz", summary="liveness: 200 once the app has started")
     async def healthz(request: Request) -> JSONResponse:
-        started = getattr(request.app.state, "backend", None) is not None
-        return JSONResponse(
-            {"status": "ok" if started else "starting"}, status_code=200 if started else 503
-        )
+        backend: GuardedBackend | None = getattr(request.app.state, "backend", None)
+        if backend is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        return JSONResponse({"status": "ok", **backend.health()})
 
     @app.get("/readyz", summary="readiness: 200 only while the backend can serve")
     async def readyz(request: Request) -> JSONResponse:

@@ -37,7 +37,7 @@ def arguments(
     doc: str | None, extra: Callable[[argparse.ArgumentParser], None] | None = None
 ) -> argparse.Namespace:
     """The options every load benchmark takes (its docstring's first line describes it), and
-    the benchmark's own (`extra`)."""
+    those `extra` adds."""
     parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     parser.add_argument("--requests", type=int, default=4000, help="per measurement")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])

@@ -10,20 +10,28 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ROOT / "queries"
 MESSAGE = "Hello **world** :smile: see https://rocket.chat"
+
+
 # The operation as a client ships it: the mutation with every fragment it spreads, the markdown
 # fragment included, so the whole md tree is selected and converted.
-SEND_DOCUMENT = (QUERIES / "sendLivechatMessage.graphql").read_text() + "\n".join(
-    path.read_text() for path in sorted((QUERIES / "fragments").glob("*.graphql"))
-)
+def send_document(root: Path = ROOT) -> str:
+    """The send operation with every fragment file, from the checkout at `root`."""
+    queries = root / "queries"
+    return (queries / "sendLivechatMessage.graphql").read_text() + "\n".join(
+        path.read_text() for path in sorted((queries / "fragments").glob("*.graphql"))
+    )
+
+
+SEND_DOCUMENT = send_document()
 GRAPHQL_SUCCESS = "SendLivechatMessageSuccess"
 REST_SUCCESS = '"rid"'
 # bench/fixed_upstream.py answers every send alike: any token and room will do.
 FIXED_UPSTREAM_ROOM = "hGFwSKA28nRKut3pD"
 
 
-def graphql_send(token: str, rid: str) -> dict[str, Any]:
+def graphql_send(token: str, rid: str, document: str = SEND_DOCUMENT) -> dict[str, Any]:
     return {
-        "query": SEND_DOCUMENT,
+        "query": document,
         "variables": {"input": {"token": token, "rid": rid, "msg": MESSAGE}},
     }
 

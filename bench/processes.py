@@ -70,9 +70,12 @@ def _resident(pid: int) -> int:
 
 @contextmanager
 def running(
-    command: list[str], health_path: str, env: dict[str, str] | None = None
+    command: list[str],
+    health_path: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Iterator[Server]:
-    """Run `command` (which must take `--port`) and yield it once it answers."""
+    """Run `command` (which must take `--port`) in `cwd` and yield it once it answers."""
     port = free_port()
     began = time.perf_counter()
     process = subprocess.Popen(
@@ -81,6 +84,7 @@ def running(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own process group: workers and forks are stopped too
+        cwd=cwd,
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -96,11 +100,12 @@ def running(
 
 
 def livechat_graphql(
-    *arguments: str, env: dict[str, str] | None = None
+    *arguments: str, env: dict[str, str] | None = None, source: Path | None = None
 ) -> AbstractContextManager[Server]:
-    """`livechat-graphql serve ARGUMENTS...`"""
+    """`livechat-graphql serve ARGUMENTS...`, from the checkout at `source` if given (its `app`
+    package is imported first, since `python -m` puts the working directory first on the path)."""
     command = [sys.executable, "-m", "app.cli", "serve", *arguments]
-    return running(command, "/healthz", env)
+    return running(command, "/healthz", env, cwd=source)
 
 
 def fixed_upstream() -> AbstractContextManager[Server]:

@@ -14,7 +14,7 @@ import ast
 import json
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from graphql import (
@@ -65,6 +65,7 @@ RICH_TEXT = (
     "```py\nprint(1)\n```\n\n| a | b |\n|:--|--:|\n| 1 | 2 |\n\n---\n\n"
     "\\[\\sum_i i\\]\n\n😀😀"
 )
+T = TypeVar("T")
 TS = datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 
 
@@ -125,7 +126,7 @@ class ScriptedBackend:
     def __init__(self, world: dict[str, Any]) -> None:
         self.world = world
 
-    def _answer(self, value: Any) -> Any:
+    def _answer(self, value: T) -> T:
         if "failure" in self.world:
             raise self.world["failure"]
         return value
@@ -218,7 +219,7 @@ def documents_in_tests() -> dict[str, str]:
 
 
 async def run(schema: Any, document: str, world: dict[str, Any]) -> str:
-    context = Context(backend=ScriptedBackend(world), request_id="req-1")  # type: ignore[arg-type]
+    context = Context(backend=ScriptedBackend(world), request_id="req-1")
     result = await schema.execute(
         document, variable_values=variables_for(document), context_value=context
     )

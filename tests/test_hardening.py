@@ -161,7 +161,7 @@ async def test_a_bug_is_masked_and_logged_with_the_request_id(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def factory(_: Settings) -> LivechatBackend:
-        return Broken()  # type: ignore[return-value]
+        return Broken()
 
     app = create_app(settings, backend_factory=factory)
     async with app.router.lifespan_context(app):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -27,7 +27,7 @@ def back_to_json(node: Any) -> dict[str, Any]:
     kind = node.type
     out: dict[str, Any] = {"type": kind}
     if isinstance(node, md.UnknownMarkdownNode):
-        return dict(node.raw)
+        return dict(cast(dict[str, Any], node.raw))
     if kind == "PLAIN_TEXT":
         out["value"] = node.text
     elif kind in PLAIN_VALUED:
@@ -66,30 +66,36 @@ def back_to_json(node: Any) -> dict[str, Any]:
     return out
 
 
-def corpus_trees() -> list[Any]:
-    trees = []
+def corpus_cases() -> list[Any]:
+    """Every tree of the corpora, as a case named by its corpus and id."""
+    cases = []
     for corpus in ("public-cases", "dev-fuzz"):
         for line in (FIXTURES / f"{corpus}.expected.jsonl").read_text().splitlines():
             case = json.loads(line)
             if "expected" in case:
-                trees.append(case["expected"])
-    return trees
+                cases.append(pytest.param(case["expected"], id=f"{corpus}:{case['id']}"))
+    return cases
 
 
-def test_every_corpus_tree_converts_losslessly_and_without_unknown_nodes() -> None:
-    for tree in corpus_trees():
-        typed = md.from_json(tree)
-        assert not any(isinstance(node, md.UnknownMarkdownNode) for node in typed)
-        assert [back_to_json(node) for node in typed] == tree
+def corpus_trees() -> list[Any]:
+    return [case.values[0] for case in corpus_cases()]
+
+
+@pytest.mark.parametrize("tree", corpus_cases())
+def test_a_corpus_tree_converts_losslessly_and_without_unknown_nodes(tree: list[Any]) -> None:
+    typed = md.from_json(tree)
+    assert not any(isinstance(node, md.UnknownMarkdownNode) for node in typed)
+    assert [back_to_json(node) for node in typed] == tree
 
 
 def test_a_node_type_from_a_newer_server_is_kept_raw() -> None:
-    future = {"type": "POLL", "value": {"question": "lunch?"}}
+    future: dict[str, Any] = {"type": "POLL", "value": {"question": "lunch?"}}
     [paragraph] = md.from_json([{"type": "PARAGRAPH", "value": [future]}])
     assert isinstance(paragraph, md.Paragraph)
     [unknown] = paragraph.children
     assert isinstance(unknown, md.UnknownMarkdownNode)
-    assert (unknown.type, unknown.raw) == ("POLL", future)
+    assert unknown.type == "POLL"
+    assert cast(dict[str, Any], unknown.raw) == future
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,7 @@ def test_every_aiohttp_exception_is_caught_and_coded_raw_or_wrapped(
     assert isinstance(raw, TRANSPORT_ERRORS)
     wrapped = httpx.ConnectTimeout("wrapped")  # what the aiohttp transport makes of many
     wrapped.__cause__ = raw
-    direct, through = transport_fault(raw), transport_fault(wrapped)  # type: ignore[arg-type]
+    direct, through = transport_fault(raw), transport_fault(wrapped)
     assert through.reached is direct.reached
     assert type(through.failure) is type(direct.failure)
     assert isinstance(direct.failure, BackendFailure)

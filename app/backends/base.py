@@ -27,7 +27,9 @@ Infrastructure failures are `BackendFailure` subclasses and become top-level Gra
         ├── UpstreamUnavailable         UPSTREAM_UNAVAILABLE
         ├── UpstreamTimeout             UPSTREAM_TIMEOUT
         ├── UpstreamError               UPSTREAM_ERROR
-        └── RateLimited                 RATE_LIMITED (retry_after seconds)
+        ├── RateLimited                 RATE_LIMITED (retry_after seconds)
+        ├── StorageFull                 STORAGE_FULL: the in-process database has no room left
+        └── StorageUnavailable          STORAGE_UNAVAILABLE: it cannot be written
 """
 
 from __future__ import annotations
@@ -333,6 +335,14 @@ class RateLimited(BackendFailure):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class StorageFull(BackendFailure):
+    code = "STORAGE_FULL"
+
+
+class StorageUnavailable(BackendFailure):
+    code = "STORAGE_UNAVAILABLE"
 
 
 class LivechatBackend(Protocol):

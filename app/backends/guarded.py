@@ -4,6 +4,7 @@ Rocket.Chat's, are refused as INVALID_PARAMS before they reach storage or an ups
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,6 +12,7 @@ from app.backends.base import (
     HISTORY_LIMIT,
     DeletedMessage,
     InvalidParams,
+    JsonObject,
     LivechatBackend,
     Message,
     OutgoingMessage,
@@ -122,6 +124,11 @@ class GuardedBackend:
         if not 1 <= limit <= self.caps.history:
             raise InvalidParams(f"'limit' must be between 1 and {self.caps.history}")
         return await self.inner.message_history(token, rid, limit, before)
+
+    def health(self) -> JsonObject:
+        """What the inner backend reports for /healthz, if it reports anything."""
+        report: Callable[[], JsonObject] | None = getattr(self.inner, "health", None)
+        return report() if report is not None else {}
 
     async def readiness(self) -> str | None:
         return await self.inner.readiness()

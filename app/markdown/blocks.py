@@ -21,10 +21,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from app.markdown import emoji, inline, nodes, tables
+from app.markdown import emoji, inline, nodes
 from app.markdown.state import Node, Result, State
+from app.markdown.text import any_char, reduce_plain_texts
 
-BLANKS = re.compile(r"[ \t]*+")
 BLANKS_REQUIRED = re.compile(r"[ \t]++")
 LANGUAGE = re.compile(r"[a-zA-Z0-9 _\-.]++")
 CODE_CHUNK = re.compile(r"(?:[^\r\n`]|`[^`\r\n]|``[^`\r\n]|``(?=[\n\r]|\Z)|`(?=[\n\r]|\Z))++")
@@ -34,7 +34,13 @@ DIGITS = re.compile(r"[0-9]++")
 MAX_SAFE_INTEGER = 2**53
 
 
-def _paragraph(s: State, pos: int) -> Result[Node]:
+def _skip_blanks(s: State, pos: int) -> int:
+    """Past the spaces and tabs at `pos`."""
+    blanks = BLANKS_REQUIRED.match(s.text, pos)
+    return blanks.end() if blanks else pos
+
+
+def paragraph(s: State, pos: int) -> Result[Node]:
     found = inline.inline(s, pos)
     return (nodes.paragraph(found[0]), found[1]) if found else None
 
@@ -42,11 +48,11 @@ def _paragraph(s: State, pos: int) -> Result[Node]:
 def _quote_line(s: State, pos: int) -> Result[Node]:
     if not s.text.startswith(">", pos):
         return None
-    start = BLANKS.match(s.text, pos + 1).end()  # type: ignore[union-attr]
+    start = _skip_blanks(s, pos + 1)
     end = s.eol(start)
     if end >= 0:
         return nodes.paragraph([nodes.plain("")]), end
-    return _paragraph(s, start)
+    return paragraph(s, start)
 
 
 def _repeated(rule: Callable[[State, int], Result[Node]], s: State, pos: int) -> Result[list[Node]]:
@@ -64,7 +70,7 @@ def quote(s: State, pos: int) -> Result[Node]:
 
 
 def _unspoiled_paragraph(s: State, pos: int) -> Result[Node]:
-    return None if s.text.startswith("||", pos) else _paragraph(s, pos)
+    return None if s.text.startswith("||", pos) else paragraph(s, pos)
 
 
 def spoiler_block(s: State, pos: int) -> Result[Node]:
@@ -116,11 +122,11 @@ def code(s: State, pos: int) -> Result[Node]:
 
 
 def horizontal_rule(s: State, pos: int) -> Result[Node]:
-    start = BLANKS.match(s.text, pos).end()  # type: ignore[union-attr]
+    start = _skip_blanks(s, pos)
     dashes = DASHES.match(s.text, start)
     if not dashes:
         return None
-    end = BLANKS.match(s.text, dashes.end()).end()  # type: ignore[union-attr]
+    end = _skip_blanks(s, dashes.end())
     after = s.eol(end)
     if after < 0 and end < s.length:
         return None
@@ -128,10 +134,10 @@ def horizontal_rule(s: State, pos: int) -> Result[Node]:
 
 
 def _heading_item(s: State, pos: int) -> Result[Node]:
-    found = inline.item(s, pos)
+    found = s.item(pos)
     if found is not None:
         return found
-    return None if s.eol(pos) >= 0 else inline.any_char(s, pos)
+    return None if s.eol(pos) >= 0 else any_char(s, pos)
 
 
 def heading(s: State, pos: int) -> Result[Node]:
@@ -147,7 +153,7 @@ def heading(s: State, pos: int) -> Result[Node]:
     end = content[1]
     after = s.eol(end)
     level = len(hashes.group(0))
-    return nodes.heading(nodes.reduce_plain_texts(content[0]), level), after if after >= 0 else end
+    return nodes.heading(reduce_plain_texts(content[0]), level), after if after >= 0 else end
 
 
 def _task(s: State, pos: int) -> Result[Node]:
@@ -182,7 +188,7 @@ def _ordered_item(s: State, pos: int) -> Result[Node]:
     number: int | float = int(digits.group(0))
     if number > MAX_SAFE_INTEGER:
         number = float(digits.group(0))  # JavaScript's parseInt loses the same precision
-    return nodes.list_item(content[0], number), content[1]  # type: ignore[arg-type]
+    return nodes.list_item(content[0], number), content[1]
 
 
 def ordered_list(s: State, pos: int) -> Result[Node]:
@@ -201,10 +207,10 @@ def _hyphen_item(s: State, pos: int) -> Result[Node]:
 
 
 def _asterisk_content_item(s: State, pos: int) -> Result[Node]:
-    found = inline.item(s, pos)
+    found = s.item(pos)
     if found is not None:
         return found
-    return None if s.text.startswith("*", pos) else inline.any_char(s, pos)
+    return None if s.text.startswith("*", pos) else any_char(s, pos)
 
 
 def _asterisk_item(s: State, pos: int) -> Result[Node]:
@@ -218,7 +224,7 @@ def _asterisk_item(s: State, pos: int) -> Result[Node]:
         return None
     end = content[1]
     after = s.eol(end)
-    return nodes.list_item(nodes.reduce_plain_texts(content[0])), after if after >= 0 else end
+    return nodes.list_item(reduce_plain_texts(content[0])), after if after >= 0 else end
 
 
 def unordered_list(s: State, pos: int) -> Result[Node]:
@@ -226,7 +232,16 @@ def unordered_list(s: State, pos: int) -> Result[Node]:
     return (nodes.typed("UNORDERED_LIST", items[0]), items[1]) if items else None
 
 
+# What closes a KaTeX block, by which syntaxes are on: (parenthesis, dollar) -> pattern.
+_KATEX_BLOCK_CLOSE = {
+    (True, True): re.compile(r"\\\]|\$\$"),
+    (True, False): re.compile(r"\\\]"),
+    (False, True): re.compile(r"\$\$"),
+}
+
+
 def katex_block(s: State, pos: int) -> Result[Node]:
+    """The content runs to the first closer the options allow, whichever opened it."""
     text = s.text
     opens = (s.katex_parenthesis and text.startswith("\\[", pos)) or (
         s.katex_dollar and text.startswith("$$", pos)
@@ -234,54 +249,18 @@ def katex_block(s: State, pos: int) -> Result[Node]:
     if not opens:
         return None
     start = pos + 2
-
-    def closing(at: int) -> int:
-        if s.katex_parenthesis and text.startswith("\\]", at):
-            return at + 2
-        if s.katex_dollar and text.startswith("$$", at):
-            return at + 2
-        return -1
-
-    end = start
-    while end < s.length:
-        if text[end] not in "$\\" or closing(end) < 0:
-            end += 1
-            continue
-        break
-    after = closing(end)
-    if after < 0:
+    end = s.next_of(_KATEX_BLOCK_CLOSE[s.katex_parenthesis, s.katex_dollar], start)
+    if end < 0:
         return None
-    return nodes.typed("KATEX", text[start:end]), after
+    return nodes.typed("KATEX", text[start:end]), end + 2
 
 
 def line_break(s: State, pos: int) -> Result[Node]:
-    end = s.eol(BLANKS.match(s.text, pos).end())  # type: ignore[union-attr]
+    end = s.eol(_skip_blanks(s, pos))
     return (nodes.line_break(), end) if end >= 0 else None
 
 
-BLOCKS: tuple[Callable[[State, int], Result[Node]], ...] = (
-    quote,
-    spoiler_block,
-    code,
-    horizontal_rule,
-    tables.table,
-    heading,
-    tasks,
-    ordered_list,
-    unordered_list,
-    katex_block,
-    line_break,
-)
-
-
-def _block(s: State, pos: int) -> Result[Node]:
-    for rule in BLOCKS:
-        found = rule(s, pos)
-        if found is not None:
-            return found
-    found = _paragraph(s, pos)
-    if found is not None:
-        return found
+def empty_line(s: State, pos: int) -> Result[Node]:
     end = s.eol(pos)
     return (nodes.paragraph([nodes.plain("")]), end) if end >= 0 else None
 
@@ -293,7 +272,7 @@ def message(s: State) -> list[Node] | None:
         return big[0]
     found: list[Node] = []
     pos = 0
-    while pos < s.length and (block := _block(s, pos)) is not None:
+    while pos < s.length and (block := s.grammar.block(s, pos)) is not None:
         found.append(block[0])
         pos = block[1]
     return found if found and pos == s.length else None

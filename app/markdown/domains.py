@@ -1,7 +1,9 @@
 """Which hosts autolink: the public-suffix test the reference makes with `tldts`.
 
 A URL or email links when its host ends in a known public suffix (ICANN or private section of
-the Public Suffix List, as bundled by `tldextract`), is an IP address (URLs only), or ends in
+the Public Suffix List: `public_suffix_list.dat` here, the list of 2025-04-07, VERSION
+2025-04-07_15-51-09_UTC in its header, which is the one the conformance corpora were checked
+against), is an IP address (URLs only), or ends in
 `localhost` or one of the configured custom domains. Host extraction and validation follow
 tldts, quirks included (a `/` in an email's local part hides its domain, for instance).
 """
@@ -10,20 +12,22 @@ from __future__ import annotations
 
 import contextlib
 import importlib.resources
+import re
 from collections.abc import Sequence
-
-from tldextract.suffix_list import extract_tlds_from_suffix_list
 
 Trie = dict[str, "Trie"]
 RULE = "\0"  # key marking a node that ends a rule
+SUFFIX_LIST = "public_suffix_list.dat"
+# A rule is a line's first word (comments start with "//", which this cannot match).
+SUFFIX_RULE = re.compile(r"^([.*!]*\w\S*)", re.MULTILINE)
 
 
 def _suffix_trie() -> Trie:
     """The Public Suffix List as a trie of labels, last label first; `*` is a wildcard."""
-    snapshot = importlib.resources.files("tldextract").joinpath(".tld_set_snapshot")
-    public, private = extract_tlds_from_suffix_list(snapshot.read_text(encoding="utf-8"))
+    listed = importlib.resources.files(__package__).joinpath(SUFFIX_LIST)
     root: Trie = {}
-    for rule in [*public, *private]:
+    for match in SUFFIX_RULE.finditer(listed.read_text(encoding="utf-8")):
+        rule = match.group(1)
         if rule.startswith("!"):
             continue  # an exception only ever shortens a suffix its wildcard already knows
         forms = {rule}

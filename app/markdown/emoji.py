@@ -13,6 +13,7 @@ import re
 from app.markdown import nodes
 from app.markdown.state import Node, Result, State
 
+BLANKS = re.compile(r"[ \t\r\n]++")
 SHORTCODE = re.compile(r":([0-9a-zA-Z\-_+.]++):")
 
 _VS = "[\ufe00-\ufe0f]?+"
@@ -95,6 +96,20 @@ EMOTICONS: list[tuple[str, str]] = [
 _BY_FIRST_CHAR: dict[str, list[tuple[str, str]]] = {}
 for _text, _name in EMOTICONS:
     _BY_FIRST_CHAR.setdefault(_text[0], []).append((_text, _name))
+EMOTICON_FIRST_CHARS = "".join(_BY_FIRST_CHAR)
+# One alternation per first character, in table order: a regex tries its alternatives in
+# order and takes the first that matches, as the reference does (not the longest).
+_EMOTICON_BY_FIRST_CHAR = {
+    char: re.compile("|".join(re.escape(text) for text, _ in entries))
+    for char, entries in _BY_FIRST_CHAR.items()
+}
+_SHORTCODES = dict(reversed(EMOTICONS))  # the first entry wins if a text were listed twice
+
+
+def could_start(char: str) -> bool:
+    """Whether an emoji may start with `char`: a shortcode's ":", a keycap's digit, "#" or
+    "*", or a character outside ASCII (every other form starts there)."""
+    return char in ":0123456789#*" or char >= "\x80"
 
 
 def emoji(s: State, pos: int) -> Result[Node]:
@@ -112,17 +127,17 @@ def emoticon(s: State, pos: int) -> Result[Node]:
     """Emoticon = an entry of EMOTICONS, when the emoticons option is on"""
     if not s.emoticons or pos >= s.length:
         return None
-    for text, name in _BY_FIRST_CHAR.get(s.text[pos], ()):
-        if s.text.startswith(text, pos):
-            return nodes.emoticon(text, name), pos + len(text)
-    return None
+    pattern = _EMOTICON_BY_FIRST_CHAR.get(s.text[pos])
+    match = pattern.match(s.text, pos) if pattern else None
+    if match is None:
+        return None
+    found = match.group(0)
+    return nodes.emoticon(found, _SHORTCODES[found]), match.end()
 
 
 def _blanks(s: State, pos: int) -> int:
-    text = s.text
-    while pos < s.length and text[pos] in " \t\r\n":
-        pos += 1
-    return pos
+    blanks = BLANKS.match(s.text, pos)
+    return blanks.end() if blanks else pos
 
 
 def big_emoji(s: State, pos: int) -> Result[list[Node]]:

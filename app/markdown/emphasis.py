@@ -13,18 +13,15 @@ reference, mentions, the other two emphases, emoji, emoticon), else a run of tex
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
-from typing import NamedTuple, cast
+from typing import cast
 
-from app.markdown import emoji, inline, links, nodes, timestamps
-from app.markdown.state import Flag, Node, Result, State
+from app.markdown import emoji, nodes, text
+from app.markdown.state import Flag, Memo, Node, Result, State
+from app.markdown.text import reduce_plain_texts
 
 Rule = Callable[[State, int], Result[Node]]
-
-# memo keys of the content runs
-BOLD_ITEMS, ITALIC_ITEMS, STRIKE_ITEMS, EMPHASIS = 10, 11, 12, 16
 
 WORD_UNDERSCORE = re.compile(r"[a-zA-Z0-9]++__?+")
 WORD = re.compile(r"[a-zA-Z0-9]++")
@@ -37,13 +34,9 @@ STRIKE_STOP = re.compile(r"[\n~ *_:`@#\[\]\\<!|\ud83c\ud83d\ud83e\u2300-\u27bf\u
 STRIKE_CHAR = re.compile(r"[^\n~ ]")
 
 
+_CLOSERS = {closer: re.compile(re.escape(closer)) for closer in ("*", "**", "_", "__", "~", "~~")}
 NOT_MARKER = {marker: re.compile(f"[^{re.escape(marker)}]") for marker in "*_~"}
 NOT_BLANK = re.compile(r"[^ \t]")
-
-
-def _run_end(s: State, key: str, pattern: re.Pattern[str], pos: int) -> int:
-    end = s.next_of(key, pattern, pos)
-    return s.length if end < 0 else end
 
 
 def whitespace_emphasis(s: State, pos: int) -> Result[Node]:
@@ -51,11 +44,12 @@ def whitespace_emphasis(s: State, pos: int) -> Result[Node]:
     if pos >= s.length or s.text[pos] not in NOT_MARKER:
         return None
     marker = s.text[pos]
-    blanks = _run_end(s, marker, NOT_MARKER[marker], pos)
-    closer = _run_end(s, "blank", NOT_BLANK, blanks)
+    not_marker = NOT_MARKER[marker]
+    blanks = s.span(not_marker, pos)
+    closer = s.span(NOT_BLANK, blanks)
     if closer == blanks or not s.text.startswith(marker, closer):
         return None
-    end = _run_end(s, marker, NOT_MARKER[marker], closer)
+    end = s.span(not_marker, closer)
     return nodes.plain(s.text[pos:end]), end
 
 
@@ -77,24 +71,15 @@ def _plain(pattern: re.Pattern[str]) -> Rule:
     return rule
 
 
-def _first(rules: tuple[Rule, ...], s: State, pos: int) -> Result[Node]:
-    for rule in rules:
-        found = rule(s, pos)
-        if found is not None:
-            return found
-    return None
-
-
-def _closed_items(key: int, item: Rule, s: State, pos: int, closer: str) -> Result[list[Node]]:
-    """Items+ from `pos` when `closer` follows them (the closer is not consumed)."""
-    end = s.run_end(key, item, pos)
+def _closed_items(key: Memo, item: Rule, s: State, pos: int, closer: str) -> Result[list[Node]]:
+    """Items+ from `pos` when `closer` follows them (the closer is not consumed). Without a
+    closer ahead the items are not read at all."""
+    if s.next_of(_CLOSERS[closer], pos + 1) < 0:
+        return None
+    end = s.repeat_end(key, item, pos)
     if end == pos or not s.text.startswith(closer, end):
         return None
-    return nodes.reduce_plain_texts(s.collect(key, item, pos, end)), end
-
-
-def _emoji(s: State, pos: int) -> Result[Node]:
-    return emoji.emoji(s, pos)
+    return reduce_plain_texts(s.collect(key, item, pos, end)), end
 
 
 def _emoticon_before(s: State, pos: int, follows: Callable[[State, int], bool]) -> Result[Node]:
@@ -111,7 +96,7 @@ def _emoticon_before(s: State, pos: int, follows: Callable[[State, int], bool]) 
 
 
 def _bold_preferred(s: State, pos: int) -> Result[Node]:
-    return _first(_rules().bold, s, pos) or _emoticon_before(
+    return s.grammar.bold_content(s, pos) or _emoticon_before(
         s, pos, lambda st, at: _bold_preferred(st, at) is not None
     )
 
@@ -120,12 +105,23 @@ _bold_run = _text_run(BOLD_STOP)
 _bold_char = _plain(BOLD_CHAR)
 
 
+# Words joined by blanks (see text.WORDS), the last one before a space, a line end, "*" or "~",
+# where a bold's own text run stops; the blanks between are whitespace items.
+_EMPHASIS_WORD = f"{text.WORD}{text.EMPHASIS_TAIL}*+"
+BOLD_WORDS = re.compile(f"(?:{_EMPHASIS_WORD} [ \t]*+)*{_EMPHASIS_WORD}(?=[ \n*~]|\\Z)")
+# The same in an italic, which may also end at "_" (no `word_` is tried inside an italic).
+ITALIC_WORDS = re.compile(f"(?:{_EMPHASIS_WORD} [ \t]*+)*{_EMPHASIS_WORD}(?=[ \n*_~]|\\Z)")
+
+
 def _bold_item(s: State, pos: int) -> Result[Node]:
-    return _bold_preferred(s, pos) or _bold_run(s, pos) or _bold_char(s, pos) or inline.line(s, pos)
+    match = BOLD_WORDS.match(s.text, pos)
+    if match:
+        return nodes.plain(match.group(0)), match.end()
+    return _bold_preferred(s, pos) or _bold_run(s, pos) or _bold_char(s, pos) or text.line(s, pos)
 
 
 def _delimited(
-    s: State, pos: int, marker: str, key: int, item: Rule, wrap: Callable[[list[Node]], Node]
+    s: State, pos: int, marker: str, key: Memo, item: Rule, wrap: Callable[[list[Node]], Node]
 ) -> Result[Node]:
     """marker marker Items marker marker / marker Items marker"""
     text = s.text
@@ -142,18 +138,18 @@ def _delimited(
 
 
 def _bold(s: State, pos: int) -> Result[Node]:
-    return _delimited(s, pos, "*", BOLD_ITEMS, _bold_item, nodes.bold)
+    return _delimited(s, pos, "*", Memo.BOLD_ITEMS, _bold_item, nodes.bold)
 
 
 def bold(s: State, pos: int) -> Result[Node]:
-    return s.guarded(Flag.BOLD, _bold, pos)
+    return s.unnested(Flag.BOLD, _bold, pos)
 
 
 # ---- italic ----
 
 
 def _italic_preferred(s: State, pos: int) -> Result[Node]:
-    return _first(_rules().italic, s, pos) or _emoticon_before(
+    return s.grammar.italic_content(s, pos) or _emoticon_before(
         s,
         pos,
         lambda st, at: _italic_preferred(st, at) is not None or st.text.startswith("_", at),
@@ -165,25 +161,28 @@ _italic_char = _plain(ITALIC_CHAR)
 
 
 def _italic_item(s: State, pos: int) -> Result[Node]:
+    match = ITALIC_WORDS.match(s.text, pos)
+    if match:
+        return nodes.plain(match.group(0)), match.end()
     return (
         _italic_preferred(s, pos)
         or _italic_run(s, pos)
         or _italic_char(s, pos)
-        or inline.line(s, pos)
+        or text.line(s, pos)
     )
 
 
 def _glued(s: State, pos: int, marker: str, word: re.Pattern[str]) -> Result[Node]:
     """marker Items marker word: underscores glued to a word stay text. The reference hands
     back a list here, which the enclosing run flattens (joining emoji to the text around)."""
-    content = _closed_items(ITALIC_ITEMS, _italic_item, s, pos + len(marker), marker)
+    content = _closed_items(Memo.ITALIC_ITEMS, _italic_item, s, pos + len(marker), marker)
     if not content:
         return None
     tail = word.match(s.text, content[1] + len(marker))
     if not tail:
         return None
     parts = [nodes.plain(marker), *content[0], nodes.plain(marker), nodes.plain(tail.group(0))]
-    return cast(Node, nodes.reduce_plain_texts(parts)), tail.end()
+    return cast(Node, reduce_plain_texts(parts)), tail.end()
 
 
 def _italic(s: State, pos: int) -> Result[Node]:
@@ -194,76 +193,37 @@ def _italic(s: State, pos: int) -> Result[Node]:
     glued = (text.startswith("__", pos) and _glued(s, pos, "__", WORD)) or (
         text.startswith("_", pos) and _glued(s, pos, "_", LETTERS)
     )
-    return glued or _delimited(s, pos, "_", ITALIC_ITEMS, _italic_item, nodes.italic)
+    return glued or _delimited(s, pos, "_", Memo.ITALIC_ITEMS, _italic_item, nodes.italic)
 
 
 def italic(s: State, pos: int) -> Result[Node]:
-    return s.guarded(Flag.ITALIC, _italic, pos)
+    return s.unnested(Flag.ITALIC, _italic, pos)
 
 
 # ---- strike ----
 
 
-_strike_run = _text_run(STRIKE_STOP)
-_strike_char = _plain(STRIKE_CHAR)
+strike_run = _text_run(STRIKE_STOP)
+strike_char = _plain(STRIKE_CHAR)
 
 
 def _strike_item(s: State, pos: int) -> Result[Node]:
-    return _first(_rules().strike, s, pos)
+    return s.grammar.strike_content(s, pos)
 
 
 def _strike(s: State, pos: int) -> Result[Node]:
-    return _delimited(s, pos, "~", STRIKE_ITEMS, _strike_item, nodes.strike)
+    return _delimited(s, pos, "~", Memo.STRIKE_ITEMS, _strike_item, nodes.strike)
 
 
 def strike(s: State, pos: int) -> Result[Node]:
-    return s.guarded(Flag.STRIKE, _strike, pos)
+    return s.unnested(Flag.STRIKE, _strike, pos)
 
 
 def _emphasis(s: State, pos: int) -> Result[Node]:
+    """Emphasis = Bold / Italic / Strike"""
     return bold(s, pos) or italic(s, pos) or strike(s, pos)
 
 
 def emphasis(s: State, pos: int) -> Result[Node]:
-    """Emphasis = Bold / Italic / Strike (asked twice per position by the dispatcher: cached)"""
-    return s.memoized(EMPHASIS, _emphasis, pos)
-
-
-class _Rules(NamedTuple):
-    """What each emphasis may hold; built on first use, as the rules refer to each other."""
-
-    bold: tuple[Rule, ...]
-    italic: tuple[Rule, ...]
-    strike: tuple[Rule, ...]
-
-
-@functools.cache
-def _rules() -> _Rules:
-    shared = (
-        inline.whitespace,
-        inline.inline_code,
-        timestamps.timestamp,
-        links.reference,
-        inline.glued_user_mention,
-        inline.channel_mention,
-    )
-    return _Rules(
-        bold=(*shared, italic, strike, _emoji),
-        italic=(*shared, bold, strike, _emoji),
-        strike=(
-            _strike_run,
-            timestamps.escaped_timestamp,
-            timestamps.timestamp,
-            inline.whitespace,
-            inline.inline_code,
-            links.reference,
-            inline.glued_user_mention,
-            inline.channel_mention,
-            italic,
-            bold,
-            _emoji,
-            emoji.emoticon,
-            _strike_char,
-            inline.line,
-        ),
-    )
+    """Emphasis, cached (an item and a link title may both ask at one position)."""
+    return s.memoized(Memo.EMPHASIS, _emphasis, pos)

@@ -16,95 +16,17 @@ from __future__ import annotations
 
 import re
 
-from app.markdown import emoji, emphasis, links, nodes, timestamps
-from app.markdown.state import Node, Result, State
-from app.markdown.unicode_classes import ALNUM_CHAR, NAME_CHAR
+from app.markdown import emoji, emphasis, links, nodes, text
+from app.markdown.state import Memo, Node, Result, State
+from app.markdown.text import reduce_plain_texts
 
-WHITESPACE = re.compile(r"[ \t]++")
-TEXT_CHAR = re.compile(r"[ -'+-Za-z\x80-\uffff]")
-LINE = re.compile(r"([ \t]*+)([ -'+-Za-z\x80-\uffff]++)([ \t]*+)")
-TEXT_STOP = re.compile(r"[*_~`:\n<\[\]! \t()\\|]")
-NAME = re.compile(f"[{NAME_CHAR}]++")
-ALNUM = re.compile(f"[{ALNUM_CHAR}]")
-INLINE_CODE = re.compile(r"`([^`\n]++)`")
 HEX_PAIRS = re.compile(r"(?:[0-9A-Fa-f]{2}){3,4}+")
 HEX_DIGITS = re.compile(r"[0-9A-Fa-f]{3,4}+")
+TEXT_STOP = re.compile(r"[*_~`:\n<\[\]! \t()\\|]")
 ESCAPABLE = frozenset("*_~`#.")
+DOUBLE_PIPE = re.compile(r"\|\|")
 EMAIL_STOP = re.compile(r"[ \t\r\n@]")
 URL_STOP = re.compile(r"[ \t\r\n:./@]")
-SPOILER_ITEMS = 14  # memo key of a spoiler's content run
-
-
-def whitespace(s: State, pos: int) -> Result[Node]:
-    match = WHITESPACE.match(s.text, pos)
-    return (nodes.plain(match.group(0)), match.end()) if match else None
-
-
-def line(s: State, pos: int) -> Result[Node]:
-    match = LINE.match(s.text, pos)
-    return (nodes.plain(match.group(0)), match.end()) if match else None
-
-
-def any_char(s: State, pos: int) -> Result[Node]:
-    if pos < s.length and s.text[pos] not in "\r\n":
-        return nodes.plain(s.text[pos]), pos + 1
-    return None
-
-
-def text_char(s: State, pos: int) -> Result[Node]:
-    if TEXT_CHAR.match(s.text, pos):
-        return nodes.plain(s.text[pos]), pos + 1
-    return None
-
-
-def user_mention(s: State, pos: int) -> Result[Node]:
-    """ "@"+ name ([:@] name)?, unless the name ends in "__" """
-    text = s.text
-    end = pos
-    while text.startswith("@", end):
-        end += 1
-    if end == pos:
-        return None
-    name = NAME.match(text, end)
-    if not name:
-        return None
-    stop = name.end()
-    if stop < s.length and text[stop] in ":@" and (more := NAME.match(text, stop + 1)):
-        stop = more.end()
-    value = text[end:stop]
-    if value.endswith("__"):
-        return None
-    return nodes.mention_user(value), stop
-
-
-def glued_user_mention(s: State, pos: int) -> Result[Node]:
-    """Text "@"+ letter reads as text (an address, not a mention); else a mention."""
-    if TEXT_CHAR.match(s.text, pos):
-        end = pos + 1
-        while s.text.startswith("@", end):
-            end += 1
-        if end > pos + 1 and ALNUM.match(s.text, end):
-            return nodes.plain(s.text[pos] + "@" + s.text[end]), end + 1
-    return user_mention(s, pos)
-
-
-def channel_mention(s: State, pos: int) -> Result[Node]:
-    """Text "#" letter reads as text; "#" name is a channel."""
-    text = s.text
-    if TEXT_CHAR.match(text, pos) and text.startswith("#", pos + 1) and ALNUM.match(text, pos + 2):
-        return nodes.plain(text[pos] + "#" + text[pos + 2]), pos + 3
-    if text.startswith("#", pos):
-        name = NAME.match(text, pos + 1)
-        if name:
-            return nodes.mention_channel(name.group(0)), name.end()
-    return None
-
-
-def inline_code(s: State, pos: int) -> Result[Node]:
-    match = INLINE_CODE.match(s.text, pos)
-    if not match:
-        return None
-    return nodes.typed("INLINE_CODE", nodes.plain(match.group(1))), match.end()
 
 
 def _katex_delimiters(s: State, pos: int) -> tuple[str, int] | None:
@@ -115,33 +37,26 @@ def _katex_delimiters(s: State, pos: int) -> tuple[str, int] | None:
     return None
 
 
-def _katex_end(s: State, pos: int) -> int:
-    if s.katex_parenthesis and s.text.startswith("\\)", pos):
-        return pos + 2
-    if s.katex_dollar and s.text.startswith("$", pos):
-        return pos + 1
-    return -1
+# What closes inline KaTeX, by which syntaxes are on: (parenthesis, dollar) -> pattern.
+_KATEX_CLOSE = {
+    (True, True): re.compile(r"\\\)|\$"),
+    (True, False): re.compile(r"\\\)"),
+    (False, True): re.compile(r"\$"),
+}
 
 
 def inline_katex(s: State, pos: int) -> Result[Node]:
-    """KatexInline = open ([^$\\\\\\r\\n] / !close .)* close"""
+    """KatexInline = open ([^$\\\\\\r\\n] / !close .)* close: the content runs to the first
+    closer, line ends included (found through `next_of`, so runs of openers stay linear)."""
     opened = _katex_delimiters(s, pos)
     if opened is None:
         return None
-    text, start = s.text, opened[1]
-    end = start
-    while end < s.length:
-        char = text[end]
-        if char not in "$\\\r\n":
-            end += 1
-            continue
-        if _katex_end(s, end) >= 0:
-            break
-        end += 1
-    close = _katex_end(s, end)
-    if close < 0:
+    start = opened[1]
+    end = s.next_of(_KATEX_CLOSE[s.katex_parenthesis, s.katex_dollar], start)
+    if end < 0:
         return None
-    return nodes.typed("INLINE_KATEX", text[start:end]), close
+    close = end + 2 if s.text.startswith("\\)", end) else end + 1
+    return nodes.typed("INLINE_KATEX", s.text[start:end]), close
 
 
 def escaped(s: State, pos: int) -> Result[Node]:
@@ -153,19 +68,19 @@ def escaped(s: State, pos: int) -> Result[Node]:
 def _spoiler_item(s: State, pos: int) -> Result[Node]:
     if s.text.startswith("||", pos):
         return None
-    return item(s, pos) or any_char(s, pos)
+    return s.item(pos) or text.any_char(s, pos)
 
 
 def spoiler(s: State, pos: int) -> Result[Node]:
     """Spoiler = "||" (!"||" (Item / Any))+ "||" """
     text = s.text
-    if not text.startswith("||", pos):
+    if not text.startswith("||", pos) or s.next_of(DOUBLE_PIPE, pos + 3) < 0:
         return None
-    end = s.run_end(SPOILER_ITEMS, _spoiler_item, pos + 2)
+    end = s.repeat_end(Memo.SPOILER_ITEMS, _spoiler_item, pos + 2)
     if end == pos + 2 or not text.startswith("||", end):
         return None
-    content = s.collect(SPOILER_ITEMS, _spoiler_item, pos + 2, end)
-    return nodes.typed("SPOILER", nodes.reduce_plain_texts(content)), end + 2
+    content = s.collect(Memo.SPOILER_ITEMS, _spoiler_item, pos + 2, end)
+    return nodes.typed("SPOILER", reduce_plain_texts(content)), end + 2
 
 
 def color(s: State, pos: int) -> Result[Node]:
@@ -184,7 +99,7 @@ def color(s: State, pos: int) -> Result[Node]:
             return None
         channels = [int(digit * 2, 16) for digit in singles.group(0)]
         end = singles.end()
-    if TEXT_CHAR.match(s.text, end):
+    if text.TEXT_CHAR.match(s.text, end):
         return None
     return nodes.color(*channels), end
 
@@ -208,24 +123,24 @@ def free_emoticon(s: State, pos: int) -> Result[Node]:
     if found is None:
         return None
     end = found[1]
-    if _emoticon_neighbour(s, end) or item(s, end) is not None:
+    if _emoticon_neighbour(s, end) or s.item(end) is not None:
         return found
     return None
 
 
 def _email_ahead(s: State, pos: int) -> bool:
     """[^ \\t\\r\\n@]* "@" """
-    stop = s.next_of("email", EMAIL_STOP, pos)
+    stop = s.next_of(EMAIL_STOP, pos)
     return stop >= 0 and s.text[stop] == "@"
 
 
 def _url_ahead(s: State, pos: int) -> bool:
     """[^ \\t\\r\\n:./@]* ("://" / ".")"""
-    stop = s.next_of("url", URL_STOP, pos)
+    stop = s.next_of(URL_STOP, pos)
     return stop >= 0 and (s.text.startswith("://", stop) or s.text[stop] == ".")
 
 
-def _underscore_domain(s: State, pos: int) -> Result[Node]:
+def underscore_domain(s: State, pos: int) -> Result[Node]:
     """ "_" DomainName, not followed by another "_": plain text, so no italic opens there."""
     if not s.text.startswith("_", pos):
         return None
@@ -237,102 +152,70 @@ def _underscore_domain(s: State, pos: int) -> Result[Node]:
     return nodes.plain(s.text[pos:end]), end
 
 
-def _ordinary(s: State, pos: int) -> Result[Node]:
-    """The items any character may start, tried when the dispatch found nothing."""
-    if _email_ahead(s, pos) and (found := links.autolinked_email(s, pos)):
-        return found
-    found = _underscore_domain(s, pos)
-    if found:
-        return found
-    if _url_ahead(s, pos) and (found := links.autolinked_url(s, pos)):
-        return found
-    for rule in (
-        emphasis.whitespace_emphasis,
-        emphasis.emphasis,
-        channel_mention,
-        emoji.emoji,
-        dash,
-        free_emoticon,
-        color,
-    ):
-        found = rule(s, pos)
-        if found:
-            return found
+def words(s: State, pos: int) -> Result[Node]:
+    match = text.WORDS.match(s.text, pos)
+    return (nodes.plain(match.group(0)), match.end()) if match else None
+
+
+def email(s: State, pos: int) -> Result[Node]:
+    return links.autolinked_email(s, pos) if _email_ahead(s, pos) else None
+
+
+def url(s: State, pos: int) -> Result[Node]:
+    return links.autolinked_url(s, pos) if _url_ahead(s, pos) else None
+
+
+def word_emphasis(s: State, pos: int) -> Result[Node]:
+    """At a letter or digit only `word_` (text, not italic) can start an emphasis."""
+    return emphasis.emphasis(s, pos) if emphasis.WORD_UNDERSCORE.match(s.text, pos) else None
+
+
+def text_run(s: State, pos: int) -> Result[Node]:
     end = s.span(TEXT_STOP, pos)
     return (nodes.plain(s.text[pos:end]), end) if end > pos else None
 
 
-def _backslash(s: State, pos: int) -> Result[Node]:
-    return timestamps.escaped_timestamp(s, pos) or inline_katex(s, pos) or escaped(s, pos)
+# Runs of one delimiter where no item starts: when the item at the start of a run of one of
+# these characters fails, it fails at every later position of the run but the last few (how
+# many: the value), because what an item there looks at is the same from each of them.
+#   "*": an emphasis needs an item after "*" or "**", and none starts at "*" followed by "*"
+#        (the emoticons and keycaps that start with "*" do not go on with "*"); "`**  **`"
+#        style blanks depend only on where the run ends;
+#   "_", "~": the same, one closer;  "|": a spoiler needs an item that is not "||";
+#   "[": a link title read from inside the run runs to the same place;
+#   "`", "<": code needs a character other than "`" next, a target one other than "<";
+#   ":", "(", ")", "]", "!", "\\": nothing starts there with the same character next (no
+#        emoji, emoticon, image, escape or URL).
+# Reading those positions one by one costs a dozen rule calls each, which is what made runs
+# of 5,000 delimiters slow; skipping them gives the same text.
+_RUN_KEEP = {"*": 3, "_": 2, "~": 2, "|": 3, "[": 1, "`": 1, "<": 1}
+_RUN_KEEP.update(dict.fromkeys(":()]!\\", 1))
+_NOT_SAME = {char: re.compile(f"[^{re.escape(char)}]") for char in _RUN_KEEP}
 
 
-def _less_than(s: State, pos: int) -> Result[Node]:
-    return timestamps.timestamp(s, pos) or links.reference(s, pos) or free_emoticon(s, pos)
-
-
-def _colon(s: State, pos: int) -> Result[Node]:
-    return emoji.emoji(s, pos) or free_emoticon(s, pos)
-
-
-def _asterisk(s: State, pos: int) -> Result[Node]:
-    return (
-        emphasis.whitespace_emphasis(s, pos) or emphasis.emphasis(s, pos) or free_emoticon(s, pos)
-    )
-
-
-def _tilde(s: State, pos: int) -> Result[Node]:
-    return emphasis.whitespace_emphasis(s, pos) or emphasis.emphasis(s, pos)
-
-
-def _minus(s: State, pos: int) -> Result[Node]:
-    return dash(s, pos) or free_emoticon(s, pos)
-
-
-def _whitespace_item(s: State, pos: int) -> Result[Node]:
-    return whitespace(s, pos)
-
-
-_BY_CHARACTER = {
-    " ": _whitespace_item,
-    "\t": _whitespace_item,
-    "\\": _backslash,
-    "[": links.reference,
-    "<": _less_than,
-    "!": links.image,
-    "|": spoiler,
-    "@": user_mention,
-    "`": inline_code,
-    "+": links.autolinked_phone,
-    "$": inline_katex,
-    ":": _colon,
-    "*": _asterisk,
-    "~": _tilde,
-    "-": _minus,
-}
-
-
-def _item(s: State, pos: int) -> Result[Node]:
-    if pos >= s.length:
-        return None
-    special = _BY_CHARACTER.get(s.text[pos])
-    if special is not None and (found := special(s, pos)):
-        return found
-    return _ordinary(s, pos)
-
-
-def item(s: State, pos: int) -> Result[Node]:
-    """Item, cached per (position, flags)."""
-    return s.memoized(1, _item, pos)
+def _dead_run_end(s: State, pos: int) -> int:
+    """Where the items that cannot start in the delimiter run at `pos` end (pos: none)."""
+    keep = _RUN_KEEP.get(s.text[pos]) if pos < s.length else None
+    if keep is None:
+        return pos
+    return max(pos, s.span(_NOT_SAME[s.text[pos]], pos) - keep)
 
 
 def inline(s: State, pos: int) -> Result[list[Node]]:
     """Inline = (Item / Any)+ EndOfLine?"""
     content: list[Node] = []
     end = pos
-    while (found := item(s, end) or any_char(s, end)) is not None:
+    while True:
+        found = s.item(end)
+        if found is None:
+            skip = _dead_run_end(s, end)
+            found = (nodes.plain(s.text[end:skip]), skip) if skip > end + 1 else None
+            found = found or text.any_char(s, end)
+            if found is None:
+                break
         content.append(found[0])
         end = found[1]
     if not content:
         return None
     after = s.eol(end)
-    return nodes.reduce_plain_texts(content), after if after >= 0 else end
+    return reduce_plain_texts(content), after if after >= 0 else end

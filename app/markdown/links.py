@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 
-from app.markdown import domains, emphasis, inline, nodes
-from app.markdown.state import Flag, Node, Result, State
+from app.markdown import domains, nodes
+from app.markdown.state import Flag, Memo, Node, Result, State
+from app.markdown.text import line, reduce_plain_texts, whitespace
 from app.markdown.unicode_classes import ALNUM_OR_MARK_CHAR
 
 EXTRA = frozenset(".,!%~*\"':;()=")  # the reference's "Extra": punctuation a URL may not end in
@@ -35,10 +36,14 @@ LOCAL_PART = re.compile(
     f"(?:\\.(?:[{ALNUM_OR_MARK_CHAR}]++[!#$%&'*+/=?^_`{{|}}~\\-]*+)++)*+@"
 )
 CLOSING_BRACKET = re.compile(r"\]")
-LINK_TITLE = 13  # memo key of a title run
-DOMAIN_CHARS = 15  # memo key of a run of domain characters
+TITLE_END = re.compile(r"\]\(")
+GREATER_THAN = re.compile(">")
 SLACK_LABEL = re.compile(r"[ -;=?-{}-\uffff]++")
 TITLE_STOP = re.compile(r"[\]()*_~ \t\r\n]")
+# Title text runs joined by blanks, read in one step: no emphasis opens at a run's start (it
+# needs "*", "_" or "~" there, or letters and then "_" for `word_`, which the lookahead rules
+# out), so the items would be these runs and blanks, merged into this one text.
+TITLE_WORDS = re.compile(r"(?:[^\]()*_~ \t\r\n]++[ \t]++)*[^\]()*_~ \t\r\n]++(?!_)")
 HAS_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]{0,31}://")
 URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 SPECIAL_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp", "file"})
@@ -81,7 +86,7 @@ def _domain_step(s: State, pos: int) -> Result[None]:
 def _label(s: State, pos: int) -> int:
     """Label = DomainChar+ ("-" DomainChar+)*; a DomainChar already takes any "-" that a
     DomainChar could follow, so this is DomainChar+ (its end memoized for linear time)."""
-    end = s.run_end(DOMAIN_CHARS, _domain_step, pos)
+    end = s.repeat_end(Memo.DOMAIN_CHARS, _domain_step, pos)
     return end if end > pos else -1
 
 
@@ -197,7 +202,20 @@ def _target_body(s: State, pos: int) -> int:
 
 
 def _angle_body(s: State, pos: int) -> int:
-    """Body* of a Slack-style target `<url|label>`."""
+    """Body* of a Slack-style target `<url|label>`.
+
+    Whether the body stops at a position does not depend on where it started, so an answer
+    holds for every start between the one asked and the stop found: kept, it makes a run of
+    `<t:` (each a scheme opening a body that runs to the end) linear."""
+    last = s.scans.get(_angle_body)
+    if last is not None and not isinstance(last, list) and last[0] <= pos <= last[1]:
+        return last[1]
+    end = _read_angle_body(s, pos)
+    s.scans[_angle_body] = (pos, end, 0)
+    return end
+
+
+def _read_angle_body(s: State, pos: int) -> int:
     text, length = s.text, s.length
     checked_until = pos
     while pos < length:
@@ -285,9 +303,12 @@ def _link_title(s: State, pos: int) -> Result[Node]:
     text = s.text
     if pos >= s.length:
         return None
+    words = TITLE_WORDS.match(text, pos)
+    if words:
+        return nodes.plain(words.group(0)), words.end()
     if text[pos] in BLANK:
-        return inline.whitespace(s, pos)
-    found = emphasis.emphasis(s, pos)
+        return whitespace(s, pos)
+    found = s.emphasis(pos)
     if found:
         return found
     run_end = s.span(TITLE_STOP, pos)
@@ -296,29 +317,32 @@ def _link_title(s: State, pos: int) -> Result[Node]:
     if text.startswith("](", pos) and pos + 2 < s.length:
         return None
     if text.startswith("] [", pos):
-        close = s.next_of("]", CLOSING_BRACKET, pos + 3)
+        close = s.next_of(CLOSING_BRACKET, pos + 3)
         if close >= 0 and text.startswith("](", close):
             return None
     return nodes.plain(text[pos]), pos + 1
 
 
 def _bracket_reference(s: State, pos: int) -> Result[Node]:
-    if not s.text.startswith("[", pos):
+    """ "[" Title* "](" Target ")": the title must end at a "](", so without one ahead there
+    is no reference and the title is not read at all."""
+    if not s.text.startswith("[", pos) or s.next_of(TITLE_END, pos + 1) < 0:
         return None
-    end = s.run_end(LINK_TITLE, _link_title, pos + 1)
+    end = s.repeat_end(Memo.LINK_TITLE, _link_title, pos + 1)
     if not s.text.startswith("](", end):
         return None
     target = _target(s, end + 2)
     if target is None or not s.text.startswith(")", target[1]):
         return None
     href = target[0]
-    title = s.collect(LINK_TITLE, _link_title, pos + 1, end)
-    label = nodes.reduce_plain_texts(title) if title else None
+    title = s.collect(Memo.LINK_TITLE, _link_title, pos + 1, end)
+    label = reduce_plain_texts(title) if title else None
     return nodes.link(href, label), target[1] + 1
 
 
 def _angle_reference(s: State, pos: int) -> Result[Node]:
-    if not s.text.startswith("<", pos):
+    """ "<" Target "|" Label ">": not tried without a ">" ahead."""
+    if not s.text.startswith("<", pos) or s.next_of(GREATER_THAN, pos + 1) < 0:
         return None
     target = _target(s, pos + 1, angle=True)
     if target is None or not s.text.startswith("|", target[1]):
@@ -335,15 +359,15 @@ def _reference(s: State, pos: int) -> Result[Node]:
 
 def reference(s: State, pos: int) -> Result[Node]:
     """A reference; none may open inside another."""
-    return s.guarded(Flag.REFERENCE, _reference, pos)
+    return s.unnested(Flag.LINK, _reference, pos)
 
 
 def image(s: State, pos: int) -> Result[Node]:
     """Image = "![" Line? "](" Target ")" """
-    if not s.text.startswith("![", pos):
+    if not s.text.startswith("![", pos) or s.next_of(TITLE_END, pos + 2) < 0:
         return None
     end = pos + 2
-    title = inline.line(s, end)
+    title = line(s, end)
     if title:
         end = title[1]
     if not s.text.startswith("](", end):

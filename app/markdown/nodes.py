@@ -1,4 +1,5 @@
-"""Constructors for the AST's node dicts, key for key as the reference emits them.
+"""Constructors for the AST's node dicts, key for key as the reference emits them (no parsing
+here: what merges or trims is decided by the rules).
 
 A key whose value would be `undefined` in JavaScript is left out, as JSON.stringify drops it.
 """
@@ -8,12 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 Node = dict[str, Any]
-
-# JavaScript's String.prototype.trim() whitespace.
-JS_WHITESPACE = (
-    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
-    "\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
 
 
 def plain(value: str) -> Node:
@@ -60,7 +55,7 @@ def task(value: list[Node], status: bool) -> Node:
     return {"type": "TASK", "status": status, "value": value}
 
 
-def list_item(value: list[Node], number: int | None = None) -> Node:
+def list_item(value: list[Node], number: float | None = None) -> Node:
     node: Node = {"type": "LIST_ITEM", "value": value}
     if number is not None:
         node["number"] = number
@@ -114,29 +109,11 @@ def timestamp(value: str, style: str | None, fallback: list[int]) -> Node:
     }
 
 
-def _trimmed_cell(value: list[Node]) -> list[Node]:
-    """A table cell's content without the blanks around it (the reference's trim)."""
-    cell = list(value)
-    if cell and cell[0]["type"] == "PLAIN_TEXT":
-        text = cell[0]["value"].lstrip(JS_WHITESPACE)
-        if text:
-            cell[0] = plain(text)
-        else:
-            cell.pop(0)
-    if cell and cell[-1]["type"] == "PLAIN_TEXT":
-        text = cell[-1]["value"].rstrip(JS_WHITESPACE)
-        if text:
-            cell[-1] = plain(text)
-        else:
-            cell.pop()
-    return cell
-
-
 def table_cell(value: list[Node], align: str | None) -> Node:
     node: Node = {"type": "TABLE_CELL"}
     if align is not None:
         node["align"] = align
-    node["value"] = _trimmed_cell(value)
+    node["value"] = value
     return node
 
 
@@ -166,49 +143,3 @@ def table(
         },
         "fallback": fallback,
     }
-
-
-def _is_blank(node: Node | None) -> bool:
-    return node is None or node["type"] != "PLAIN_TEXT" or not node["value"].strip(JS_WHITESPACE)
-
-
-def _emoji_in_text(node: Node, before: Node | None, after: Node | None) -> Node:
-    """A shortcode or emoticon touching text or another emoji reads as text, as in the reference."""
-    if node["type"] != "EMOJI" or "value" not in node or (before is None and after is None):
-        return node
-    next_to_emoji = (before is not None and before["type"] == "EMOJI") or (
-        after is not None and after["type"] == "EMOJI"
-    )
-    next_to_text = not _is_blank(before) or not _is_blank(after)
-    if not (next_to_emoji or next_to_text):
-        return node
-    if node["shortCode"] != node["value"]["value"]:
-        return node["value"]  # type: ignore[no-any-return]
-    return plain(f":{node['value']['value']}:")
-
-
-def reduce_plain_texts(values: list[Any]) -> list[Node]:
-    """Merge neighbouring PLAIN_TEXT nodes (flattening nested lists), as the reference does."""
-    flat: list[Node] = []
-    has_emoji = False
-    for value in values:
-        if isinstance(value, list):
-            flat.extend(value)
-            has_emoji = True
-        else:
-            flat.append(value)
-            has_emoji = has_emoji or value["type"] == "EMOJI"
-    if has_emoji:
-        flat = [
-            _emoji_in_text(
-                node, flat[i - 1] if i else None, flat[i + 1] if i + 1 < len(flat) else None
-            )
-            for i, node in enumerate(flat)
-        ]
-    merged: list[Node] = []
-    for node in flat:
-        if merged and node["type"] == "PLAIN_TEXT" and merged[-1]["type"] == "PLAIN_TEXT":
-            merged[-1] = plain(merged[-1]["value"] + node["value"])
-        else:
-            merged.append(node)
-    return merged

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from app.markdown.blocks import message
 from app.markdown.errors import MarkdownSyntaxError
+from app.markdown.grammar import GRAMMAR
 from app.markdown.state import State, from_units
 
 
@@ -27,14 +27,8 @@ def parse(
     text: str, options: Mapping[str, Any] | None = None, *, now: datetime | None = None
 ) -> list[dict[str, Any]]:
     """Parse a message; `now` pins the date that time-of-day timestamps land on."""
-    state = State(text, options or {}, now)
-    collecting = gc.isenabled()
-    gc.disable()  # the memo holds many objects and no cycles: a collection mid-parse is waste
-    try:
-        tree = message(state)
-    finally:
-        if collecting:
-            gc.enable()
+    state = State(text, options or {}, now, GRAMMAR)
+    tree = message(state)
     if tree is None:
         raise MarkdownSyntaxError("a message needs at least one character")
     if state.text is not text:

@@ -10,16 +10,19 @@ each inside itself; a rule's result depends only on (position, flags), which is 
 from __future__ import annotations
 
 import bisect
+import enum
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-Node = dict[str, Any]
+from app.markdown.nodes import Node as Node  # re-exported: the rules take it from here
+
 T = TypeVar("T")
 Result = tuple[T, int] | None
 
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def to_units(text: str) -> str:
@@ -32,7 +35,7 @@ def to_units(text: str) -> str:
 
 def from_units(units: str) -> str:
     """Join surrogate pairs back into characters; lone surrogates stay as they are."""
-    if not any("\ud800" <= char <= "\udfff" for char in units):
+    if not _SURROGATE.search(units):
         return units
     return units.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
 
@@ -43,7 +46,28 @@ class Flag:
     BOLD = 1
     ITALIC = 2
     STRIKE = 4
-    REFERENCE = 8
+    LINK = 8
+
+
+class Memo(enum.IntEnum):
+    """What a `State.memo` entry caches: one rule, or the items of one repetition."""
+
+    ITEM = 0
+    EMPHASIS = 1
+    BOLD_ITEMS = 2
+    ITALIC_ITEMS = 3
+    STRIKE_ITEMS = 4
+    LINK_TITLE = 5
+    SPOILER_ITEMS = 6
+    DOMAIN_CHARS = 7
+
+
+# A memo slot is one int, (position, flags, rule) packed: cheaper to hash than a tuple.
+_FLAG_SHIFT = 3  # Memo fits in 3 bits
+_POS_SHIFT = 7  # and the four flags in the next 4
+# Once its scans for one pattern have read this many times the text, `next_of` indexes every
+# match of that pattern at once.
+_SCANS_BEFORE_INDEX = 4
 
 
 class State:
@@ -53,17 +77,22 @@ class State:
         "colors",
         "custom_domains",
         "emoticons",
+        "ends",
         "flags",
+        "grammar",
         "katex_dollar",
         "katex_parenthesis",
         "length",
         "memo",
         "now",
-        "stops",
+        "scans",
         "text",
     )
 
-    def __init__(self, text: str, options: Mapping[str, Any], now: datetime | None) -> None:
+    def __init__(
+        self, text: str, options: Mapping[str, Any], now: datetime | None, grammar: Grammar
+    ) -> None:
+        self.grammar = grammar
         self.text = to_units(text)
         self.length = len(self.text)
         katex = options.get("katex") or {}
@@ -74,22 +103,40 @@ class State:
         self.custom_domains: list[str] = list(options.get("customDomains") or [])
         self.now = now
         self.flags = 0
-        self.memo: dict[tuple[int, int, int], Any] = {}
-        self.stops: dict[str, list[int]] = {}
+        self.memo: dict[int, Any] = {}
+        self.ends: dict[int, int] = {}
+        # per pattern (or scanner): the last (start, stop, characters read), or every stop
+        self.scans: dict[object, tuple[int, int, int] | list[int]] = {}
 
-    def guarded(self, flag: int, rule: Callable[[State, int], Result[T]], pos: int) -> Result[T]:
+    def item(self, pos: int) -> Result[Node]:
+        """Item at `pos` (cached): how a rule reaches the items it may hold or be followed by.
+        (`memoized` written out: this is the most frequent call of a parse.)"""
+        slot = (pos << _POS_SHIFT) | (self.flags << _FLAG_SHIFT)  # | Memo.ITEM, which is 0
+        memo = self.memo
+        if slot in memo:
+            cached: Result[Node] = memo[slot]
+            return cached
+        result = self.grammar.item(self, pos)
+        memo[slot] = result
+        return result
+
+    def emphasis(self, pos: int) -> Result[Node]:
+        """Bold / italic / strike at `pos` (cached): how a link title reaches them."""
+        return self.grammar.emphasis(self, pos)
+
+    def unnested(self, flag: int, rule: Callable[[State, int], Result[T]], pos: int) -> Result[T]:
         """Run `rule` with `flag` set, failing at once if it is set already (no bold in bold)."""
-        if self.flags & flag:
+        flags = self.flags
+        if flags & flag:
             return None
-        self.flags |= flag
-        try:
-            return rule(self, pos)
-        finally:
-            self.flags &= ~flag
+        self.flags = flags | flag
+        result = rule(self, pos)  # an exception ends the parse, so no need to restore on one
+        self.flags = flags
+        return result
 
-    def memoized(self, key: int, rule: Callable[[State, int], Result[T]], pos: int) -> Result[T]:
+    def memoized(self, key: Memo, rule: Callable[[State, int], Result[T]], pos: int) -> Result[T]:
         """Cache `rule` at (position, flags): PEG rules are pure given both."""
-        slot = (key, pos, self.flags)
+        slot = (pos << _POS_SHIFT) | (self.flags << _FLAG_SHIFT) | key
         memo = self.memo
         if slot in memo:
             cached: Result[T] = memo[slot]
@@ -99,54 +146,82 @@ class State:
         return result
 
     def collect(
-        self, key: int, item: Callable[[State, int], Result[T]], pos: int, end: int
+        self, key: Memo, item: Callable[[State, int], Result[T]], pos: int, end: int
     ) -> list[T]:
-        """The items of a run `run_end` measured, from the cache: called only once the rule
-        around the run has matched, so failed attempts never pay for building lists."""
+        """The items of a repetition `repeat_end` measured, from the cache: called only once
+        the rule around it has matched, so failed attempts never pay for building lists."""
         found: list[T] = []
+        memo = self.memo
+        tag = (self.flags << _FLAG_SHIFT) | key
         while pos < end:
-            step = self.memoized(key, item, pos)
+            step = memo.get((pos << _POS_SHIFT) | tag)
+            if step is None:
+                step = self.memoized(key, item, pos)
             assert step is not None
             found.append(step[0])
             pos = step[1]
         return found
 
-    def run_end(self, key: int, item: Callable[[State, int], Result[T]], pos: int) -> int:
+    def repeat_end(self, key: Memo, item: Callable[[State, int], Result[T]], pos: int) -> int:
         """Where `item*` from `pos` ends. The end is stored for every item start along the way,
         so asking again from any of them costs nothing: this is what keeps nesting linear."""
-        memo, flags = self.memo, self.flags
+        memo, ends = self.memo, self.ends
+        tag = (self.flags << _FLAG_SHIFT) | key
         visited: list[int] = []
         while True:
-            slot = (-key, pos, flags)
-            if slot in memo:
-                end: int = memo[slot]
+            slot = (pos << _POS_SHIFT) | tag
+            end = ends.get(slot)
+            if end is not None:
                 break
-            step = self.memoized(key, item, pos)
+            if slot in memo:
+                step = memo[slot]
+            else:
+                step = item(self, pos)
+                memo[slot] = step
             if step is None or step[1] == pos:
                 end = pos
                 break
-            visited.append(pos)
+            visited.append(slot)
             pos = step[1]
-        for start in visited:
-            memo[(-key, start, flags)] = end
+        for slot in visited:
+            ends[slot] = end
         return end
 
     def span(self, stop: re.Pattern[str], pos: int) -> int:
         """Where a run of characters that `stop` does not match ends (the run may be empty)."""
-        end = self.next_of(stop.pattern, stop, pos)
+        end = self.next_of(stop, pos)
         return self.length if end < 0 else end
 
-    def next_of(self, key: str, pattern: re.Pattern[str], pos: int) -> int:
-        """The first position at or after `pos` where `pattern` matches, or -1 (indexed once)."""
-        stops = self.stops.get(key)
-        if stops is None:
-            stops = [match.start() for match in pattern.finditer(self.text)]
-            self.stops[key] = stops
-        index = bisect.bisect_left(stops, pos)
-        return stops[index] if index < len(stops) else -1
+    def next_of(self, pattern: re.Pattern[str], pos: int) -> int:
+        """The first position at or after `pos` where `pattern` matches, or -1.
 
-    def at(self, pos: int, literal: str) -> bool:
-        return self.text.startswith(literal, pos)
+        The last answer is kept per pattern, and it holds for any position between the one
+        asked and the match found; rules mostly ask at increasing positions, so most questions
+        cost nothing or a short scan. Once the scans for a pattern have read the text a few
+        times over, every match of it is indexed at once, which keeps any order of questions
+        linear."""
+        scanned = self.scans.get(pattern)
+        if scanned is None:
+            read = 0
+        elif isinstance(scanned, list):
+            index = bisect.bisect_left(scanned, pos)
+            return scanned[index] if index < len(scanned) else -1
+        else:
+            start, found, read = scanned
+            if start <= pos and (pos <= found or found < 0):
+                return found
+        if read > _SCANS_BEFORE_INDEX * self.length:
+            stops = [match.start() for match in pattern.finditer(self.text)]
+            self.scans[pattern] = stops
+            index = bisect.bisect_left(stops, pos)
+            return stops[index] if index < len(stops) else -1
+        match = pattern.search(self.text, pos)
+        if match:
+            found = match.start()
+            self.scans[pattern] = (pos, found, read + found - pos + 1)
+            return found
+        self.scans[pattern] = (pos, -1, read + self.length - pos + 1)
+        return -1
 
     def eol(self, pos: int) -> int:
         """End of a line break at `pos` (\\r\\n, \\n or \\r), or -1."""
@@ -158,3 +233,57 @@ class State:
             if char == "\n":
                 return pos + 1
         return -1
+
+
+Starts = Callable[[str], bool]
+NodeRule = Callable[["State", int], "Result[Node]"]
+
+
+def among(chars: str) -> Starts:
+    """A `ByFirstChar` start test: the character is one of `chars`."""
+    return frozenset(chars).__contains__
+
+
+class Grammar(NamedTuple):
+    """The rule tables (built in grammar.py), for the rules that recurse: a rule module never
+    imports the modules whose rules it may contain, it asks the state (markdown-it-py's
+    `state.md.inline`)."""
+
+    block: NodeRule
+    item: NodeRule
+    emphasis: NodeRule
+    bold_content: NodeRule
+    italic_content: NodeRule
+    strike_content: NodeRule
+
+
+class ByFirstChar:
+    """Ordered choice over rules, trying only those that can start with the next character.
+
+    Each rule comes with a test of the character it needs at its start (None: any). Skipping a
+    rule that cannot match changes no answer, and the rules left for each character are worked
+    out once, so a position of plain text costs one dict lookup instead of a dozen calls."""
+
+    __slots__ = ("by_char", "rules")
+
+    def __init__(self, *rules: tuple[NodeRule, Starts | None]) -> None:
+        self.rules = rules
+        self.by_char: dict[str, tuple[NodeRule, ...]] = {}
+
+    def candidates(self, char: str) -> tuple[NodeRule, ...]:
+        found = self.by_char.get(char)
+        if found is None:
+            chosen = [rule for rule, starts in self.rules if starts is None or starts(char)]
+            found = tuple(dict.fromkeys(chosen))  # a rule listed twice fails the same twice
+            self.by_char[char] = found
+        return found
+
+    def __call__(self, s: State, pos: int) -> Result[Node]:
+        if pos >= s.length:
+            return None
+        char = s.text[pos]
+        for rule in self.by_char.get(char) or self.candidates(char):
+            found = rule(s, pos)
+            if found is not None:
+                return found
+        return None

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 
-from app.markdown import inline, nodes
+from app.markdown import nodes
 from app.markdown.state import Node, Result, State
+from app.markdown.text import JS_WHITESPACE, any_char, reduce_plain_texts
 
 ALIGNMENT = re.compile(r"[ \t]*+(:?+)-++(:?+)[ \t]*+\|")
 
@@ -28,12 +29,12 @@ def _cell(s: State, pos: int) -> tuple[list[Node], int]:
             continue
         if text[end] == "|" or s.eol(end) >= 0:
             break
-        found = inline.item(s, end) or inline.any_char(s, end)
+        found = s.item(end) or any_char(s, end)
         if found is None:
             break
         content.append(found[0])
         end = found[1]
-    return nodes.reduce_plain_texts(content), end
+    return reduce_plain_texts(content), end
 
 
 def _row(s: State, pos: int) -> Result[list[list[Node]]]:
@@ -70,6 +71,24 @@ def _delimiter(s: State, pos: int) -> Result[list[str | None]]:
     return aligns, after if after >= 0 else end
 
 
+def _trimmed_cell(value: list[Node]) -> list[Node]:
+    """A table cell's content without the blanks around it (the reference's trim)."""
+    cell = list(value)
+    if cell and cell[0]["type"] == "PLAIN_TEXT":
+        text = cell[0]["value"].lstrip(JS_WHITESPACE)
+        if text:
+            cell[0] = nodes.plain(text)
+        else:
+            cell.pop(0)
+    if cell and cell[-1]["type"] == "PLAIN_TEXT":
+        text = cell[-1]["value"].rstrip(JS_WHITESPACE)
+        if text:
+            cell[-1] = nodes.plain(text)
+        else:
+            cell.pop()
+    return cell
+
+
 def table(s: State, pos: int) -> Result[Node]:
     header = _row(s, pos)
     if header is None:
@@ -82,4 +101,6 @@ def table(s: State, pos: int) -> Result[Node]:
     while (row := _row(s, end)) is not None:
         rows.append(row[0])
         end = row[1]
-    return nodes.table(header[0], aligns[0], rows, [pos, end]), end
+    header_cells = [_trimmed_cell(cell) for cell in header[0]]
+    body = [[_trimmed_cell(cell) for cell in row] for row in rows]
+    return nodes.table(header_cells, aligns[0], body, [pos, end]), end

@@ -3,7 +3,8 @@
 Bodies and errors are Rocket.Chat's: `{..., "success": true}` on success, HTTP 400 with the
 failure's own body on a refusal (`{"success": false, "error": id}`, or for a Meteor error
 `"Reason [id]"` with `errorType`, as `LivechatFailure.body` writes it). A Rocket.Chat client, or
-our upstream backend, can talk to these unchanged.
+our upstream backend, can talk to these unchanged. When the store could not keep a write (full,
+unwritable), HTTP 503 with `errorType` STORAGE_FULL or STORAGE_UNAVAILABLE.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi.responses import Response
 
 from app.backends.base import (
     AgentRef,
+    BackendFailure,
     InvalidParams,
     JsonObject,
     LivechatBackend,
@@ -46,6 +48,10 @@ async def _answer(work: Callable[[], Awaitable[JsonObject]]) -> Response:
         body = await work()
     except LivechatFailure as failure:
         return _json(failure.body(), 400)
+    except BackendFailure as failure:
+        # Nothing was stored, and a retry may succeed once the store can write again.
+        error = failure.code.lower().replace("_", "-")
+        return _json({"success": False, "error": error, "errorType": failure.code}, 503)
     return _json({**body, "success": True})
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -21,6 +20,7 @@ from typing import Any, Protocol
 
 from app.backends.base import (
     ActionNotAllowed,
+    BackendFailure,
     DeletedMessage,
     DuplicateMessageId,
     EmptyMessage,
@@ -39,8 +39,8 @@ from app.backends.base import (
     VisitorRegistration,
 )
 from app.backends.ids import Clock, IdGenerator, random_id, utc_now
-from app.backends.inprocess.store import SqliteStore
-from app.backends.rocketchat_json import message_from_json, message_to_json
+from app.backends.inprocess.store import Lookup, SqliteStore
+from app.backends.rocketchat_json import message_from_json, message_to_json, parse_datetime
 from app.markdown import MarkdownSyntaxError, parse
 from app.settings import Settings
 
@@ -125,24 +125,25 @@ class InProcessBackend:
                 f"the SQLite database took no write within {READINESS_TIMEOUT:g} s"
                 " (locked by another process?)"
             )
-        except sqlite3.Error as error:
+        except BackendFailure as error:  # the store's StorageFull or StorageUnavailable
             return f"the SQLite database cannot be written: {error}"
         return None
 
     async def aclose(self) -> None:
         await self._store.close()
 
-    async def _visitor(self, token: str) -> Visitor:
-        visitor = await self._store.visitor_by_token(token)
-        if visitor is None:
-            raise InvalidToken
-        return visitor
+    def health(self) -> JsonObject:
+        """The store's group commit so far: how many commits, how many writes they carried, and
+        how many writes wait for the next one."""
+        stats = self._store.stats()
+        return {"store": {"commits": stats.commits, "writes": stats.writes, "queued": stats.queued}}
 
-    async def _visitors_room(self, token: str, rid: str) -> Room:
-        room = await self._store.room(rid)
-        if room is None or room.visitor_token != token:
-            raise InvalidRoom
-        return room
+    async def _checked(self, token: str, rid: str, message_id: str | None = None) -> Lookup:
+        """The visitor, their room and a message, read at once; invalid-token, then
+        invalid-room, as every visitor request checks them first."""
+        found = await self._store.lookup(token, rid, message_id)
+        visitors_room(token, found)
+        return found
 
     async def register_visitor(self, registration: VisitorRegistration) -> Visitor:
         require_text(token=registration.token)
@@ -172,14 +173,15 @@ class InProcessBackend:
         self, token: str, rid: str | None = None, agent_id: str | None = None
     ) -> tuple[Room, bool]:
         require_text(token=token)
-        visitor = await self._visitor(token)
         if rid:
-            room = await self._visitors_room(token, rid)
+            room = visitors_room(token, await self._checked(token, rid))
             if not room.open:
                 raise InvalidRoom
             return room, False
 
-        def new_room() -> Room:
+        def new_room(visitor: Visitor | None) -> Room:
+            if visitor is None:
+                raise InvalidToken
             return Room(
                 id=self._new_id(),
                 open=True,
@@ -192,35 +194,51 @@ class InProcessBackend:
         return await self._store.open_room_for(token, new_room)
 
     async def send_message(self, outgoing: OutgoingMessage) -> Message:
+        """One write: the checks and the insert run together in the store's transaction, in
+        Rocket.Chat's order (token, room, a retried `_id`, closed room, length)."""
         require_text(token=outgoing.token, rid=outgoing.rid, msg=outgoing.msg)
-        visitor = await self._visitor(outgoing.token)
-        room = await self._visitors_room(outgoing.token, outgoing.rid)
-        if outgoing.id:
-            stored = await self._store.message(outgoing.id)
-            if stored is not None:
-                return self._stored_retry(stored, outgoing)
-        if not room.open:
-            raise RoomClosed
-        self._check_length(outgoing.msg)
+        too_long = utf16_length(outgoing.msg) > self._character_limit
         now = self._clock()
-        message = Message(
-            id=outgoing.id or self._new_id(),
-            rid=room.id,
-            msg=outgoing.msg,
-            ts=now,
-            u=MessageAuthor(id=visitor.id, username=visitor.username, name=visitor.name),
-            updated_at=now,
-            token=visitor.token,
-            alias=visitor.name,
-            urls=_urls(outgoing.msg),
-            md=await self._markdown(outgoing.msg, now),
+        md = [] if too_long else await self._markdown(outgoing.msg, now)
+        urls = _urls(outgoing.msg)
+        built: list[tuple[Message, JsonObject]] = []
+
+        def decide(found: Lookup) -> JsonObject:
+            room = visitors_room(outgoing.token, found)
+            visitor = found.visitor
+            assert visitor is not None  # visitors_room refuses a missing visitor
+            if found.message is not None:
+                self._stored_retry(found.message, outgoing)
+                return found.message
+            if not room.open:
+                raise RoomClosed
+            if too_long:
+                raise MessageTooLong
+            message = Message(
+                id=outgoing.id or self._new_id(),
+                rid=room.id,
+                msg=outgoing.msg,
+                ts=now,
+                u=MessageAuthor(id=visitor.id, username=visitor.username, name=visitor.name),
+                updated_at=now,
+                token=visitor.token,
+                alias=visitor.name,
+                urls=urls,
+                md=md,
+            )
+            built.append((message, message_to_json(message)))
+            return built[-1][1]
+
+        document, created = await self._store.add_message(
+            outgoing.token, outgoing.rid, outgoing.id, decide
         )
-        document = message_to_json(message)
-        stored, created = await self._store.insert_message(document)
         if not created:
-            return self._stored_retry(stored, outgoing)
-        # The store moves `ts` on when the room's last message has the same millisecond.
-        return message if stored["ts"] == document["ts"] else message_from_json(stored)
+            return message_from_json(document)  # a retry: the message stored the first time
+        message, decided = built[-1]
+        if document is decided:
+            return message
+        moved = parse_datetime(document["ts"])  # stored 1 ms past the room's last message
+        return replace(message, ts=moved, updated_at=moved)
 
     def _check_length(self, text: str) -> None:
         if utf16_length(text) > self._character_limit:
@@ -249,9 +267,7 @@ class InProcessBackend:
         """GET: params → invalid-token → invalid-room → the message of this room by id, else
         invalid-message."""
         require_text(token=token, rid=rid)
-        await self._visitor(token)
-        await self._visitors_room(token, rid)
-        document = await self._store.message(message_id)
+        document = (await self._checked(token, rid, message_id)).message
         if document is None or document.get("rid") != rid:
             raise InvalidMessage
         return message_from_json(document)
@@ -260,9 +276,9 @@ class InProcessBackend:
         """PUT and DELETE alike: invalid-token → invalid-room (a closed room passes) → the
         message by id alone (not scoped to `rid`), else invalid-message → not the visitor's
         own → error-action-not-allowed."""
-        visitor = await self._visitor(token)
-        await self._visitors_room(token, rid)
-        document = await self._store.message(message_id)
+        found = await self._checked(token, rid, message_id)
+        visitor, document = found.visitor, found.message
+        assert visitor is not None  # _checked refuses a missing visitor
         if document is None:
             raise InvalidMessage
         message = message_from_json(document)
@@ -309,8 +325,9 @@ class InProcessBackend:
         "livechat-close" system message is stored with the closing, as Rocket.Chat's
         closeRoom saves it (the visitor as its author, the comment as its text)."""
         require_text(token=token, rid=rid)
-        visitor = await self._visitor(token)
-        room = await self._visitors_room(token, rid)
+        found = await self._checked(token, rid)
+        room, visitor = visitors_room(token, found), found.visitor
+        assert visitor is not None  # _checked refuses a missing visitor
         if not room.open:
             raise RoomClosed
         now = self._clock()
@@ -333,7 +350,16 @@ class InProcessBackend:
         """messages.history: params → invalid-token → invalid-room (a closed room is
         readable); newest first, `ts < before`."""
         require_text(token=token, rid=rid)
-        await self._visitor(token)
-        await self._visitors_room(token, rid)
+        await self._checked(token, rid)
         documents = await self._store.room_messages(rid, limit, before)
         return [message_from_json(document) for document in documents]
+
+
+def visitors_room(token: str, found: Lookup) -> Room:
+    """Rocket.Chat's first two checks of any visitor request, in its order: a visitor with
+    this token, then a room with this id that is theirs."""
+    if found.visitor is None:
+        raise InvalidToken
+    if found.room is None or found.room.visitor_token != token:
+        raise InvalidRoom
+    return found.room

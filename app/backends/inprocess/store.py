@@ -1,34 +1,72 @@
-"""SQLite persistence for visitors, rooms and messages.
+"""SQLite persistence for visitors, rooms and messages, with group commit.
 
-Every public method is one transaction run on a single dedicated thread, so the event loop never
-blocks on disk and no two transactions interleave. The database is in WAL mode with
-`synchronous=FULL`: a commit is on disk before the method returns, so an acknowledged send
-survives a crash.
+Writes: every write is one function run on the store's single writer thread, on its own
+connection. Writes that arrive while a commit is in flight wait in a queue; the writer takes them
+all as the next group and runs them in one transaction, each inside its own savepoint, then
+commits once: one fsync for the group. A write that raises (a rule it breaks, a duplicate) is
+rolled back to its savepoint and fails alone; its group-mates still commit. A storage error
+(a full disk, a read-only or vanished file) fails every write of the group with `StorageFull` or
+`StorageUnavailable`, and the next group tries again, so the store recovers when space returns.
+A write is acknowledged (its awaiting coroutine resumes) only after the COMMIT that covers it has
+returned, and writes are acknowledged in commit order.
 
-Each write (`insert_message`, `replace_message`, `delete_message`, `close_room`) is one method
-and one transaction, so that what happens after a commit can hook in at exactly one place.
+`on_commit` listeners hear about each committed write that changed what a subscriber sees, in
+commit order, on the event loop, just before the write is acknowledged: that is the one place a
+write is known durable. They get `(kind, record)`: ("message", the stored document),
+("message.updated", the new document), ("message.deleted", {"_id", "rid"}) and ("room.closed",
+the stored close message).
+
+Reads run on a small pool of reader threads, each with its own connection. In WAL mode a reader
+sees the last committed state and never waits for the writer or its fsync.
+
 A message's `ts` is kept in its own column, in milliseconds, strictly increasing within a room
-(a message stored in the same millisecond as the room's last one is moved 1 ms later): paging
-back with `ts < before` then never skips or repeats a message.
+(a message stored in the same millisecond as the room's last one is moved 1 ms later, by the
+writer, so in commit order): paging back with `ts < before` then never skips or repeats a
+message, and within a room `ts` order is commit order.
+
+Durability: `journal_mode=WAL` with `synchronous=FULL`, so every COMMIT fsyncs the WAL before it
+returns; an acknowledged write survives SIGKILL of the process and a power cut of the machine
+(`synchronous=NORMAL` would survive SIGKILL but could lose the last commits on power loss).
+
+We run our own threads on the stdlib's `sqlite3` rather than aiosqlite because group commit needs
+to own the transaction boundary across many callers' writes, and to take whatever is queued when
+the previous commit ends; aiosqlite runs each call as its own item on its thread and offers
+neither.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import logging
+import queue
 import sqlite3
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 import orjson
 
-from app.backends.base import JsonObject, Room, Visitor
+from app.backends.base import (
+    BackendFailure,
+    JsonObject,
+    Room,
+    StorageFull,
+    StorageUnavailable,
+    Visitor,
+)
 from app.backends.rocketchat_json import format_datetime, parse_datetime
+from app.observability.metrics import observe_store_commit
 
 T = TypeVar("T")
+
+log = logging.getLogger("app.store")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS visitors (
@@ -69,6 +107,12 @@ INDEXES = "CREATE INDEX IF NOT EXISTS messages_by_room_ts ON messages (rid, ts);
 VISITOR_FIELDS = tuple(field.name for field in fields(Visitor))
 VISITOR_COLUMNS = ", ".join(VISITOR_FIELDS)
 ROOM_COLUMNS = "id, open, visitor_id, visitor_token, visitor_username, ts, agent_id"
+# The most writes one transaction takes; more wait for the next commit.
+MAX_GROUP = 512
+READERS = 2
+
+# A committed change, as `on_commit` listeners hear it: what kind, and the stored record.
+CommitListener = Callable[[str, Any], None]
 
 
 def _visitor(row: tuple[object, ...]) -> Visitor:
@@ -101,8 +145,8 @@ def _add_ts_column(connection: sqlite3.Connection) -> None:
 
 
 def _store_message(connection: sqlite3.Connection, document: JsonObject) -> JsonObject | None:
-    """Insert the document, its `ts` moved past the room's last one if need be; None when its
-    `_id` is taken."""
+    """Insert the document, its `ts` moved past the room's last one if need be (then a new
+    dict); None when its `_id` is taken."""
     ts = _millis(document["ts"])
     (last,) = connection.execute(
         "SELECT MAX(ts) FROM messages WHERE rid = ?", (document["rid"],)
@@ -132,77 +176,282 @@ def _room(row: tuple[object, ...]) -> Room:
     )
 
 
+def _visitor_or_none(row: tuple[Any, ...]) -> Visitor | None:
+    return _visitor(row) if row[0] is not None else None
+
+
+def _room_or_none(row: tuple[Any, ...]) -> Room | None:
+    return _room(row) if row[0] is not None else None
+
+
+def storage_failure(error: sqlite3.Error) -> BackendFailure:
+    """SQLite's error as the coded failure a client sees; the details go to the log only."""
+    if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        return StorageFull("the database is full: the write was not stored")
+    return StorageUnavailable("the database cannot be written: the write was not stored")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    """How writes were grouped since the store opened."""
+
+    commits: int
+    writes: int
+    queued: int  # writes waiting for the next group
+
+    @property
+    def mean_group(self) -> float:
+        return self.writes / self.commits if self.commits else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What a request's rules need, read in one query: the visitor with its token, the room
+    with its id, and the message with its id (each None when there is none)."""
+
+    visitor: Visitor | None
+    room: Room | None
+    message: JsonObject | None
+
+
+# The visitor, the room and the message of a request, in one row.
+LOOKUP = (
+    f"SELECT {', '.join(f'v.{name}' for name in VISITOR_FIELDS)}, "
+    f"{', '.join(f'r.{name.strip()}' for name in ROOM_COLUMNS.split(','))}, m.document "
+    "FROM (SELECT 1) LEFT JOIN visitors v ON v.token = ? LEFT JOIN rooms r ON r.id = ? "
+    "LEFT JOIN messages m ON m.id = ?"
+)
+
+
+def _lookup(
+    connection: sqlite3.Connection, token: str, rid: str | None, message_id: str | None
+) -> Lookup:
+    row = connection.execute(LOOKUP, (token, rid, message_id)).fetchone()
+    split = len(VISITOR_FIELDS)
+    return Lookup(
+        visitor=_visitor_or_none(row[:split]),
+        room=_room_or_none(row[split:-1]),
+        message=orjson.loads(row[-1]) if row[-1] is not None else None,
+    )
+
+
+@dataclass(slots=True)
+class _Write(Generic[T]):
+    work: Callable[[sqlite3.Connection], tuple[T, tuple[str, Any] | None]]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[T]
+    value: Any = None
+    error: BaseException | None = None
+    event: tuple[str, Any] | None = field(default=None)
+
+
+_STOP = object()
+
+
+class _ProbeWritten(Exception):
+    """`check_writable`'s write went through; raised to roll it back."""
+
+
 class SqliteStore:
     """The in-process backend's storage; knows tables, not Rocket.Chat's rules."""
 
-    def __init__(self, connection: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
-        self._connection = connection
-        self._executor = executor
+    def __init__(self, path: Path | str) -> None:
+        self._path = str(path)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._listeners: list[CommitListener] = []
+        self._commits = 0
+        self._writes = 0
+        self._closing = False
+        self._connection = self._connect()
+        self._connection.executescript(SCHEMA)
+        _add_ts_column(self._connection)
+        self._connection.executescript(INDEXES)
+        # The writer runs in the opener's context, so that it records to the app's metrics.
+        self._writer = threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(self._write_loop,),
+            name="sqlite-writer",
+            daemon=True,
+        )
+        self._reader_connections: list[sqlite3.Connection] = []
+        self._reader_lock = threading.Lock()
+        self._local = threading.local()
+        self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="sqlite-reader")
+        self._writer.start()
 
     @classmethod
     async def open(cls, path: Path | str) -> SqliteStore:
         """Open (creating if needed) the database file and its schema."""
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        return await asyncio.to_thread(cls, path)
 
-        def connect() -> sqlite3.Connection:
-            connection = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=FULL")
-            connection.execute("PRAGMA busy_timeout=5000")
-            connection.executescript(SCHEMA)
-            _add_ts_column(connection)
-            connection.executescript(INDEXES)
-            return connection
-
-        connection = await asyncio.get_running_loop().run_in_executor(executor, connect)
-        return cls(connection, executor)
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=FULL")
+        connection.execute("PRAGMA busy_timeout=5000")
+        return connection
 
     async def close(self) -> None:
-        await self._run(self._connection.close)
-        self._executor.shutdown(wait=True)
+        """Finish the queued writes, then close every connection."""
+        self._closing = True
+        self._queue.put(_STOP)
+        await asyncio.to_thread(self._writer.join)
+        self._readers.shutdown(wait=True)
+        for connection in [self._connection, *self._reader_connections]:
+            connection.close()
 
-    async def _run(self, work: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+    def on_commit(self, listener: CommitListener) -> None:
+        """Call `listener(kind, record)` for each committed change, in commit order."""
+        self._listeners.append(listener)
+
+    def stats(self) -> StoreStats:
+        return StoreStats(commits=self._commits, writes=self._writes, queued=self._queue.qsize())
+
+    # ---- the writer ----
+
+    def _write(
+        self, work: Callable[[sqlite3.Connection], tuple[T, tuple[str, Any] | None]]
+    ) -> asyncio.Future[T]:
+        """Queue `work` for the next group; the future settles after the group's commit."""
+        if self._closing:
+            raise StorageUnavailable("the store is closed")
+        loop = asyncio.get_running_loop()
+        write: _Write[T] = _Write(work, loop, loop.create_future())
+        self._queue.put(write)
+        return write.future
 
     async def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        def run() -> T:
-            connection = self._connection
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(connection)
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
-            return result
+        """Run `work` as one write of a group commit; answers once it is durable."""
+        return await self._write(lambda connection: (work(connection), None))
 
-        return await self._run(run)
+    def _write_loop(self) -> None:
+        stopping = False
+        while not stopping:
+            group: list[_Write[Any]] = []
+            item = self._queue.get()
+            while True:
+                if item is _STOP:
+                    stopping = True
+                else:
+                    group.append(item)
+                if stopping or len(group) >= MAX_GROUP:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if group:
+                try:
+                    self._commit(group)
+                except Exception:  # a bug of ours: fail the group, keep the writer alive
+                    log.exception("the writer failed a group of %d writes", len(group))
+                    for write in group:
+                        write.error = StorageUnavailable("the write was not stored")
+                        write.event = None
+                self._acknowledge(group)
+
+    def _commit(self, group: list[_Write[Any]]) -> None:
+        """Run the group in one transaction, each write in its own savepoint; commit once."""
+        connection = self._connection
+        began = time.perf_counter()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            for write in group:
+                connection.execute("SAVEPOINT write")
+                try:
+                    write.value, write.event = write.work(connection)
+                except sqlite3.Error as error:
+                    if not isinstance(error, sqlite3.IntegrityError):
+                        raise  # the storage failed: the whole group fails below
+                    connection.execute("ROLLBACK TO write")
+                    write.error = error
+                except Exception as error:
+                    connection.execute("ROLLBACK TO write")
+                    write.error = error
+                connection.execute("RELEASE write")
+            connection.execute("COMMIT")
+        except sqlite3.Error as error:
+            log.error("a group of %d writes failed: %s", len(group), error)
+            if connection.in_transaction:
+                try:
+                    connection.execute("ROLLBACK")
+                except sqlite3.Error:
+                    log.exception("rolling back the failed group failed")
+            for write in group:
+                write.error, write.event = storage_failure(error), None
+            return
+        observe_store_commit(time.perf_counter() - began, len(group))
+        self._commits += 1
+        self._writes += len(group)
+
+    def _acknowledge(self, group: list[_Write[Any]]) -> None:
+        """Hand the outcomes to each writer's event loop, one callback per loop, in order."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Write[Any]]] = {}
+        for write in group:
+            by_loop.setdefault(write.loop, []).append(write)
+        for loop, writes in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+                loop.call_soon_threadsafe(self._settle, writes)
+
+    def _settle(self, writes: list[_Write[Any]]) -> None:
+        """On the event loop: tell the listeners, then acknowledge, in commit order."""
+        for write in writes:
+            if write.error is None and write.event is not None:
+                kind, record = write.event
+                for listener in self._listeners:
+                    try:
+                        listener(kind, record)
+                    except Exception:
+                        log.exception("a commit listener failed")
+            if write.future.done():
+                continue  # the caller went away; the write stands
+            if write.error is not None:
+                write.future.set_exception(write.error)
+            else:
+                write.future.set_result(write.value)
+
+    # ---- readers ----
+
+    def _reader(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._connect()
+            connection.execute("PRAGMA query_only=1")
+            self._local.connection = connection
+            with self._reader_lock:
+                self._reader_connections.append(connection)
+        return connection
+
+    async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` on a reader connection: the last committed state, never the writer's."""
+
+        def run() -> T:
+            try:
+                return work(self._reader())
+            except sqlite3.Error as error:
+                log.error("a read failed: %s", error)
+                raise storage_failure(error) from None
+
+        return await asyncio.get_running_loop().run_in_executor(self._readers, run)
 
     async def check_writable(self) -> None:
-        """Take the write lock and write, then roll back: raises what a real write would
-        (a read-only file, another process holding the lock) without touching the data."""
+        """Write through the writer as any write does, then roll the write back: raises what a
+        real write would (`StorageFull`, `StorageUnavailable` for a read-only file or another
+        process holding the lock) without touching the data."""
 
-        def probe() -> None:
-            connection = self._connection
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                connection.execute("CREATE TABLE IF NOT EXISTS readiness_probe (id INTEGER)")
-                connection.execute("INSERT INTO readiness_probe VALUES (1)")
-            finally:
-                connection.execute("ROLLBACK")
+        def probe(connection: sqlite3.Connection) -> None:
+            connection.execute("CREATE TABLE IF NOT EXISTS readiness_probe (id INTEGER)")
+            connection.execute("INSERT INTO readiness_probe VALUES (1)")
+            raise _ProbeWritten  # rolled back to its savepoint: its group-mates are untouched
 
-        await self._run(probe)
+        with contextlib.suppress(_ProbeWritten):
+            await self._transaction(probe)
 
     # ---- visitors ----
 
-    async def visitor_by_token(self, token: str) -> Visitor | None:
-        def read(connection: sqlite3.Connection) -> Visitor | None:
-            row = connection.execute(
-                f"SELECT {VISITOR_COLUMNS} FROM visitors WHERE token = ?", (token,)
-            ).fetchone()
-            return _visitor(row) if row else None
-
-        return await self._transaction(read)
+    async def lookup(self, token: str, rid: str, message_id: str | None = None) -> Lookup:
+        """The visitor with `token`, the room `rid` and the message `message_id`: one query."""
+        return await self._read(lambda connection: _lookup(connection, token, rid, message_id))
 
     async def upsert_visitor(
         self, token: str, make: Callable[[Visitor | None, int], Visitor]
@@ -239,27 +488,22 @@ class SqliteStore:
 
     # ---- rooms ----
 
-    async def room(self, rid: str) -> Room | None:
-        def read(connection: sqlite3.Connection) -> Room | None:
-            row = connection.execute(
-                f"SELECT {ROOM_COLUMNS} FROM rooms WHERE id = ?", (rid,)
-            ).fetchone()
-            return _room(row) if row else None
-
-        return await self._transaction(read)
-
-    async def open_room_for(self, token: str, new_room: Callable[[], Room]) -> tuple[Room, bool]:
-        """The visitor's open room, or `new_room()` stored; atomic, so never two open rooms."""
+    async def open_room_for(
+        self, token: str, new_room: Callable[[Visitor | None], Room]
+    ) -> tuple[Room, bool]:
+        """The visitor's open room, or `new_room(visitor)` stored; one write, so never two open
+        rooms. `new_room` raises to refuse (it is given None when no visitor has `token`)."""
 
         def write(connection: sqlite3.Connection) -> tuple[Room, bool]:
+            visitor = _lookup(connection, token, None, None).visitor
             row = connection.execute(
                 f"SELECT {ROOM_COLUMNS} FROM rooms WHERE visitor_token = ? AND open = 1 "
                 "ORDER BY ts DESC LIMIT 1",
                 (token,),
             ).fetchone()
-            if row:
+            if visitor is not None and row:
                 return _room(row), False
-            room = new_room()
+            room = new_room(visitor)
             connection.execute(
                 f"INSERT INTO rooms ({ROOM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -280,62 +524,74 @@ class SqliteStore:
         """Mark the room closed and store its close message, at once; the message as stored,
         or None when the room was not open."""
 
-        def write(connection: sqlite3.Connection) -> JsonObject | None:
+        def write(
+            connection: sqlite3.Connection,
+        ) -> tuple[JsonObject | None, tuple[str, Any] | None]:
             cursor = connection.execute(
                 "UPDATE rooms SET open = 0 WHERE id = ? AND open = 1", (rid,)
             )
             if cursor.rowcount != 1:
-                return None
-            return _store_message(connection, close_message)
+                return None, None
+            stored = _store_message(connection, close_message)
+            return stored, ("room.closed", stored)
 
-        return await self._transaction(write)
+        return await self._write(write)
 
     # ---- messages ----
 
-    async def message(self, message_id: str) -> JsonObject | None:
-        def read(connection: sqlite3.Connection) -> JsonObject | None:
-            row = connection.execute(
-                "SELECT document FROM messages WHERE id = ?", (message_id,)
-            ).fetchone()
-            return orjson.loads(row[0]) if row else None
+    async def add_message(
+        self,
+        token: str,
+        rid: str,
+        message_id: str | None,
+        decide: Callable[[Lookup], JsonObject],
+    ) -> tuple[JsonObject, bool]:
+        """A send in one write: `decide(lookup)` applies the rules to the visitor, the room and
+        the message already stored under `message_id` (read in one query), raising to refuse;
+        it answers that stored message to store nothing, or a new document to store. Answers
+        the document as stored, and whether it is new."""
 
-        return await self._transaction(read)
-
-    async def insert_message(self, document: JsonObject) -> tuple[JsonObject, bool]:
-        """Store the document unless its `_id` exists; answers what is stored and if it is new."""
-
-        def write(connection: sqlite3.Connection) -> tuple[JsonObject, bool]:
+        def write(
+            connection: sqlite3.Connection,
+        ) -> tuple[tuple[JsonObject, bool], tuple[str, Any] | None]:
+            found = _lookup(connection, token, rid, message_id)
+            document = decide(found)
+            if document is found.message:
+                return (document, False), None
             stored = _store_message(connection, document)
-            if stored is not None:
-                return stored, True
-            row = connection.execute(
-                "SELECT document FROM messages WHERE id = ?", (document["_id"],)
-            ).fetchone()
-            return orjson.loads(row[0]), False
+            if stored is None:  # `decide` saw no message with this id: this is a bug
+                raise sqlite3.IntegrityError(f"message id {document['_id']} is taken")
+            return (stored, True), ("message", stored)
 
-        return await self._transaction(write)
+        return await self._write(write)
 
     async def replace_message(self, document: JsonObject) -> bool:
         """Store a new version of an existing message (same `_id`, `rid` and `ts`); False when
         it is gone."""
         encoded = orjson.dumps(document)
 
-        def write(connection: sqlite3.Connection) -> bool:
+        def write(connection: sqlite3.Connection) -> tuple[bool, tuple[str, Any] | None]:
             cursor = connection.execute(
                 "UPDATE messages SET document = ? WHERE id = ?", (encoded, document["_id"])
             )
-            return cursor.rowcount == 1
+            replaced = cursor.rowcount == 1
+            return replaced, ("message.updated", document) if replaced else None
 
-        return await self._transaction(write)
+        return await self._write(write)
 
     async def delete_message(self, message_id: str) -> bool:
         """Remove the message; False when there was none."""
 
-        def write(connection: sqlite3.Connection) -> bool:
-            cursor = connection.execute("DELETE FROM messages WHERE id = ?", (message_id,))
-            return cursor.rowcount == 1
+        def write(connection: sqlite3.Connection) -> tuple[bool, tuple[str, Any] | None]:
+            row = connection.execute(
+                "SELECT rid FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+            if row is None:
+                return False, None
+            connection.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            return True, ("message.deleted", {"_id": message_id, "rid": row[0]})
 
-        return await self._transaction(write)
+        return await self._write(write)
 
     async def room_messages(
         self, rid: str, limit: int, before: datetime | None = None
@@ -357,10 +613,13 @@ class SqliteStore:
                 ).fetchall()
             return [orjson.loads(row[0]) for row in rows]
 
-        return await self._transaction(read)
+        return await self._read(read)
 
-    async def count_messages(self) -> int:
-        def read(connection: sqlite3.Connection) -> int:
-            return int(connection.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
+    async def limit_pages(self, pages: int) -> int:
+        """Cap the database file at `pages` pages (never below its current size): writes that
+        need more fail with `StorageFull`. Answers the cap in force."""
 
-        return await self._transaction(read)
+        def write(connection: sqlite3.Connection) -> int:
+            return int(connection.execute(f"PRAGMA max_page_count = {int(pages)}").fetchone()[0])
+
+        return await self._transaction(write)
