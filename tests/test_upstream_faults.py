@@ -21,8 +21,8 @@ from app.backends.base import (
 from app.backends.upstream.client import Limits, UpstreamBackend
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import GraphQL, RocketChatServer
 from tests.faults import FaultyTransport
+from tests.helpers import GraphQL, RocketChatServer
 from tests.servers import free_port
 
 FAST = Limits(max_attempts=4, backoff_base=0.001, backoff_cap=0.01, total_timeout=10)
