@@ -16,8 +16,7 @@ from app.backends.base import LivechatBackend
 from app.logs import JsonFormatter, RedactSecrets
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import GraphQL
-from tests.helpers import operation
+from tests.helpers import GraphQL, operation
 
 HISTORY = 'query { livechatMessages(token: "t", rid: "r") { __typename '
 

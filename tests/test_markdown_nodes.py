@@ -9,8 +9,7 @@ import pytest
 
 from app.graphql import markdown_nodes as md
 from app.markdown import parse
-from tests.conftest import GraphQL
-from tests.helpers import ROOT
+from tests.helpers import ROOT, GraphQL
 
 FIXTURES = ROOT / "tests" / "fixtures" / "markdown"
 

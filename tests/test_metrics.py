@@ -19,9 +19,8 @@ from app.observability import metrics as hooks
 from app.observability.metrics import Metrics
 from app.observability.transport import MeteredTransport
 from app.settings import Settings
-from tests.conftest import RocketChatServer
 from tests.faults import FaultyTransport
-from tests.helpers import operation
+from tests.helpers import RocketChatServer, operation
 from tests.servers import free_port, serving
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]

@@ -22,8 +22,8 @@ from app.backends.upstream.client import UpstreamBackend
 from app.backends.upstream.retry import RetryBudget
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import GraphQL, RocketChatServer
 from tests.faults import FaultyTransport
+from tests.helpers import GraphQL, RocketChatServer
 from tests.servers import free_port
 
 FAST = RetryBudget(max_attempts=4, backoff_base=0.001, backoff_cap=0.01, total_timeout=10)
