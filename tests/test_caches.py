@@ -12,8 +12,7 @@ from strawberry.extensions.parser_cache import _get_parse_cache
 from app.graphql.execution import ExecutionStats
 from app.graphql.schema import DOCUMENT_CACHE_SIZE
 from app.graphql.validation_cache import ValidationStats
-from tests.conftest import GraphQL
-from tests.helpers import operation
+from tests.helpers import GraphQL, operation
 
 
 def parse_hits() -> int:
