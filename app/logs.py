@@ -8,10 +8,15 @@ Visitor tokens and auth headers travel in query strings (Rocket.Chat's GET route
 bodies and GraphQL documents, and any of those can end up in a log line (an access log, an
 echoed upstream body, a GraphQL error that quotes its document). The redaction runs on every
 record of every logger, so no code path has to remember it.
+
+A line per request costs the event loop its redaction and formatting at every request: the
+access log keeps every failed request (status 400 and up) and one success in `access_every`.
+Nothing at WARNING or above is sampled.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -91,6 +96,24 @@ class TextFormatter(logging.Formatter):
         return f"{line} [request {rid}]" if rid else line
 
 
+class SampleAccess(logging.Filter):
+    """Lets through every access line of a failed request and one success in `every`.
+
+    uvicorn's access record carries (client, method, path, HTTP version, status) as its args."""
+
+    def __init__(self, every: int) -> None:
+        super().__init__()
+        self.every = max(1, every)
+        self._seen = itertools.count()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        status = args[-1] if isinstance(args, tuple) and args else None
+        if not isinstance(status, int) or status >= 400 or record.levelno > logging.INFO:
+            return True
+        return next(self._seen) % self.every == 0
+
+
 LogFormat = Literal["auto", "text", "json"]
 
 
@@ -104,9 +127,12 @@ def handler(log_format: LogFormat = "auto") -> logging.Handler:
     return stream
 
 
-def configure(level: str = "INFO", log_format: LogFormat = "auto") -> None:
+def configure(
+    level: str = "INFO", log_format: LogFormat = "auto", *, access_every: int = 100
+) -> None:
     """Route every logger (uvicorn's included) through one handler. httpx logs each request
-    at INFO, which would be a line per upstream call: it speaks only from WARNING up."""
+    at INFO, which would be a line per upstream call: it speaks only from WARNING up. The
+    access log is sampled (`SampleAccess`)."""
     root = logging.getLogger()
     root.handlers[:] = [handler(log_format)]
     root.setLevel(level)
@@ -114,5 +140,6 @@ def configure(level: str = "INFO", log_format: LogFormat = "auto") -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    logging.getLogger("uvicorn.access").filters[:] = [SampleAccess(access_every)]
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -189,7 +189,7 @@ def create_app_from_environment() -> FastAPI:
     """The factory each worker process calls (`serve --workers N`): the parent exported its
     settings to the environment, and a spawned process starts with no logging configured."""
     settings = Settings()
-    logs.configure(settings.log_level, settings.log_format)
+    logs.configure(settings.log_level, settings.log_format, access_every=settings.log_access_every)
     return create_app(settings)
 
 

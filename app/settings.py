@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_access_every: int = Field(
+        default=100, ge=1, description="access log: every failed request, one success in N"
+    )
     log_format: Literal["auto", "text", "json"] = Field(
         default="auto",
         description="text: one readable line per event; json: JSON lines; auto: text on a"

@@ -58,15 +58,15 @@ def main() -> None:
             rooms[name] = (server.url, operations.open_room(server.url, "bench"))
         for connections in arguments.concurrency:
             for path in ("GraphQL", "REST"):
-                for name, (server, rid) in rooms.items():
+                for name, (base_url, rid) in rooms.items():
                     if path == "GraphQL":
-                        url = f"{server}/graphql"
+                        url = f"{base_url}/graphql"
                         body = operations.graphql_send("bench", rid, document)
                         expect = operations.GRAPHQL_SUCCESS
                     else:
-                        url = f"{server}/api/v1/livechat/message"
+                        url = f"{base_url}/api/v1/livechat/message"
                         body, expect = operations.rest_send("bench", rid), operations.REST_SUCCESS
-                    before = store_figures(server)
+                    before = store_figures(base_url)
                     result = loadgen.post(
                         url, body, expect=expect, connections=connections,
                         requests=arguments.requests,
@@ -74,7 +74,7 @@ def main() -> None:
                     rows.append([
                         path, str(connections), name, f"{result.per_second:.0f}",
                         f"{result.p50_ms:.2f}", f"{result.p99_ms:.2f}",
-                        mean_group(before, store_figures(server)), str(result.failures),
+                        mean_group(before, store_figures(base_url)), str(result.failures),
                     ])  # fmt: skip
                     print(" | ".join(rows[-1]), flush=True)
     header = ["path", "conc.", "build", "durable sends/s", "p50 ms", "p99 ms", "mean group",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+from collections.abc import Callable
 from typing import Any
 
 WORDS = [
@@ -138,19 +139,18 @@ class Messages:
 
     def one_liner(self) -> str:
         rng = self.rng
-        return rng.choice(
-            [
-                lambda: f"Deploy to *{rng.choice(WORDS)}* done {rng.choice(EMOJI)}",
-                lambda: f"mail me at {self.email()} or call {rng.choice(['+1234', '+5511999'])}",
-                lambda: f"PR {self.url()} fixes #{rng.randint(1, 99999)} {rng.choice(SHORTCODES)}",
-                lambda: f"run `{self.words(1, 3)}` and {self.words(1, 3)}",
-                lambda: f"Hello {rng.choice(MENTIONS)}, can you check {self.url()}?",
-                lambda: f"meeting moved to <t:{rng.randint(1_500_000_000, 1_900_000_000)}:t>",
-                lambda: f"cc {rng.choice(MENTIONS)} {rng.choice(MENTIONS)}",
-                lambda: self.inline_line(1, 6),
-                lambda: " ".join(rng.choice(EMOJI + SHORTCODES) for _ in range(rng.randint(1, 3))),
-            ]
-        )()
+        makers: list[Callable[[], str]] = [
+            lambda: f"Deploy to *{rng.choice(WORDS)}* done {rng.choice(EMOJI)}",
+            lambda: f"mail me at {self.email()} or call {rng.choice(['+1234', '+5511999'])}",
+            lambda: f"PR {self.url()} fixes #{rng.randint(1, 99999)} {rng.choice(SHORTCODES)}",
+            lambda: f"run `{self.words(1, 3)}` and {self.words(1, 3)}",
+            lambda: f"Hello {rng.choice(MENTIONS)}, can you check {self.url()}?",
+            lambda: f"meeting moved to <t:{rng.randint(1_500_000_000, 1_900_000_000)}:t>",
+            lambda: f"cc {rng.choice(MENTIONS)} {rng.choice(MENTIONS)}",
+            lambda: self.inline_line(1, 6),
+            lambda: " ".join(rng.choice(EMOJI + SHORTCODES) for _ in range(rng.randint(1, 3))),
+        ]
+        return rng.choice(makers)()
 
     def block(self) -> str:
         rng = self.rng
@@ -209,18 +209,17 @@ class Messages:
 
     def edge(self) -> str:
         rng = self.rng
-        return rng.choice(
-            [
-                lambda: "",
-                lambda: " ",
-                lambda: rng.choice(EMOJI) * rng.randint(1, 4),
-                lambda: f"{self.url()}{'a' * rng.randint(50, 300)}",
-                lambda: f"{rng.choice(UNICODE_WORDS)} {rng.choice(EMOTICONS)}",
-                lambda: f"<t:{rng.choice(['10:30', '10:30:00+01:00', '2025-01-02T10:00:00.000'])}>",
-                lambda: "\\" + rng.choice(["*x*", "_y_", "<t:1630360800:f>", "`z`", "#a"]),
-                lambda: f"{self.words(1, 3)}\r\n{self.words(1, 3)}\r{self.words(1, 2)}",
-            ]
-        )()
+        makers: list[Callable[[], str]] = [
+            lambda: "",
+            lambda: " ",
+            lambda: rng.choice(EMOJI) * rng.randint(1, 4),
+            lambda: f"{self.url()}{'a' * rng.randint(50, 300)}",
+            lambda: f"{rng.choice(UNICODE_WORDS)} {rng.choice(EMOTICONS)}",
+            lambda: f"<t:{rng.choice(['10:30', '10:30:00+01:00', '2025-01-02T10:00:00.000'])}>",
+            lambda: "\\" + rng.choice(["*x*", "_y_", "<t:1630360800:f>", "`z`", "#a"]),
+            lambda: f"{self.words(1, 3)}\r\n{self.words(1, 3)}\r{self.words(1, 2)}",
+        ]
+        return rng.choice(makers)()
 
     def message(self) -> str:
         family = self.rng.random()

@@ -7,12 +7,13 @@ for (until it answers), and stopped when its `with` block ends.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +94,7 @@ def running(
         env={**os.environ, "LIVECHAT_GRAPHQL_LOG_LEVEL": "WARNING", **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: workers and forks are stopped too
         cwd=cwd,
     )
     base_url = f"http://127.0.0.1:{port}"
@@ -101,7 +103,11 @@ def running(
         yield Server(base_url, process, began)
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=15)
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # whatever of the group is left
+        process.wait(timeout=15)
 
 
 def livechat_graphql(

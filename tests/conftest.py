@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ from app.backends.inprocess.service import InProcessBackend
 from app.backends.upstream.client import UpstreamBackend
 from app.main import create_app
 from app.settings import Settings
-from tests.helpers import CountingIds, SteppingClock, operation
+from tests.helpers import CountingIds, GraphQL, RocketChatServer, SteppingClock
 from tests.servers import serving
 
 hypothesis.settings.register_profile("long", max_examples=20_000, deadline=None)
@@ -55,7 +53,7 @@ def app(settings: Settings, backend: InProcessBackend) -> FastAPI:
             return None
 
     async def factory(_: Settings) -> LivechatBackend:
-        return Borrowed()  # type: ignore[return-value]
+        return Borrowed()
 
     return create_app(settings, backend_factory=factory)
 
@@ -68,59 +66,9 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
-class GraphQL:
-    """Posts operations from queries/ the way a client does."""
-
-    def __init__(self, client: httpx.AsyncClient, database: Path | None = None) -> None:
-        self.client = client
-        self.database = database
-
-    def stored_messages(self) -> int:
-        """Messages in the store behind the API (read from its SQLite file directly)."""
-        assert self.database is not None
-        with sqlite3.connect(self.database) as connection:
-            return int(connection.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
-
-    async def raw(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = await self.client.post("/graphql", json={"query": query, "variables": variables})
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    async def run(self, name: str, variables: dict[str, Any]) -> dict[str, Any]:
-        body = await self.raw(operation(name), variables)
-        assert "errors" not in body, body
-        data: dict[str, Any] = body["data"]
-        return data
-
-    async def visitor(self, token: str = "visitor-token", **fields: Any) -> dict[str, Any]:
-        data = await self.run("registerLivechatVisitor", {"input": {"token": token, **fields}})
-        return data["registerLivechatVisitor"]  # type: ignore[no-any-return]
-
-    async def room(self, token: str = "visitor-token", **fields: Any) -> dict[str, Any]:
-        data = await self.run("openLivechatRoom", {"input": {"token": token, **fields}})
-        return data["openLivechatRoom"]  # type: ignore[no-any-return]
-
-    async def send(self, **fields: Any) -> dict[str, Any]:
-        data = await self.run("sendLivechatMessage", {"input": fields})
-        return data["sendLivechatMessage"]  # type: ignore[no-any-return]
-
-    async def close(self, **fields: Any) -> dict[str, Any]:
-        data = await self.run("closeLivechatRoom", {"input": fields})
-        return data["closeLivechatRoom"]  # type: ignore[no-any-return]
-
-
 @pytest.fixture
 def graphql(client: httpx.AsyncClient, settings: Settings) -> GraphQL:
     return GraphQL(client, settings.database)
-
-
-@dataclass(frozen=True)
-class RocketChatServer:
-    """Our in-process backend's Rocket.Chat REST routes, served on a real port."""
-
-    url: str
-    ids: CountingIds
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 Fault = str
 # "refuse":   the connection fails before anything is sent
@@ -22,7 +23,8 @@ class FaultyTransport(httpx.AsyncBaseTransport):
     """Forwards to a real transport, injecting the fault `plan(request)` names, if any."""
 
     def __init__(self, plan: Callable[[httpx.Request], Fault | None]) -> None:
-        self._real = httpx.AsyncHTTPTransport()
+        # The transport the app uses, so the faults pass through its pool and error mapping.
+        self._real = AiohttpTransport()
         self._plan = plan
         self.injected: Counter[str] = Counter()
 

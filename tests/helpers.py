@@ -1,11 +1,17 @@
-"""Seams for predictable tests: a clock and an id generator that count, and query loading."""
+"""What tests share: seams (a clock and an id generator that count), the shipped operations,
+and clients for the API and for the Rocket.Chat server behind it."""
 
 from __future__ import annotations
 
 import itertools
 import re
+import sqlite3
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ROOT / "queries"
@@ -53,3 +59,53 @@ def operation(name: str) -> str:
             included.append(path)
             pending += SPREAD.findall(path.read_text())
     return "\n".join([document, *(path.read_text() for path in included)])
+
+
+class GraphQL:
+    """Posts operations from queries/ the way a client does."""
+
+    def __init__(self, client: httpx.AsyncClient, database: Path | None = None) -> None:
+        self.client = client
+        self.database = database
+
+    def stored_messages(self) -> int:
+        """Messages in the store behind the API (read from its SQLite file directly)."""
+        assert self.database is not None
+        with sqlite3.connect(self.database) as connection:
+            return int(connection.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
+
+    async def raw(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = await self.client.post("/graphql", json={"query": query, "variables": variables})
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def run(self, name: str, variables: dict[str, Any]) -> dict[str, Any]:
+        body = await self.raw(operation(name), variables)
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def visitor(self, token: str = "visitor-token", **fields: Any) -> dict[str, Any]:
+        data = await self.run("registerLivechatVisitor", {"input": {"token": token, **fields}})
+        return data["registerLivechatVisitor"]  # type: ignore[no-any-return]
+
+    async def room(self, token: str = "visitor-token", **fields: Any) -> dict[str, Any]:
+        data = await self.run("openLivechatRoom", {"input": {"token": token, **fields}})
+        return data["openLivechatRoom"]  # type: ignore[no-any-return]
+
+    async def send(self, **fields: Any) -> dict[str, Any]:
+        data = await self.run("sendLivechatMessage", {"input": fields})
+        return data["sendLivechatMessage"]  # type: ignore[no-any-return]
+
+    async def close(self, **fields: Any) -> dict[str, Any]:
+        data = await self.run("closeLivechatRoom", {"input": fields})
+        return data["closeLivechatRoom"]  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class RocketChatServer:
+    """Our in-process backend's Rocket.Chat REST routes, served on a real port."""
+
+    url: str
+    ids: CountingIds

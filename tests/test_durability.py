@@ -120,7 +120,7 @@ async def test_acknowledged_sends_survive_sigkill(tmp_path: Path, clients: int) 
         # Clients retry what they never heard back about: still nothing twice.
         async with httpx.AsyncClient(base_url=server.url) as http:
             for message_id in sorted(tried - acked):
-                run, index, n = message_id.split("-")
+                _, index, n = message_id.split("-")
                 token, rid = rooms[int(index[1:])]
                 retried = await http.post(
                     "/api/v1/livechat/message",

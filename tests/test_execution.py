@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import GraphQL
+from tests.helpers import GraphQL
 
 SEND_WITH_DIRECTIVES = """
 mutation Send($input: SendLivechatMessageInput!, $withMd: Boolean!) {

@@ -16,8 +16,7 @@ from app.backends.base import LivechatBackend
 from app.logs import JsonFormatter, RedactSecrets
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import GraphQL
-from tests.helpers import operation
+from tests.helpers import GraphQL, operation
 
 HISTORY = 'query { livechatMessages(token: "t", rid: "r") { __typename '
 
@@ -161,7 +160,7 @@ async def test_a_bug_is_masked_and_logged_with_the_request_id(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def factory(_: Settings) -> LivechatBackend:
-        return Broken()  # type: ignore[return-value]
+        return Broken()
 
     app = create_app(settings, backend_factory=factory)
     async with app.router.lifespan_context(app):

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import GraphQL
+from tests.helpers import GraphQL
 
 
 async def conversation(api: GraphQL, token: str = "visitor-token") -> str:

@@ -70,6 +70,27 @@ def test_httpx_speaks_only_from_warning_up() -> None:
     assert [json.loads(line)["message"] for line in lines] == ["something odd"]
 
 
+def access(status: int) -> logging.LogRecord:
+    return logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "POST", "/graphql", "1.1", status), None,
+    )  # fmt: skip
+
+
+def test_the_access_log_keeps_every_failure_and_one_success_in_n() -> None:
+    sample = logs.SampleAccess(every=10)
+    assert sum(sample.filter(access(200)) for _ in range(1000)) == 100
+    assert all(sample.filter(access(status)) for status in (400, 413, 500, 503) for _ in range(50))
+
+
+def test_configured_access_lines_are_sampled_and_failures_all_written() -> None:
+    with configured("json") as written:
+        for status in (200, 200, 200, 500, 200, 503):
+            logging.getLogger("uvicorn.access").handle(access(status))
+    statuses = [json.loads(line)["message"][-3:] for line in written.getvalue().splitlines()]
+    assert statuses == ["200", "500", "503"]  # the first success of a hundred, every failure
+
+
 @pytest.mark.parametrize("log_format", ["text", "json"])
 def test_the_startup_line_says_where_to_go(tmp_path: Path, log_format: str) -> None:
     port = free_port()

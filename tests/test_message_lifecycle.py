@@ -14,8 +14,7 @@ from app.backends.base import LivechatBackend
 from app.backends.inprocess.service import InProcessBackend
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import GraphQL
-from tests.helpers import CountingIds
+from tests.helpers import CountingIds, GraphQL
 from tests.test_livechat_rules import assert_error, conversation
 
 TOKEN = "visitor-token"

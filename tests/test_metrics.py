@@ -12,15 +12,15 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.backends.base import LivechatBackend
-from app.backends.upstream.client import Limits, UpstreamBackend
+from app.backends.upstream.client import UpstreamBackend
+from app.backends.upstream.retry import RetryBudget
 from app.main import create_app
 from app.observability import metrics as hooks
 from app.observability.metrics import Metrics
 from app.observability.transport import MeteredTransport
 from app.settings import Settings
-from tests.conftest import RocketChatServer
 from tests.faults import FaultyTransport
-from tests.helpers import operation
+from tests.helpers import RocketChatServer, operation
 from tests.servers import free_port, serving
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -196,7 +196,7 @@ def test_retries_and_refusals_are_counted_with_their_cause(
     async def factory(_: Settings) -> LivechatBackend:
         transport = MeteredTransport(FaultyTransport(plan))
         client = httpx.AsyncClient(base_url=rocketchat.url, transport=transport, timeout=5)
-        return UpstreamBackend(client, limits=Limits(backoff_base=0.001, backoff_cap=0.01))
+        return UpstreamBackend(client, budget=RetryBudget(backoff_base=0.001, backoff_cap=0.01))
 
     settings = Settings(
         backend="upstream", upstream_url=rocketchat.url, database=tmp_path / "x.db", metrics=True

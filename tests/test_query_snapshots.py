@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
-from tests.conftest import GraphQL
-from tests.helpers import QUERIES
+from tests.helpers import QUERIES, GraphQL
 
 WALKTHROUGH = "Hello **world** :smile: see https://rocket.chat"
 

@@ -52,5 +52,5 @@ def test_upstream_is_ready_only_while_the_upstream_answers(tmp_path: Path) -> No
     assert down.json() == {
         "status": "unavailable",
         "backend": "upstream",
-        "reason": "the upstream does not answer: ConnectError",
+        "reason": "the upstream does not answer: the upstream server is unreachable",
     }

@@ -144,7 +144,8 @@ async def api(server: str) -> AsyncIterator[Api]:
     async with (
         httpx.AsyncClient(base_url=server) as http,
         websockets.connect(
-            server.replace("http", "ws", 1) + "/graphql", subprotocols=["graphql-transport-ws"]
+            server.replace("http", "ws", 1) + "/graphql",
+            subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
         ) as socket,
     ):
         await socket.send('{"type":"connection_init"}')

@@ -18,14 +18,15 @@ from app.backends.base import (
     UpstreamUnavailable,
     VisitorRegistration,
 )
-from app.backends.upstream.client import Limits, UpstreamBackend
+from app.backends.upstream.client import UpstreamBackend
+from app.backends.upstream.retry import RetryBudget
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import GraphQL, RocketChatServer
 from tests.faults import FaultyTransport
+from tests.helpers import GraphQL, RocketChatServer
 from tests.servers import free_port
 
-FAST = Limits(max_attempts=4, backoff_base=0.001, backoff_cap=0.01, total_timeout=10)
+FAST = RetryBudget(max_attempts=4, backoff_base=0.001, backoff_cap=0.01, total_timeout=10)
 
 
 def sends(request: httpx.Request) -> bool:
@@ -42,10 +43,12 @@ def first_sends(*faults: str) -> Callable[[httpx.Request], str | None]:
     return plan
 
 
-async def upstream(rocketchat: RocketChatServer, plan: Callable[..., Any]) -> UpstreamBackend:
+async def upstream(
+    rocketchat: RocketChatServer, plan: Callable[..., Any], budget: RetryBudget = FAST
+) -> UpstreamBackend:
     transport = FaultyTransport(plan)
     client = httpx.AsyncClient(base_url=rocketchat.url, transport=transport, timeout=5)
-    backend = UpstreamBackend(client, limits=FAST)
+    backend = UpstreamBackend(client, budget=budget)
     backend.transport = transport  # type: ignore[attr-defined]
     return backend
 
@@ -125,8 +128,8 @@ async def test_a_long_retry_after_is_answered_as_rate_limited(rocketchat: Rocket
     def plan(request: httpx.Request) -> str | None:
         return "429" if sends(request) else None
 
-    backend = await upstream(rocketchat, plan)
-    backend._limits = Limits(max_attempts=2, retry_after_cap=0.001, backoff_base=0.001)
+    budget = RetryBudget(max_attempts=2, retry_after_cap=0.001, backoff_base=0.001)
+    backend = await upstream(rocketchat, plan, budget)
     rid = await room_for(backend)
     with pytest.raises(RateLimited) as refused:
         await backend.send_message(OutgoingMessage(token="tok", rid=rid, msg="later"))
@@ -220,8 +223,8 @@ async def test_a_thousand_sends_under_twenty_percent_faults_are_each_stored_once
     def plan(request: httpx.Request) -> str | None:
         return chance.choice(kinds) if sends(request) and chance.random() < 0.2 else None
 
-    backend = await upstream(rocketchat, plan)
-    backend._limits = Limits(max_attempts=8, backoff_base=0.001, backoff_cap=0.01, total_timeout=30)
+    budget = RetryBudget(max_attempts=8, backoff_base=0.001, backoff_cap=0.01, total_timeout=30)
+    backend = await upstream(rocketchat, plan, budget)
     rooms = [await room_for(backend, f"visitor-{n}") for n in range(10)]
     gate = asyncio.Semaphore(16)
 

@@ -9,8 +9,8 @@ import httpx
 from app.backends.upstream.client import UpstreamBackend
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import RocketChatServer
 from tests.faults import FaultyTransport
+from tests.helpers import RocketChatServer
 
 REGISTER = 'mutation { registerLivechatVisitor(input: {token: "t"}) { __typename } }'
 

@@ -28,7 +28,7 @@ from app.backends.upstream.client import UpstreamBackend
 from app.graphql.errors import livechat_error
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import GraphQL, RocketChatServer
+from tests.helpers import GraphQL, RocketChatServer
 from tests.servers import serving
 from tests.test_upstream_faults import FAST, room_for, stored, upstream
 

@@ -14,6 +14,7 @@ from strawberry.extensions import (
     ParserCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.graphql import messages, visitors
 from app.graphql.errors import LivechatFailureHandler, MaskUnexpectedErrors, coded_request_error
@@ -78,10 +79,18 @@ class Schema(strawberry.Schema):
 
 
 def make_schema(
-    limits: RequestLimits, *, production: bool = False, observers: Sequence[Any] = ()
+    limits: RequestLimits,
+    *,
+    production: bool = False,
+    observers: Sequence[Any] = (),
+    execution_context_class: type[StrawberryGraphQLCoreExecutionContext] = (
+        CachingExecutionContext
+    ),
 ) -> strawberry.Schema:
     """The schema with its guards. `production` hides introspection and field suggestions;
-    `observers` are extensions that watch operations (metrics, traces), first of all."""
+    `observers` are extensions that watch operations (metrics, traces), first of all. The app
+    always executes with `CachingExecutionContext` (collected fields and plans kept across
+    requests); tests pass graphql-core's own to compare the two."""
     # One rule class per schema: the validation cache is keyed by the rules as well.
     document_limits = validation_rule(limits)
     extensions: list[Any] = [
@@ -102,7 +111,7 @@ def make_schema(
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        execution_context_class=CachingExecutionContext,
+        execution_context_class=execution_context_class,
         exception_handlers=[LivechatFailureHandler()],
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production),
     )

@@ -13,18 +13,15 @@ from typing import Any
 import httpx
 from opentelemetry.trace import Span, TracerProvider
 
+from app.backends.upstream.transport import transport_fault
 from app.observability import metrics
 from app.observability.tracing import scrub_url_attributes
 
 
 def failure_kind(error: Exception) -> str:
-    if isinstance(error, httpx.ConnectError):
-        return "connect_error"
-    if isinstance(error, httpx.TimeoutException):
-        return "timeout"
-    if isinstance(error, httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError):
-        return "reset"
-    return "error"
+    """The attempt's label, from the upstream client's one mapping of its errors (the
+    transport may name a refused connection a timeout: the mapping reads the cause)."""
+    return transport_fault(error).kind
 
 
 class MeteredTransport(httpx.AsyncBaseTransport):

@@ -1,12 +1,8 @@
 """Sends the livechat operations to a real Rocket.Chat, safely.
 
-Transport errors never leave this module:
-
-    httpx.ConnectError, refused or reset before the request    -> UpstreamUnavailable
-    httpx.ReadError / RemoteProtocolError, reset mid-answer      -> UpstreamUnavailable
-    httpx.TimeoutException, or the operation's total deadline   -> UpstreamTimeout
-    HTTP 5xx, or a body that is not Rocket.Chat's JSON          -> UpstreamError
-    HTTP 429 after the retries allowed                          -> RateLimited(retry_after)
+Transport errors never leave `upstream/`: `transport.py` maps each to a domain failure
+(`UpstreamUnavailable`, `UpstreamTimeout`, `UpstreamError`), `retry.py` decides what is tried
+again, and `mapping.py` turns Rocket.Chat's answers (and its refusals) into the domain.
 
 Only what is safe is retried, with capped exponential backoff and full jitter. A send always
 carries an `_id` (made before the first attempt if the client gave none), so a retry can never
@@ -20,33 +16,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import time
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Awaitable, Mapping
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import orjson
+from cachetools import LRUCache
 from opentelemetry import trace
 from opentelemetry.trace import TracerProvider
 
 from app.backends import forwarding
 from app.backends.base import (
-    BackendFailure,
     DeletedMessage,
     InvalidMessage,
     JsonObject,
     LivechatFailure,
     Message,
     OutgoingMessage,
-    RateLimited,
     Room,
     RoomEvents,
     UpstreamError,
-    UpstreamTimeout,
-    UpstreamUnavailable,
     Visitor,
     VisitorRegistration,
 )
@@ -55,55 +47,22 @@ from app.backends.rocketchat_json import format_datetime, parse_datetime
 from app.backends.upstream import mapping
 from app.backends.upstream.ddp import DdpTiming
 from app.backends.upstream.realtime import SharedRooms, UpstreamRoomEvents
+from app.backends.upstream.retry import (
+    CONNECT_ONLY,
+    IDEMPOTENT,
+    RetryBudget,
+    Retrying,
+    RetryPolicy,
+    Sleep,
+)
+from app.backends.upstream.transport import TRANSPORT_ERRORS, make_client, transport_fault
 from app.markdown import MarkdownSyntaxError, parse
-from app.observability import metrics
-from app.observability.transport import failure_kind, observed
+from app.observability.transport import observed
 from app.settings import Settings
 
 log = logging.getLogger("app.upstream")
 
-RETRYABLE_STATUSES = frozenset({502, 503, 504})
 READINESS_TIMEOUT = 2.0  # seconds a readiness probe waits for the upstream
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """What may be retried for one kind of operation."""
-
-    connect: bool = True
-    timeouts: bool = False
-    resets: bool = False
-    statuses: bool = False
-
-
-IDEMPOTENT = RetryPolicy(connect=True, timeouts=True, resets=True, statuses=True)
-CONNECT_ONLY = RetryPolicy()
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_attempts: int = 4
-    backoff_base: float = 0.1
-    backoff_cap: float = 2.0
-    retry_after_cap: float = 5.0
-    total_timeout: float = 20.0
-
-
-def _retry_after(response: httpx.Response) -> float:
-    """Seconds from Retry-After (or Rocket.Chat's X-RateLimit-Reset, in ms since epoch)."""
-    header = response.headers.get("retry-after")
-    if header:
-        try:
-            return max(0.0, float(header))
-        except ValueError:
-            try:
-                return max(0.0, parse_datetime(header).timestamp() - time.time())
-            except ValueError:
-                pass
-    reset = response.headers.get("x-ratelimit-reset")
-    if reset and reset.isdigit():
-        return max(0.0, int(reset) / 1000 - time.time())
-    return 1.0
 
 
 def realtime_url_for(base_url: str) -> str:
@@ -118,25 +77,24 @@ class UpstreamBackend:
         self,
         client: httpx.AsyncClient,
         *,
-        limits: Limits = Limits(),
+        budget: RetryBudget | None = None,
         forward_headers: tuple[str, ...] = (),
         markdown_options: Mapping[str, Any] | None = None,
         new_id: IdGenerator = random_id,
-        sleep: Any = asyncio.sleep,
+        sleep: Sleep = asyncio.sleep,
         realtime_url: str | None = None,
         ddp_timing: DdpTiming | None = None,
     ) -> None:
         self._client = client
+        self._retrying = Retrying(budget or RetryBudget(), sleep)
         self._realtime_url = realtime_url or realtime_url_for(str(client.base_url))
         self._ddp_timing = ddp_timing or DdpTiming()
         self.live_subscriptions: set[UpstreamRoomEvents] = set()
         self._shared_rooms = SharedRooms(self._room_events)
-        self._limits = limits
         self._forward_headers = forward_headers
         self._markdown_options = dict(markdown_options or {})
         self._new_id = new_id
-        self._sleep = sleep
-        self.retries = 0
+        self._urls: LRUCache[str, httpx.URL] = LRUCache(256)
 
     @classmethod
     def from_settings(
@@ -146,28 +104,11 @@ class UpstreamBackend:
         new_id: IdGenerator = random_id,
         tracer_provider: TracerProvider | None = None,
     ) -> UpstreamBackend:
-        if not settings.upstream_url:
-            raise ValueError("the upstream backend needs --upstream-url")
         if tracer_provider is None and settings.tracing_exporter() is not None:
             tracer_provider = trace.get_tracer_provider()
-        pool = httpx.Limits(
-            max_connections=settings.upstream_max_connections,
-            max_keepalive_connections=settings.upstream_max_connections,
-        )
-        client = httpx.AsyncClient(
-            transport=observed(httpx.AsyncHTTPTransport(limits=pool), tracer_provider),
-            base_url=settings.upstream_url,
-            timeout=httpx.Timeout(
-                connect=settings.upstream_connect_timeout,
-                read=settings.upstream_read_timeout,
-                write=settings.upstream_read_timeout,
-                pool=settings.upstream_connect_timeout,
-            ),
-            headers={"User-Agent": "livechat-graphql"},
-        )
         return cls(
-            client,
-            limits=Limits(
+            make_client(settings, lambda inner: observed(inner, tracer_provider)),
+            budget=RetryBudget(
                 max_attempts=settings.upstream_max_attempts,
                 backoff_base=settings.upstream_backoff_base,
                 backoff_cap=settings.upstream_backoff_cap,
@@ -191,8 +132,8 @@ class UpstreamBackend:
         """Ready when Rocket.Chat answers its public `GET /api/info` (any answer below 500)."""
         try:
             response = await self._client.get("/api/info", timeout=READINESS_TIMEOUT)
-        except httpx.HTTPError as error:
-            return f"the upstream does not answer: {type(error).__name__}"
+        except TRANSPORT_ERRORS as error:
+            return f"the upstream does not answer: {transport_fault(error).failure}"
         if response.status_code >= 500:
             return f"the upstream answers {response.status_code}"
         return None
@@ -210,9 +151,10 @@ class UpstreamBackend:
         headers["X-Request-Id"] = incoming.request_id
         return headers
 
-    def _backoff(self, attempt: int) -> float:
-        limits = self._limits
-        return random.uniform(0, min(limits.backoff_cap, limits.backoff_base * 2**attempt))
+    @property
+    def retries(self) -> int:
+        """Retries made so far, by every operation."""
+        return self._retrying.retries
 
     async def _call(
         self,
@@ -225,76 +167,30 @@ class UpstreamBackend:
         retried: list[int] | None = None,
     ) -> httpx.Response:
         """One operation: attempts within the total deadline; the last answer or failure."""
-        try:
-            async with asyncio.timeout(self._limits.total_timeout):
-                return await self._attempts(method, path, policy, json, params, retried)
-        except TimeoutError:
-            raise UpstreamTimeout("the upstream server did not answer in time") from None
+        headers = self._headers()
+        # The body encoded once (orjson, not httpx's stdlib json) and the URL made absolute
+        # once per path, so that each attempt skips httpx's own encoding and URL merging.
+        content = None
+        if json is not None:
+            content = orjson.dumps(json)
+            headers["Content-Type"] = "application/json"
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = self._client.base_url.join(path.lstrip("/"))
 
-    async def _attempts(
-        self,
-        method: str,
-        path: str,
-        policy: RetryPolicy,
-        json: JsonObject | None,
-        params: Mapping[str, str] | None,
-        retried: list[int] | None,
-    ) -> httpx.Response:
-        request_id = forwarding.current().request_id
-        limits = self._limits
-        reason = ""
-        for attempt in range(limits.max_attempts):
-            last = attempt == limits.max_attempts - 1
-            if attempt:
-                self.retries += 1
-                metrics.count_upstream_retry(method, path, reason)
-                if retried is not None:
-                    retried.append(attempt)
-            cause: Exception
-            try:
-                response = await self._client.request(
-                    method, path, json=json, params=params, headers=self._headers()
-                )
-            except httpx.ConnectError as error:
-                failure: BackendFailure = UpstreamUnavailable("the upstream server is unreachable")
-                retry, cause = policy.connect, error
-            except (httpx.ConnectTimeout, httpx.PoolTimeout) as error:
-                # Nothing was sent: as safe to retry as a refused connection.
-                failure = UpstreamTimeout("the upstream server did not answer in time")
-                retry, cause = policy.connect, error
-            except httpx.TimeoutException as error:
-                failure = UpstreamTimeout("the upstream server did not answer in time")
-                retry, cause = policy.timeouts, error
-            except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as error:
-                failure = UpstreamUnavailable("the connection to the upstream server broke")
-                retry, cause = policy.resets, error
-            else:
-                status = response.status_code
-                if status == 429:
-                    wait = _retry_after(response)
-                    if last or not policy.statuses or wait > limits.retry_after_cap:
-                        raise RateLimited("the upstream server is rate limiting", wait)
-                    log.info("upstream 429, waiting %.2fs (request %s)", wait, request_id)
-                    reason = "429"
-                    await self._sleep(wait)
-                    continue
-                if status in RETRYABLE_STATUSES and policy.statuses and not last:
-                    log.info("upstream %s, retrying (request %s)", status, request_id)
-                    reason = str(status)
-                    await self._sleep(self._backoff(attempt))
-                    continue
-                if status >= 500:
-                    log.warning("upstream answered %s (request %s)", status, request_id)
-                    raise UpstreamError(f"the upstream server failed ({status})")
-                return response
-            log.info(
-                "upstream %s on %s %s (request %s)", type(cause).__name__, method, path, request_id
+        def attempt() -> Awaitable[httpx.Response]:
+            return self._client.request(
+                method, url, content=content, params=params, headers=headers
             )
-            if not retry or last:
-                raise failure from None
-            reason = failure_kind(cause)
-            await self._sleep(self._backoff(attempt))
-        raise UpstreamError("no attempt left")  # pragma: no cover - the loop always returns
+
+        return await self._retrying.run(
+            attempt,
+            policy,
+            method=method,
+            path=path,
+            request_id=headers["X-Request-Id"],
+            retried=retried,
+        )
 
     def _body(self, response: httpx.Response) -> JsonObject:
         return mapping.answer(response, forwarding.current().request_id)

@@ -1,0 +1,170 @@
+"""Which upstream calls are tried again, when, and how often.
+
+Only what is safe is retried: a policy per kind of operation says which faults allow another
+attempt (a refused connection always does, since nothing was sent; a timeout or a reset only
+for operations that are idempotent). Waits are capped exponential backoff with full jitter,
+or the server's own `Retry-After` after a 429, and one deadline bounds the whole operation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+
+from app.backends.base import RateLimited, UpstreamError, UpstreamTimeout
+from app.backends.upstream.transport import TRANSPORT_ERRORS, Reached, transport_fault
+from app.observability import metrics
+
+log = logging.getLogger("app.upstream")
+
+RETRYABLE_STATUSES = frozenset({502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """What may be retried for one kind of operation."""
+
+    connect: bool = True
+    timeouts: bool = False
+    resets: bool = False
+    statuses: bool = False
+
+    def allows(self, reached: Reached) -> bool:
+        if reached is Reached.CONNECT:
+            return self.connect
+        if reached is Reached.TIMEOUT:
+            return self.timeouts
+        if reached is Reached.RESET:
+            return self.resets
+        return False
+
+
+IDEMPOTENT = RetryPolicy(connect=True, timeouts=True, resets=True, statuses=True)
+CONNECT_ONLY = RetryPolicy()
+
+
+@dataclass(frozen=True)
+class RetryBudget:
+    """How much retrying one operation may spend: attempts, waits and a total deadline."""
+
+    max_attempts: int = 4
+    backoff_base: float = 0.1
+    backoff_cap: float = 2.0
+    retry_after_cap: float = 5.0
+    total_timeout: float = 20.0
+
+
+def retry_after(response: httpx.Response, now: Callable[[], float] = time.time) -> float:
+    """Seconds to wait from `Retry-After` (seconds or an HTTP-date), else Rocket.Chat's
+    `X-RateLimit-Reset` (ms since the epoch), else one second."""
+    header = response.headers.get("retry-after")
+    if header:
+        try:
+            return max(0.0, float(header))
+        except ValueError:
+            pass
+        try:
+            when = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            when = None
+        if when is not None and when.tzinfo is not None:
+            return max(0.0, when.timestamp() - now())
+    reset = response.headers.get("x-ratelimit-reset")
+    if reset and reset.isdigit():
+        return max(0.0, int(reset) / 1000 - now())
+    return 1.0
+
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Retrying:
+    """Runs one call under a policy and a budget; counts the retries it made."""
+
+    def __init__(self, budget: RetryBudget, sleep: Sleep = asyncio.sleep) -> None:
+        self.budget = budget
+        self._sleep = sleep
+        self.retries = 0
+
+    def backoff(self, attempt: int) -> float:
+        budget = self.budget
+        return random.uniform(0, min(budget.backoff_cap, budget.backoff_base * 2**attempt))
+
+    async def run(
+        self,
+        call: Callable[[], Awaitable[httpx.Response]],
+        policy: RetryPolicy,
+        *,
+        method: str,
+        path: str,
+        request_id: str,
+        retried: list[int] | None = None,
+    ) -> httpx.Response:
+        """`call` (one attempt at `method path`) until it answers, within the deadline; the
+        last answer or failure."""
+        try:
+            async with asyncio.timeout(self.budget.total_timeout):
+                return await self._attempts(call, policy, method, path, request_id, retried)
+        except TimeoutError:
+            raise UpstreamTimeout("the upstream server did not answer in time") from None
+
+    async def _attempts(
+        self,
+        call: Callable[[], Awaitable[httpx.Response]],
+        policy: RetryPolicy,
+        method: str,
+        path: str,
+        request_id: str,
+        retried: list[int] | None,
+    ) -> httpx.Response:
+        budget = self.budget
+        reason = ""
+        for attempt in range(budget.max_attempts):
+            last = attempt == budget.max_attempts - 1
+            if attempt:
+                self.retries += 1
+                metrics.count_upstream_retry(method, path, reason)
+                if retried is not None:
+                    retried.append(attempt)
+            try:
+                response = await call()
+            except TRANSPORT_ERRORS as error:
+                fault = transport_fault(error)
+                log.info(
+                    "upstream %s on %s %s (request %s)",
+                    type(error).__name__,
+                    method,
+                    path,
+                    request_id,
+                )
+                if last or not policy.allows(fault.reached):
+                    raise fault.failure from None
+                reason = fault.kind
+                await self._sleep(self.backoff(attempt))
+                continue
+            status = response.status_code
+            if status == 429:
+                wait = retry_after(response)
+                if last or not policy.statuses or wait > budget.retry_after_cap:
+                    raise RateLimited("the upstream server is rate limiting", wait)
+                log.info("upstream 429, waiting %.2fs (request %s)", wait, request_id)
+                reason = "429"
+                await self._sleep(wait)
+                continue
+            if status in RETRYABLE_STATUSES and policy.statuses and not last:
+                log.info("upstream %s, retrying (request %s)", status, request_id)
+                reason = str(status)
+                await self._sleep(self.backoff(attempt))
+                continue
+            if status >= 500:
+                log.warning("upstream answered %s (request %s)", status, request_id)
+                raise UpstreamError(f"the upstream server failed ({status})")
+            return response
+        raise UpstreamError("no attempt left")  # pragma: no cover - the loop always returns

@@ -1,0 +1,184 @@
+"""The HTTP client to the upstream server, and what each of its errors means for a retry.
+
+The client is httpx (its API, timeouts, errors and test seams) over aiohttp's connection pool
+(`httpx_aiohttp.AiohttpTransport`). httpx's own pool (httpcore) costs more per request than
+the whole GraphQL layer and collapses under concurrency: on the facade benchmark it capped a
+pass-through at about 500 requests/s at 32 connections, aiohttp's pool at about 3,000.
+
+Every error a call can raise is mapped here, once, to a `TransportFault`: the domain failure it
+becomes and whether the request may have reached the server (which decides whether a retry is
+safe). The aiohttp transport converts aiohttp's errors into httpx's, but coarsely (a server that
+closed the connection mid-answer becomes `httpx.ConnectTimeout`, which would claim that nothing
+was sent), so the aiohttp error it came from, kept as `__cause__`, is read first:
+
+    aiohttp (the cause, when there is one)
+      ClientConnectorError and subclasses (refused, DNS, TLS)  -> CONNECT  UpstreamUnavailable
+      ConnectionTimeoutError (no connection in time)           -> CONNECT  UpstreamTimeout
+      SocketTimeoutError, ServerTimeoutError (no answer)       -> TIMEOUT  UpstreamTimeout
+      ServerDisconnectedError, ClientOSError, ClientPayloadError,
+        ClientConnectionResetError, other ClientConnectionError -> RESET   UpstreamUnavailable
+      any other ClientError (bad URL, redirects, proxy answer) -> NEVER    UpstreamError
+    httpx
+      ConnectError                                             -> CONNECT  UpstreamUnavailable
+      ConnectTimeout, PoolTimeout (nothing sent)               -> CONNECT  UpstreamTimeout
+      ReadTimeout, WriteTimeout, other TimeoutException        -> TIMEOUT  UpstreamTimeout
+      ReadError, WriteError, RemoteProtocolError, CloseError   -> RESET    UpstreamUnavailable
+      NetworkError, ProtocolError (others)                     -> RESET    UpstreamUnavailable
+      every other HTTPError, StreamError, InvalidURL, CookieConflict -> NEVER UpstreamError
+    OSError (a socket error neither library wrapped)           -> RESET    UpstreamUnavailable
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+
+import aiohttp
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+from app.backends.base import (
+    BackendFailure,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from app.settings import Settings
+
+# What a call may raise: everything `transport_fault` knows how to map.
+TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
+    httpx.HTTPError,
+    httpx.StreamError,
+    httpx.InvalidURL,
+    httpx.CookieConflict,
+    aiohttp.ClientError,
+    OSError,
+)
+
+
+class Reached(enum.Enum):
+    """How far a failed request got, which decides which retry policies allow another try."""
+
+    CONNECT = "nothing was sent"
+    TIMEOUT = "sent, and no answer in time"
+    RESET = "sent, and the connection broke"
+    NEVER = "a mistake a retry cannot fix"
+
+
+@dataclass(frozen=True)
+class TransportFault:
+    failure: BackendFailure
+    reached: Reached
+
+    @property
+    def kind(self) -> str:
+        """The label metrics give it: timeout, connect_error, reset or error."""
+        if isinstance(self.failure, UpstreamTimeout):
+            return "timeout"
+        if self.reached is Reached.CONNECT:
+            return "connect_error"
+        if self.reached is Reached.RESET:
+            return "reset"
+        return "error"
+
+
+def _unavailable(reached: Reached) -> TransportFault:
+    message = (
+        "the upstream server is unreachable"
+        if reached is Reached.CONNECT
+        else "the connection to the upstream server broke"
+    )
+    return TransportFault(UpstreamUnavailable(message), reached)
+
+
+def _timeout(reached: Reached) -> TransportFault:
+    return TransportFault(UpstreamTimeout("the upstream server did not answer in time"), reached)
+
+
+def _never() -> TransportFault:
+    return TransportFault(
+        UpstreamError("the call to the upstream server could not be made"), Reached.NEVER
+    )
+
+
+def _aiohttp_fault(error: aiohttp.ClientError) -> TransportFault:
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return _unavailable(Reached.CONNECT)
+    if isinstance(error, aiohttp.ConnectionTimeoutError):
+        return _timeout(Reached.CONNECT)
+    if isinstance(error, aiohttp.ServerTimeoutError):
+        return _timeout(Reached.TIMEOUT)
+    if isinstance(error, aiohttp.ServerFingerprintMismatch):
+        return _never()
+    if isinstance(error, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
+        return _unavailable(Reached.RESET)
+    return _never()
+
+
+def _httpx_fault(error: Exception) -> TransportFault:
+    if isinstance(error, httpx.ConnectError):
+        return _unavailable(Reached.CONNECT)
+    if isinstance(error, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return _timeout(Reached.CONNECT)
+    if isinstance(error, httpx.TimeoutException):
+        return _timeout(Reached.TIMEOUT)
+    if isinstance(error, httpx.NetworkError | httpx.ProtocolError):
+        return _unavailable(Reached.RESET)
+    if isinstance(error, OSError):
+        return _unavailable(Reached.RESET)
+    return _never()
+
+
+def transport_fault(error: Exception) -> TransportFault:
+    """The one mapping of a call's error (any of `TRANSPORT_ERRORS`) to a coded failure."""
+    cause = error.__cause__
+    if isinstance(error, aiohttp.ClientError):
+        return _aiohttp_fault(error)
+    if isinstance(cause, aiohttp.ClientError):
+        return _aiohttp_fault(cause)
+    return _httpx_fault(error)
+
+
+def _unwrapped(transport: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+    return transport
+
+
+def make_client(
+    settings: Settings,
+    wrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
+) -> httpx.AsyncClient:
+    """The pooled client to `settings.upstream_url`, over aiohttp's connection pool; `wrap`
+    puts the observing transport (metrics, spans) around it."""
+    if not settings.upstream_url:
+        raise ValueError("the upstream backend needs --upstream-url")
+    limits = httpx.Limits(
+        max_connections=settings.upstream_max_connections,
+        max_keepalive_connections=settings.upstream_max_connections,
+    )
+
+    def session() -> aiohttp.ClientSession:
+        # Made on the first call, inside the running loop. No cookie jar: the client speaks
+        # for every visitor, so a cookie one answer sets must never ride on another's call.
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=settings.upstream_max_connections,
+                keepalive_timeout=limits.keepalive_expiry or 5.0,
+            ),
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+
+    return httpx.AsyncClient(
+        base_url=settings.upstream_url,
+        transport=(wrap or _unwrapped)(AiohttpTransport(limits=limits, client=session)),
+        # httpx keeps cookies per client too: a jar that accepts none, for the same reason.
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+        timeout=httpx.Timeout(
+            connect=settings.upstream_connect_timeout,
+            read=settings.upstream_read_timeout,
+            write=settings.upstream_read_timeout,
+            pool=settings.upstream_connect_timeout,
+        ),
+        headers={"User-Agent": "livechat-graphql"},
+    )
