@@ -7,8 +7,9 @@ On the in-process backend (`livechat-graphql serve`, a real process): --subscrip
 `livechatRoomEvents` subscriptions, each on its own graphql-transport-ws socket as a browser
 tab would (opened by bench/subscribers.mjs in Node), spread evenly over --rooms rooms,
 selecting the shipped Message fragment (markdown included). Then --rate sends per second (the
-shipped send mutation, over HTTP, rooms in turn) for --seconds. Latency is from a send's
-answer to each subscriber's event (0 when the event came first); memory is the server's
+shipped send mutation, over HTTP, rooms in turn) for --seconds. Latency is from the start of a
+send's request to each subscriber's event, and from the send's answer to the event (0 when the
+event came first: the store tells subscribers just before it acknowledges); memory is the server's
 resident set before and after the subscriptions opened; CPU is the server's, and the load
 generator's (sender and subscribers), in cores over the sending.
 
@@ -33,6 +34,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +65,7 @@ SUBSCRIPTION = (
 
 @dataclass
 class Run:
+    asked: dict[str, float] = field(default_factory=dict)  # message id -> send started at
     answered: dict[str, float] = field(default_factory=dict)  # message id -> send answered at
     arrived: list[tuple[str, float]] = field(default_factory=list)  # message id, epoch ms
     received: int = 0
@@ -94,6 +97,7 @@ async def send_at_rate(
         if delay > 0:
             await asyncio.sleep(delay)
         variables = {"input": {"token": token, "rid": rid, "msg": operations.MESSAGE}}
+        asked = time.time()
         try:
             answer = await http.post("/graphql", json={"query": document, "variables": variables})
         except httpx.TransportError:
@@ -105,6 +109,7 @@ async def send_at_rate(
         if message is None:
             run.failed_sends += 1
             return
+        run.asked[message["id"]] = asked
         run.answered[message["id"]] = answered
 
     await asyncio.gather(*(one(index) for index in range(total)))
@@ -145,13 +150,15 @@ async def measure(
     opened = server.resident_bytes()
     cpu_before = server.cpu_seconds()
     own_before, node_before = time.process_time(), processes.cpu_of(subscribers.pid)
+    window = time.perf_counter()
     async with httpx.AsyncClient(
         base_url=graphql_url,
         limits=httpx.Limits(max_connections=32, keepalive_expiry=1),
         timeout=30,
     ) as http:
         await send_at_rate(http, rooms, rate, seconds, run)
-    server_cpu = (server.cpu_seconds() - cpu_before) / seconds
+    window = time.perf_counter() - window
+    server_cpu = (server.cpu_seconds() - cpu_before) / window
     client_cpu = time.process_time() - own_before + processes.cpu_of(subscribers.pid) - node_before
     expected = len(run.answered) * (subscriptions // len(rooms))
     subscribers.stdin.write(orjson.dumps({"expect": expected}) + b"\n")
@@ -160,22 +167,34 @@ async def measure(
     ]
     run.received = len(run.arrived)
     await subscribers.wait()
-    latencies = sorted(
+    from_send = sorted(
+        arrived / 1000 - run.asked[message_id]
+        for message_id, arrived in run.arrived
+        if message_id in run.asked
+    ) or [float("nan")]
+    after_answer = sorted(
         max(0.0, arrived / 1000 - run.answered[message_id])
         for message_id, arrived in run.arrived
         if message_id in run.answered
     ) or [float("nan")]
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    per_room = subscriptions // len(rooms)
+    delivered = Counter(message_id for message_id, _ in run.arrived)
+    lost = sum(max(0, per_room - delivered[message_id]) for message_id in run.answered)
     per_thousand = (opened - before) / subscriptions * 1000 / MIB
     row = [
         label, str(subscriptions), str(len(rooms)), f"{rate:g}",
-        f"{statistics.median(latencies) * 1000:.1f}", f"{p99 * 1000:.1f}",
-        f"{server_cpu:.2f}", f"{client_cpu / seconds:.2f}",
+        f"{statistics.median(from_send) * 1000:.1f}", f"{percentile(from_send, 99) * 1000:.1f}",
+        f"{percentile(after_answer, 99) * 1000:.1f}",
+        f"{server_cpu:.2f}", f"{client_cpu / window:.2f}",
         f"{before / MIB:.0f}", f"{opened / MIB:.0f}", f"{per_thousand:.0f}",
-        str(run.received), str(expected - run.received + run.failed_sends),
+        str(run.received), str(run.failed_sends), str(lost),
     ]  # fmt: skip
     print(" | ".join(row), flush=True)
     return row
+
+
+def percentile(ordered: list[float], rank: int) -> float:
+    return ordered[min(len(ordered) - 1, len(ordered) * rank // 100)]
 
 
 def load_average() -> str:
@@ -244,9 +263,9 @@ async def main() -> None:
             )
     print(f"load average after: {load_average()}")
     header = [
-        "documents", "subscriptions", "rooms", "sends/s", "p50 ms", "p99 ms",
-        "server CPU cores", "client CPU cores", "RSS before MiB", "RSS open MiB",
-        "MiB per 1,000 subs", "events", "lost",
+        "documents", "subscriptions", "rooms", "sends/s", "p50 ms from send",
+        "p99 ms from send", "p99 ms after answer", "server CPU cores", "client CPU cores",
+        "RSS before MiB", "RSS open MiB", "MiB per 1,000 subs", "events", "sends failed", "lost",
     ]  # fmt: skip
     print()
     print(operations.markdown_table(header, rows))
