@@ -1,1 +1,2 @@
-"""The API's face: Strawberry types and resolvers. Nothing here knows SQL or HTTP."""
+"""The API's face: Strawberry types and resolvers, and the GraphQL router that serves them
+(GraphiQL, JSON in and out). Nothing here knows SQL or a backend's wire format."""

@@ -15,16 +15,16 @@ from typing import Annotated, Any, TypeAlias, Union
 import strawberry
 from strawberry.scalars import JSON
 
-TYPE = "The parser's node type, e.g. PARAGRAPH."
-CHILDREN = "The nodes inside this one, in order."
-TEXT = "The node's text."
+TYPE_DESCRIPTION = "The parser's node type, e.g. PARAGRAPH."
+CHILDREN_DESCRIPTION = "The nodes inside this one, in order."
+TEXT_DESCRIPTION = "The node's text."
 
 
 def _type_field() -> Any:
-    return strawberry.field(description=TYPE)
+    return strawberry.field(description=TYPE_DESCRIPTION)
 
 
-def _children_field(description: str = CHILDREN) -> Any:
+def _children_field(description: str = CHILDREN_DESCRIPTION) -> Any:
     return strawberry.field(description=description)
 
 
@@ -45,7 +45,7 @@ class Paragraph:
 @strawberry.type(description="Plain text with no markup (PLAIN_TEXT).")
 class PlainText:
     type: str = _type_field()
-    text: str = strawberry.field(description=TEXT)
+    text: str = strawberry.field(description=TEXT_DESCRIPTION)
 
 
 @strawberry.type(description="Bold text: `*bold*` or `**bold**`.")

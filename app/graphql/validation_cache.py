@@ -16,6 +16,8 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from app.graphql.export import graphql_core_schema
+
 
 class ValidationStats:
     """Counted for the test that proves the cache still hits (every schema's together)."""
@@ -39,7 +41,8 @@ def cached_validation(maxsize: int) -> Callable[[], SchemaExtension]:
                 ValidationStats.hits += 1
             else:
                 assert context.graphql_document is not None
-                errors = validate_document(context.schema._schema, context.graphql_document, rules)
+                core = graphql_core_schema(context.schema)
+                errors = validate_document(core, context.graphql_document, rules)
                 if context.query:
                     results[key] = errors
             context.pre_execution_errors = errors

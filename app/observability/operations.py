@@ -10,10 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+import strawberry
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 
 from app.graphql.errors import coded_request_error
+from app.graphql.export import graphql_core_schema
 from app.observability import metrics
 
 INVALID = "invalid"
@@ -44,7 +46,7 @@ def root_fields(execution_context: object) -> str:
 
 def schema_root_fields(schema: object) -> frozenset[str]:
     """Names a root field can have: the schema's own, and introspection's."""
-    graphql_schema = getattr(schema, "_schema", None)
+    graphql_schema = graphql_core_schema(schema) if isinstance(schema, strawberry.Schema) else None
     names = {"__typename", "__schema", "__type"}
     for root in ("query_type", "mutation_type", "subscription_type"):
         root_type = getattr(graphql_schema, root, None)
