@@ -9,9 +9,9 @@ import hypothesis
 import pytest
 from fastapi import FastAPI
 
+from app.backends import inprocess_backend, upstream_backend
 from app.backends.base import LivechatBackend
 from app.backends.inprocess.service import InProcessBackend
-from app.backends.upstream.client import UpstreamBackend
 from app.main import create_app
 from app.settings import Settings
 from tests.helpers import CountingIds, GraphQL, RocketChatServer, SteppingClock
@@ -36,7 +36,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def backend(settings: Settings) -> AsyncIterator[InProcessBackend]:
-    backend = await InProcessBackend.open(settings, clock=SteppingClock(), new_id=CountingIds())
+    backend = await inprocess_backend(settings, clock=SteppingClock(), new_id=CountingIds())
     yield backend
     await backend.aclose()
 
@@ -77,7 +77,7 @@ def rocketchat(tmp_path: Path) -> Iterator[RocketChatServer]:
     settings = Settings(database=tmp_path / "rocketchat.db")
 
     async def factory(settings: Settings) -> LivechatBackend:
-        return await InProcessBackend.open(settings, clock=clock, new_id=ids)
+        return await inprocess_backend(settings, clock=clock, new_id=ids)
 
     with serving(create_app(settings, backend_factory=factory)) as url:
         yield RocketChatServer(url, ids)
@@ -94,7 +94,7 @@ def upstream_url(rocketchat: RocketChatServer, tmp_path: Path) -> Iterator[str]:
     )
 
     async def factory(settings: Settings) -> LivechatBackend:
-        return UpstreamBackend.from_settings(settings, new_id=rocketchat.ids)
+        return upstream_backend(settings, new_id=rocketchat.ids)
 
     with serving(create_app(settings, backend_factory=factory)) as url:
         yield url

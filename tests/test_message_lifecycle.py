@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from app.backends import inprocess_backend
 from app.backends.base import LivechatBackend
-from app.backends.inprocess.service import InProcessBackend
 from app.main import create_app
 from app.settings import Settings
 from tests.helpers import CountingIds, GraphQL
@@ -233,7 +233,7 @@ class SameInstant:
 @pytest.fixture
 async def stuck_clock_api(settings: Settings) -> AsyncIterator[GraphQL]:
     async def factory(settings: Settings) -> LivechatBackend:
-        return await InProcessBackend.open(settings, clock=SameInstant(), new_id=CountingIds())
+        return await inprocess_backend(settings, clock=SameInstant(), new_id=CountingIds())
 
     app = create_app(settings, backend_factory=factory)
     async with app.router.lifespan_context(app):

@@ -14,8 +14,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from app.backends import upstream_backend
 from app.backends.base import LivechatBackend
-from app.backends.upstream.client import UpstreamBackend
 from app.main import create_app
 from app.settings import Settings
 from tests.helpers import operation
@@ -46,7 +46,7 @@ def traced_facade(tmp_path: Path, provider: TracerProvider) -> Iterator[str]:
         )
 
         async def factory(settings: Settings) -> LivechatBackend:
-            return UpstreamBackend.from_settings(settings, tracer_provider=provider)
+            return upstream_backend(settings, tracer_provider=provider)
 
         app = create_app(settings, backend_factory=factory, tracer_provider=provider)
         with serving(app) as url:

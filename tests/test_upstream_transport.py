@@ -15,11 +15,11 @@ import pytest
 from app.backends.base import BackendFailure, UpstreamTimeout, UpstreamUnavailable
 from app.backends.upstream.transport import (
     TRANSPORT_ERRORS,
+    ClientTimeouts,
     Reached,
     make_client,
     transport_fault,
 )
-from app.settings import Settings
 from tests.servers import free_port
 
 
@@ -140,10 +140,8 @@ async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
 
 
 async def real_fault(url: str) -> Exception:
-    settings = Settings(
-        backend="upstream", upstream_url=url, upstream_read_timeout=0.2, upstream_connect_timeout=1
-    )
-    async with make_client(settings) as client:
+    timeouts = ClientTimeouts(connect=1, read=0.2)
+    async with make_client(url, max_connections=10, timeouts=timeouts) as client:
         with pytest.raises(TRANSPORT_ERRORS) as raised:
             await client.post("/api/v1/livechat/message", json={"msg": "hi"})
     return raised.value
@@ -183,7 +181,7 @@ async def set_cookie(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
 
 async def test_a_cookie_one_answer_sets_never_rides_on_another_call() -> None:
     async with serve(set_cookie) as url:
-        settings = Settings(backend="upstream", upstream_url=url)
-        async with make_client(settings) as client:
+        timeouts = ClientTimeouts(connect=3, read=10)
+        async with make_client(url, max_connections=10, timeouts=timeouts) as client:
             answers = [(await client.get("/api/v1/livechat/room")).text for _ in range(2)]
     assert answers == ["clean", "clean"]

@@ -1,20 +1,94 @@
-"""Backends: one Protocol (`base.LivechatBackend`), two implementations picked by settings."""
+"""Backends: one Protocol (`base.LivechatBackend`), two implementations picked by settings.
+
+This is the one place that reads `Settings` for a backend: the implementations take plain
+constructor arguments (and tests pass their seams, a clock or an id generator, the same way).
+Imports are lazy so that each implementation's dependencies stay off the other's path.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from app.backends.ids import Clock, IdGenerator, random_id, utc_now
+
 if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+
     from app.backends.base import LivechatBackend
+    from app.backends.inprocess.service import InProcessBackend
+    from app.backends.upstream.client import UpstreamBackend
     from app.settings import Settings
 
 
 async def make_backend(settings: Settings) -> LivechatBackend:
-    """The one place that names both implementations; imports are lazy so each stays optional."""
+    """The backend the settings name."""
     if settings.backend == "upstream":
-        from app.backends.upstream.client import UpstreamBackend
+        return upstream_backend(settings)
+    return await inprocess_backend(settings)
 
-        return UpstreamBackend.from_settings(settings)
+
+async def inprocess_backend(
+    settings: Settings, *, clock: Clock = utc_now, new_id: IdGenerator = random_id
+) -> InProcessBackend:
+    """Rocket.Chat's rules on the SQLite file `settings.database` (created if missing)."""
     from app.backends.inprocess.service import InProcessBackend
+    from app.backends.inprocess.store import SqliteStore
 
-    return await InProcessBackend.open(settings)
+    return InProcessBackend(
+        await SqliteStore.open(settings.database),
+        markdown_options=settings.markdown_options(),
+        character_limit=settings.message_character_limit,
+        clock=clock,
+        new_id=new_id,
+    )
+
+
+def upstream_backend(
+    settings: Settings,
+    *,
+    new_id: IdGenerator = random_id,
+    tracer_provider: TracerProvider | None = None,
+) -> UpstreamBackend:
+    """Rocket.Chat at `settings.upstream_url`, over one pooled client observed for metrics and
+    (when OTEL_* turn them on) traces."""
+    from opentelemetry import trace
+
+    from app.backends.upstream.client import UpstreamBackend
+    from app.backends.upstream.ddp import DdpTiming
+    from app.backends.upstream.retry import RetryBudget
+    from app.backends.upstream.transport import ClientTimeouts, make_client
+    from app.observability.transport import observed
+
+    if not settings.upstream_url:
+        raise ValueError("the upstream backend needs --upstream-url")
+    if tracer_provider is None and settings.tracing_exporter() is not None:
+        tracer_provider = trace.get_tracer_provider()
+    client = make_client(
+        settings.upstream_url,
+        max_connections=settings.upstream_max_connections,
+        timeouts=ClientTimeouts(
+            connect=settings.upstream_connect_timeout, read=settings.upstream_read_timeout
+        ),
+        wrap=lambda inner: observed(inner, tracer_provider),
+    )
+    return UpstreamBackend(
+        client,
+        budget=RetryBudget(
+            max_attempts=settings.upstream_max_attempts,
+            backoff_base=settings.upstream_backoff_base,
+            backoff_cap=settings.upstream_backoff_cap,
+            retry_after_cap=settings.upstream_retry_after_cap,
+            total_timeout=settings.upstream_total_timeout,
+        ),
+        forward_headers=tuple(settings.forward_headers),
+        markdown_options=settings.markdown_options(),
+        new_id=new_id,
+        realtime_url=settings.upstream_realtime_url,
+        ddp_timing=DdpTiming(
+            ping_after=settings.upstream_ddp_ping_after,
+            drop_after=settings.upstream_ddp_drop_after,
+            backoff_base=settings.upstream_ddp_backoff_base,
+            backoff_cap=settings.upstream_ddp_backoff_cap,
+            connect_timeout=settings.upstream_connect_timeout,
+        ),
+    )

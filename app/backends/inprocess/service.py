@@ -46,7 +46,6 @@ from app.backends.inprocess.broker import Broker
 from app.backends.inprocess.store import Lookup, SqliteStore
 from app.backends.rocketchat_json import message_from_json, message_to_json, parse_datetime
 from app.markdown import MarkdownSyntaxError, parse
-from app.settings import Settings
 
 READINESS_TIMEOUT = 2.0  # seconds a readiness probe waits for the write lock
 
@@ -111,19 +110,6 @@ class InProcessBackend:
         self._clock = clock
         self._new_id = new_id
         self._parse_markdown = parse_markdown
-
-    @classmethod
-    async def open(
-        cls, settings: Settings, *, clock: Clock = utc_now, new_id: IdGenerator = random_id
-    ) -> InProcessBackend:
-        store = await SqliteStore.open(settings.database)
-        return cls(
-            store,
-            markdown_options=settings.markdown_options(),
-            character_limit=settings.message_character_limit,
-            clock=clock,
-            new_id=new_id,
-        )
 
     def _publish(self, kind: str, record: JsonObject) -> None:
         """A committed change (the store's `on_commit`) to the room's subscribers."""

@@ -25,8 +25,6 @@ from urllib.parse import quote
 import httpx
 import orjson
 from cachetools import LRUCache
-from opentelemetry import trace
-from opentelemetry.trace import TracerProvider
 
 from app.backends import forwarding
 from app.backends.base import (
@@ -55,10 +53,8 @@ from app.backends.upstream.retry import (
     RetryPolicy,
     Sleep,
 )
-from app.backends.upstream.transport import TRANSPORT_ERRORS, make_client, transport_fault
+from app.backends.upstream.transport import TRANSPORT_ERRORS, transport_fault
 from app.markdown import MarkdownSyntaxError, parse
-from app.observability.transport import observed
-from app.settings import Settings
 
 log = logging.getLogger("app.upstream")
 
@@ -95,38 +91,6 @@ class UpstreamBackend:
         self._markdown_options = dict(markdown_options or {})
         self._new_id = new_id
         self._urls: LRUCache[str, httpx.URL] = LRUCache(256)
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        *,
-        new_id: IdGenerator = random_id,
-        tracer_provider: TracerProvider | None = None,
-    ) -> UpstreamBackend:
-        if tracer_provider is None and settings.tracing_exporter() is not None:
-            tracer_provider = trace.get_tracer_provider()
-        return cls(
-            make_client(settings, lambda inner: observed(inner, tracer_provider)),
-            budget=RetryBudget(
-                max_attempts=settings.upstream_max_attempts,
-                backoff_base=settings.upstream_backoff_base,
-                backoff_cap=settings.upstream_backoff_cap,
-                retry_after_cap=settings.upstream_retry_after_cap,
-                total_timeout=settings.upstream_total_timeout,
-            ),
-            forward_headers=tuple(settings.forward_headers),
-            markdown_options=settings.markdown_options(),
-            new_id=new_id,
-            realtime_url=settings.upstream_realtime_url,
-            ddp_timing=DdpTiming(
-                ping_after=settings.upstream_ddp_ping_after,
-                drop_after=settings.upstream_ddp_drop_after,
-                backoff_base=settings.upstream_ddp_backoff_base,
-                backoff_cap=settings.upstream_ddp_backoff_cap,
-                connect_timeout=settings.upstream_connect_timeout,
-            ),
-        )
 
     async def readiness(self) -> str | None:
         """Ready when Rocket.Chat answers its public `GET /api/info` (any answer below 500)."""

@@ -45,7 +45,6 @@ from app.backends.base import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from app.settings import Settings
 
 # What a call may raise: everything `transport_fault` knows how to map.
 TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
@@ -145,17 +144,26 @@ def _unwrapped(transport: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
     return transport
 
 
+@dataclass(frozen=True)
+class ClientTimeouts:
+    """Seconds per attempt: to connect (and to wait for a pooled connection), and to read or
+    write."""
+
+    connect: float
+    read: float
+
+
 def make_client(
-    settings: Settings,
+    base_url: str,
+    *,
+    max_connections: int,
+    timeouts: ClientTimeouts,
     wrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
 ) -> httpx.AsyncClient:
-    """The pooled client to `settings.upstream_url`, over aiohttp's connection pool; `wrap`
-    puts the observing transport (metrics, spans) around it."""
-    if not settings.upstream_url:
-        raise ValueError("the upstream backend needs --upstream-url")
+    """The pooled client to `base_url`, over aiohttp's connection pool; `wrap` puts the
+    observing transport (metrics, spans) around it."""
     limits = httpx.Limits(
-        max_connections=settings.upstream_max_connections,
-        max_keepalive_connections=settings.upstream_max_connections,
+        max_connections=max_connections, max_keepalive_connections=max_connections
     )
 
     def session() -> aiohttp.ClientSession:
@@ -163,22 +171,22 @@ def make_client(
         # for every visitor, so a cookie one answer sets must never ride on another's call.
         return aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(
-                limit=settings.upstream_max_connections,
+                limit=max_connections,
                 keepalive_timeout=limits.keepalive_expiry or 5.0,
             ),
             cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     return httpx.AsyncClient(
-        base_url=settings.upstream_url,
+        base_url=base_url,
         transport=(wrap or _unwrapped)(AiohttpTransport(limits=limits, client=session)),
         # httpx keeps cookies per client too: a jar that accepts none, for the same reason.
         cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         timeout=httpx.Timeout(
-            connect=settings.upstream_connect_timeout,
-            read=settings.upstream_read_timeout,
-            write=settings.upstream_read_timeout,
-            pool=settings.upstream_connect_timeout,
+            connect=timeouts.connect,
+            read=timeouts.read,
+            write=timeouts.read,
+            pool=timeouts.connect,
         ),
         headers={"User-Agent": "livechat-graphql"},
     )
