@@ -164,7 +164,7 @@ def test_every_versions_body_gives_the_same_livechat_error(name: str) -> None:
     errors = []
     for body in bodies:
         with pytest.raises(kind) as refused:
-            mapping.answer(httpx.Response(400, json=body), "test")
+            mapping.answer(httpx.Response(400, json=body))
         errors.append(livechat_error(refused.value))
     assert all(error == errors[0] for error in errors), errors
     assert errors[0].upstream_error == kind.error

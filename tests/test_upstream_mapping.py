@@ -27,11 +27,11 @@ def seed(name: str) -> Any:
 
 
 def parsed(document: Any) -> Any:
-    return mapping.message(document, lambda raw: parse(raw["msg"]), "test")
+    return mapping.message(document, lambda raw: parse(raw["msg"]))
 
 
 def test_the_seed_example_parses_with_success_as_a_string() -> None:
-    body = mapping.answer(response(seed("send-message-success.json")), "test")
+    body = mapping.answer(response(seed("send-message-success.json")))
     message = parsed(body["message"])
     assert (message.id, message.rid, message.msg, message.alias) == (
         "djsajdkscks787",
@@ -65,7 +65,7 @@ def test_unknown_fields_and_node_types_do_not_break_anything() -> None:
 
 def test_the_seed_error_is_invalid_params() -> None:
     with pytest.raises(InvalidParams) as refused:
-        mapping.answer(response(seed("send-message-invalid-params.json"), 400), "test")
+        mapping.answer(response(seed("send-message-invalid-params.json"), 400))
     assert refused.value.upstream_error == "invalid-params"
     assert refused.value.reason == "must have required property 'token'"
 
@@ -82,7 +82,7 @@ def test_error_strings_map_to_codes_and_unknown_ones_are_kept(
     body: Any, failure: type[Exception], upstream_error: str
 ) -> None:
     with pytest.raises(failure) as refused:
-        mapping.answer(response(body, 400), "test")
+        mapping.answer(response(body, 400))
     assert refused.value.upstream_error == upstream_error  # type: ignore[attr-defined]
 
 
@@ -91,7 +91,7 @@ def test_error_strings_map_to_codes_and_unknown_ones_are_kept(
 )
 def test_a_body_that_is_not_rocket_chats_json_is_an_upstream_error(content: bytes) -> None:
     with pytest.raises(UpstreamError) as failed:
-        mapping.answer(response(content), "test")
+        mapping.answer(response(content))
     assert "html" not in str(failed.value).lower()
 
 

@@ -55,7 +55,7 @@ async def test_an_http_date_retry_after_is_waited_out_not_taken_as_one_second() 
         return answers.pop(0)
 
     retrying = Retrying(RetryBudget(retry_after_cap=5), sleep)
-    response = await retrying.run(call, IDEMPOTENT, method="POST", path="/x", request_id="r1")
+    response = await retrying.run(call, IDEMPOTENT, method="POST", path="/x")
     assert response.status_code == 200
     [wait] = waits
     assert 1.5 < wait <= 3.0  # the date's own second, less the time spent getting here
@@ -69,7 +69,5 @@ async def test_a_retry_after_date_beyond_the_cap_answers_rate_limited_at_once() 
         return too_many(**{"Retry-After": format_datetime(later, usegmt=True)})
 
     with pytest.raises(RateLimited) as refused:
-        await Retrying(RetryBudget()).run(
-            call, IDEMPOTENT, method="POST", path="/x", request_id="r1"
-        )
+        await Retrying(RetryBudget()).run(call, IDEMPOTENT, method="POST", path="/x")
     assert 590 < refused.value.retry_after <= 600

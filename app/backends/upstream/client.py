@@ -152,12 +152,11 @@ class UpstreamBackend:
             policy,
             method=method,
             path=path,
-            request_id=headers["X-Request-Id"],
             retried=retried,
         )
 
     def _body(self, response: httpx.Response) -> JsonObject:
-        return mapping.answer(response, forwarding.current().request_id)
+        return mapping.answer(response)
 
     def _markdown_for(self, document: JsonObject) -> list[JsonObject]:
         """`md` for a message the server sent without one (older servers, markdown off)."""
@@ -177,7 +176,7 @@ class UpstreamBackend:
         response = await self._call(
             "POST", "/api/v1/livechat/visitor", IDEMPOTENT, json={"visitor": fields}
         )
-        return mapping.visitor(self._body(response), forwarding.current().request_id)
+        return mapping.visitor(self._body(response))
 
     async def open_room(
         self, token: str, rid: str | None = None, agent_id: str | None = None
@@ -188,7 +187,7 @@ class UpstreamBackend:
         if agent_id is not None:
             params["agentId"] = agent_id
         response = await self._call("GET", "/api/v1/livechat/room", CONNECT_ONLY, params=params)
-        return mapping.room(self._body(response), forwarding.current().request_id)
+        return mapping.room(self._body(response))
 
     async def send_message(self, outgoing: OutgoingMessage) -> Message:
         message_id = outgoing.id or self._new_id()
@@ -214,9 +213,7 @@ class UpstreamBackend:
                 raise
             # Rocket.Chat refuses a duplicate _id: the attempt that failed on our side stored it.
             return await self.message(outgoing.token, outgoing.rid, message_id)
-        return mapping.message(
-            answer.get("message"), self._markdown_for, forwarding.current().request_id
-        )
+        return mapping.message(answer.get("message"), self._markdown_for)
 
     async def message(self, token: str, rid: str, message_id: str) -> Message:
         response = await self._call(
@@ -226,9 +223,7 @@ class UpstreamBackend:
             params={"token": token, "rid": rid},
         )
         body = self._body(response)
-        return mapping.message(
-            body.get("message"), self._markdown_for, forwarding.current().request_id
-        )
+        return mapping.message(body.get("message"), self._markdown_for)
 
     async def close_room(self, token: str, rid: str) -> str:
         response = await self._call(
@@ -245,9 +240,7 @@ class UpstreamBackend:
             json={"token": token, "rid": rid, "msg": msg},
         )
         body = self._body(response)
-        return mapping.message(
-            body.get("message"), self._markdown_for, forwarding.current().request_id
-        )
+        return mapping.message(body.get("message"), self._markdown_for)
 
     async def delete_message(self, token: str, rid: str, message_id: str) -> DeletedMessage:
         retried: list[int] = []
@@ -258,20 +251,19 @@ class UpstreamBackend:
             json={"token": token, "rid": rid},
             retried=retried,
         )
-        request_id = forwarding.current().request_id
         try:
             body = self._body(response)
         except InvalidMessage:
             if not retried:
                 raise
             # An earlier attempt reached the server and deleted it; when is not known.
-            log.info("delete retried into invalid-message: done before (request %s)", request_id)
+            log.info("delete retried into invalid-message: done before")
             return DeletedMessage(id=message_id, ts=utc_now())
         document = body.get("message")
         try:
             return DeletedMessage(id=str(document["_id"]), ts=parse_datetime(document["ts"]))  # type: ignore[index]
         except (KeyError, TypeError, ValueError):
-            log.warning("upstream delete answer is unreadable (request %s): %r", request_id, body)
+            log.warning("upstream delete answer is unreadable: %r", body)
             raise UpstreamError("the upstream answer is not in Rocket.Chat's shape") from None
 
     async def message_history(
@@ -290,8 +282,7 @@ class UpstreamBackend:
         documents = body.get("messages")
         if not isinstance(documents, list):
             raise UpstreamError("the upstream answer lacks 'messages'")
-        request_id = forwarding.current().request_id
-        return [mapping.message(document, self._markdown_for, request_id) for document in documents]
+        return [mapping.message(document, self._markdown_for) for document in documents]
 
     async def subscribe_room(self, token: str, rid: str) -> RoomEvents:
         """The visitor's room over DDP, one upstream socket per visitor and room in this
@@ -299,13 +290,12 @@ class UpstreamBackend:
         return await self._shared_rooms.subscribe(token, rid)
 
     def _room_events(self, token: str, rid: str) -> UpstreamRoomEvents:
-        request_id = forwarding.current().request_id
         events = UpstreamRoomEvents(
             self._realtime_url,
             token,
             rid,
             self,
-            lambda document: mapping.message(document, self._markdown_for, request_id),
+            lambda document: mapping.message(document, self._markdown_for),
             self._ddp_timing,
             on_close=self.live_subscriptions.discard,
         )

@@ -33,16 +33,15 @@ log = logging.getLogger("app.upstream")
 METEOR_CLASS_NAME = "Meteor.Error"
 
 
-def _body(response: httpx.Response, request_id: str) -> JsonObject:
+def _body(response: httpx.Response) -> JsonObject:
     try:
         body = orjson.loads(response.content)
     except orjson.JSONDecodeError:
         body = None
     if not isinstance(body, dict):
         log.warning(
-            "upstream answered %s with a body that is not Rocket.Chat's JSON (request %s): %r",
+            "upstream answered %s with a body that is not Rocket.Chat's JSON: %r",
             response.status_code,
-            request_id,
             response.content[:500],
         )
         raise UpstreamError("the upstream server answered something that is not Rocket.Chat")
@@ -75,46 +74,46 @@ def failure_from(body: JsonObject) -> LivechatFailure | None:
     return kind.from_upstream(error, text)
 
 
-def answer(response: httpx.Response, request_id: str) -> JsonObject:
+def answer(response: httpx.Response) -> JsonObject:
     """The successful body, or the failure it reports raised."""
-    body = _body(response, request_id)
+    body = _body(response)
     failure = failure_from(body)
     if failure is not None:
         raise failure
     if not _succeeded(body) and response.status_code >= 400:
-        log.warning("upstream answered %s (request %s)", response.status_code, request_id)
+        log.warning("upstream answered %s", response.status_code)
         raise UpstreamError(f"the upstream server answered {response.status_code}")
     return body
 
 
-def _field(body: JsonObject, name: str, request_id: str) -> Any:
+def _field(body: JsonObject, name: str) -> Any:
     if name not in body:
-        log.warning("upstream answer lacks %r (request %s)", name, request_id)
+        log.warning("upstream answer lacks %r", name)
         raise UpstreamError(f"the upstream answer lacks {name!r}")
     return body[name]
 
 
-def _convert(convert: Callable[[Any], Any], value: Any, request_id: str) -> Any:
+def _convert(convert: Callable[[Any], Any], value: Any) -> Any:
     try:
         return convert(value)
     except (KeyError, TypeError, ValueError, AttributeError):
-        log.warning("upstream sent an unreadable record (request %s): %r", request_id, value)
+        log.warning("upstream sent an unreadable record: %r", value)
         raise UpstreamError("the upstream answer is not in Rocket.Chat's shape") from None
 
 
-def visitor(body: JsonObject, request_id: str) -> Visitor:
-    return _convert(visitor_from_json, _field(body, "visitor", request_id), request_id)  # type: ignore[no-any-return]
+def visitor(body: JsonObject) -> Visitor:
+    return _convert(visitor_from_json, _field(body, "visitor"))  # type: ignore[no-any-return]
 
 
-def room(body: JsonObject, request_id: str) -> tuple[Room, bool]:
-    found = _convert(room_from_json, _field(body, "room", request_id), request_id)
+def room(body: JsonObject) -> tuple[Room, bool]:
+    found = _convert(room_from_json, _field(body, "room"))
     return found, bool(body.get("newRoom", False))
 
 
 MarkdownFor = Callable[[JsonObject], list[JsonObject]]
 
 
-def message(document: Any, markdown_for: MarkdownFor, request_id: str) -> Message:
+def message(document: Any, markdown_for: MarkdownFor) -> Message:
     """A message; `md` is computed by our parser when the server sent none."""
 
     def convert(raw: Any) -> Message:
@@ -124,4 +123,4 @@ def message(document: Any, markdown_for: MarkdownFor, request_id: str) -> Messag
             md = markdown_for(raw) if raw.get("t") is None else []
         return message_from_json(raw, md)
 
-    return _convert(convert, document, request_id)  # type: ignore[no-any-return]
+    return _convert(convert, document)  # type: ignore[no-any-return]

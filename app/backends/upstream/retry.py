@@ -104,14 +104,13 @@ class Retrying:
         *,
         method: str,
         path: str,
-        request_id: str,
         retried: list[int] | None = None,
     ) -> httpx.Response:
         """`call` (one attempt at `method path`) until it answers, within the deadline; the
         last answer or failure."""
         try:
             async with asyncio.timeout(self.budget.total_timeout):
-                return await self._attempts(call, policy, method, path, request_id, retried)
+                return await self._attempts(call, policy, method, path, retried)
         except TimeoutError:
             raise UpstreamTimeout("the upstream server did not answer in time") from None
 
@@ -121,7 +120,6 @@ class Retrying:
         policy: RetryPolicy,
         method: str,
         path: str,
-        request_id: str,
         retried: list[int] | None,
     ) -> httpx.Response:
         budget = self.budget
@@ -137,13 +135,7 @@ class Retrying:
                 response = await call()
             except TRANSPORT_ERRORS as error:
                 fault = transport_fault(error)
-                log.info(
-                    "upstream %s on %s %s (request %s)",
-                    type(error).__name__,
-                    method,
-                    path,
-                    request_id,
-                )
+                log.info("upstream %s on %s %s", type(error).__name__, method, path)
                 if last or not policy.allows(fault.reached):
                     raise fault.failure from None
                 reason = fault.kind
@@ -154,17 +146,17 @@ class Retrying:
                 wait = retry_after(response)
                 if last or not policy.statuses or wait > budget.retry_after_cap:
                     raise RateLimited("the upstream server is rate limiting", wait)
-                log.info("upstream 429, waiting %.2fs (request %s)", wait, request_id)
+                log.info("upstream 429, waiting %.2fs", wait)
                 reason = "429"
                 await self._sleep(wait)
                 continue
             if status in RETRYABLE_STATUSES and policy.statuses and not last:
-                log.info("upstream %s, retrying (request %s)", status, request_id)
+                log.info("upstream %s, retrying", status)
                 reason = str(status)
                 await self._sleep(self.backoff(attempt))
                 continue
             if status >= 500:
-                log.warning("upstream answered %s (request %s)", status, request_id)
+                log.warning("upstream answered %s", status)
                 raise UpstreamError(f"the upstream server failed ({status})")
             return response
         raise UpstreamError("no attempt left")  # pragma: no cover - the loop always returns
