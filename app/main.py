@@ -39,10 +39,9 @@ BackendFactory = Callable[[Settings], Awaitable[LivechatBackend]]
 log = logging.getLogger("app.main")
 
 
-def served_schema(settings: Settings, observers: Sequence[object] = ()) -> strawberry.Schema:
-    """The schema the app serves for these settings: the CLI's exports and the tests use it.
-    `observers` are the extensions that watch operations (metrics, traces)."""
-    limits = RequestLimits(
+def request_limits(settings: Settings) -> RequestLimits:
+    """What one document may cost, from the settings."""
+    return RequestLimits(
         max_depth=settings.max_depth,
         max_markdown_depth=settings.max_markdown_depth,
         max_introspection_depth=settings.max_introspection_depth,
@@ -50,7 +49,14 @@ def served_schema(settings: Settings, observers: Sequence[object] = ()) -> straw
         max_root_fields=settings.max_root_fields,
         max_tokens=settings.max_tokens,
     )
-    return make_schema(limits, production=settings.production, observers=observers)
+
+
+def served_schema(settings: Settings, observers: Sequence[object] = ()) -> strawberry.Schema:
+    """The schema the app serves for these settings: the CLI's exports and the tests use it.
+    `observers` are the extensions that watch operations (metrics, traces)."""
+    return make_schema(
+        request_limits(settings), production=settings.production, observers=observers
+    )
 
 
 def where_to_go(settings: Settings) -> str:

@@ -39,21 +39,13 @@ from app.backends.inprocess.broker import Broker
 from app.graphql.context import Context
 from app.graphql.execution import ExecutionStats
 from app.graphql.export import sdl
-from app.graphql.limits import RequestLimits
 from app.graphql.schema import make_schema
+from app.main import request_limits
 from app.markdown import parse as parse_markdown
 from app.settings import Settings
 from tests.helpers import QUERIES, ROOT, operation
 
-SETTINGS = Settings()
-LIMITS = RequestLimits(
-    max_depth=SETTINGS.max_depth,
-    max_markdown_depth=SETTINGS.max_markdown_depth,
-    max_introspection_depth=SETTINGS.max_introspection_depth,
-    max_aliases=SETTINGS.max_aliases,
-    max_root_fields=SETTINGS.max_root_fields,
-    max_tokens=SETTINGS.max_tokens,
-)
+LIMITS = request_limits(Settings())
 PLANNED = make_schema(LIMITS)
 REFERENCE = make_schema(LIMITS, execution_context_class=StrawberryGraphQLCoreExecutionContext)
 SDL = sdl(PLANNED)

@@ -17,7 +17,7 @@ variables), is completed by graphql-core as before.
 from __future__ import annotations
 
 import operator
-from typing import Any
+from typing import Any, TypeVar
 
 from cachetools import LRUCache
 from graphql import (
@@ -51,6 +51,29 @@ _directive_free: LRUCache[int, tuple[OperationDefinitionNode, bool]] = LRUCache(
 # (operation, return type, field nodes) -> the plan, or None where none can be built.
 _PlanKey = tuple[int, GraphQLOutputType, tuple[int, ...]]
 _plans: LRUCache[_PlanKey, tuple[Any, tuple[Node, ...], Completer | None]] = LRUCache(CACHE_SIZE)
+V = TypeVar("V")
+_MISSING: Any = object()
+
+
+def _cache_key(
+    operation: Any, output_type: Any, field_details_list: list[FieldDetails]
+) -> tuple[tuple[int, Any, tuple[int, ...]], tuple[Node, ...]]:
+    nodes = tuple(details.node for details in field_details_list)
+    return (id(operation), output_type, tuple(map(id, nodes))), nodes
+
+
+def _cached(
+    cache: LRUCache[Any, tuple[Any, tuple[Node, ...], V]],
+    key: Any,
+    operation: Any,
+    nodes: tuple[Node, ...],
+) -> V:
+    """The entry for `key` if it was made for this very operation and these very nodes (ids
+    can be recycled once an object is gone; identity cannot), else _MISSING."""
+    entry = cache.get(key)
+    if entry is not None and entry[0] is operation and all(map(operator.is_, entry[1], nodes)):
+        return entry[2]
+    return _MISSING  # type: ignore[no-any-return]
 
 
 class ExecutionStats:
@@ -116,16 +139,11 @@ class CachingExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> CollectedFields:
         if not self._directive_free():
             return super().collect_subfields(return_type, field_details_list)
-        nodes = tuple(details.node for details in field_details_list)
-        key = (id(self.operation), return_type, tuple(map(id, nodes)))
-        cached = _collected.get(key)
-        if (
-            cached is not None
-            and cached[0] is self.operation
-            and all(map(operator.is_, cached[1], nodes))
-        ):
+        key, nodes = _cache_key(self.operation, return_type, field_details_list)
+        cached = _cached(_collected, key, self.operation, nodes)
+        if cached is not _MISSING:
             ExecutionStats.collected_hits += 1
-            return cached[2]
+            return cached
         collected: CollectedFields = super().collect_subfields(return_type, field_details_list)
         _collected[key] = (self.operation, nodes, collected)
         return collected
@@ -133,15 +151,10 @@ class CachingExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def _plan(
         self, return_type: GraphQLOutputType, field_details_list: list[FieldDetails]
     ) -> Completer | None:
-        nodes = tuple(details.node for details in field_details_list)
-        key = (id(self.operation), return_type, tuple(map(id, nodes)))
-        cached = _plans.get(key)
-        if (
-            cached is not None
-            and cached[0] is self.operation
-            and all(map(operator.is_, cached[1], nodes))
-        ):
-            return cached[2]
+        key, nodes = _cache_key(self.operation, return_type, field_details_list)
+        cached = _cached(_plans, key, self.operation, nodes)
+        if cached is not _MISSING:
+            return cached
         try:
             plan: Completer | None = PlanBuilder(self.schema, self.collect_subfields).completer(
                 return_type, field_details_list
