@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import random
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -54,6 +53,7 @@ from app.backends.upstream.ddp import (
     Dropped,
     Refused,
 )
+from app.backends.upstream.retry import full_jitter
 
 log = logging.getLogger("app.upstream.realtime")
 
@@ -230,8 +230,7 @@ class UpstreamRoomEvents:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _backoff(self, attempt: int) -> float:
-        timing = self._timing
-        return random.uniform(0, min(timing.backoff_cap, timing.backoff_base * 2**attempt))
+        return full_jitter(attempt, self._timing.backoff_base, self._timing.backoff_cap)
 
     async def _precise_failure(self, refused: Refused) -> LivechatFailure:
         """DDP says only "not-allowed": ask the REST side why (token, room, closed)."""

@@ -85,6 +85,12 @@ def retry_after(response: httpx.Response, now: Callable[[], float] = time.time) 
 Sleep = Callable[[float], Awaitable[None]]
 
 
+def full_jitter(attempt: int, base: float, cap: float) -> float:
+    """Seconds before retry number `attempt + 1`: exponential, capped, with full jitter (so that
+    clients cut off together do not come back together)."""
+    return random.uniform(0, min(cap, base * 2**attempt))
+
+
 class Retrying:
     """Runs one call under a policy and a budget; counts the retries it made."""
 
@@ -94,8 +100,7 @@ class Retrying:
         self.retries = 0
 
     def backoff(self, attempt: int) -> float:
-        budget = self.budget
-        return random.uniform(0, min(budget.backoff_cap, budget.backoff_base * 2**attempt))
+        return full_jitter(attempt, self.budget.backoff_base, self.budget.backoff_cap)
 
     async def run(
         self,
