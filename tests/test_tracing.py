@@ -61,6 +61,13 @@ def call(http: httpx.Client, name: str, variables: dict[str, object]) -> dict[st
     return body
 
 
+def visitor_room(http: httpx.Client) -> str:
+    """Registers the visitor of TOKEN and opens their room; its id."""
+    call(http, "registerLivechatVisitor", {"input": {"token": TOKEN}})
+    room = call(http, "openLivechatRoom", {"input": {"token": TOKEN}})
+    return str(room["data"]["openLivechatRoom"]["room"]["id"])  # type: ignore[index]
+
+
 def parent_of(span: ReadableSpan, spans: list[ReadableSpan]) -> ReadableSpan:
     assert span.parent is not None, f"{span.name} has no parent"
     [parent] = [other for other in spans if other.context.span_id == span.parent.span_id]
@@ -71,9 +78,7 @@ def test_one_send_is_one_linked_trace_with_no_token(
     traced_facade: str, exporter: InMemorySpanExporter
 ) -> None:
     with httpx.Client(base_url=traced_facade) as http:
-        call(http, "registerLivechatVisitor", {"input": {"token": TOKEN}})
-        room = call(http, "openLivechatRoom", {"input": {"token": TOKEN}})
-        rid = room["data"]["openLivechatRoom"]["room"]["id"]  # type: ignore[index]
+        rid = visitor_room(http)
         # A token written into the document itself, as the README's curl examples do.
         exporter.clear()
         sent = http.post(
@@ -117,9 +122,7 @@ def test_a_token_in_a_query_string_never_reaches_a_span(
     traced_facade: str, exporter: InMemorySpanExporter
 ) -> None:
     with httpx.Client(base_url=traced_facade) as http:
-        call(http, "registerLivechatVisitor", {"input": {"token": TOKEN}})
-        room = call(http, "openLivechatRoom", {"input": {"token": TOKEN}})
-        rid = room["data"]["openLivechatRoom"]["room"]["id"]  # type: ignore[index]
+        rid = visitor_room(http)
         history = http.get(
             "/graphql",
             params={
