@@ -195,10 +195,13 @@ _NOT_SAME = {char: re.compile(f"[^{re.escape(char)}]") for char in _RUN_KEEP}
 
 def _dead_run_end(s: State, pos: int) -> int:
     """Where the items that cannot start in the delimiter run at `pos` end (pos: none)."""
-    keep = _RUN_KEEP.get(s.text[pos]) if pos < s.length else None
+    text = s.text
+    if pos + 1 >= s.length or text[pos + 1] != text[pos]:
+        return pos  # no run (the common case: a lone delimiter)
+    keep = _RUN_KEEP.get(text[pos])
     if keep is None:
         return pos
-    return max(pos, s.span(_NOT_SAME[s.text[pos]], pos) - keep)
+    return max(pos, s.span(_NOT_SAME[text[pos]], pos) - keep)
 
 
 def inline(s: State, pos: int) -> Result[list[Node]]:

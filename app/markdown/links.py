@@ -35,6 +35,7 @@ LOCAL_PART = re.compile(
     f"(?:[{ALNUM_OR_MARK_CHAR}]++[!#$%&'*+/=?^_`{{|}}~\\-]*+)++"
     f"(?:\\.(?:[{ALNUM_OR_MARK_CHAR}]++[!#$%&'*+/=?^_`{{|}}~\\-]*+)++)*+@"
 )
+LOCAL_START = re.compile(f"[{ALNUM_OR_MARK_CHAR}]")
 CLOSING_BRACKET = re.compile(r"\]")
 TITLE_END = re.compile(r"\]\(")
 GREATER_THAN = re.compile(">")
@@ -76,6 +77,12 @@ def _domain_char(s: State, pos: int) -> int:
     if pos >= length or text[pos] in NOT_IN_HOST:
         return -1
     return pos + 1
+
+
+def could_start_url(char: str) -> bool:
+    """Whether a URL may start with `char`: a scheme's or a host's first character (a host
+    never starts with "_", and "+" only starts a scheme)."""
+    return char in "+-" or not (char in EXTRA or char in SAFE or char in NOT_IN_HOST)
 
 
 def _domain_step(s: State, pos: int) -> Result[None]:

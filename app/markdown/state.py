@@ -22,7 +22,6 @@ T = TypeVar("T")
 Result = tuple[T, int] | None
 
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def to_units(text: str) -> str:
@@ -33,13 +32,6 @@ def to_units(text: str) -> str:
     return "".join(map(chr, memoryview(data).cast("H")))
 
 
-def from_units(units: str) -> str:
-    """Join surrogate pairs back into characters; lone surrogates stay as they are."""
-    if not _SURROGATE.search(units):
-        return units
-    return units.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
-
-
 class Flag:
     """Bits of `State.flags` (plain ints: they are tested on every rule call)."""
 
@@ -47,6 +39,26 @@ class Flag:
     ITALIC = 2
     STRIKE = 4
     LINK = 8
+
+
+class Needs:
+    """Characters some rules need somewhere in the message (bits of `State.lacks`, set when
+    the message has none): a table leaves those rules out for such a message, instead of
+    asking them at every position."""
+
+    AT = 1  # "@": an email, a mention glued to text
+    DOT_OR_COLON = 2  # "." or ":": a URL (a host's dot, or "://")
+    HASH = 4  # "#": a channel mention
+    ALL = 7
+
+
+def lacks(text: str) -> int:
+    """The `Needs` bits of the characters `text` does not hold."""
+    return (
+        ("@" not in text) * Needs.AT
+        | ("." not in text and ":" not in text) * Needs.DOT_OR_COLON
+        | ("#" not in text) * Needs.HASH
+    )
 
 
 class Memo(enum.IntEnum):
@@ -82,6 +94,7 @@ class State:
         "grammar",
         "katex_dollar",
         "katex_parenthesis",
+        "lacks",
         "length",
         "memo",
         "now",
@@ -95,6 +108,7 @@ class State:
         self.grammar = grammar
         self.text = to_units(text)
         self.length = len(self.text)
+        self.lacks = lacks(self.text)
         katex = options.get("katex") or {}
         self.colors = bool(options.get("colors"))
         self.emoticons = bool(options.get("emoticons"))
@@ -260,29 +274,45 @@ class Grammar(NamedTuple):
 class ByFirstChar:
     """Ordered choice over rules, trying only those that can start with the next character.
 
-    Each rule comes with a test of the character it needs at its start (None: any). Skipping a
-    rule that cannot match changes no answer, and the rules left for each character are worked
-    out once, so a position of plain text costs one dict lookup instead of a dozen calls."""
+    Each rule comes with a test of the character it needs at its start (None: any), and may
+    need one of the `Needs` characters somewhere in the message. Skipping a rule that cannot
+    match changes no answer, and the rules left for each character (and for what the message
+    lacks) are worked out once, so a position of plain text costs one dict lookup instead of
+    a dozen calls."""
 
-    __slots__ = ("by_char", "rules")
+    __slots__ = ("needs", "rules", "tables")
 
-    def __init__(self, *rules: tuple[NodeRule, Starts | None]) -> None:
+    def __init__(
+        self, *rules: tuple[NodeRule, Starts | None], needs: Mapping[NodeRule, int] | None = None
+    ) -> None:
         self.rules = rules
-        self.by_char: dict[str, tuple[NodeRule, ...]] = {}
+        self.needs = dict(needs or {})
+        # one table per `State.lacks` value: character -> the rules worth trying there
+        self.tables: tuple[dict[str, tuple[NodeRule, ...]], ...] = tuple(
+            {} for _ in range(Needs.ALL + 1)
+        )
 
-    def candidates(self, char: str) -> tuple[NodeRule, ...]:
-        found = self.by_char.get(char)
+    def candidates(self, char: str, lacks: int) -> tuple[NodeRule, ...]:
+        table = self.tables[lacks]
+        found = table.get(char)
         if found is None:
-            chosen = [rule for rule, starts in self.rules if starts is None or starts(char)]
+            chosen = [
+                rule
+                for rule, starts in self.rules
+                if (starts is None or starts(char)) and not self.needs.get(rule, 0) & lacks
+            ]
             found = tuple(dict.fromkeys(chosen))  # a rule listed twice fails the same twice
-            self.by_char[char] = found
+            table[char] = found
         return found
 
     def __call__(self, s: State, pos: int) -> Result[Node]:
         if pos >= s.length:
             return None
         char = s.text[pos]
-        for rule in self.by_char.get(char) or self.candidates(char):
+        rules = self.tables[s.lacks].get(char)
+        if rules is None:
+            rules = self.candidates(char, s.lacks)
+        for rule in rules:
             found = rule(s, pos)
             if found is not None:
                 return found
