@@ -71,15 +71,20 @@ def _plain(pattern: re.Pattern[str]) -> Rule:
     return rule
 
 
-def _closed_items(key: Memo, item: Rule, s: State, pos: int, closer: str) -> Result[list[Node]]:
-    """Items+ from `pos` when `closer` follows them (the closer is not consumed). Without a
-    closer ahead the items are not read at all."""
+def _closed_end(key: Memo, item: Rule, s: State, pos: int, closer: str) -> int:
+    """Where Items+ from `pos` end when `closer` follows them (the closer is not consumed), or
+    -1. Without a closer ahead the items are not read at all, and a match's items are listed
+    (`_content`) only once the whole rule around them has matched."""
     if s.next_of(_CLOSERS[closer], pos + 1) < 0:
-        return None
+        return -1
     end = s.repeat_end(key, item, pos)
     if end == pos or not s.text.startswith(closer, end):
-        return None
-    return reduce_plain_texts(s.collect(key, item, pos, end)), end
+        return -1
+    return end
+
+
+def _content(key: Memo, item: Rule, s: State, pos: int, end: int) -> list[Node]:
+    return reduce_plain_texts(s.collect(key, item, pos, end))
 
 
 def _emoticon_before(s: State, pos: int, follows: Callable[[State, int], bool]) -> Result[Node]:
@@ -125,19 +130,36 @@ def _delimited(
 ) -> Result[Node]:
     """marker marker Items marker marker / marker Items marker"""
     text = s.text
-    double = marker * 2
-    if text.startswith(double, pos):
-        content = _closed_items(key, item, s, pos + 2, double)
-        if content:
-            return wrap(content[0]), content[1] + 2
-    if text.startswith(marker, pos):
-        content = _closed_items(key, item, s, pos + 1, marker)
-        if content:
-            return wrap(content[0]), content[1] + 1
+    if not text.startswith(marker, pos):
+        return None
+    if text.startswith(marker, pos + 1):
+        start = pos + 2
+        end = _closed_end(key, item, s, start, marker * 2)
+        if end >= 0:
+            return wrap(_content(key, item, s, start, end)), end + 2
+    end = _closed_end(key, item, s, pos + 1, marker)
+    if end >= 0:
+        return wrap(_content(key, item, s, pos + 1, end)), end + 1
     return None
 
 
+# After a closing "*", what lets an item start at that "*" (a keycap, or the emoticons `*)`,
+# `*-)`, `*\\0/*`), so that the bold's items would not end there.
+_AFTER_STAR = frozenset(")-\\\ufe0f\u20e3")
+
+
 def _bold(s: State, pos: int) -> Result[Node]:
+    text = s.text
+    if text.startswith("*", pos) and not text.startswith("*", pos + 1):
+        # "*" words "*": the words are the first item (`_bold_item` reads them first) and no
+        # item starts at the "*" after them, so the answer is known without the repetition.
+        words = BOLD_WORDS.match(text, pos + 1)
+        if words:
+            end = words.end()
+            if text.startswith("*", end) and (
+                end + 1 >= s.length or text[end + 1] not in _AFTER_STAR
+            ):
+                return nodes.bold([nodes.plain(words.group(0))]), end + 1
     return _delimited(s, pos, "*", Memo.BOLD_ITEMS, _bold_item, nodes.bold)
 
 
@@ -175,13 +197,15 @@ def _italic_item(s: State, pos: int) -> Result[Node]:
 def _glued(s: State, pos: int, marker: str, word: re.Pattern[str]) -> Result[Node]:
     """marker Items marker word: underscores glued to a word stay text. The reference hands
     back a list here, which the enclosing run flattens (joining emoji to the text around)."""
-    content = _closed_items(Memo.ITALIC_ITEMS, _italic_item, s, pos + len(marker), marker)
-    if not content:
+    start = pos + len(marker)
+    end = _closed_end(Memo.ITALIC_ITEMS, _italic_item, s, start, marker)
+    if end < 0:
         return None
-    tail = word.match(s.text, content[1] + len(marker))
+    tail = word.match(s.text, end + len(marker))
     if not tail:
         return None
-    parts = [nodes.plain(marker), *content[0], nodes.plain(marker), nodes.plain(tail.group(0))]
+    content = _content(Memo.ITALIC_ITEMS, _italic_item, s, start, end)
+    parts = [nodes.plain(marker), *content, nodes.plain(marker), nodes.plain(tail.group(0))]
     return cast(Node, reduce_plain_texts(parts)), tail.end()
 
 
@@ -190,6 +214,17 @@ def _italic(s: State, pos: int) -> Result[Node]:
     word = WORD_UNDERSCORE.match(text, pos)
     if word:
         return nodes.plain(word.group(0)), word.end()
+    if text.startswith("_", pos) and not text.startswith("_", pos + 1):
+        # "_" words "_": the words are the first item (`_italic_item` reads them first) and no
+        # item starts at the "_" after them, so `_glued` and `_delimited` would both find this
+        # closer; a letter after it makes the whole text, else it is an italic.
+        words = ITALIC_WORDS.match(text, pos + 1)
+        if words and text.startswith("_", words.end()):
+            end = words.end()
+            tail = LETTERS.match(text, end + 1)
+            if tail:
+                return cast(Node, [nodes.plain(text[pos : tail.end()])]), tail.end()
+            return nodes.italic([nodes.plain(words.group(0))]), end + 1
     glued = (text.startswith("__", pos) and _glued(s, pos, "__", WORD)) or (
         text.startswith("_", pos) and _glued(s, pos, "_", LETTERS)
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 
 from app.markdown import emoji, emphasis, links, nodes, text
-from app.markdown.state import Memo, Node, Result, State
+from app.markdown.state import Memo, Needs, Node, Result, State
 from app.markdown.text import reduce_plain_texts
 
 HEX_PAIRS = re.compile(r"(?:[0-9A-Fa-f]{2}){3,4}+")
@@ -144,6 +144,8 @@ def underscore_domain(s: State, pos: int) -> Result[Node]:
     """ "_" DomainName, not followed by another "_": plain text, so no italic opens there."""
     if not s.text.startswith("_", pos):
         return None
+    if s.lacks & Needs.DOT_OR_COLON and not s.text.startswith("localhost", pos + 1):
+        return None  # a domain name is "localhost" or has a dot
     end = links.domain_name(s, pos + 1)
     if end < 0:
         return None
