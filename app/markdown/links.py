@@ -215,10 +215,10 @@ def _angle_body(s: State, pos: int) -> int:
     holds for every start between the one asked and the stop found: kept, it makes a run of
     `<t:` (each a scheme opening a body that runs to the end) linear."""
     last = s.scans.get(_angle_body)
-    if last is not None and not isinstance(last, list) and last[0] <= pos <= last[1]:
-        return last[1]
+    if last is not None and last[0] <= pos <= last[1]:
+        return last[2]
     end = _read_angle_body(s, pos)
-    s.scans[_angle_body] = (pos, end, 0)
+    s.scans[_angle_body] = (pos, end, end, 0)
     return end
 
 
@@ -241,6 +241,8 @@ def _read_angle_body(s: State, pos: int) -> int:
 
 def _target(s: State, pos: int, *, angle: bool = False) -> Result[str]:
     """Target = U Body* / scheme Body+ / Phone"""
+    if pos >= s.length or not could_start_url(s.text[pos]):
+        return None  # each form starts as a URL may ("+" too: a phone)
     read_body = _angle_body if angle else _target_body
     end = _scheme_and_authority(s, pos)
     if end >= 0:
@@ -315,9 +317,10 @@ def _link_title(s: State, pos: int) -> Result[Node]:
         return nodes.plain(words.group(0)), words.end()
     if text[pos] in BLANK:
         return whitespace(s, pos)
-    found = s.emphasis(pos)
-    if found:
-        return found
+    if text[pos] in _EMPHASIS_STARTS:
+        found = s.emphasis(pos)
+        if found:
+            return found
     run_end = s.span(TITLE_STOP, pos)
     if run_end > pos:
         return nodes.plain(text[pos:run_end]), run_end
@@ -328,6 +331,10 @@ def _link_title(s: State, pos: int) -> Result[Node]:
         if close >= 0 and text.startswith("](", close):
             return None
     return nodes.plain(text[pos]), pos + 1
+
+
+# Where an emphasis may start: a marker, or the letters of `word_` (text, not italic).
+_EMPHASIS_STARTS = frozenset("*_~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
 def _bracket_reference(s: State, pos: int) -> Result[Node]:

@@ -92,6 +92,7 @@ class State:
         "ends",
         "flags",
         "grammar",
+        "indexed",
         "katex_dollar",
         "katex_parenthesis",
         "lacks",
@@ -119,8 +120,9 @@ class State:
         self.flags = 0
         self.memo: dict[int, Any] = {}
         self.ends: dict[int, int] = {}
-        # per pattern (or scanner): the last (start, stop, characters read), or every stop
-        self.scans: dict[object, tuple[int, int, int] | list[int]] = {}
+        # per pattern (or scanner): the last answer (see `_next_of`); every match, once indexed
+        self.scans: dict[object, tuple[int, int, int, int]] = {}
+        self.indexed: dict[re.Pattern[str], list[int]] = {}
 
     def item(self, pos: int) -> Result[Node]:
         """Item at `pos` (cached): how a rule reaches the items it may hold or be followed by.
@@ -203,7 +205,11 @@ class State:
 
     def span(self, stop: re.Pattern[str], pos: int) -> int:
         """Where a run of characters that `stop` does not match ends (the run may be empty)."""
-        end = self.next_of(stop, pos)
+        last = self.scans.get(stop)
+        if last is not None and last[0] <= pos <= last[1]:
+            end = last[2]
+        else:
+            end = self._next_of(stop, pos, last)
         return self.length if end < 0 else end
 
     def next_of(self, pattern: re.Pattern[str], pos: int) -> int:
@@ -214,28 +220,33 @@ class State:
         cost nothing or a short scan. Once the scans for a pattern have read the text a few
         times over, every match of it is indexed at once, which keeps any order of questions
         linear."""
-        scanned = self.scans.get(pattern)
-        if scanned is None:
-            read = 0
-        elif isinstance(scanned, list):
-            index = bisect.bisect_left(scanned, pos)
-            return scanned[index] if index < len(scanned) else -1
-        else:
-            start, found, read = scanned
-            if start <= pos and (pos <= found or found < 0):
-                return found
-        if read > _SCANS_BEFORE_INDEX * self.length:
+        last = self.scans.get(pattern)
+        if last is not None and last[0] <= pos <= last[1]:
+            return last[2]
+        return self._next_of(pattern, pos, last)
+
+    def _next_of(
+        self, pattern: re.Pattern[str], pos: int, last: tuple[int, int, int, int] | None
+    ) -> int:
+        """`next_of` when the last answer does not hold at `pos`: a scan, or the index.
+
+        The answer is kept as (from, to, answer, characters read so far): it holds for every
+        position from..to (to is the end of the text when there is no match)."""
+        read = 0 if last is None else last[3]
+        stops = self.indexed.get(pattern)
+        if stops is None and read > _SCANS_BEFORE_INDEX * self.length:
             stops = [match.start() for match in pattern.finditer(self.text)]
-            self.scans[pattern] = stops
+            self.indexed[pattern] = stops
+        if stops is not None:
             index = bisect.bisect_left(stops, pos)
-            return stops[index] if index < len(stops) else -1
-        match = pattern.search(self.text, pos)
-        if match:
-            found = match.start()
-            self.scans[pattern] = (pos, found, read + found - pos + 1)
-            return found
-        self.scans[pattern] = (pos, -1, read + self.length - pos + 1)
-        return -1
+            found = stops[index] if index < len(stops) else -1
+            read = 0
+        else:
+            match = pattern.search(self.text, pos)
+            found = match.start() if match else -1
+            read += (found if match else self.length) - pos + 1
+        self.scans[pattern] = (pos, found if found >= 0 else self.length, found, read)
+        return found
 
     def eol(self, pos: int) -> int:
         """End of a line break at `pos` (\\r\\n, \\n or \\r), or -1."""
