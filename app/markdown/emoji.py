@@ -123,6 +123,16 @@ def emoji(s: State, pos: int) -> Result[Node]:
     return None
 
 
+def shortcode_or_unicode(s: State, pos: int) -> Result[Node]:
+    """`emoji`, trying only the form the character at `pos` can start (":" a shortcode, any
+    other character a unicode emoji)."""
+    if s.text.startswith(":", pos):
+        match = SHORTCODE.match(s.text, pos)
+        return (nodes.emoji(match.group(1)), match.end()) if match else None
+    match = UNICODE_EMOJI.match(s.text, pos)
+    return (nodes.emoji_unicode(match.group(0)), match.end()) if match else None
+
+
 def emoticon(s: State, pos: int) -> Result[Node]:
     """Emoticon = an entry of EMOTICONS, when the emoticons option is on"""
     if not s.emoticons or pos >= s.length:

@@ -94,7 +94,7 @@ ITEM = ByFirstChar(
     (text.user_mention, among("@")),
     (text.inline_code, among("`")),
     (links.autolinked_phone, among("+")),
-    (emoji.emoji, among(":")),
+    (emoji.shortcode_or_unicode, among(":")),
     (emphasis.whitespace_emphasis, among("*~")),
     (emphasis.emphasis, among("*~")),
     (inline.dash, among("-")),
@@ -107,7 +107,7 @@ ITEM = ByFirstChar(
     (emphasis.emphasis, among("*_~")),
     (inline.word_emphasis, among(text.ASCII_ALNUM)),
     (text.channel_mention, _channel_starts),
-    (emoji.emoji, emoji.could_start),
+    (emoji.shortcode_or_unicode, emoji.could_start),
     (inline.dash, among("-")),
     (inline.free_emoticon, _EMOTICON_STARTS),
     (inline.color, among("c")),
@@ -129,14 +129,14 @@ BOLD_CONTENT = ByFirstChar(
     *_IN_EMPHASIS,
     (emphasis.italic, _ITALIC_STARTS),
     (emphasis.strike, among("~")),
-    (emoji.emoji, emoji.could_start),
+    (emoji.shortcode_or_unicode, emoji.could_start),
     needs=_NEEDS,
 )
 ITALIC_CONTENT = ByFirstChar(
     *_IN_EMPHASIS,
     (emphasis.bold, among("*")),
     (emphasis.strike, among("~")),
-    (emoji.emoji, emoji.could_start),
+    (emoji.shortcode_or_unicode, emoji.could_start),
     needs=_NEEDS,
 )
 STRIKE_CONTENT = ByFirstChar(
@@ -150,7 +150,7 @@ STRIKE_CONTENT = ByFirstChar(
     (text.channel_mention, _channel_starts),
     (emphasis.italic, _ITALIC_STARTS),
     (emphasis.bold, among("*")),
-    (emoji.emoji, emoji.could_start),
+    (emoji.shortcode_or_unicode, emoji.could_start),
     (emoji.emoticon, _EMOTICON_STARTS),
     (emphasis.strike_char, lambda char: char not in "\n~ "),
     (text.line, _line_starts),
