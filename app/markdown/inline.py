@@ -128,16 +128,31 @@ def free_emoticon(s: State, pos: int) -> Result[Node]:
     return None
 
 
+# After the "@" of an address or the "." of a host, these leave no domain to read.
+_NO_DOMAIN_AFTER = frozenset(" \t\r\n")
+
+
 def _email_ahead(s: State, pos: int) -> bool:
-    """[^ \\t\\r\\n@]* "@" """
+    """[^ \\t\\r\\n@]* "@", and something after it that a domain may start with"""
     stop = s.next_of(EMAIL_STOP, pos)
-    return stop >= 0 and s.text[stop] == "@"
+    return (
+        stop >= 0
+        and s.text[stop] == "@"
+        and stop + 1 < s.length
+        and s.text[stop + 1] not in _NO_DOMAIN_AFTER
+    )
 
 
 def _url_ahead(s: State, pos: int) -> bool:
-    """[^ \\t\\r\\n:./@]* ("://" / ".")"""
+    """[^ \\t\\r\\n:./@]* ("://" / ".") and, after a ".", something a host may go on with
+    (a "." before a blank or the end is no host's, so "1. " is no URL)."""
     stop = s.next_of(URL_STOP, pos)
-    return stop >= 0 and (s.text.startswith("://", stop) or s.text[stop] == ".")
+    if stop < 0:
+        return False
+    text = s.text
+    if text[stop] == ".":
+        return stop + 1 < s.length and text[stop + 1] not in _NO_DOMAIN_AFTER
+    return text.startswith("://", stop)
 
 
 def underscore_domain(s: State, pos: int) -> Result[Node]:
