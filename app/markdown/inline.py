@@ -224,17 +224,23 @@ def _dead_run_end(s: State, pos: int) -> int:
 def inline(s: State, pos: int) -> Result[list[Node]]:
     """Inline = (Item / Any)+ EndOfLine?"""
     content: list[Node] = []
+    text, length = s.text, s.length
     end = pos
     while True:
         found = s.item(end)
-        if found is None:
-            skip = _dead_run_end(s, end)
-            found = (nodes.plain(s.text[end:skip]), skip) if skip > end + 1 else None
-            found = found or text.any_char(s, end)
-            if found is None:
-                break
-        content.append(found[0])
-        end = found[1]
+        if found is not None:
+            content.append(found[0])
+            end = found[1]
+            continue
+        if end >= length or text[end] in "\r\n":
+            break
+        skip = _dead_run_end(s, end) if text.startswith(text[end], end + 1) else end
+        if skip > end + 1:
+            content.append(nodes.plain(text[end:skip]))
+            end = skip
+        else:
+            content.append(nodes.plain(text[end]))  # Any
+            end += 1
     if not content:
         return None
     after = s.eol(end)

@@ -367,13 +367,14 @@ def _angle_reference(s: State, pos: int) -> Result[Node]:
     return nodes.link(target[0], [nodes.plain(label.group(0))]), label.end() + 1
 
 
-def _reference(s: State, pos: int) -> Result[Node]:
-    return _bracket_reference(s, pos) or _angle_reference(s, pos)
+def bracket_reference(s: State, pos: int) -> Result[Node]:
+    """A markdown reference; none may open inside another."""
+    return s.unnested(Flag.LINK, _bracket_reference, pos)
 
 
-def reference(s: State, pos: int) -> Result[Node]:
-    """A reference; none may open inside another."""
-    return s.unnested(Flag.LINK, _reference, pos)
+def angle_reference(s: State, pos: int) -> Result[Node]:
+    """A Slack-style reference; none may open inside another."""
+    return s.unnested(Flag.LINK, _angle_reference, pos)
 
 
 def image(s: State, pos: int) -> Result[Node]:
