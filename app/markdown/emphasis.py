@@ -37,6 +37,7 @@ STRIKE_CHAR = re.compile(r"[^\n~ ]")
 _CLOSERS = {closer: re.compile(re.escape(closer)) for closer in ("*", "**", "_", "__", "~", "~~")}
 NOT_MARKER = {marker: re.compile(f"[^{re.escape(marker)}]") for marker in "*_~"}
 NOT_BLANK = re.compile(r"[^ \t]")
+_BLANKS = (" ", "\t")
 
 
 def whitespace_emphasis(s: State, pos: int) -> Result[Node]:
@@ -44,6 +45,9 @@ def whitespace_emphasis(s: State, pos: int) -> Result[Node]:
     if pos >= s.length or s.text[pos] not in NOT_MARKER:
         return None
     marker = s.text[pos]
+    following = s.text[pos + 1 : pos + 2]
+    if following != marker and following not in _BLANKS:
+        return None  # neither more markers nor blanks next (the common case, as in "*a")
     not_marker = NOT_MARKER[marker]
     blanks = s.span(not_marker, pos)
     closer = s.span(NOT_BLANK, blanks)
@@ -57,6 +61,8 @@ def _text_run(stop: re.Pattern[str]) -> Rule:
     """A run of plain text up to the first character `stop` matches."""
 
     def rule(s: State, pos: int) -> Result[Node]:
+        if stop.match(s.text, pos):
+            return None  # an empty run (no scan: the last answer may be for another run)
         end = s.span(stop, pos)
         return (nodes.plain(s.text[pos:end]), end) if end > pos else None
 
