@@ -93,7 +93,12 @@ def _content(key: Memo, item: Rule, s: State, pos: int, end: int) -> list[Node]:
     return reduce_plain_texts(s.collect(key, item, pos, end))
 
 
+_EMOTICON_STARTS = frozenset(emoji.EMOTICON_FIRST_CHARS)
+
+
 def _emoticon_before(s: State, pos: int, follows: Callable[[State, int], bool]) -> Result[Node]:
+    if pos >= s.length or s.text[pos] not in _EMOTICON_STARTS:
+        return None
     found = emoji.emoticon(s, pos)
     if found is None:
         return None
@@ -107,9 +112,11 @@ def _emoticon_before(s: State, pos: int, follows: Callable[[State, int], bool]) 
 
 
 def _bold_preferred(s: State, pos: int) -> Result[Node]:
-    return s.grammar.bold_content(s, pos) or _emoticon_before(
-        s, pos, lambda st, at: _bold_preferred(st, at) is not None
-    )
+    return s.grammar.bold_content(s, pos) or _emoticon_before(s, pos, _bold_goes_on)
+
+
+def _bold_goes_on(s: State, pos: int) -> bool:
+    return _bold_preferred(s, pos) is not None
 
 
 _bold_run = _text_run(BOLD_STOP)
@@ -177,11 +184,11 @@ def bold(s: State, pos: int) -> Result[Node]:
 
 
 def _italic_preferred(s: State, pos: int) -> Result[Node]:
-    return s.grammar.italic_content(s, pos) or _emoticon_before(
-        s,
-        pos,
-        lambda st, at: _italic_preferred(st, at) is not None or st.text.startswith("_", at),
-    )
+    return s.grammar.italic_content(s, pos) or _emoticon_before(s, pos, _italic_goes_on)
+
+
+def _italic_goes_on(s: State, pos: int) -> bool:
+    return _italic_preferred(s, pos) is not None or s.text.startswith("_", pos)
 
 
 _italic_run = _text_run(ITALIC_STOP)
