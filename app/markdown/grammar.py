@@ -161,10 +161,10 @@ STRIKE_CONTENT = ByFirstChar(
 )
 
 GRAMMAR = Grammar(
-    block=BLOCK,
-    item=ITEM,
+    block=BLOCK.dispatcher(),
+    item=ITEM.dispatcher(),
     emphasis=emphasis.emphasis,
-    bold_content=BOLD_CONTENT,
-    italic_content=ITALIC_CONTENT,
-    strike_content=STRIKE_CONTENT,
+    bold_content=BOLD_CONTENT.dispatcher(),
+    italic_content=ITALIC_CONTENT.dispatcher(),
+    strike_content=STRIKE_CONTENT.dispatcher(),
 )
