@@ -208,17 +208,19 @@ def text_run(s: State, pos: int) -> Result[Node]:
 _RUN_KEEP = {"*": 3, "_": 2, "~": 2, "|": 3, "[": 1, "`": 1, "<": 1}
 _RUN_KEEP.update(dict.fromkeys(":()]!\\", 1))
 _NOT_SAME = {char: re.compile(f"[^{re.escape(char)}]") for char in _RUN_KEEP}
+# The shortest run of each that has a position to skip (two more than it keeps).
+_SKIPPABLE = {char: char * (keep + 2) for char, keep in _RUN_KEEP.items()}
 
 
 def _dead_run_end(s: State, pos: int) -> int:
-    """Where the items that cannot start in the delimiter run at `pos` end (pos: none)."""
+    """Where the items that cannot start in the delimiter run at `pos` end (pos: none, and
+    also when the run is too short to skip anything)."""
     text = s.text
-    if pos + 1 >= s.length or text[pos + 1] != text[pos]:
-        return pos  # no run (the common case: a lone delimiter)
-    keep = _RUN_KEEP.get(text[pos])
-    if keep is None:
+    char = text[pos]
+    keep = _RUN_KEEP.get(char)
+    if keep is None or not text.startswith(_SKIPPABLE[char], pos):
         return pos
-    return max(pos, s.span(_NOT_SAME[text[pos]], pos) - keep)
+    return s.span(_NOT_SAME[char], pos) - keep
 
 
 def inline(s: State, pos: int) -> Result[list[Node]]:
@@ -234,7 +236,7 @@ def inline(s: State, pos: int) -> Result[list[Node]]:
             continue
         if end >= length or text[end] in "\r\n":
             break
-        skip = _dead_run_end(s, end) if text.startswith(text[end], end + 1) else end
+        skip = _dead_run_end(s, end)
         if skip > end + 1:
             content.append(nodes.plain(text[end:skip]))
             end = skip
