@@ -230,23 +230,29 @@ class State:
     ) -> int:
         """`next_of` when the last answer does not hold at `pos`: a scan, or the index.
 
-        The answer is kept as (from, to, answer, characters read so far): it holds for every
-        position from..to (to is the end of the text when there is no match)."""
+        The answer is kept as (from, to, answer, characters read so far, or -1 once indexed):
+        it holds for every position from..to (to is the end of the text when there is no
+        match)."""
         read = 0 if last is None else last[3]
+        if 0 <= read <= _SCANS_BEFORE_INDEX * self.length:
+            match = pattern.search(self.text, pos)
+            if match:
+                found = match.start()
+                self.scans[pattern] = (pos, found, found, read + found - pos + 1)
+                return found
+            self.scans[pattern] = (pos, self.length, -1, read + self.length - pos + 1)
+            return -1
         stops = self.indexed.get(pattern)
-        if stops is None and read > _SCANS_BEFORE_INDEX * self.length:
+        if stops is None:
             stops = [match.start() for match in pattern.finditer(self.text)]
             self.indexed[pattern] = stops
-        if stops is not None:
-            index = bisect.bisect_left(stops, pos)
-            found = stops[index] if index < len(stops) else -1
-            read = 0
-        else:
-            match = pattern.search(self.text, pos)
-            found = match.start() if match else -1
-            read += (found if match else self.length) - pos + 1
-        self.scans[pattern] = (pos, found if found >= 0 else self.length, found, read)
-        return found
+        index = bisect.bisect_left(stops, pos)
+        if index < len(stops):
+            found = stops[index]
+            self.scans[pattern] = (pos, found, found, -1)
+            return found
+        self.scans[pattern] = (pos, self.length, -1, -1)
+        return -1
 
     def eol(self, pos: int) -> int:
         """End of a line break at `pos` (\\r\\n, \\n or \\r), or -1."""
