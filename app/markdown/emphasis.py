@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import cast
 
 from app.markdown import emoji, nodes, text
-from app.markdown.state import Flag, Memo, Node, Result, State
+from app.markdown.state import Flag, Memo, Node, Result, State, unnested
 from app.markdown.text import reduce_plain_texts
 
 Rule = Callable[[State, int], Result[Node]]
@@ -97,8 +97,8 @@ _EMOTICON_STARTS = frozenset(emoji.EMOTICON_FIRST_CHARS)
 
 
 def _emoticon_before(s: State, pos: int, follows: Callable[[State, int], bool]) -> Result[Node]:
-    if pos >= s.length or s.text[pos] not in _EMOTICON_STARTS:
-        return None
+    """An emoticon followed by what a bold or italic may hold next (tried only where one
+    starts: the callers look at the first character)."""
     found = emoji.emoticon(s, pos)
     if found is None:
         return None
@@ -112,7 +112,10 @@ def _emoticon_before(s: State, pos: int, follows: Callable[[State, int], bool]) 
 
 
 def _bold_preferred(s: State, pos: int) -> Result[Node]:
-    return s.grammar.bold_content(s, pos) or _emoticon_before(s, pos, _bold_goes_on)
+    found = s.grammar.bold_content(s, pos)
+    if found is None and s.text[pos : pos + 1] in _EMOTICON_STARTS:
+        return _emoticon_before(s, pos, _bold_goes_on)
+    return found
 
 
 def _bold_goes_on(s: State, pos: int) -> bool:
@@ -176,15 +179,17 @@ def _bold(s: State, pos: int) -> Result[Node]:
     return _delimited(s, pos, "*", Memo.BOLD_ITEMS, _bold_item, nodes.bold)
 
 
-def bold(s: State, pos: int) -> Result[Node]:
-    return s.unnested(Flag.BOLD, _bold, pos)
+bold = unnested(Flag.BOLD, _bold, "*")
 
 
 # ---- italic ----
 
 
 def _italic_preferred(s: State, pos: int) -> Result[Node]:
-    return s.grammar.italic_content(s, pos) or _emoticon_before(s, pos, _italic_goes_on)
+    found = s.grammar.italic_content(s, pos)
+    if found is None and s.text[pos : pos + 1] in _EMOTICON_STARTS:
+        return _emoticon_before(s, pos, _italic_goes_on)
+    return found
 
 
 def _italic_goes_on(s: State, pos: int) -> bool:
@@ -244,8 +249,7 @@ def _italic(s: State, pos: int) -> Result[Node]:
     return glued or _delimited(s, pos, "_", Memo.ITALIC_ITEMS, _italic_item, nodes.italic)
 
 
-def italic(s: State, pos: int) -> Result[Node]:
-    return s.unnested(Flag.ITALIC, _italic, pos)
+italic = unnested(Flag.ITALIC, _italic)
 
 
 # ---- strike ----
@@ -263,8 +267,7 @@ def _strike(s: State, pos: int) -> Result[Node]:
     return _delimited(s, pos, "~", Memo.STRIKE_ITEMS, _strike_item, nodes.strike)
 
 
-def strike(s: State, pos: int) -> Result[Node]:
-    return s.unnested(Flag.STRIKE, _strike, pos)
+strike = unnested(Flag.STRIKE, _strike, "~")
 
 
 def _emphasis(s: State, pos: int) -> Result[Node]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from app.markdown import domains, nodes
-from app.markdown.state import Flag, Memo, Node, Result, State
+from app.markdown.state import Flag, Memo, Node, Result, State, unnested
 from app.markdown.text import line, reduce_plain_texts, whitespace
 from app.markdown.unicode_classes import ALNUM_OR_MARK_CHAR
 
@@ -367,14 +367,9 @@ def _angle_reference(s: State, pos: int) -> Result[Node]:
     return nodes.link(target[0], [nodes.plain(label.group(0))]), label.end() + 1
 
 
-def bracket_reference(s: State, pos: int) -> Result[Node]:
-    """A markdown reference; none may open inside another."""
-    return s.unnested(Flag.LINK, _bracket_reference, pos)
-
-
-def angle_reference(s: State, pos: int) -> Result[Node]:
-    """A Slack-style reference; none may open inside another."""
-    return s.unnested(Flag.LINK, _angle_reference, pos)
+# A reference of either form; none may open inside another.
+bracket_reference = unnested(Flag.LINK, _bracket_reference, "[")
+angle_reference = unnested(Flag.LINK, _angle_reference, "<")
 
 
 def image(s: State, pos: int) -> Result[Node]:

@@ -140,16 +140,6 @@ class State:
         """Bold / italic / strike at `pos` (cached): how a link title reaches them."""
         return self.grammar.emphasis(self, pos)
 
-    def unnested(self, flag: int, rule: Callable[[State, int], Result[T]], pos: int) -> Result[T]:
-        """Run `rule` with `flag` set, failing at once if it is set already (no bold in bold)."""
-        flags = self.flags
-        if flags & flag:
-            return None
-        self.flags = flags | flag
-        result = rule(self, pos)  # an exception ends the parse, so no need to restore on one
-        self.flags = flags
-        return result
-
     def memoized(self, key: Memo, rule: Callable[[State, int], Result[T]], pos: int) -> Result[T]:
         """Cache `rule` at (position, flags): PEG rules are pure given both."""
         slot = (pos << _POS_SHIFT) | (self.flags << _FLAG_SHIFT) | key
@@ -264,6 +254,24 @@ class State:
             if char == "\n":
                 return pos + 1
         return -1
+
+
+def unnested(
+    flag: int, rule: Callable[[State, int], Result[T]], first: str = ""
+) -> Callable[[State, int], Result[T]]:
+    """`rule` run with `flag` set, failing at once if it is set already (no bold in bold), or
+    if the text at the position does not start with `first`."""
+
+    def run(s: State, pos: int) -> Result[T]:
+        flags = s.flags
+        if flags & flag or not s.text.startswith(first, pos):
+            return None
+        s.flags = flags | flag
+        result = rule(s, pos)  # an exception ends the parse, so no need to restore on one
+        s.flags = flags
+        return result
+
+    return run
 
 
 Starts = Callable[[str], bool]

@@ -213,6 +213,8 @@ def reduce_plain_texts(values: list[Any]) -> list[Node]:
             else:
                 flat.append(value)
     if len(flat) <= _SMALL:
+        if len(flat) == 1 and flat[0]["type"] != "EMOJI":
+            return flat
         merged = _merge_small(flat, emoji_checked=False)
         if merged is not None:
             return merged
