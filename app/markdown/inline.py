@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 
 from app.markdown import emoji, emphasis, links, nodes, text
-from app.markdown.state import Memo, Needs, Node, Result, State
+from app.markdown.state import POS_SHIFT, Memo, Needs, Node, Result, State
 from app.markdown.text import reduce_plain_texts
 
 HEX_PAIRS = re.compile(r"(?:[0-9A-Fa-f]{2}){3,4}+")
@@ -227,9 +227,15 @@ def inline(s: State, pos: int) -> Result[list[Node]]:
     """Inline = (Item / Any)+ EndOfLine?"""
     content: list[Node] = []
     text, length = s.text, s.length
+    # `State.item` written out (the memo lookup), as this loop asks at nearly every position
+    memo, item, tag = s.memo, s.grammar.item, s.item_tag()
     end = pos
     while True:
-        found = s.item(end)
+        slot = (end << POS_SHIFT) | tag
+        if slot in memo:
+            found = memo[slot]
+        else:
+            found = memo[slot] = item(s, end)
         if found is not None:
             content.append(found[0])
             end = found[1]

@@ -76,7 +76,7 @@ class Memo(enum.IntEnum):
 
 # A memo slot is one int, (position, flags, rule) packed: cheaper to hash than a tuple.
 _FLAG_SHIFT = 3  # Memo fits in 3 bits
-_POS_SHIFT = 7  # and the four flags in the next 4
+POS_SHIFT = 7  # and the four flags in the next 4
 # Once its scans for one pattern have read this many times the text, `next_of` indexes every
 # match of that pattern at once.
 _SCANS_BEFORE_INDEX = 4
@@ -124,10 +124,14 @@ class State:
         self.scans: dict[object, tuple[int, int, int, int]] = {}
         self.indexed: dict[re.Pattern[str], list[int]] = {}
 
+    def item_tag(self) -> int:
+        """The low bits of the memo slots of `item` under the current flags."""
+        return self.flags << _FLAG_SHIFT  # | Memo.ITEM, which is 0
+
     def item(self, pos: int) -> Result[Node]:
         """Item at `pos` (cached): how a rule reaches the items it may hold or be followed by.
         (`memoized` written out: this is the most frequent call of a parse.)"""
-        slot = (pos << _POS_SHIFT) | (self.flags << _FLAG_SHIFT)  # | Memo.ITEM, which is 0
+        slot = (pos << POS_SHIFT) | (self.flags << _FLAG_SHIFT)  # | Memo.ITEM, which is 0
         memo = self.memo
         if slot in memo:
             cached: Result[Node] = memo[slot]
@@ -142,7 +146,7 @@ class State:
 
     def memoized(self, key: Memo, rule: Callable[[State, int], Result[T]], pos: int) -> Result[T]:
         """Cache `rule` at (position, flags): PEG rules are pure given both."""
-        slot = (pos << _POS_SHIFT) | (self.flags << _FLAG_SHIFT) | key
+        slot = (pos << POS_SHIFT) | (self.flags << _FLAG_SHIFT) | key
         memo = self.memo
         if slot in memo:
             cached: Result[T] = memo[slot]
@@ -160,7 +164,7 @@ class State:
         memo = self.memo
         tag = (self.flags << _FLAG_SHIFT) | key
         while pos < end:
-            step = memo.get((pos << _POS_SHIFT) | tag)
+            step = memo.get((pos << POS_SHIFT) | tag)
             if step is None:
                 step = self.memoized(key, item, pos)
             assert step is not None
@@ -175,7 +179,7 @@ class State:
         tag = (self.flags << _FLAG_SHIFT) | key
         visited: list[int] = []
         while True:
-            slot = (pos << _POS_SHIFT) | tag
+            slot = (pos << POS_SHIFT) | tag
             end = ends.get(slot)
             if end is not None:
                 break

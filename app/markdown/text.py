@@ -146,6 +146,7 @@ def _emoji_in_text(node: Node, before: Node | None, after: Node | None) -> Node:
 # One letter per node for `reduce_plain_texts`, so that runs are found by a regular expression.
 _CODE = {"PLAIN_TEXT": "p", "EMOJI": "e"}
 _PLAIN_RUN = re.compile("pp+")
+_EMOJI = re.compile("e")
 _SMALL = 24  # nodes
 
 
@@ -223,6 +224,20 @@ def reduce_plain_texts(values: list[Any]) -> list[Node]:
         return found
     codes = _codes(flat)
     if "e" in codes:
-        flat = _emoji_in_texts(flat)
-        codes = _codes(flat)
+        # only shortcodes and emoticons may turn into text; their neighbours are read in the
+        # list as it was, as `_emoji_in_texts` reads them
+        shown = flat.copy()
+        last = len(flat) - 1
+        changed = False
+        for emoji in _EMOJI.finditer(codes):
+            i = emoji.start()
+            if "value" in flat[i]:
+                node = flat[i]
+                shown[i] = _emoji_in_text(
+                    node, flat[i - 1] if i else None, flat[i + 1] if i < last else None
+                )
+                changed = changed or shown[i] is not node
+        if changed:
+            flat = shown
+            codes = _codes(flat)
     return _merge_large(flat, codes)
