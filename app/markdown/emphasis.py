@@ -27,9 +27,7 @@ WORD_UNDERSCORE = re.compile(r"[a-zA-Z0-9]++__?+")
 WORD = re.compile(r"[a-zA-Z0-9]++")
 LETTERS = re.compile(r"[a-zA-Z]++")
 BOLD_STOP = re.compile(r"[\n* _~]")
-BOLD_CHAR = re.compile(r"[^\n* ]")
 ITALIC_STOP = re.compile(r"[\n_ *~]")
-ITALIC_CHAR = re.compile(r"[^\n_ ]")
 STRIKE_STOP = re.compile(r"[\n~ *_:`@#\[\]\\<!|\ud83c\ud83d\ud83e\u2300-\u27bf\u2600-\u26ff]")
 STRIKE_CHAR = re.compile(r"[^\n~ ]")
 
@@ -96,6 +94,22 @@ def _content(key: Memo, item: Rule, s: State, pos: int, end: int) -> list[Node]:
 _EMOTICON_STARTS = frozenset(emoji.EMOTICON_FIRST_CHARS)
 
 
+def _fallback(s: State, pos: int, stop: re.Pattern[str], alone: str) -> Result[Node]:
+    """What a bold or italic holds where none of its items starts: a run of text up to `stop`
+    / one character other than a line end, a space or its own marker (of the stops, those in
+    `alone`) / a Line. Chosen by the character: the run is empty exactly at a stop, and a Line
+    starts at no stop but a space."""
+    if pos >= s.length:
+        return None
+    char = s.text[pos]
+    if not stop.match(char):
+        end = s.span(stop, pos)
+        return nodes.plain(s.text[pos:end]), end
+    if char in alone:
+        return nodes.plain(char), pos + 1
+    return text.line(s, pos) if char == " " else None
+
+
 def _emoticon_before(s: State, pos: int, follows: Callable[[State, int], bool]) -> Result[Node]:
     """An emoticon followed by what a bold or italic may hold next (tried only where one
     starts: the callers look at the first character)."""
@@ -122,10 +136,6 @@ def _bold_goes_on(s: State, pos: int) -> bool:
     return _bold_preferred(s, pos) is not None
 
 
-_bold_run = _text_run(BOLD_STOP)
-_bold_char = _plain(BOLD_CHAR)
-
-
 # Words joined by blanks (see text.WORDS), the last one before a space, a line end, "*" or "~",
 # where a bold's own text run stops; the blanks between are whitespace items.
 _EMPHASIS_WORD = f"{text.WORD}{text.EMPHASIS_TAIL}*+"
@@ -138,7 +148,7 @@ def _bold_item(s: State, pos: int) -> Result[Node]:
     match = BOLD_WORDS.match(s.text, pos)
     if match:
         return nodes.plain(match.group(0)), match.end()
-    return _bold_preferred(s, pos) or _bold_run(s, pos) or _bold_char(s, pos) or text.line(s, pos)
+    return _bold_preferred(s, pos) or _fallback(s, pos, BOLD_STOP, "_~")
 
 
 def _delimited(
@@ -196,20 +206,11 @@ def _italic_goes_on(s: State, pos: int) -> bool:
     return _italic_preferred(s, pos) is not None or s.text.startswith("_", pos)
 
 
-_italic_run = _text_run(ITALIC_STOP)
-_italic_char = _plain(ITALIC_CHAR)
-
-
 def _italic_item(s: State, pos: int) -> Result[Node]:
     match = ITALIC_WORDS.match(s.text, pos)
     if match:
         return nodes.plain(match.group(0)), match.end()
-    return (
-        _italic_preferred(s, pos)
-        or _italic_run(s, pos)
-        or _italic_char(s, pos)
-        or text.line(s, pos)
-    )
+    return _italic_preferred(s, pos) or _fallback(s, pos, ITALIC_STOP, "*~")
 
 
 def _glued(s: State, pos: int, marker: str, word: re.Pattern[str]) -> Result[Node]:
