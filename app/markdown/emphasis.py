@@ -91,9 +91,6 @@ def _content(key: Memo, item: Rule, s: State, pos: int, end: int) -> list[Node]:
     return reduce_plain_texts(s.collect(key, item, pos, end))
 
 
-_EMOTICON_STARTS = frozenset(emoji.EMOTICON_FIRST_CHARS)
-
-
 def _fallback(s: State, pos: int, stop: re.Pattern[str], alone: str) -> Result[Node]:
     """What a bold or italic holds where none of its items starts: a run of text up to `stop`
     / one character other than a line end, a space or its own marker (of the stops, those in
@@ -112,7 +109,7 @@ def _fallback(s: State, pos: int, stop: re.Pattern[str], alone: str) -> Result[N
 
 def _emoticon_before(s: State, pos: int, follows: Callable[[State, int], bool]) -> Result[Node]:
     """An emoticon followed by what a bold or italic may hold next (tried only where one
-    starts: the callers look at the first character)."""
+    starts: the callers look at the first two characters)."""
     found = emoji.emoticon(s, pos)
     if found is None:
         return None
@@ -127,7 +124,7 @@ def _emoticon_before(s: State, pos: int, follows: Callable[[State, int], bool]) 
 
 def _bold_preferred(s: State, pos: int) -> Result[Node]:
     found = s.grammar.bold_content(s, pos)
-    if found is None and s.text[pos : pos + 1] in _EMOTICON_STARTS:
+    if found is None and s.text[pos : pos + 2] in emoji.EMOTICON_PREFIXES:
         return _emoticon_before(s, pos, _bold_goes_on)
     return found
 
@@ -197,7 +194,7 @@ bold = unnested(Flag.BOLD, _bold, "*")
 
 def _italic_preferred(s: State, pos: int) -> Result[Node]:
     found = s.grammar.italic_content(s, pos)
-    if found is None and s.text[pos : pos + 1] in _EMOTICON_STARTS:
+    if found is None and s.text[pos : pos + 2] in emoji.EMOTICON_PREFIXES:
         return _emoticon_before(s, pos, _italic_goes_on)
     return found
 
