@@ -144,14 +144,16 @@ def _emoji_in_text(node: Node, before: Node | None, after: Node | None) -> Node:
 
 
 # One letter per node for `reduce_plain_texts`, so that runs are found by a regular expression.
-_CODE = {"PLAIN_TEXT": "p", "EMOJI": "e"}
+# "e" marks a shortcode or emoticon (they have a shortCode), the emoji that may turn into text;
+# a unicode emoji is an "x" like any other node.
+_CODE = {"PLAIN_TEXT": "p"}
 _PLAIN_RUN = re.compile("pp+")
 _EMOJI = re.compile("e")
 _SMALL = 24  # nodes
 
 
 def _codes(flat: list[Node]) -> str:
-    return "".join([_CODE.get(node["type"], "x") for node in flat])
+    return "".join(["e" if "shortCode" in node else _CODE.get(node["type"], "x") for node in flat])
 
 
 def _merge_small(flat: list[Node], emoji_checked: bool) -> list[Node] | None:
@@ -231,12 +233,11 @@ def reduce_plain_texts(values: list[Any]) -> list[Node]:
         changed = False
         for emoji in _EMOJI.finditer(codes):
             i = emoji.start()
-            if "value" in flat[i]:
-                node = flat[i]
-                shown[i] = _emoji_in_text(
-                    node, flat[i - 1] if i else None, flat[i + 1] if i < last else None
-                )
-                changed = changed or shown[i] is not node
+            node = flat[i]
+            shown[i] = _emoji_in_text(
+                node, flat[i - 1] if i else None, flat[i + 1] if i < last else None
+            )
+            changed = changed or shown[i] is not node
         if changed:
             flat = shown
             codes = _codes(flat)
