@@ -41,6 +41,7 @@ TITLE_END = re.compile(r"\]\(")
 GREATER_THAN = re.compile(">")
 SLACK_LABEL = re.compile(r"[ -;=?-{}-\uffff]++")
 TITLE_STOP = re.compile(r"[\]()*_~ \t\r\n]")
+_TITLE_STOPS = frozenset("]()*_~ \t\r\n")
 # Title text runs joined by blanks, read in one step: no emphasis opens at a run's start (it
 # needs "*", "_" or "~" there, or letters and then "_" for `word_`, which the lookahead rules
 # out), so the items would be these runs and blanks, merged into this one text.
@@ -321,8 +322,8 @@ def _link_title(s: State, pos: int) -> Result[Node]:
         found = s.emphasis(pos)
         if found:
             return found
-    run_end = s.span(TITLE_STOP, pos)
-    if run_end > pos:
+    if text[pos] not in _TITLE_STOPS:
+        run_end = s.span(TITLE_STOP, pos)
         return nodes.plain(text[pos:run_end]), run_end
     if text.startswith("](", pos) and pos + 2 < s.length:
         return None
