@@ -269,8 +269,14 @@ strike = unnested(Flag.STRIKE, _strike, "~")
 
 
 def _emphasis(s: State, pos: int) -> Result[Node]:
-    """Emphasis = Bold / Italic / Strike"""
-    return bold(s, pos) or italic(s, pos) or strike(s, pos)
+    """Emphasis = Bold / Italic / Strike, of which only one can start at a given character:
+    bold at "*", strike at "~", italic at "_" or a letter or digit (`word_`)."""
+    char = s.text[pos : pos + 1]
+    if char == "*":
+        return bold(s, pos)
+    if char == "~":
+        return strike(s, pos)
+    return italic(s, pos)
 
 
 def emphasis(s: State, pos: int) -> Result[Node]:
