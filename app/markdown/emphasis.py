@@ -32,7 +32,6 @@ STRIKE_STOP = re.compile(r"[\n~ *_:`@#\[\]\\<!|\ud83c\ud83d\ud83e\u2300-\u27bf\u
 STRIKE_CHAR = re.compile(r"[^\n~ ]")
 
 
-_CLOSERS = {closer: re.compile(re.escape(closer)) for closer in ("*", "**", "_", "__", "~", "~~")}
 NOT_MARKER = {marker: re.compile(f"[^{re.escape(marker)}]") for marker in "*_~"}
 NOT_BLANK = re.compile(r"[^ \t]")
 _BLANKS = (" ", "\t")
@@ -79,7 +78,7 @@ def _closed_end(key: Memo, item: Rule, s: State, pos: int, closer: str) -> int:
     """Where Items+ from `pos` end when `closer` follows them (the closer is not consumed), or
     -1. Without a closer ahead the items are not read at all, and a match's items are listed
     (`_content`) only once the whole rule around them has matched."""
-    if s.next_of(_CLOSERS[closer], pos + 1) < 0:
+    if not s.occurs_after(closer, pos + 1):
         return -1
     end = s.repeat_end(key, item, pos)
     if end == pos or not s.text.startswith(closer, end):

@@ -24,7 +24,6 @@ HEX_PAIRS = re.compile(r"(?:[0-9A-Fa-f]{2}){3,4}+")
 HEX_DIGITS = re.compile(r"[0-9A-Fa-f]{3,4}+")
 TEXT_STOP = re.compile(r"[*_~`:\n<\[\]! \t()\\|]")
 ESCAPABLE = frozenset("*_~`#.")
-DOUBLE_PIPE = re.compile(r"\|\|")
 EMAIL_STOP = re.compile(r"[ \t\r\n@]")
 URL_STOP = re.compile(r"[ \t\r\n:./@]")
 
@@ -74,7 +73,7 @@ def _spoiler_item(s: State, pos: int) -> Result[Node]:
 def spoiler(s: State, pos: int) -> Result[Node]:
     """Spoiler = "||" (!"||" (Item / Any))+ "||" """
     text = s.text
-    if not text.startswith("||", pos) or s.next_of(DOUBLE_PIPE, pos + 3) < 0:
+    if not text.startswith("||", pos) or not s.occurs_after("||", pos + 3):
         return None
     end = s.repeat_end(Memo.SPOILER_ITEMS, _spoiler_item, pos + 2)
     if end == pos + 2 or not text.startswith("||", end):

@@ -37,8 +37,6 @@ LOCAL_PART = re.compile(
 )
 LOCAL_START = re.compile(f"[{ALNUM_OR_MARK_CHAR}]")
 CLOSING_BRACKET = re.compile(r"\]")
-TITLE_END = re.compile(r"\]\(")
-GREATER_THAN = re.compile(">")
 SLACK_LABEL = re.compile(r"[ -;=?-{}-\uffff]++")
 TITLE_STOP = re.compile(r"[\]()*_~ \t\r\n]")
 _TITLE_STOPS = frozenset("]()*_~ \t\r\n")
@@ -341,7 +339,7 @@ _EMPHASIS_STARTS = frozenset("*_~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijk
 def _bracket_reference(s: State, pos: int) -> Result[Node]:
     """ "[" Title* "](" Target ")": the title must end at a "](", so without one ahead there
     is no reference and the title is not read at all."""
-    if not s.text.startswith("[", pos) or s.next_of(TITLE_END, pos + 1) < 0:
+    if not s.text.startswith("[", pos) or not s.occurs_after("](", pos + 1):
         return None
     end = s.repeat_end(Memo.LINK_TITLE, _link_title, pos + 1)
     if not s.text.startswith("](", end):
@@ -357,7 +355,7 @@ def _bracket_reference(s: State, pos: int) -> Result[Node]:
 
 def _angle_reference(s: State, pos: int) -> Result[Node]:
     """ "<" Target "|" Label ">": not tried without a ">" ahead."""
-    if not s.text.startswith("<", pos) or s.next_of(GREATER_THAN, pos + 1) < 0:
+    if not s.text.startswith("<", pos) or not s.occurs_after(">", pos + 1):
         return None
     target = _target(s, pos + 1, angle=True)
     if target is None or not s.text.startswith("|", target[1]):
@@ -375,7 +373,7 @@ angle_reference = unnested(Flag.LINK, _angle_reference, "<")
 
 def image(s: State, pos: int) -> Result[Node]:
     """Image = "![" Line? "](" Target ")" """
-    if not s.text.startswith("![", pos) or s.next_of(TITLE_END, pos + 2) < 0:
+    if not s.text.startswith("![", pos) or not s.occurs_after("](", pos + 2):
         return None
     end = pos + 2
     title = line(s, end)

@@ -96,6 +96,7 @@ class State:
         "katex_dollar",
         "katex_parenthesis",
         "lacks",
+        "lasts",
         "length",
         "memo",
         "now",
@@ -123,6 +124,7 @@ class State:
         # per pattern (or scanner): the last answer (see `_next_of`); every match, once indexed
         self.scans: dict[object, tuple[int, int, int, int]] = {}
         self.indexed: dict[re.Pattern[str], list[int]] = {}
+        self.lasts: dict[str, int] = {}
 
     def item_tag(self) -> int:
         """The low bits of the memo slots of `item` under the current flags."""
@@ -196,6 +198,14 @@ class State:
         for slot in visited:
             ends[slot] = end
         return end
+
+    def occurs_after(self, literal: str, pos: int) -> bool:
+        """Whether `literal` occurs at or after `pos`: one comparison with where it occurs last
+        (found once per message), for the rules that only need a closer to exist ahead."""
+        last = self.lasts.get(literal)
+        if last is None:
+            last = self.lasts[literal] = self.text.rfind(literal)
+        return last >= pos
 
     def span(self, stop: re.Pattern[str], pos: int) -> int:
         """Where a run of characters that `stop` does not match ends (the run may be empty)."""
