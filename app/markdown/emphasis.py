@@ -220,8 +220,32 @@ def _glued(s: State, pos: int, marker: str, word: re.Pattern[str]) -> Result[Nod
     if not tail:
         return None
     content = _content(Memo.ITALIC_ITEMS, _italic_item, s, start, end)
-    parts = [nodes.plain(marker), *content, nodes.plain(marker), nodes.plain(tail.group(0))]
-    return cast(Node, reduce_plain_texts(parts)), tail.end()
+    after = marker + tail.group(0)
+    first, last = content[0]["type"], content[-1]["type"]
+    if first == "EMOJI" or last == "EMOJI":  # the text around may turn it into text
+        parts = [nodes.plain(marker), *content, nodes.plain(after)]
+        return cast(Node, reduce_plain_texts(parts)), tail.end()
+    # `content` is merged already: only its ends can join the markers' text
+    if len(content) == 1:
+        only = content[0]
+        joined = (
+            [nodes.plain(marker + only["value"] + after)]
+            if first == "PLAIN_TEXT"
+            else [nodes.plain(marker), only, nodes.plain(after)]
+        )
+        return cast(Node, joined), tail.end()
+    head = (
+        [nodes.plain(marker + content[0]["value"])]
+        if first == "PLAIN_TEXT"
+        else [nodes.plain(marker), content[0]]
+    )
+    last_node = content[-1]
+    rest = (
+        [nodes.plain(last_node["value"] + after)]
+        if last == "PLAIN_TEXT"
+        else [last_node, nodes.plain(after)]
+    )
+    return cast(Node, head + content[1:-1] + rest), tail.end()
 
 
 def _italic(s: State, pos: int) -> Result[Node]:
