@@ -131,9 +131,22 @@ def free_emoticon(s: State, pos: int) -> Result[Node]:
 _NO_DOMAIN_AFTER = frozenset(" \t\r\n")
 
 
+_EMAIL_STOPS = frozenset(" \t\r\n@")
+_URL_STOPS = frozenset(" \t\r\n:./@")
+_TEXT_STOPS = frozenset("*_~`:\n<[]! \t()\\|")
+
+
+def _next_stop(s: State, pos: int, stop: re.Pattern[str], stops: frozenset[str]) -> int:
+    """`s.next_of(stop, pos + 1)` for a rule whose first character is no stop, looking at the
+    next character first: one-letter words stop there, and need no scan."""
+    if pos + 1 < s.length and s.text[pos + 1] in stops:
+        return pos + 1
+    return s.next_of(stop, pos + 1)
+
+
 def _email_ahead(s: State, pos: int) -> bool:
     """[^ \\t\\r\\n@]* "@", and something after it that a domain may start with"""
-    stop = s.next_of(EMAIL_STOP, pos)
+    stop = _next_stop(s, pos, EMAIL_STOP, _EMAIL_STOPS)
     return (
         stop >= 0
         and s.text[stop] == "@"
@@ -145,7 +158,7 @@ def _email_ahead(s: State, pos: int) -> bool:
 def _url_ahead(s: State, pos: int) -> bool:
     """[^ \\t\\r\\n:./@]* ("://" / ".") and, after a ".", something a host may go on with
     (a "." before a blank or the end is no host's, so "1. " is no URL)."""
-    stop = s.next_of(URL_STOP, pos)
+    stop = _next_stop(s, pos, URL_STOP, _URL_STOPS)
     if stop < 0:
         return False
     text = s.text
@@ -187,7 +200,10 @@ def word_emphasis(s: State, pos: int) -> Result[Node]:
 
 
 def text_run(s: State, pos: int) -> Result[Node]:
-    end = s.span(TEXT_STOP, pos)
+    """A run of characters up to a TEXT_STOP (tried only where one starts)."""
+    end = _next_stop(s, pos, TEXT_STOP, _TEXT_STOPS)
+    if end < 0:
+        end = s.length
     return (nodes.plain(s.text[pos:end]), end) if end > pos else None
 
 
