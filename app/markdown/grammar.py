@@ -56,12 +56,17 @@ def _strike_run_starts(char: str) -> bool:
     return emphasis.STRIKE_STOP.match(char) is None
 
 
-# What the rules any character may start need somewhere in the message (see `Needs`).
+# What rules need somewhere in the message (see `Needs`).
 _NEEDS: dict[NodeRule, int] = {
     inline.email: Needs.AT,
     text.glued_user_mention: Needs.AT,
     inline.url: Needs.DOT_OR_COLON,
     text.channel_mention: Needs.HASH,
+    timestamps.timestamp: Needs.GREATER_THAN,
+    timestamps.escaped_timestamp: Needs.GREATER_THAN,
+    links.angle_reference: Needs.GREATER_THAN,
+    links.bracket_reference: Needs.TARGET,
+    links.image: Needs.TARGET,
 }
 
 BLOCK = ByFirstChar(

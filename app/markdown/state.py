@@ -49,7 +49,9 @@ class Needs:
     AT = 1  # "@": an email, a mention glued to text
     DOT_OR_COLON = 2  # "." or ":": a URL (a host's dot, or "://")
     HASH = 4  # "#": a channel mention
-    ALL = 7
+    GREATER_THAN = 8  # ">": a timestamp, a Slack-style link
+    TARGET = 16  # "](": a markdown link or image
+    ALL = 31
 
 
 def lacks(text: str) -> int:
@@ -58,6 +60,8 @@ def lacks(text: str) -> int:
         ("@" not in text) * Needs.AT
         | ("." not in text and ":" not in text) * Needs.DOT_OR_COLON
         | ("#" not in text) * Needs.HASH
+        | (">" not in text) * Needs.GREATER_THAN
+        | ("](" not in text) * Needs.TARGET
     )
 
 
