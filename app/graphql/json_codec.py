@@ -39,8 +39,11 @@ from app.middleware import graphql_error_response
 CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
 # id(payload data) -> (data, its JSON): the data is kept in the entry, so an id is never reused.
 _encoded_events: LRUCache[int, tuple[object, bytes]] = LRUCache(1024)
-# Document text -> the one copy of it that subscriptions keep (as many as the parser caches).
-_documents: LRUCache[str, str] = LRUCache(256)
+# Document text -> the one copy of it that subscriptions keep. Bounded by the characters it
+# holds, not by entries: documents that never parse are not in the parser's cache, and a flood
+# of large distinct ones must evict, not grow it.
+DOCUMENT_CHARACTERS = 4_000_000
+_documents: LRUCache[str, str] = LRUCache(DOCUMENT_CHARACTERS, getsizeof=len)
 
 
 def encode(data: object) -> bytes:
@@ -71,9 +74,12 @@ def shared_document(message: object) -> object:
     Every tab of a chat subscribes with the same document (the shipped one is 12 KB), and
     Strawberry's operation keeps the text for the subscription's life: 1,000 subscriptions
     kept 1,000 equal copies, 12 MiB."""
-    if isinstance(message, dict) and message.get("type") == "subscribe":
-        payload = message.get("payload")
-        if isinstance(payload, dict) and isinstance(query := payload.get("query"), str):
+    if not isinstance(message, dict) or message.get("type") != "subscribe":
+        return message
+    payload = message.get("payload")
+    if isinstance(payload, dict):
+        query = payload.get("query")
+        if isinstance(query, str) and len(query) <= DOCUMENT_CHARACTERS // 4:
             payload["query"] = _documents.setdefault(query, query)
     return message
 
