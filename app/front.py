@@ -36,6 +36,7 @@ log = logging.getLogger("app.http")
 
 GRAPHQL_PATH = "/graphql"
 JSON = b"application/json"
+STREAMED = b"multipart/mixed"
 
 
 class Front:
@@ -76,7 +77,11 @@ class Front:
             if path == GRAPHQL_PATH and scope["method"] == "POST" and self.schema is not None:
                 await self._graphql(scope, receive, send)
                 return
-            if self.routes and path.startswith(self.route_prefix):
+            if (
+                self.routes
+                and path.startswith(self.route_prefix)
+                and not (self.cross_origin and _has_origin(scope))
+            ):
                 for route, guarded in self.routes:
                     match, child_scope = route.matches(scope)
                     if match is Match.FULL:
@@ -92,8 +97,11 @@ class Front:
                 length = value
             elif name == b"content-type":
                 content_type = value
-            elif name == b"origin" and self.cross_origin:
-                # CORS headers are the FastAPI app's CORSMiddleware's to give.
+            elif (name == b"origin" and self.cross_origin) or (
+                name == b"accept" and STREAMED in value
+            ):
+                # CORS headers are the FastAPI app's CORSMiddleware's to give; a multipart
+                # answer is Strawberry's view's.
                 length = None
                 break
         if (
@@ -154,6 +162,11 @@ class Front:
             }
         )
         await send({"type": "http.response.body", "body": answer})
+
+
+def _has_origin(scope: Scope) -> bool:
+    """A cross-origin request: its CORS headers are the FastAPI app's CORSMiddleware's."""
+    return any(name == b"origin" for name, _ in scope["headers"])
 
 
 def _common_prefix(paths: list[str]) -> str:

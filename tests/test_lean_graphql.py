@@ -34,6 +34,9 @@ ALIASES = "{ " + " ".join(f"a{i}: __typename" for i in range(40)) + " }"
 ROOT_FIELDS = "{ " + " ".join(f"m{i}: __typename" for i in range(12)) + " }"
 TOKENS = "{ " + "__typename " * 9000 + "}"
 BOOM = "boom-token"
+# A request that asks for Apollo's multipart answer: Strawberry's view refuses a query so asked.
+MULTIPART = "a query asking for a multipart answer"
+ACCEPT = {MULTIPART: 'multipart/mixed;subscriptionSpec="1.0"'}
 
 
 def _digest(text: str) -> str:
@@ -112,6 +115,7 @@ def requests(rid: str) -> Iterator[tuple[str, dict[str, Any] | list[Any] | bytes
     yield "a query that is not a string", {"query": 3}
     yield "variables that are not an object", {"query": "{ __typename }", "variables": [1]}
     yield "a batch", [{"query": "{ __typename }"}]
+    yield MULTIPART, {"query": "{ __typename }"}
     yield "not JSON", b"{nope"
     yield "JSON, not an object", b"null"
     known = "query Known { __typename }"
@@ -144,7 +148,11 @@ async def test_the_lean_path_answers_as_strawberry_does(tmp_path: Path, producti
                 response = await client.post(
                     "/graphql",
                     content=content(body),
-                    headers={"content-type": "application/json", "x-request-id": REQUEST_ID},
+                    headers={
+                        "content-type": "application/json",
+                        "x-request-id": REQUEST_ID,
+                        **({"accept": ACCEPT[what]} if what in ACCEPT else {}),
+                    },
                 )
                 headers = {
                     key: response.headers.get(key)
@@ -191,3 +199,24 @@ async def test_answers_before_and_without_the_lean_path_carry_the_request_id(
     assert response.status_code == 413
     assert response.headers["x-request-id"] == "big"
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_cross_origin_requests_get_their_cors_headers_on_every_route(tmp_path: Path) -> None:
+    """With CORS configured, a request from a page on another origin is answered by the FastAPI
+    app, whose CORSMiddleware adds the headers; the others take the front door."""
+    origin = "https://widget.example.com"
+    settings = Settings(database=tmp_path / "cors.db", cors_origins=[origin])
+    answered = LeanStats.answered
+    async with served(settings, front=True) as url, httpx.AsyncClient(base_url=url) as client:
+        register = {"visitor": {"token": "visitor"}}
+        rest = await client.post(
+            "/api/v1/livechat/visitor", json=register, headers={"origin": origin}
+        )
+        graphql = await client.post(
+            "/graphql", json={"query": "{ __typename }"}, headers={"origin": origin}
+        )
+        same_origin = await client.post("/graphql", json={"query": "{ __typename }"})
+    assert rest.status_code == 200 and rest.headers["access-control-allow-origin"] == origin
+    assert graphql.json() == {"data": {"__typename": "Query"}}
+    assert graphql.headers["access-control-allow-origin"] == origin
+    assert same_origin.json() == graphql.json() and LeanStats.answered == answered + 1
