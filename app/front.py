@@ -1,9 +1,10 @@
 """The front door: the requests clients send most, answered before FastAPI's machinery.
 
-Every request through FastAPI passes its own middlewares (error telemetry, body limit), ours
-(RequestScope, JsonErrors, BodySizeLimit, PersistedQueries), its router and dependency
-solving, then Strawberry's view and `Schema.execute` with its extensions: for a send, more
-CPU than the GraphQL execution itself. Two kinds of request come here first:
+Every request through FastAPI passes its telemetry check (it looks up OpenTelemetry's global
+providers, each time), its own middlewares (error telemetry, body limit), ours (RequestScope,
+JsonErrors, BodySizeLimit, PersistedQueries), its router and dependency solving, then
+Strawberry's view and `Schema.execute` with its extensions: for a send, more CPU than the
+GraphQL execution itself. Two kinds of request come here first:
 
 - `POST /graphql` with a JSON body of known length: the guards are applied here in one pass
   (the request id and forwarded headers, the body limit, a JSON 500 for a bug), the body is
@@ -40,7 +41,7 @@ STREAMED = b"multipart/mixed"
 
 
 class Front:
-    """Wraps the FastAPI app's middleware stack (see `LivechatApp`)."""
+    """Wraps the FastAPI app (see `app.main.LivechatApp`)."""
 
     def __init__(
         self,

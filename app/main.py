@@ -9,6 +9,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -16,7 +17,7 @@ from fastapi.responses import JSONResponse
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
 
 from app import logs
@@ -87,14 +88,21 @@ def tracer_provider_for(settings: Settings) -> TracerProvider | None:
 
 
 class LivechatApp(FastAPI):
-    """FastAPI, with the front door (`app.front.Front`) outside its middleware stack: the
-    requests clients send most are answered there, everything else by FastAPI."""
+    """FastAPI, with the front door (`app.front.Front`) in front of all of it (its per-request
+    telemetry check and its middleware stack included): the requests clients send most are
+    answered there, everything else by FastAPI as usual."""
 
     front: Callable[[ASGIApp], ASGIApp] | None = None
+    _entrance: ASGIApp | None = None
 
-    def build_middleware_stack(self) -> ASGIApp:
-        stack = super().build_middleware_stack()
-        return stack if self.front is None else self.front(stack)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front is None:
+            await super().__call__(scope, receive, send)
+            return
+        if self._entrance is None:
+            self._entrance = self.front(partial(FastAPI.__call__, self))
+        scope["app"] = self  # as Starlette does, for the front's routes and backend
+        await self._entrance(scope, receive, send)
 
 
 def create_app(
