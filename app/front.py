@@ -11,8 +11,9 @@ GraphQL execution itself. Two kinds of request come here first:
   read and parsed once, persisted queries are resolved, and `app.graphql.lean` runs it. What
   that cannot answer exactly as Strawberry would (see `lean.prepare`) goes on to the FastAPI
   app untouched, its body replayed: the guards there apply as to any request.
-- Rocket.Chat's REST routes (in-process backend): each matched route runs behind the same
-  guard classes the FastAPI app uses, without FastAPI's router in between.
+- Rocket.Chat's REST routes (in-process backend): the request id and the JSON 500 given here,
+  the matched endpoint called at once, without FastAPI's router in between; a body of unknown
+  or excessive length goes through the guard classes the FastAPI app uses.
 
 Everything else (GET, GraphiQL, WebSockets, multipart, health, metrics) goes to FastAPI.
 """
@@ -24,7 +25,8 @@ from collections.abc import Iterable, Sequence
 
 import orjson
 from starlette.datastructures import Headers
-from starlette.routing import BaseRoute, Match
+from starlette.requests import Request
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.backends import forwarding
@@ -49,7 +51,7 @@ class Front:
         *,
         schema: Schema | None,
         documents: DocumentCache,
-        routes: Sequence[BaseRoute],
+        routes: Sequence[Route],
         forward_headers: Iterable[str],
         max_body_bytes: int,
         cross_origin: bool,
@@ -87,9 +89,34 @@ class Front:
                     match, child_scope = route.matches(scope)
                     if match is Match.FULL:
                         scope.update(child_scope)
-                        await guarded(scope, receive, send)
+                        await self._route(route, guarded, scope, receive, send)
                         return
         await self.app(scope, receive, send)
+
+    async def _route(
+        self, route: Route, guarded: ASGIApp, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """A body of declared length within the limit (or none at all): the guards' work done
+        here and the endpoint called at once. A body of unknown length (chunked), or one
+        declared too long, goes through the guard classes, which count or refuse it."""
+        length = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                length = value
+            elif name == b"transfer-encoding":
+                await guarded(scope, receive, send)
+                return
+        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+            await guarded(scope, receive, send)
+            return
+        request_id = forwarding.begin(Headers(scope=scope), self.forward_headers).request_id
+        try:
+            response = await route.endpoint(Request(scope, receive, send))
+        except Exception:
+            await _bug(scope, receive, send, request_id)
+            return
+        response.headers["X-Request-Id"] = request_id
+        await response(scope, receive, send)
 
     async def _graphql(self, scope: Scope, receive: Receive, send: Send) -> None:
         length = content_type = None
@@ -143,13 +170,7 @@ class Front:
         try:
             answer = await prepared.answer(scope["app"].state.backend, request_id)
         except Exception:
-            # As JsonErrors: a bug answers a JSON 500 with the id to find it in the log.
-            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            response = graphql_error_response(
-                500, "Internal server error.", "INTERNAL_SERVER_ERROR", requestId=request_id
-            )
-            response.headers["X-Request-Id"] = request_id
-            await response(scope, receive, send)
+            await _bug(scope, receive, send, request_id)
             return
         await send(
             {
@@ -163,6 +184,16 @@ class Front:
             }
         )
         await send({"type": "http.response.body", "body": answer})
+
+
+async def _bug(scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+    """As JsonErrors does: a bug answers a JSON 500 with the id to find it in the log."""
+    log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+    response = graphql_error_response(
+        500, "Internal server error.", "INTERNAL_SERVER_ERROR", requestId=request_id
+    )
+    response.headers["X-Request-Id"] = request_id
+    await response(scope, receive, send)
 
 
 def _has_origin(scope: Scope) -> bool:

@@ -16,7 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.requests import HTTPConnection
-from starlette.routing import BaseRoute
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
 
@@ -183,7 +183,7 @@ def create_app(
             status_code=503,
         )
 
-    rest_routes: list[BaseRoute] = []
+    rest_routes: list[Route] = []
     if settings.backend == "inprocess":
         from app.backends.inprocess.ddp import DdpServer
         from app.backends.inprocess.rest import routes as rocketchat_routes

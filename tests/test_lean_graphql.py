@@ -220,3 +220,49 @@ async def test_cross_origin_requests_get_their_cors_headers_on_every_route(tmp_p
     assert graphql.json() == {"data": {"__typename": "Query"}}
     assert graphql.headers["access-control-allow-origin"] == origin
     assert same_origin.json() == graphql.json() and LeanStats.answered == answered + 1
+
+
+async def test_the_rest_routes_answer_as_through_fastapi(tmp_path: Path) -> None:
+    """Rocket.Chat's routes through the front door and through FastAPI's router: the same
+    statuses, headers and bodies, a bug's 500 and a refused size included."""
+    answers: dict[bool, list[tuple[int, dict[str, str | None], Any]]] = {}
+    for front in (True, False):
+        settings = Settings(database=tmp_path / f"rest-{front}.db", max_body_bytes=2048)
+        async with served(settings, front=front) as url, httpx.AsyncClient(base_url=url) as client:
+            ids = {"x-request-id": REQUEST_ID}
+            register = {"visitor": {"token": "visitor"}}
+            sent = {"token": "visitor", "rid": "r", "msg": "hi **there**"}
+            responses = [
+                await client.post("/api/v1/livechat/visitor", json=register, headers=ids),
+                await client.get("/api/v1/livechat/room", params={"token": "visitor"}, headers=ids),
+            ]
+            rid = responses[-1].json()["room"]["_id"]
+            responses += [
+                await client.post(
+                    "/api/v1/livechat/message", json={**sent, "rid": rid}, headers=ids
+                ),
+                await client.post("/api/v1/livechat/message", json=sent, headers=ids),
+                await client.post("/api/v1/livechat/message", content=b"{nope", headers=ids),
+                await client.post(
+                    "/api/v1/livechat/message", json={**sent, "token": BOOM}, headers=ids
+                ),
+                await client.post(
+                    "/api/v1/livechat/message", json={**sent, "msg": "x" * 4096}, headers=ids
+                ),
+                await client.get(
+                    f"/api/v1/livechat/messages.history/{rid}?token=visitor", headers=ids
+                ),
+                await client.get("/api/v1/livechat/visitor", headers=ids),
+            ]
+        answers[front] = [
+            (
+                response.status_code,
+                {key: response.headers.get(key) for key in ("content-type", "x-request-id")},
+                response.json(),
+            )
+            for response in responses
+        ]
+    assert answers[True] == answers[False]
+    statuses = [status for status, _, _ in answers[True]]
+    assert statuses == [200, 200, 200, 400, 400, 500, 413, 200, 405]
+    assert answers[True][5][2]["errors"][0]["extensions"]["requestId"] == REQUEST_ID
