@@ -5,7 +5,8 @@ it runs; if not, the answer is `PERSISTED_QUERY_NOT_FOUND` (HTTP 200) and the cl
 text with its hash once, which is checked and remembered in a bounded LRU cache. Works over
 POST and over GET (cacheable queries; Strawberry still refuses mutations over GET).
 
-Every POST to /graphql is buffered and parsed here once more, with or without APQ: a
+The front door (`app/front.py`) resolves the POSTs it answers itself, with `resolve`. Every
+other POST to /graphql is buffered and parsed here once more, with or without APQ: a
 middleware cannot peek at a body without reading it, and orjson makes the second parse cheap
 next to execution.
 """
