@@ -36,6 +36,19 @@ def _add_setting_flag(command: argparse.ArgumentParser, name: str) -> None:
         command.add_argument(flag, help=help_text)
 
 
+def websocket_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's WebSocket settings, for one server or each worker: its websockets protocol
+    minus the last frame it keeps (app/websocket_protocol.py), and messages no larger than an
+    HTTP request's body may be."""
+    from app.websocket_protocol import WebSocketProtocol
+
+    return {
+        "ws": WebSocketProtocol,
+        "ws_max_size": settings.max_body_bytes,
+        "ws_per_message_deflate": settings.websocket_compression,
+    }
+
+
 def serve(settings: Settings) -> None:
     import uvicorn
 
@@ -57,7 +70,7 @@ def serve(settings: Settings) -> None:
             host=settings.host,
             port=settings.port,
             log_config=None,
-            ws_per_message_deflate=settings.websocket_compression,
+            **websocket_options(settings),
             timeout_graceful_shutdown=settings.shutdown_timeout,
         )
         server = DrainingServer(config, app, settings.shutdown_drain)
@@ -101,7 +114,7 @@ def run_worker(host: str, port: int) -> None:
     config = uvicorn.Config(
         app,
         log_config=None,
-        ws_per_message_deflate=settings.websocket_compression,
+        **websocket_options(settings),
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )
     DrainingServer(config, app, settings.shutdown_drain).run(sockets=[sock])

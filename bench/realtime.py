@@ -5,13 +5,14 @@
 
 On the in-process backend (`livechat-graphql serve`, a real process): --subscriptions
 `livechatRoomEvents` subscriptions, each on its own graphql-transport-ws socket as a browser
-tab would (opened by bench/subscribers.mjs in Node), spread evenly over --rooms rooms,
-selecting the shipped Message fragment (markdown included). Then --rate sends per second (the
-shipped send mutation, over HTTP, rooms in turn) for --seconds. Latency is from the start of a
-send's request to each subscriber's event, and from the send's answer to the event (0 when the
-event came first: the store tells subscribers just before it acknowledges); memory is the server's
-resident set before and after the subscriptions opened; CPU is the server's, and the load
-generator's (sender and subscribers), in cores over the sending.
+tab would (opened by bench/subscribers.mjs in Node), spread evenly over --rooms rooms, with
+the shipped subscription (queries/livechatRoomEvents.graphql: the Message fragment, markdown
+included). Then --rate sends per second (the shipped send mutation, over HTTP, rooms in turn)
+for --seconds. Latency is from the start of a send's request to each subscriber's event, and
+from the send's answer to the event (0 when the event came first: the store tells subscribers
+just before it acknowledges); memory is the server's resident set before and after the
+subscriptions opened; CPU is the server's, and the load generator's (sender and subscribers),
+in cores over the sending.
 
 Rows:
 - "shared": the subscribers of a room send the same document and variables, so each event is
@@ -49,18 +50,8 @@ BENCH = Path(__file__).resolve().parent
 FRAGMENTS = "\n".join(
     path.read_text() for path in sorted((operations.QUERIES / "fragments").glob("*.graphql"))
 )
-SUBSCRIPTION = (
-    """subscription RoomEvents($token: String!, $rid: ID!) {
-  livechatRoomEvents(token: $token, rid: $rid) {
-    __typename%s
-    ... on LivechatMessageEvent { message { ...MessageFields } }
-    ... on LivechatMessageDeleted { id rid }
-    ... on LivechatError { ...LivechatErrorFields }
-  }
-}
-"""
-    + FRAGMENTS
-)
+# The shipped subscription with every fragment file, as a client ships it.
+SUBSCRIPTION = (operations.QUERIES / "livechatRoomEvents.graphql").read_text() + FRAGMENTS
 
 
 @dataclass
@@ -80,8 +71,11 @@ def node_flags() -> list[str]:
 
 
 def subscription(token: str, rid: str, distinct: int | None) -> dict[str, object]:
-    alias = f"\n    s{distinct}: __typename" if distinct is not None else ""
-    return {"query": SUBSCRIPTION % alias, "variables": {"token": token, "rid": rid}}
+    """The shipped document; a distinct one has an alias of its own after `__typename`."""
+    query = SUBSCRIPTION
+    if distinct is not None:
+        query = query.replace("__typename", f"__typename\n    s{distinct}: __typename", 1)
+    return {"query": query, "variables": {"token": token, "rid": rid}}
 
 
 async def send_at_rate(

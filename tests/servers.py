@@ -11,6 +11,8 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from app.websocket_protocol import WebSocketProtocol
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -23,7 +25,14 @@ def serving(app: FastAPI) -> Iterator[str]:
     """Serve `app` on 127.0.0.1 until the block ends; yields its base URL."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            ws=WebSocketProtocol,  # the one `livechat-graphql serve` runs
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

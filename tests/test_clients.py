@@ -64,6 +64,7 @@ def test_codegen_types_every_shipped_document_and_they_compile(installed: Path) 
         "DeleteLivechatMessageMutation",
         "LivechatMessageQuery",
         "LivechatMessagesQuery",
+        "LivechatRoomEventsSubscription",
         "MarkdownNodeFragment",
     ):
         assert f"export type {name}" in operations

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
-from tests.helpers import QUERIES, GraphQL
+from tests.helpers import QUERIES, GraphQL, operation
 
 WALKTHROUGH = "Hello **world** :smile: see https://rocket.chat"
 
@@ -105,6 +106,28 @@ async def page_back(graphql: GraphQL) -> dict[str, Any]:
     return {"first": first, "second": second["livechatMessages"]}
 
 
+async def room_events_of_another_visitor(graphql: GraphQL) -> dict[str, Any]:
+    """The subscription refused (another visitor's room): one error event, then the stream
+    ends. Over Apollo's multipart HTTP subscriptions, whose answer ends with the stream; the
+    events of a visitor's own room are tested over WebSockets in test_subscriptions.py."""
+    await _room(graphql)
+    await graphql.visitor("stranger-token", name="Stranger")
+    stranger = str((await graphql.room("stranger-token"))["room"]["id"])
+    answer = await graphql.client.post(
+        "/graphql",
+        json={
+            "query": operation("livechatRoomEvents"),
+            "variables": {"token": "snapshot-token", "rid": stranger},
+        },
+        headers={"Accept": "multipart/mixed;subscriptionSpec=1.0, application/json"},
+    )
+    assert answer.status_code == 200, answer.text
+    parts = [part.partition("\r\n\r\n")[2].strip() for part in answer.text.split("--graphql")]
+    # Empty objects are the transport's heartbeats.
+    events = [orjson.loads(part)["payload"] for part in parts if part not in ("", "{}", "--")]
+    return {"events": events}
+
+
 SCENARIOS: dict[str, Scenario] = {
     "registerLivechatVisitor": register,
     "openLivechatRoom": open_room,
@@ -114,6 +137,7 @@ SCENARIOS: dict[str, Scenario] = {
     "livechatMessage": read_one,
     "updateLivechatMessage": edit,
     "deleteLivechatMessage": delete,
+    "livechatRoomEvents": room_events_of_another_visitor,
 }
 
 # More scenarios for an operation, each with its own snapshot.
