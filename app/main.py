@@ -9,23 +9,26 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 
-import strawberry
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.requests import HTTPConnection
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
 
 from app import logs
 from app.backends import forwarding, make_backend
 from app.backends.base import LivechatBackend
 from app.backends.guarded import GuardedBackend
+from app.front import Front
 from app.graphql.context import Context
 from app.graphql.ide import STATIC_PATH, OfflineGraphQLRouter, static_files
 from app.graphql.limits import RequestLimits
-from app.graphql.schema import make_schema
+from app.graphql.schema import Schema, make_schema
 from app.middleware import BodySizeLimit, JsonErrors, RequestScope
 from app.observability import http as observability
 from app.observability.metrics import Metrics
@@ -51,7 +54,7 @@ def request_limits(settings: Settings) -> RequestLimits:
     )
 
 
-def served_schema(settings: Settings, observers: Sequence[object] = ()) -> strawberry.Schema:
+def served_schema(settings: Settings, observers: Sequence[object] = ()) -> Schema:
     """The schema the app serves for these settings: the CLI's exports and the tests use it.
     `observers` are the extensions that watch operations (metrics, traces)."""
     return make_schema(
@@ -84,6 +87,24 @@ def tracer_provider_for(settings: Settings) -> TracerProvider | None:
     return provider
 
 
+class LivechatApp(FastAPI):
+    """FastAPI, with the front door (`app.front.Front`) in front of all of it (its per-request
+    telemetry check and its middleware stack included): the requests clients send most are
+    answered there, everything else by FastAPI as usual."""
+
+    front: Callable[[ASGIApp], ASGIApp] | None = None
+    _entrance: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front is None:
+            await super().__call__(scope, receive, send)
+            return
+        if self._entrance is None:
+            self._entrance = self.front(partial(FastAPI.__call__, self))
+        scope["app"] = self  # as Starlette does, for the front's routes and backend
+        await self._entrance(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -113,7 +134,7 @@ def create_app(
             if tracer_provider is not None:
                 tracer_provider.force_flush()
 
-    app = FastAPI(
+    app = LivechatApp(
         title="livechat-graphql",
         summary="A typed GraphQL API for Rocket.Chat's Omnichannel livechat.",
         lifespan=lifespan,
@@ -162,11 +183,13 @@ def create_app(
             status_code=503,
         )
 
+    rest_routes: list[Route] = []
     if settings.backend == "inprocess":
         from app.backends.inprocess.ddp import DdpServer
-        from app.backends.inprocess.rest import router as rocketchat_routes
+        from app.backends.inprocess.rest import routes as rocketchat_routes
 
-        app.include_router(rocketchat_routes)
+        rest_routes = list(rocketchat_routes)
+        app.router.routes.extend(rest_routes)
         app.state.ddp = DdpServer(
             lambda websocket: websocket.app.state.backend, heartbeat=settings.ddp_heartbeat
         )
@@ -178,9 +201,8 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type", *settings.forward_headers, "X-Request-Id"],
         )
-    app.add_middleware(
-        PersistedQueries, cache=DocumentCache(maxsize=settings.persisted_queries_cache_size)
-    )
+    documents = DocumentCache(maxsize=settings.persisted_queries_cache_size)
+    app.add_middleware(PersistedQueries, cache=documents)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(JsonErrors)
     app.add_middleware(RequestScope, forward_headers=settings.forward_headers)
@@ -188,6 +210,18 @@ def create_app(
         observability.serve_metrics(app, metrics)
     if tracer_provider is not None:
         observability.trace_requests(app, tracer_provider)
+    if metrics is None and tracer_provider is None:
+        # With metrics or traces on, every request is counted or traced by FastAPI's
+        # middlewares and Strawberry's observers: then FastAPI serves all of it.
+        app.front = lambda stack: Front(
+            stack,
+            schema=schema,
+            documents=documents,
+            routes=rest_routes,
+            forward_headers=settings.forward_headers,
+            max_body_bytes=settings.max_body_bytes,
+            cross_origin=bool(settings.cors_origins),
+        )
     return app
 
 

@@ -5,7 +5,8 @@ it runs; if not, the answer is `PERSISTED_QUERY_NOT_FOUND` (HTTP 200) and the cl
 text with its hash once, which is checked and remembered in a bounded LRU cache. Works over
 POST and over GET (cacheable queries; Strawberry still refuses mutations over GET).
 
-Every POST to /graphql is buffered and parsed here once more, with or without APQ: a
+The front door (`app/front.py`) resolves the POSTs it answers itself, with `resolve`. Every
+other POST to /graphql is buffered and parsed here once more, with or without APQ: a
 middleware cannot peek at a body without reading it, and orjson makes the second parse cheap
 next to execution.
 """
@@ -29,30 +30,32 @@ NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 DocumentCache = LRUCache[str, str]
 
 
-class _Refusal(Exception):
+class Refusal(Exception):
+    """A persisted-query request answered with an error instead of run."""
+
     def __init__(self, status: int, message: str, code: str) -> None:
         super().__init__(message)
         self.status, self.message, self.code = status, message, code
 
 
-def _resolve(cache: DocumentCache, query: Any, extensions: Any) -> str | None:
+def resolve(cache: DocumentCache, query: Any, extensions: Any) -> str | None:
     """The document to run, or None to leave the request as it is."""
     if not isinstance(extensions, dict) or "persistedQuery" not in extensions:
         return None
     persisted = extensions["persistedQuery"]
     if not isinstance(persisted, dict) or persisted.get("version") != 1:
-        raise _Refusal(400, "Unsupported persisted query version.", "PERSISTED_QUERY_NOT_SUPPORTED")
+        raise Refusal(400, "Unsupported persisted query version.", "PERSISTED_QUERY_NOT_SUPPORTED")
     digest = persisted.get("sha256Hash")
     if not isinstance(digest, str):
-        raise _Refusal(400, "The persisted query has no sha256Hash.", "BAD_REQUEST")
+        raise Refusal(400, "The persisted query has no sha256Hash.", "BAD_REQUEST")
     if isinstance(query, str) and query:
         if hashlib.sha256(query.encode()).hexdigest() != digest.lower():
-            raise _Refusal(400, "The provided sha256Hash does not match the query.", "BAD_REQUEST")
+            raise Refusal(400, "The provided sha256Hash does not match the query.", "BAD_REQUEST")
         cache[digest.lower()] = query
         return query
     known = cache.get(digest.lower())
     if known is None:
-        raise _Refusal(200, "PersistedQueryNotFound", NOT_FOUND)
+        raise Refusal(200, "PersistedQueryNotFound", NOT_FOUND)
     return known
 
 
@@ -71,7 +74,7 @@ class PersistedQueries:
                 scope = self._get(scope)
             elif scope["method"] == "POST":
                 scope, receive = await self._post(scope, receive)
-        except _Refusal as refusal:
+        except Refusal as refusal:
             response = graphql_error_response(refusal.status, refusal.message, refusal.code)
             await response(scope, receive, send)
             return
@@ -84,8 +87,8 @@ class PersistedQueries:
         try:
             extensions = orjson.loads(params["extensions"])
         except orjson.JSONDecodeError:
-            raise _Refusal(400, "The extensions parameter is not JSON.", "BAD_REQUEST") from None
-        document = _resolve(self.cache, params.get("query"), extensions)
+            raise Refusal(400, "The extensions parameter is not JSON.", "BAD_REQUEST") from None
+        document = resolve(self.cache, params.get("query"), extensions)
         if document is None:
             return scope
         params["query"] = document
@@ -96,7 +99,7 @@ class PersistedQueries:
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                return scope, _replay([message], receive)
+                return scope, replay([message], receive)
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
@@ -106,17 +109,17 @@ class PersistedQueries:
         except orjson.JSONDecodeError:
             payload = None
         if isinstance(payload, dict):
-            document = _resolve(self.cache, payload.get("query"), payload.get("extensions"))
+            document = resolve(self.cache, payload.get("query"), payload.get("extensions"))
             if document is not None and payload.get("query") != document:
                 body = orjson.dumps({**payload, "query": document})
         headers = [(name, value) for name, value in scope["headers"] if name != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
-        return {**scope, "headers": headers}, _replay(
+        return {**scope, "headers": headers}, replay(
             [{"type": "http.request", "body": body, "more_body": False}], receive
         )
 
 
-def _replay(messages: list[Message], then: Receive) -> Receive:
+def replay(messages: list[Message], then: Receive) -> Receive:
     """The messages already read, then the connection's own: a streamed answer (a multipart
     subscription) listens on it for the client leaving, and must not hear it too soon."""
     pending = list(messages)

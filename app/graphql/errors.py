@@ -115,9 +115,54 @@ def coded_request_error(error: GraphQLError) -> GraphQLError:
     return with_code(error, "GRAPHQL_VALIDATION_FAILED")
 
 
+def mask_errors(errors: list[GraphQLError], request_id: str | None) -> list[GraphQLError]:
+    """Every error with a code; unexpected exceptions told only as INTERNAL_SERVER_ERROR (the
+    log keeps their text, tied to the request id). Codes as Apollo names them, plus the
+    contract's BAD_REQUEST. Both ways a POST is answered (the lean one and Strawberry's view,
+    through `MaskUnexpectedErrors`) mask with this."""
+    masked: list[GraphQLError] = []
+    for error in errors:
+        if is_coded(error):
+            masked.append(error)
+            continue
+        if isinstance(error.original_error, BackendFailure):
+            coded = coded_error(error.original_error)
+            masked.append(
+                GraphQLError(
+                    coded.message,
+                    nodes=error.nodes,
+                    path=error.path,
+                    extensions=coded.extensions,
+                )
+            )
+            continue
+        if error.original_error is None:
+            masked.append(coded_request_error(error))
+            continue
+        if isinstance(error.original_error, GraphQLError):
+            # graphql-core's own refusal of the client's input (a variable that does not
+            # coerce, for one): the client's mistake, told as such.
+            masked.append(with_code(error, "BAD_USER_INPUT"))
+            continue
+        log.error(
+            "unexpected error in %s (request %s)",
+            error.path,
+            request_id,
+            exc_info=error.original_error,
+        )
+        masked.append(
+            GraphQLError(
+                "Internal server error.",
+                nodes=error.nodes,
+                path=error.path,
+                extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+            )
+        )
+    return masked
+
+
 class MaskUnexpectedErrors(SchemaExtension):
-    """Give every error a code; hide the text of unexpected exceptions (the log keeps it,
-    tied to the request id). Codes as Apollo names them, plus the contract's BAD_REQUEST."""
+    """`mask_errors` over the result of each operation Strawberry runs."""
 
     def on_operation(self) -> Iterator[None]:
         yield
@@ -125,42 +170,4 @@ class MaskUnexpectedErrors(SchemaExtension):
         if result is None or not getattr(result, "errors", None):
             return
         request_id = getattr(self.execution_context.context, "request_id", None)
-        masked: list[GraphQLError] = []
-        for error in result.errors or []:
-            if is_coded(error):
-                masked.append(error)
-                continue
-            if isinstance(error.original_error, BackendFailure):
-                coded = coded_error(error.original_error)
-                masked.append(
-                    GraphQLError(
-                        coded.message,
-                        nodes=error.nodes,
-                        path=error.path,
-                        extensions=coded.extensions,
-                    )
-                )
-                continue
-            if error.original_error is None:
-                masked.append(coded_request_error(error))
-                continue
-            if isinstance(error.original_error, GraphQLError):
-                # graphql-core's own refusal of the client's input (a variable that does not
-                # coerce, for one): the client's mistake, told as such.
-                masked.append(with_code(error, "BAD_USER_INPUT"))
-                continue
-            log.error(
-                "unexpected error in %s (request %s)",
-                error.path,
-                request_id,
-                exc_info=error.original_error,
-            )
-            masked.append(
-                GraphQLError(
-                    "Internal server error.",
-                    nodes=error.nodes,
-                    path=error.path,
-                    extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
-                )
-            )
-        result.errors = masked
+        result.errors = mask_errors(result.errors or [], request_id)

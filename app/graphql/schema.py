@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    NoSchemaIntrospectionCustomRule,
+    specified_rules,
+)
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
     MaxTokensLimiter,
     ParserCache,
 )
+from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -22,7 +30,7 @@ from app.graphql.execution import CachingExecutionContext
 from app.graphql.limits import RequestLimits, validation_rule
 from app.graphql.scalars import SCALAR_MAP
 from app.graphql.subscriptions import Subscription
-from app.graphql.validation_cache import cached_validation
+from app.graphql.validation_cache import ValidationCache
 
 DOCUMENT_CACHE_SIZE = 256
 
@@ -66,11 +74,33 @@ class Mutation:
     )
 
 
+@dataclass(frozen=True)
+class Preparation:
+    """What the schema's extensions do to a request before it executes, as data, so that the
+    lean POST path (`app.graphql.lean`) does the same without running them: the same parser
+    cache with the same token limit (so both paths share parsed documents, and the plans and
+    collected fields keyed by them), the same validation rules in Strawberry's order, the same
+    validation cache. `observed` says an observer (metrics, traces) watches each operation:
+    those requests take Strawberry's path, which runs it."""
+
+    parse: Callable[..., DocumentNode]
+    max_tokens: int
+    rules: tuple[type[ASTValidationRule], ...]
+    validation: ValidationCache
+    observed: bool
+
+    def document(self, query: str) -> DocumentNode:
+        """The parsed document (the parser's LRU), or GraphQLSyntaxError."""
+        return self.parse(query, max_tokens=self.max_tokens)
+
+
 class Schema(strawberry.Schema):
     """Strawberry's schema, minus its own error logging (a client's mistake is not a server
     error; unexpected ones are logged, with the request id, by MaskUnexpectedErrors). Errors
     found before execution (parse, validation, limits) get their code here, in place, as
     they never reach the extensions' view of the result."""
+
+    preparation: Preparation
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         for index, error in enumerate(errors):
@@ -86,13 +116,14 @@ def make_schema(
     execution_context_class: type[StrawberryGraphQLCoreExecutionContext] = (
         CachingExecutionContext
     ),
-) -> strawberry.Schema:
+) -> Schema:
     """The schema with its guards. `production` hides introspection and field suggestions;
     `observers` are extensions that watch operations (metrics, traces), first of all. The app
     always executes with `CachingExecutionContext` (collected fields and plans kept across
     requests); tests pass graphql-core's own to compare the two."""
     # One rule class per schema: the validation cache is keyed by the rules as well.
     document_limits = validation_rule(limits)
+    validation = ValidationCache(DOCUMENT_CACHE_SIZE)
     extensions: list[Any] = [
         *observers,
         MaskUnexpectedErrors,
@@ -102,11 +133,15 @@ def make_schema(
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: AddValidationRules([document_limits]),
-        cached_validation(DOCUMENT_CACHE_SIZE),
+        validation.extension(),
     ]
+    # The rules in the order Strawberry's context gathers them: graphql-core's, then each
+    # AddValidationRules extension's in the extensions' order.
+    rules: tuple[type[ASTValidationRule], ...] = (*specified_rules, document_limits)
     if production:
         extensions.append(DisableIntrospection)
-    return Schema(
+        rules = (*rules, NoSchemaIntrospectionCustomRule)
+    schema = Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -115,3 +150,11 @@ def make_schema(
         exception_handlers=[LivechatFailureHandler()],
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production),
     )
+    schema.preparation = Preparation(
+        parse=_get_parse_cache(DOCUMENT_CACHE_SIZE),
+        max_tokens=limits.max_tokens,
+        rules=rules,
+        validation=validation,
+        observed=bool(observers),
+    )
+    return schema

@@ -5,14 +5,17 @@ AST nodes are frozen dataclasses whose hash walks the whole tree, so every looku
 every node of the document: for the shipped markdown fragment (about 4,000 nodes) that cost
 more than validating had saved. The query text is a string whose hash Python caches, and
 the parser cache already maps equal texts to the same document, so the text is the key.
+
+One `ValidationCache` belongs to a schema: Strawberry's path reaches it through the
+extension `extension()` makes, the lean POST path (`app.graphql.lean`) calls `errors` itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from cachetools import LRUCache
-from graphql import GraphQLError
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
@@ -25,27 +28,48 @@ class ValidationStats:
     hits = 0
 
 
-def cached_validation(maxsize: int) -> Callable[[], SchemaExtension]:
-    """A factory for the schema's `extensions`: one instance per request, one shared cache of
-    the errors found per (document text, rule set)."""
-    results: LRUCache[tuple[str | None, tuple[type, ...]], list[GraphQLError]] = LRUCache(maxsize)
+Rules = tuple[type[ASTValidationRule], ...]
 
-    class CachedValidation(SchemaExtension):
-        def on_validate(self) -> Iterator[None]:
-            context = self.execution_context
-            rules = tuple(context.validation_rules)
-            key = (context.query, rules)
-            # A document without its text has nothing to key it by: validated every time.
-            errors = results.get(key) if context.query else None
-            if errors is not None:
-                ValidationStats.hits += 1
-            else:
+
+class ValidationCache:
+    """The errors found per (document text, rule set), least recently used dropped first."""
+
+    def __init__(self, maxsize: int) -> None:
+        self._results: LRUCache[tuple[str, Rules], list[GraphQLError]] = LRUCache(maxsize)
+
+    def errors(
+        self,
+        schema: GraphQLSchema,
+        query: str | None,
+        document: DocumentNode,
+        rules: Sequence[type[ASTValidationRule]],
+    ) -> list[GraphQLError]:
+        """The document's validation errors, from the cache when its text was seen with these
+        rules (a document without its text has nothing to key it by: validated every time)."""
+        key = (query, tuple(rules)) if query else None
+        errors = self._results.get(key) if key is not None else None
+        if errors is not None:
+            ValidationStats.hits += 1
+            return errors
+        errors = validate_document(schema, document, tuple(rules))
+        if key is not None:
+            self._results[key] = errors
+        return errors
+
+    def extension(self) -> Callable[[], SchemaExtension]:
+        """A factory for the schema's `extensions`: one instance per request, this cache."""
+        cache = self
+
+        class CachedValidation(SchemaExtension):
+            def on_validate(self) -> Iterator[None]:
+                context = self.execution_context
                 assert context.graphql_document is not None
-                core = graphql_core_schema(context.schema)
-                errors = validate_document(core, context.graphql_document, rules)
-                if context.query:
-                    results[key] = errors
-            context.pre_execution_errors = errors
-            yield
+                context.pre_execution_errors = cache.errors(
+                    graphql_core_schema(context.schema),
+                    context.query,
+                    context.graphql_document,
+                    context.validation_rules,
+                )
+                yield
 
-    return CachedValidation
+        return CachedValidation

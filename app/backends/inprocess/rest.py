@@ -13,8 +13,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from app.backends.base import (
     AgentRef,
@@ -36,7 +37,7 @@ from app.backends.rocketchat_json import (
     visitor_to_json,
 )
 
-router = APIRouter(prefix="/api/v1/livechat", tags=["Rocket.Chat livechat"])
+PREFIX = "/api/v1/livechat"
 
 
 def _json(body: JsonObject, status_code: int = 200) -> Response:
@@ -76,12 +77,26 @@ def _string(source: JsonObject, name: str, *, required: bool = True) -> str | No
     return value
 
 
+# Starlette routes, not FastAPI's: a send's request needs no dependency solving, and the app's
+# front door (app/front.py) runs them without FastAPI's router in between.
+routes: list[Route] = []
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _route(method: str, path: str) -> Callable[[Endpoint], Endpoint]:
+    def add(endpoint: Endpoint) -> Endpoint:
+        routes.append(Route(PREFIX + path, endpoint, methods=[method]))
+        return endpoint
+
+    return add
+
+
 def _backend(request: Request) -> LivechatBackend:
     backend: LivechatBackend = request.app.state.backend
     return backend
 
 
-@router.post("/visitor")
+@_route("POST", "/visitor")
 async def register_visitor(request: Request) -> Response:
     async def work() -> JsonObject:
         body = await _body(request)
@@ -102,7 +117,7 @@ async def register_visitor(request: Request) -> Response:
     return await _answer(work)
 
 
-@router.get("/room")
+@_route("GET", "/room")
 async def open_room(request: Request) -> Response:
     async def work() -> JsonObject:
         query: dict[str, Any] = dict(request.query_params)
@@ -116,7 +131,7 @@ async def open_room(request: Request) -> Response:
     return await _answer(work)
 
 
-@router.post("/message")
+@_route("POST", "/message")
 async def send_message(request: Request) -> Response:
     async def work() -> JsonObject:
         body = await _body(request)
@@ -140,8 +155,10 @@ async def send_message(request: Request) -> Response:
     return await _answer(work)
 
 
-@router.get("/message/{message_id}")
-async def get_message(request: Request, message_id: str) -> Response:
+@_route("GET", "/message/{message_id}")
+async def get_message(request: Request) -> Response:
+    message_id: str = request.path_params["message_id"]
+
     async def work() -> JsonObject:
         query: dict[str, Any] = dict(request.query_params)
         message = await _backend(request).message(
@@ -157,8 +174,10 @@ def _no_other_keys(body: JsonObject, allowed: set[str]) -> None:
         raise InvalidParams("must NOT have additional properties")
 
 
-@router.put("/message/{message_id}")
-async def update_message(request: Request, message_id: str) -> Response:
+@_route("PUT", "/message/{message_id}")
+async def update_message(request: Request) -> Response:
+    message_id: str = request.path_params["message_id"]
+
     async def work() -> JsonObject:
         body = await _body(request)
         token, rid, msg = (_string(body, "token"), _string(body, "rid"), _string(body, "msg"))
@@ -171,8 +190,10 @@ async def update_message(request: Request, message_id: str) -> Response:
     return await _answer(work)
 
 
-@router.delete("/message/{message_id}")
-async def delete_message(request: Request, message_id: str) -> Response:
+@_route("DELETE", "/message/{message_id}")
+async def delete_message(request: Request) -> Response:
+    message_id: str = request.path_params["message_id"]
+
     async def work() -> JsonObject:
         body = await _body(request)
         token, rid = _string(body, "token"), _string(body, "rid")
@@ -183,7 +204,7 @@ async def delete_message(request: Request, message_id: str) -> Response:
     return await _answer(work)
 
 
-@router.post("/room.close")
+@_route("POST", "/room.close")
 async def close_room(request: Request) -> Response:
     async def work() -> JsonObject:
         body = await _body(request)
@@ -195,8 +216,10 @@ async def close_room(request: Request) -> Response:
     return await _answer(work)
 
 
-@router.get("/messages.history/{rid}")
-async def message_history(request: Request, rid: str) -> Response:
+@_route("GET", "/messages.history/{rid}")
+async def message_history(request: Request) -> Response:
+    rid: str = request.path_params["rid"]
+
     async def work() -> JsonObject:
         query: dict[str, Any] = dict(request.query_params)
         if not query.get("token"):

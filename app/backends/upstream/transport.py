@@ -33,7 +33,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import ClassVar
 
 import aiohttp
 import httpx
@@ -153,6 +153,30 @@ class ClientTimeouts:
     read: float
 
 
+class _NoCookies(httpx.Cookies):
+    """httpx keeps cookies per client too: a jar that never takes one, for the same reason as
+    the session's (see `make_client`), and that skips httpx's per-answer conversion of the answer
+    and its request into urllib's shapes just to find that out (a visible share of each call)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class _CookielessClient(httpx.AsyncClient):
+    """httpx's client with `_NoCookies` for its jar, whatever it is given (it holds nothing,
+    so one serves every client)."""
+
+    _no_cookies: ClassVar[httpx.Cookies] = _NoCookies()
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._no_cookies
+
+    @cookies.setter
+    def cookies(self, cookies: object) -> None:
+        return None
+
+
 def make_client(
     base_url: str,
     *,
@@ -177,11 +201,9 @@ def make_client(
             cookie_jar=aiohttp.DummyCookieJar(),
         )
 
-    return httpx.AsyncClient(
+    return _CookielessClient(
         base_url=base_url,
         transport=(wrap or _unwrapped)(AiohttpTransport(limits=limits, client=session)),
-        # httpx keeps cookies per client too: a jar that accepts none, for the same reason.
-        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         timeout=httpx.Timeout(
             connect=timeouts.connect,
             read=timeouts.read,

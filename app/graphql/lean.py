@@ -1,0 +1,156 @@
+"""A GraphQL request run the way Strawberry's `Schema.execute` runs it, without its machinery.
+
+What clients send most is a POST of a JSON object naming a document they have sent before.
+Strawberry answers it through its view (request adapters, a sub-response, content negotiation)
+and `Schema.execute`, which builds every extension of the schema and an extensions runner for
+each request: about a third of a request's CPU, for work that is the same every time. This
+module does what those extensions do, from `Schema.preparation` (the same parser cache and
+token limit, the same rules, the same validation cache), then calls graphql-core's `execute`
+on the Strawberry schema's graphql-core schema with its execution context class, as
+`Schema.execute` does, and masks and codes the errors with the functions the extensions use.
+
+It answers only what it can answer exactly as Strawberry would: `prepare` returns None for
+anything else (no query, a batch, a variable map that is not an object, an APQ refusal, an
+operation it cannot pick, a subscription, an observed schema) and the caller hands the
+request to Strawberry's view instead. `tests/test_lean_graphql.py` sends the same requests
+both ways and compares the answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from inspect import isawaitable
+from typing import Any, cast
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    OperationType,
+    execute,
+    get_operation_ast,
+)
+from strawberry.execution.is_awaitable import optimized_is_awaitable
+
+from app.backends.base import LivechatBackend
+from app.graphql.context import Context
+from app.graphql.errors import mask_errors
+from app.graphql.export import graphql_core_schema
+from app.graphql.json_codec import encode
+from app.graphql.schema import Schema
+from app.persisted_queries import DocumentCache, Refusal, resolve
+
+RUNS = frozenset({OperationType.QUERY, OperationType.MUTATION})
+
+
+class LeanStats:
+    """Counted for the tests that prove the served app takes this path."""
+
+    answered = 0
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A request that passed every check Strawberry makes before it executes, or failed one
+    with errors that Strawberry would answer as data (`errors` then holds them)."""
+
+    schema: Schema
+    query: str
+    document: DocumentNode | None
+    variables: dict[str, Any] | None
+    operation_name: str | None
+    extensions: dict[str, Any] | None
+    errors: list[GraphQLError] | None = None
+
+    async def answer(self, backend: LivechatBackend, request_id: str) -> bytes:
+        """The JSON body Strawberry's view would answer, with HTTP status 200."""
+        LeanStats.answered += 1
+        if self.errors is not None:
+            return _body(None, self.errors, request_id)
+        assert self.document is not None
+        context = Context(backend=backend, request_id=request_id)
+        try:
+            result: Any = execute(
+                graphql_core_schema(self.schema),
+                self.document,
+                root_value=None,
+                context_value=context,
+                variable_values=self.variables,
+                operation_name=self.operation_name,
+                executor_class=self.schema.execution_context_class,
+                is_awaitable=cast(Any, optimized_is_awaitable),  # as Schema.execute passes it
+                operation_extensions=self.extensions,
+            )
+            if isawaitable(result):
+                result = await result
+        except Exception as error:  # as Schema.execute: an error of the request, masked
+            coerced = error if isinstance(error, GraphQLError) else None
+            return _body(
+                None, [coerced or GraphQLError(str(error), original_error=error)], request_id
+            )
+        assert isinstance(result, ExecutionResult)
+        if result.errors:
+            self.schema._process_errors(result.errors)
+        return _body(result.data, result.errors, request_id)
+
+
+def _body(data: Any, errors: list[GraphQLError] | None, request_id: str) -> bytes:
+    if not errors:
+        return encode({"data": data})
+    masked = mask_errors(errors, request_id)
+    return encode({"data": data, "errors": [error.formatted for error in masked]})
+
+
+def prepare(schema: Schema, documents: DocumentCache, payload: dict[str, Any]) -> Prepared | None:
+    """The request in `payload` (a POST's JSON object) ready to answer, or None when it is
+    Strawberry's view that must answer it."""
+    preparation = schema.preparation
+    if preparation.observed:
+        return None
+    query, variables = payload.get("query"), payload.get("variables")
+    operation_name, extensions = payload.get("operationName"), payload.get("extensions")
+    if (
+        not isinstance(variables, dict | None)
+        or not isinstance(operation_name, str | None)
+        or not isinstance(extensions, dict | None)
+    ):
+        return None
+    if extensions is not None:
+        try:
+            query = resolve(documents, query, extensions) or query
+        except Refusal:
+            return None
+    if not isinstance(query, str) or not query:
+        return None
+    request = Prepared(schema, query, None, variables, operation_name, extensions)
+    try:
+        document = preparation.document(query)
+    except GraphQLError as error:
+        # A syntax error, or too many tokens: Strawberry codes it (`process_errors`).
+        errors = [error]
+        schema._process_errors(errors)
+        return _with_errors(request, errors)
+    except Exception:
+        return None
+    operation = get_operation_ast(document, operation_name)
+    if operation is None or operation.operation not in RUNS:
+        return None
+    errors = preparation.validation.errors(
+        graphql_core_schema(schema), query, document, preparation.rules
+    )
+    if errors:
+        schema._process_errors(errors)  # in place, in the cache, as Strawberry's path does
+        return _with_errors(request, errors)
+    return Prepared(schema, query, document, variables, operation_name, extensions)
+
+
+def _with_errors(request: Prepared, errors: list[GraphQLError]) -> Prepared:
+    return Prepared(
+        request.schema,
+        request.query,
+        None,
+        request.variables,
+        request.operation_name,
+        request.extensions,
+        errors,
+    )
