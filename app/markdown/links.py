@@ -306,14 +306,32 @@ def autolinked_phone(s: State, pos: int) -> Result[Node]:
     return nodes.link(f"tel:{number}", [nodes.plain(shown)]), end
 
 
+def _title_words_end(s: State, pos: int) -> int:
+    """Where TITLE_WORDS matched at `pos` ends (pos: no match).
+
+    Each "[" of a long run starts a title, so the words would be read again from every one of
+    them to the same end: quadratic in the run. A match from `pos` ends where the last one did
+    when `pos` is a character of it that is not a blank (the runs and blanks after it are the
+    same, and so is what decides the end), so the last match is kept, as `next_of` keeps its
+    answers."""
+    last = s.scans.get(TITLE_WORDS)
+    if last is not None and last[0] < pos < last[1] and s.text[pos] not in BLANK:
+        return last[1]
+    words = TITLE_WORDS.match(s.text, pos)
+    if words is None:
+        return pos
+    s.scans[TITLE_WORDS] = (pos, words.end(), words.end(), 0)
+    return words.end()
+
+
 def _link_title(s: State, pos: int) -> Result[Node]:
     """Title = blanks / Emphasis / text / one character that does not close the title"""
     text = s.text
     if pos >= s.length:
         return None
-    words = TITLE_WORDS.match(text, pos)
-    if words:
-        return nodes.plain(words.group(0)), words.end()
+    end = _title_words_end(s, pos)
+    if end > pos:
+        return nodes.plain(text[pos:end]), end
     if text[pos] in BLANK:
         return whitespace(s, pos)
     if text[pos] in _EMPHASIS_STARTS:
