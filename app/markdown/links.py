@@ -354,10 +354,41 @@ def _link_title(s: State, pos: int) -> Result[Node]:
 _EMPHASIS_STARTS = frozenset("*_~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
+# How many of a message's "](" `last_link_closer` tries, from the last one back.
+_CLOSERS_TRIED = 8
+
+
+def last_link_closer(s: State) -> int:
+    """Where the message's last "](" that a Target and ")" follow starts (-1: none).
+
+    A title ends at a "](" and the reference then needs a Target and ")" there, which do not
+    depend on where the title began nor on the flags: a "[" or "![" after the last such "]("
+    opens no link, and its title need not be read. Without this, every "[" of a message whose
+    only "](" takes no target (`[y](z)`) read its title to that "](" once per combination of
+    open emphases: some 300 calls a character. Only the last few are tried (each may read a
+    long target; a "](" before a character no target starts with is passed over for free):
+    past them a "](" is taken to close, which only costs the reads it saves."""
+    if s.link_closer is None:
+        text, length = s.text, s.length
+        at = text.rfind("](")
+        tries = _CLOSERS_TRIED
+        while at >= 0:
+            if at + 2 < length and could_start_url(text[at + 2]):
+                if not tries:
+                    break
+                tries -= 1
+                target = _target(s, at + 2)
+                if target is not None and text.startswith(")", target[1]):
+                    break
+            at = text.rfind("](", 0, at)  # "](" cannot overlap itself
+        s.link_closer = at
+    return s.link_closer
+
+
 def _bracket_reference(s: State, pos: int) -> Result[Node]:
-    """ "[" Title* "](" Target ")": the title must end at a "](", so without one ahead there
-    is no reference and the title is not read at all."""
-    if not s.text.startswith("[", pos) or not s.occurs_after("](", pos + 1):
+    """ "[" Title* "](" Target ")": the title must end at a "](" that a target follows, so
+    without one ahead there is no reference and the title is not read at all."""
+    if not s.text.startswith("[", pos) or last_link_closer(s) < pos + 1:
         return None
     end = s.repeat_end(Memo.LINK_TITLE, _link_title, pos + 1)
     if not s.text.startswith("](", end):
@@ -391,7 +422,7 @@ angle_reference = unnested(Flag.LINK, _angle_reference, "<")
 
 def image(s: State, pos: int) -> Result[Node]:
     """Image = "![" Line? "](" Target ")" """
-    if not s.text.startswith("![", pos) or not s.occurs_after("](", pos + 2):
+    if not s.text.startswith("![", pos) or last_link_closer(s) < pos + 2:
         return None
     end = pos + 2
     title = line(s, end)
