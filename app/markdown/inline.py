@@ -144,27 +144,35 @@ def _next_stop(s: State, pos: int, stop: re.Pattern[str], stops: frozenset[str])
     return s.next_of(stop, pos + 1)
 
 
-def _email_ahead(s: State, pos: int) -> bool:
-    """[^ \\t\\r\\n@]* "@", and something after it that a domain may start with"""
-    stop = _next_stop(s, pos, EMAIL_STOP, _EMAIL_STOPS)
-    return (
-        stop >= 0
-        and s.text[stop] == "@"
-        and stop + 1 < s.length
-        and s.text[stop + 1] not in _NO_DOMAIN_AFTER
-    )
-
-
-def _url_ahead(s: State, pos: int) -> bool:
-    """[^ \\t\\r\\n:./@]* ("://" / ".") and, after a ".", something a host may go on with
-    (a "." before a blank or the end is no host's, so "1. " is no URL)."""
-    stop = _next_stop(s, pos, URL_STOP, _URL_STOPS)
-    if stop < 0:
-        return False
+def email(s: State, pos: int) -> Result[Node]:
+    """An address, tried only when [^ \\t\\r\\n@]* "@" is ahead with something after the "@"
+    that a domain may start with. (`_next_stop` written out: this and `url` are asked at
+    every character of a run of letters that no word rule reads, such as emoji.)"""
     text = s.text
+    stop = pos + 1
+    if stop >= s.length or text[stop] not in _EMAIL_STOPS:
+        stop = s.next_of(EMAIL_STOP, stop)
+    if stop < 0 or text[stop] != "@" or stop + 1 >= s.length or text[stop + 1] in _NO_DOMAIN_AFTER:
+        return None
+    return links.autolinked_email(s, pos)
+
+
+def url(s: State, pos: int) -> Result[Node]:
+    """A URL, tried only when [^ \\t\\r\\n:./@]* ("://" / ".") is ahead and, after a ".",
+    something a host may go on with (a "." before a blank or the end is no host's, so "1. "
+    is no URL)."""
+    text = s.text
+    stop = pos + 1
+    if stop >= s.length or text[stop] not in _URL_STOPS:
+        stop = s.next_of(URL_STOP, stop)
+    if stop < 0:
+        return None
     if text[stop] == ".":
-        return stop + 1 < s.length and text[stop + 1] not in _NO_DOMAIN_AFTER
-    return text.startswith("://", stop)
+        if stop + 1 >= s.length or text[stop + 1] in _NO_DOMAIN_AFTER:
+            return None
+    elif not text.startswith("://", stop):
+        return None
+    return links.autolinked_url(s, pos)
 
 
 def underscore_domain(s: State, pos: int) -> Result[Node]:
@@ -184,14 +192,6 @@ def underscore_domain(s: State, pos: int) -> Result[Node]:
 def words(s: State, pos: int) -> Result[Node]:
     match = text.WORDS.match(s.text, pos)
     return (nodes.plain(match.group(0)), match.end()) if match else None
-
-
-def email(s: State, pos: int) -> Result[Node]:
-    return links.autolinked_email(s, pos) if _email_ahead(s, pos) else None
-
-
-def url(s: State, pos: int) -> Result[Node]:
-    return links.autolinked_url(s, pos) if _url_ahead(s, pos) else None
 
 
 def word_emphasis(s: State, pos: int) -> Result[Node]:

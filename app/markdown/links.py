@@ -403,8 +403,13 @@ def _bracket_reference(s: State, pos: int) -> Result[Node]:
 
 
 def _angle_reference(s: State, pos: int) -> Result[Node]:
-    """ "<" Target "|" Label ">": not tried without a ">" ahead."""
-    if not s.text.startswith("<", pos) or not s.occurs_after(">", pos + 1):
+    """ "<" Target "|" Label ">": not tried without a "|" after the first character of a
+    target and a ">" ahead (a run of `<t:` reads a target at every "<" otherwise)."""
+    if (
+        not s.text.startswith("<", pos)
+        or not s.occurs_after(">", pos + 1)
+        or not s.occurs_after("|", pos + 2)
+    ):
         return None
     target = _target(s, pos + 1, angle=True)
     if target is None or not s.text.startswith("|", target[1]):
