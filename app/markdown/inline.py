@@ -15,6 +15,7 @@ Rules:
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from app.markdown import emoji, emphasis, links, nodes, text
 from app.markdown.state import POS_SHIFT, Memo, Needs, Node, Result, State
@@ -173,6 +174,43 @@ def url(s: State, pos: int) -> Result[Node]:
     elif not text.startswith("://", stop):
         return None
     return links.autolinked_url(s, pos)
+
+
+# The high surrogates of the emoji planes. At one of them the item table tries an address, a
+# URL and a channel, then an emoji (tests/test_markdown_nodes.py checks that order).
+EMOJI_RUN_STARTS = "\ud83c\ud83d\ud83e"
+
+
+def emoji_run(s: State, pos: int) -> Result[Node]:
+    """An address, a URL or a channel at `pos`, else the unicode emoji that follow one another
+    from `pos`, in one step: each of them is the item at its start, read as the item table
+    would, one by one.
+
+    At every emoji of the run the table first tries an address and a URL, which look ahead to
+    the same stop from each of them (a blank, "@", ":" or "."; no emoji holds one), and a
+    channel, which needs a "#" there or next; when those fail at the first emoji they fail at
+    all of them. The emoji come back as a list, which the items around are flattened with."""
+    found = email(s, pos) or url(s, pos) or text.channel_mention(s, pos)
+    if found is not None:
+        return found
+    chars, length = s.text, s.length
+    limit = length
+    for stop in (s.next_of(EMAIL_STOP, pos + 1), s.next_of(URL_STOP, pos + 1)):
+        if 0 <= stop < limit:
+            limit = stop
+    run: list[Node] = []
+    end = pos
+    while True:
+        match = emoji.UNICODE_EMOJI.match(chars, end)
+        if match is None or match.end() > limit:
+            break
+        run.append(nodes.emoji_unicode(match.group(0)))
+        end = match.end()
+        if end + 1 >= limit or chars[end] not in EMOJI_RUN_STARTS or chars[end + 1] == "#":
+            break
+    if not run:
+        return None
+    return (run[0] if len(run) == 1 else cast(Node, run)), end
 
 
 def underscore_domain(s: State, pos: int) -> Result[Node]:
