@@ -96,12 +96,19 @@ def _label(s: State, pos: int) -> int:
     return end if end > pos else -1
 
 
+# A label of letters and digits that ends at a character no label goes on with and that is
+# not its ".": no domain name (most words a target or URL is tried at). Bounded, so that a
+# long word costs no more than the memoized `_label`.
+_LABEL_ENDS = re.escape("".join(sorted((EXTRA | SAFE | NOT_IN_HOST) - frozenset("._-"))))
+_LABEL_WITHOUT_DOT = re.compile(f"[A-Za-z0-9]{{1,63}}+(?:[{_LABEL_ENDS}]|\\Z)")
+
+
 def domain_name(s: State, pos: int) -> int:
     """DomainName = "localhost" / !"_" Label ("." DomainChar Label*)+"""
     text = s.text
     if text.startswith("localhost", pos):
         return pos + 9
-    if text.startswith("_", pos):
+    if text.startswith("_", pos) or _LABEL_WITHOUT_DOT.match(text, pos):
         return -1
     end = _label(s, pos)
     if end < 0:
