@@ -245,25 +245,32 @@ def _read_angle_body(s: State, pos: int) -> int:
     return pos
 
 
-def _target(s: State, pos: int, *, angle: bool = False) -> Result[str]:
-    """Target = U Body* / scheme Body+ / Phone"""
+def _target(s: State, pos: int, *, angle: bool = False) -> Result[str | None]:
+    """Target = U Body* / scheme Body+ / Phone -> (a phone's href, or None for the text read,
+    which `_href` cuts once the rule around has matched: a run of `<t:` reads a target to
+    the end of the run from every "<", and copying each would be quadratic)"""
     if pos >= s.length or not could_start_url(s.text[pos]):
         return None  # each form starts as a URL may ("+" too: a phone)
     read_body = _angle_body if angle else _target_body
     end = _scheme_and_authority(s, pos)
     if end >= 0:
-        stop = read_body(s, end)
-        return s.text[pos:stop], stop
+        return None, read_body(s, end)
     end = _scheme(s, pos)
     if end >= 0:
         stop = read_body(s, end)
         if stop > end:
-            return s.text[pos:stop], stop
+            return None, stop
     number = phone(s, pos)
     if number:
         (_, digits), stop = number
         return f"tel:{digits}", stop
     return None
+
+
+def _href(s: State, pos: int, target: tuple[str | None, int]) -> str:
+    """The href of the target `_target` read from `pos`."""
+    href, stop = target
+    return s.text[pos:stop] if href is None else href
 
 
 def phone(s: State, pos: int) -> Result[tuple[str, str]]:
@@ -403,7 +410,7 @@ def _bracket_reference(s: State, pos: int) -> Result[Node]:
     target = _target(s, end + 2)
     if target is None or not s.text.startswith(")", target[1]):
         return None
-    href = target[0]
+    href = _href(s, end + 2, target)
     title = s.collect(Memo.LINK_TITLE, _link_title, pos + 1, end)
     label = reduce_plain_texts(title) if title else None
     return nodes.link(href, label), target[1] + 1
@@ -424,7 +431,8 @@ def _angle_reference(s: State, pos: int) -> Result[Node]:
     label = SLACK_LABEL.match(s.text, target[1] + 1)
     if not label or not s.text.startswith(">", label.end()):
         return None
-    return nodes.link(target[0], [nodes.plain(label.group(0))]), label.end() + 1
+    href = _href(s, pos + 1, target)
+    return nodes.link(href, [nodes.plain(label.group(0))]), label.end() + 1
 
 
 # A reference of either form; none may open inside another.
@@ -445,7 +453,8 @@ def image(s: State, pos: int) -> Result[Node]:
     target = _target(s, end + 2)
     if target is None or not s.text.startswith(")", target[1]):
         return None
-    return nodes.image(target[0], title[0] if title else None), target[1] + 1
+    href = _href(s, end + 2, target)
+    return nodes.image(href, title[0] if title else None), target[1] + 1
 
 
 def _can_parse_url(url: str) -> bool:
