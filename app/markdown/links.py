@@ -49,14 +49,10 @@ URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 SPECIAL_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp", "file"})
 
 
-def _in_ranges(char: str, ranges: tuple[tuple[int, int], ...]) -> bool:
-    code = ord(char)
-    return any(low <= code <= high for low, high in ranges)
-
-
-# Characters a link target may hold (the reference's classes, by code unit).
-_TARGET = ((0x20, 0x27), (0x2A, 0x5B), (0x5D, 0x7B), (0x7D, 0x7E), (0x80, 0xFFFF))
-_ANGLE = ((0x20, 0x28), (0x2A, 0x5B), (0x5D, 0x7B), (0x7D, 0x7E), (0x80, 0xFFFF))
+# Characters a link target may hold (the reference's classes, by code unit): any from " " up
+# but these. A set test per character: a target is read a character at a time.
+_NOT_TARGET = frozenset("()\\|\x7f")
+_NOT_ANGLE = frozenset(")\\|\x7f")
 
 
 def _domain_char(s: State, pos: int) -> int:
@@ -195,7 +191,7 @@ def _target_body(s: State, pos: int) -> int:
                 break
         if char == ")":
             break
-        if _in_ranges(char, _TARGET):
+        if char >= " " and char not in _NOT_TARGET:
             pos += 1
             continue
         if char != "(":
@@ -205,7 +201,7 @@ def _target_body(s: State, pos: int) -> int:
             inner_char = text[inner]
             if inner_char in BLANK or inner_char in LINE_END or inner_char == ")":
                 break
-            if not _in_ranges(inner_char, _ANGLE):
+            if inner_char < " " or inner_char in _NOT_ANGLE:
                 break
             inner += 1
         if not text.startswith(")", inner):
@@ -239,7 +235,7 @@ def _read_angle_body(s: State, pos: int) -> int:
             trailing, checked_until = _trailing(s, pos, EXTRA, end_counts=True)
             if trailing:
                 break
-        if not _in_ranges(char, _ANGLE):
+        if char < " " or char in _NOT_ANGLE:
             break
         pos += 1
     return pos
@@ -265,6 +261,17 @@ def _target(s: State, pos: int, *, angle: bool = False) -> Result[str | None]:
         (_, digits), stop = number
         return f"tel:{digits}", stop
     return None
+
+
+def _closing_target(s: State, pos: int) -> Result[str | None]:
+    """`_target` after a "](", cached: it depends on the position only, and both
+    `last_link_closer` and the link whose title ends there read it."""
+    targets = s.targets
+    if pos in targets:
+        found: Result[str | None] = targets[pos]
+        return found
+    found = targets[pos] = _target(s, pos)
+    return found
 
 
 def _href(s: State, pos: int, target: tuple[str | None, int]) -> str:
@@ -391,7 +398,7 @@ def last_link_closer(s: State) -> int:
                 if not tries:
                     break
                 tries -= 1
-                target = _target(s, at + 2)
+                target = _closing_target(s, at + 2)
                 if target is not None and text.startswith(")", target[1]):
                     break
             at = text.rfind("](", 0, at)  # "](" cannot overlap itself
@@ -407,7 +414,7 @@ def _bracket_reference(s: State, pos: int) -> Result[Node]:
     end = s.repeat_end(Memo.LINK_TITLE, _link_title, pos + 1)
     if not s.text.startswith("](", end):
         return None
-    target = _target(s, end + 2)
+    target = _closing_target(s, end + 2)
     if target is None or not s.text.startswith(")", target[1]):
         return None
     href = _href(s, end + 2, target)
@@ -450,7 +457,7 @@ def image(s: State, pos: int) -> Result[Node]:
         end = title[1]
     if not s.text.startswith("](", end):
         return None
-    target = _target(s, end + 2)
+    target = _closing_target(s, end + 2)
     if target is None or not s.text.startswith(")", target[1]):
         return None
     href = _href(s, end + 2, target)

@@ -106,6 +106,7 @@ class State:
         "memo",
         "now",
         "scans",
+        "targets",
         "text",
     )
 
@@ -132,6 +133,7 @@ class State:
         self.lasts: dict[str, int] = {}
         # where the last "](" that closes a link starts (links.last_link_closer), once asked
         self.link_closer: int | None = None
+        self.targets: dict[int, Any] = {}  # a link target read after a "](", by position
 
     def item_tag(self) -> int:
         """The low bits of the memo slots of `item` under the current flags."""
