@@ -1,18 +1,21 @@
 """Markdown speed: our parser against @rocket.chat/message-parser on the same messages, same run.
 
     python bench/markdown.py [--rounds 3] [--seed 2] [--fuzz 3000] [--worst-rounds 5] [--check]
+                             [--adversarial-only] [--ours-only]
 
 Suites: the conformance corpora in tests/fixtures/markdown/, a fresh sample of generated chat
 messages (bench/markdown_fuzz.py, seeded: a parser tuned on dev-fuzz must hold on the next
 sample too), and an adversarial set of 5,000-character messages (runs of each delimiter,
-nested and unclosed openers, prefixes, long URLs, emoji, timestamps, KaTeX). Each suite is
+nested and unclosed openers, prefixes, long URLs, emoji, timestamps, KaTeX; some again with
+the closers at the end). Each suite is
 timed for us and, when Node is available, for the reference (bench/reference, installed with
 `npm ci` on first use), in the same run. Messages per second are the best of --rounds passes;
 the worst message is the slowest one when each is timed best of its passes (the adversarial
 messages best of --worst-rounds), so a busy machine inflates it less; "ours cpu ms" is the
 same in CPU time of this process, which other processes on a shared machine do not inflate.
 --check also compares our trees with the reference's on the fresh sample and prints how many
-differ.
+differ. --adversarial-only skips the corpora and the fresh sample, --ours-only the reference
+(both for quick looks while working on the parser; report full runs).
 """
 
 from __future__ import annotations
@@ -87,6 +90,24 @@ ADVERSARIAL: dict[str, str] = {
     "colours": _repeat("color:#fff "),
     "phones": _repeat("+1234 "),
 }
+# The same openers with every closer a rule looks ahead for at the end ("@", ".", "#", ">",
+# "]("), so that no rule is ruled out for the whole message: each opener is then tried.
+CLOSERS = " see a.b@c.de #x > [y](z)"
+ADVERSARIAL.update(
+    {
+        f"{name}, closed": ADVERSARIAL[name][: LENGTH - len(CLOSERS)] + CLOSERS
+        for name in (
+            "nested [[*_",
+            "mixed markup",
+            "unclosed links",
+            "unclosed slack links",
+            "images",
+            "unicode emoji",
+            "unclosed timestamps",
+            "katex blocks",
+        )
+    }
+)
 
 
 def corpus(name: str) -> list[dict[str, Any]]:
@@ -168,9 +189,9 @@ def differences(cases: list[dict[str, Any]]) -> int | None:
     return differ
 
 
-def row(label: str, cases: list[dict[str, Any]], rounds: int) -> str:
+def row(label: str, cases: list[dict[str, Any]], rounds: int, *, with_reference: bool) -> str:
     mine = ours(cases, rounds)
-    theirs = reference(cases, rounds)
+    theirs = reference(cases, rounds) if with_reference else None
     rate = mine["messages"] / mine["seconds"]
     line = f"{label:22} {len(cases):6d} {rate:12.0f}"
     if theirs:
@@ -178,7 +199,8 @@ def row(label: str, cases: list[dict[str, Any]], rounds: int) -> str:
         line += f" {their_rate:12.0f} {rate / their_rate:9.2f}"
         line += f" {mine['worst_ms']:14.2f} {theirs['worst_ms']:13.2f}"
     else:
-        line += f" {'(no node)':>12} {'':9} {mine['worst_ms']:14.2f} {'':13}"
+        missing = "(no node)" if with_reference else "(not run)"
+        line += f" {missing:>12} {'':9} {mine['worst_ms']:14.2f} {'':13}"
     return line + f" {mine['worst_cpu_ms']:14.2f}"
 
 
@@ -189,8 +211,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2, help="of the fresh fuzz sample")
     parser.add_argument("--fuzz", type=int, default=3000, help="messages in the fresh sample")
     parser.add_argument("--check", action="store_true", help="compare trees on the fresh sample")
+    parser.add_argument("--adversarial-only", action="store_true", help="skip the corpora")
+    parser.add_argument("--ours-only", action="store_true", help="do not run the reference")
     arguments = parser.parse_args()
     rounds = arguments.rounds
+    with_reference = not arguments.ours_only
     suites = {name: corpus(name) for name in CORPORA}
     suites["all corpora"] = [case for name in CORPORA for case in suites[name]]
     fresh = [
@@ -199,13 +224,16 @@ def main() -> None:
     ]
     suites[f"fresh fuzz (seed {arguments.seed})"] = fresh
     header = f"{'suite':22} {'msgs':>6} {'ours msg/s':>12} {'ref msg/s':>12} {'ours/ref':>9}"
-    print(header + f" {'ours worst ms':>14} {'ref worst ms':>13} {'ours cpu ms':>14}", flush=True)
-    for label, cases in suites.items():
-        print(row(label, cases, rounds), flush=True)
+    worst = f" {'ours worst ms':>14} {'ref worst ms':>13} {'ours cpu ms':>14}"
+    if not arguments.adversarial_only:
+        print(header + worst, flush=True)
+        for label, cases in suites.items():
+            print(row(label, cases, rounds, with_reference=with_reference), flush=True)
     print(f"\nadversarial, {LENGTH} characters each, best of {arguments.worst_rounds}:")
     print(header + f" {'ours ms':>14} {'ref ms':>13} {'ours cpu ms':>14}", flush=True)
     for label, text in ADVERSARIAL.items():
-        print(row(label, [{"input": text, "options": OPTIONS}], arguments.worst_rounds), flush=True)
+        case = {"input": text, "options": OPTIONS}
+        print(row(label, [case], arguments.worst_rounds, with_reference=with_reference), flush=True)
     if arguments.check:
         differ = differences(fresh)
         print(f"\nfresh fuzz trees that differ from the reference's: {differ} of {len(fresh)}")

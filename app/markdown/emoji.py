@@ -97,6 +97,9 @@ _BY_FIRST_CHAR: dict[str, list[tuple[str, str]]] = {}
 for _text, _name in EMOTICONS:
     _BY_FIRST_CHAR.setdefault(_text[0], []).append((_text, _name))
 EMOTICON_FIRST_CHARS = "".join(_BY_FIRST_CHAR)
+# Every emoticon has two characters at least: one that does not start with one of these starts
+# no emoticon.
+EMOTICON_PREFIXES = frozenset(text[:2] for text, _ in EMOTICONS)
 # One alternation per first character, in table order: a regex tries its alternatives in
 # order and takes the first that matches, as the reference does (not the longest).
 _EMOTICON_BY_FIRST_CHAR = {
@@ -123,9 +126,19 @@ def emoji(s: State, pos: int) -> Result[Node]:
     return None
 
 
+def shortcode_or_unicode(s: State, pos: int) -> Result[Node]:
+    """`emoji`, trying only the form the character at `pos` can start (":" a shortcode, any
+    other character a unicode emoji)."""
+    if s.text.startswith(":", pos):
+        match = SHORTCODE.match(s.text, pos)
+        return (nodes.emoji(match.group(1)), match.end()) if match else None
+    match = UNICODE_EMOJI.match(s.text, pos)
+    return (nodes.emoji_unicode(match.group(0)), match.end()) if match else None
+
+
 def emoticon(s: State, pos: int) -> Result[Node]:
     """Emoticon = an entry of EMOTICONS, when the emoticons option is on"""
-    if not s.emoticons or pos >= s.length:
+    if not s.emoticons or s.text[pos : pos + 2] not in EMOTICON_PREFIXES:
         return None
     pattern = _EMOTICON_BY_FIRST_CHAR.get(s.text[pos])
     match = pattern.match(s.text, pos) if pattern else None

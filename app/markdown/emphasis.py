@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import cast
 
 from app.markdown import emoji, nodes, text
-from app.markdown.state import Flag, Memo, Node, Result, State
+from app.markdown.state import Flag, Memo, Node, Result, State, unnested
 from app.markdown.text import reduce_plain_texts
 
 Rule = Callable[[State, int], Result[Node]]
@@ -27,16 +27,14 @@ WORD_UNDERSCORE = re.compile(r"[a-zA-Z0-9]++__?+")
 WORD = re.compile(r"[a-zA-Z0-9]++")
 LETTERS = re.compile(r"[a-zA-Z]++")
 BOLD_STOP = re.compile(r"[\n* _~]")
-BOLD_CHAR = re.compile(r"[^\n* ]")
 ITALIC_STOP = re.compile(r"[\n_ *~]")
-ITALIC_CHAR = re.compile(r"[^\n_ ]")
 STRIKE_STOP = re.compile(r"[\n~ *_:`@#\[\]\\<!|\ud83c\ud83d\ud83e\u2300-\u27bf\u2600-\u26ff]")
 STRIKE_CHAR = re.compile(r"[^\n~ ]")
 
 
-_CLOSERS = {closer: re.compile(re.escape(closer)) for closer in ("*", "**", "_", "__", "~", "~~")}
 NOT_MARKER = {marker: re.compile(f"[^{re.escape(marker)}]") for marker in "*_~"}
 NOT_BLANK = re.compile(r"[^ \t]")
+_BLANKS = (" ", "\t")
 
 
 def whitespace_emphasis(s: State, pos: int) -> Result[Node]:
@@ -44,6 +42,9 @@ def whitespace_emphasis(s: State, pos: int) -> Result[Node]:
     if pos >= s.length or s.text[pos] not in NOT_MARKER:
         return None
     marker = s.text[pos]
+    following = s.text[pos + 1 : pos + 2]
+    if following != marker and following not in _BLANKS:
+        return None  # neither more markers nor blanks next (the common case, as in "*a")
     not_marker = NOT_MARKER[marker]
     blanks = s.span(not_marker, pos)
     closer = s.span(NOT_BLANK, blanks)
@@ -57,6 +58,8 @@ def _text_run(stop: re.Pattern[str]) -> Rule:
     """A run of plain text up to the first character `stop` matches."""
 
     def rule(s: State, pos: int) -> Result[Node]:
+        if stop.match(s.text, pos):
+            return None  # an empty run (no scan: the last answer may be for another run)
         end = s.span(stop, pos)
         return (nodes.plain(s.text[pos:end]), end) if end > pos else None
 
@@ -71,18 +74,41 @@ def _plain(pattern: re.Pattern[str]) -> Rule:
     return rule
 
 
-def _closed_items(key: Memo, item: Rule, s: State, pos: int, closer: str) -> Result[list[Node]]:
-    """Items+ from `pos` when `closer` follows them (the closer is not consumed). Without a
-    closer ahead the items are not read at all."""
-    if s.next_of(_CLOSERS[closer], pos + 1) < 0:
-        return None
+def _closed_end(key: Memo, item: Rule, s: State, pos: int, closer: str) -> int:
+    """Where Items+ from `pos` end when `closer` follows them (the closer is not consumed), or
+    -1. Without a closer ahead the items are not read at all, and a match's items are listed
+    (`_content`) only once the whole rule around them has matched."""
+    if not s.occurs_after(closer, pos + 1):
+        return -1
     end = s.repeat_end(key, item, pos)
     if end == pos or not s.text.startswith(closer, end):
+        return -1
+    return end
+
+
+def _content(key: Memo, item: Rule, s: State, pos: int, end: int) -> list[Node]:
+    return reduce_plain_texts(s.collect(key, item, pos, end))
+
+
+def _fallback(s: State, pos: int, stop: re.Pattern[str], alone: str) -> Result[Node]:
+    """What a bold or italic holds where none of its items starts: a run of text up to `stop`
+    / one character other than a line end, a space or its own marker (of the stops, those in
+    `alone`) / a Line. Chosen by the character: the run is empty exactly at a stop, and a Line
+    starts at no stop but a space."""
+    if pos >= s.length:
         return None
-    return reduce_plain_texts(s.collect(key, item, pos, end)), end
+    char = s.text[pos]
+    if not stop.match(char):
+        end = s.span(stop, pos)
+        return nodes.plain(s.text[pos:end]), end
+    if char in alone:
+        return nodes.plain(char), pos + 1
+    return text.line(s, pos) if char == " " else None
 
 
 def _emoticon_before(s: State, pos: int, follows: Callable[[State, int], bool]) -> Result[Node]:
+    """An emoticon followed by what a bold or italic may hold next (tried only where one
+    starts: the callers look at the first two characters)."""
     found = emoji.emoticon(s, pos)
     if found is None:
         return None
@@ -96,13 +122,14 @@ def _emoticon_before(s: State, pos: int, follows: Callable[[State, int], bool]) 
 
 
 def _bold_preferred(s: State, pos: int) -> Result[Node]:
-    return s.grammar.bold_content(s, pos) or _emoticon_before(
-        s, pos, lambda st, at: _bold_preferred(st, at) is not None
-    )
+    found = s.grammar.bold_content(s, pos)
+    if found is None and s.text[pos : pos + 2] in emoji.EMOTICON_PREFIXES:
+        return _emoticon_before(s, pos, _bold_goes_on)
+    return found
 
 
-_bold_run = _text_run(BOLD_STOP)
-_bold_char = _plain(BOLD_CHAR)
+def _bold_goes_on(s: State, pos: int) -> bool:
+    return _bold_preferred(s, pos) is not None
 
 
 # Words joined by blanks (see text.WORDS), the last one before a space, a line end, "*" or "~",
@@ -117,7 +144,7 @@ def _bold_item(s: State, pos: int) -> Result[Node]:
     match = BOLD_WORDS.match(s.text, pos)
     if match:
         return nodes.plain(match.group(0)), match.end()
-    return _bold_preferred(s, pos) or _bold_run(s, pos) or _bold_char(s, pos) or text.line(s, pos)
+    return _bold_preferred(s, pos) or _fallback(s, pos, BOLD_STOP, "_~")
 
 
 def _delimited(
@@ -125,64 +152,100 @@ def _delimited(
 ) -> Result[Node]:
     """marker marker Items marker marker / marker Items marker"""
     text = s.text
-    double = marker * 2
-    if text.startswith(double, pos):
-        content = _closed_items(key, item, s, pos + 2, double)
-        if content:
-            return wrap(content[0]), content[1] + 2
-    if text.startswith(marker, pos):
-        content = _closed_items(key, item, s, pos + 1, marker)
-        if content:
-            return wrap(content[0]), content[1] + 1
+    if not text.startswith(marker, pos):
+        return None
+    if text.startswith(marker, pos + 1):
+        start = pos + 2
+        end = _closed_end(key, item, s, start, marker * 2)
+        if end >= 0:
+            return wrap(_content(key, item, s, start, end)), end + 2
+    end = _closed_end(key, item, s, pos + 1, marker)
+    if end >= 0:
+        return wrap(_content(key, item, s, pos + 1, end)), end + 1
     return None
 
 
+# After a closing "*", what lets an item start at that "*" (a keycap, or the emoticons `*)`,
+# `*-)`, `*\\0/*`), so that the bold's items would not end there.
+_AFTER_STAR = frozenset(")-\\\ufe0f\u20e3")
+
+
 def _bold(s: State, pos: int) -> Result[Node]:
+    text = s.text
+    if text.startswith("*", pos) and not text.startswith("*", pos + 1):
+        # "*" words "*": the words are the first item (`_bold_item` reads them first) and no
+        # item starts at the "*" after them, so the answer is known without the repetition.
+        words = BOLD_WORDS.match(text, pos + 1)
+        if words:
+            end = words.end()
+            if text.startswith("*", end) and (
+                end + 1 >= s.length or text[end + 1] not in _AFTER_STAR
+            ):
+                return nodes.bold([nodes.plain(words.group(0))]), end + 1
     return _delimited(s, pos, "*", Memo.BOLD_ITEMS, _bold_item, nodes.bold)
 
 
-def bold(s: State, pos: int) -> Result[Node]:
-    return s.unnested(Flag.BOLD, _bold, pos)
+bold = unnested(Flag.BOLD, _bold, "*")
 
 
 # ---- italic ----
 
 
 def _italic_preferred(s: State, pos: int) -> Result[Node]:
-    return s.grammar.italic_content(s, pos) or _emoticon_before(
-        s,
-        pos,
-        lambda st, at: _italic_preferred(st, at) is not None or st.text.startswith("_", at),
-    )
+    found = s.grammar.italic_content(s, pos)
+    if found is None and s.text[pos : pos + 2] in emoji.EMOTICON_PREFIXES:
+        return _emoticon_before(s, pos, _italic_goes_on)
+    return found
 
 
-_italic_run = _text_run(ITALIC_STOP)
-_italic_char = _plain(ITALIC_CHAR)
+def _italic_goes_on(s: State, pos: int) -> bool:
+    return _italic_preferred(s, pos) is not None or s.text.startswith("_", pos)
 
 
 def _italic_item(s: State, pos: int) -> Result[Node]:
     match = ITALIC_WORDS.match(s.text, pos)
     if match:
         return nodes.plain(match.group(0)), match.end()
-    return (
-        _italic_preferred(s, pos)
-        or _italic_run(s, pos)
-        or _italic_char(s, pos)
-        or text.line(s, pos)
-    )
+    return _italic_preferred(s, pos) or _fallback(s, pos, ITALIC_STOP, "*~")
 
 
 def _glued(s: State, pos: int, marker: str, word: re.Pattern[str]) -> Result[Node]:
     """marker Items marker word: underscores glued to a word stay text. The reference hands
     back a list here, which the enclosing run flattens (joining emoji to the text around)."""
-    content = _closed_items(Memo.ITALIC_ITEMS, _italic_item, s, pos + len(marker), marker)
-    if not content:
+    start = pos + len(marker)
+    end = _closed_end(Memo.ITALIC_ITEMS, _italic_item, s, start, marker)
+    if end < 0:
         return None
-    tail = word.match(s.text, content[1] + len(marker))
+    tail = word.match(s.text, end + len(marker))
     if not tail:
         return None
-    parts = [nodes.plain(marker), *content[0], nodes.plain(marker), nodes.plain(tail.group(0))]
-    return cast(Node, reduce_plain_texts(parts)), tail.end()
+    content = _content(Memo.ITALIC_ITEMS, _italic_item, s, start, end)
+    after = marker + tail.group(0)
+    first, last = content[0]["type"], content[-1]["type"]
+    if first == "EMOJI" or last == "EMOJI":  # the text around may turn it into text
+        parts = [nodes.plain(marker), *content, nodes.plain(after)]
+        return cast(Node, reduce_plain_texts(parts)), tail.end()
+    # `content` is merged already: only its ends can join the markers' text
+    if len(content) == 1:
+        only = content[0]
+        joined = (
+            [nodes.plain(marker + only["value"] + after)]
+            if first == "PLAIN_TEXT"
+            else [nodes.plain(marker), only, nodes.plain(after)]
+        )
+        return cast(Node, joined), tail.end()
+    head = (
+        [nodes.plain(marker + content[0]["value"])]
+        if first == "PLAIN_TEXT"
+        else [nodes.plain(marker), content[0]]
+    )
+    last_node = content[-1]
+    rest = (
+        [nodes.plain(last_node["value"] + after)]
+        if last == "PLAIN_TEXT"
+        else [last_node, nodes.plain(after)]
+    )
+    return cast(Node, head + content[1:-1] + rest), tail.end()
 
 
 def _italic(s: State, pos: int) -> Result[Node]:
@@ -190,14 +253,24 @@ def _italic(s: State, pos: int) -> Result[Node]:
     word = WORD_UNDERSCORE.match(text, pos)
     if word:
         return nodes.plain(word.group(0)), word.end()
+    if text.startswith("_", pos) and not text.startswith("_", pos + 1):
+        # "_" words "_": the words are the first item (`_italic_item` reads them first) and no
+        # item starts at the "_" after them, so `_glued` and `_delimited` would both find this
+        # closer; a letter after it makes the whole text, else it is an italic.
+        words = ITALIC_WORDS.match(text, pos + 1)
+        if words and text.startswith("_", words.end()):
+            end = words.end()
+            tail = LETTERS.match(text, end + 1)
+            if tail:
+                return cast(Node, [nodes.plain(text[pos : tail.end()])]), tail.end()
+            return nodes.italic([nodes.plain(words.group(0))]), end + 1
     glued = (text.startswith("__", pos) and _glued(s, pos, "__", WORD)) or (
         text.startswith("_", pos) and _glued(s, pos, "_", LETTERS)
     )
     return glued or _delimited(s, pos, "_", Memo.ITALIC_ITEMS, _italic_item, nodes.italic)
 
 
-def italic(s: State, pos: int) -> Result[Node]:
-    return s.unnested(Flag.ITALIC, _italic, pos)
+italic = unnested(Flag.ITALIC, _italic)
 
 
 # ---- strike ----
@@ -215,13 +288,18 @@ def _strike(s: State, pos: int) -> Result[Node]:
     return _delimited(s, pos, "~", Memo.STRIKE_ITEMS, _strike_item, nodes.strike)
 
 
-def strike(s: State, pos: int) -> Result[Node]:
-    return s.unnested(Flag.STRIKE, _strike, pos)
+strike = unnested(Flag.STRIKE, _strike, "~")
 
 
 def _emphasis(s: State, pos: int) -> Result[Node]:
-    """Emphasis = Bold / Italic / Strike"""
-    return bold(s, pos) or italic(s, pos) or strike(s, pos)
+    """Emphasis = Bold / Italic / Strike, of which only one can start at a given character:
+    bold at "*", strike at "~", italic at "_" or a letter or digit (`word_`)."""
+    char = s.text[pos : pos + 1]
+    if char == "*":
+        return bold(s, pos)
+    if char == "~":
+        return strike(s, pos)
+    return italic(s, pos)
 
 
 def emphasis(s: State, pos: int) -> Result[Node]:

@@ -21,7 +21,7 @@ the order among the rules a character allows is the order written here.
 from __future__ import annotations
 
 from app.markdown import blocks, emoji, emphasis, inline, links, tables, text, timestamps
-from app.markdown.state import ByFirstChar, Grammar, NodeRule, Starts, among
+from app.markdown.state import ByFirstChar, Grammar, Needs, NodeRule, Starts, among
 
 _EMOTICON_STARTS = among(emoji.EMOTICON_FIRST_CHARS)
 
@@ -34,9 +34,40 @@ def _words_start(char: str) -> bool:
     return text.TEXT_WORD_CHAR.match(char) is not None
 
 
+def _email_starts(char: str) -> bool:
+    return links.LOCAL_START.match(char) is not None  # "mailto:" starts with a letter too
+
+
+def _mention_starts(char: str) -> bool:
+    """ "@" name, or a text character glued to "@" (read as text)."""
+    return char == "@" or text.TEXT_CHAR.match(char) is not None
+
+
+def _channel_starts(char: str) -> bool:
+    """ "#" name, or a text character glued to "#" (read as text)."""
+    return char == "#" or text.TEXT_CHAR.match(char) is not None
+
+
+def _text_run_starts(char: str) -> bool:
+    return inline.TEXT_STOP.match(char) is None
+
+
 def _strike_run_starts(char: str) -> bool:
     return emphasis.STRIKE_STOP.match(char) is None
 
+
+# What rules need somewhere in the message (see `Needs`).
+_NEEDS: dict[NodeRule, int] = {
+    inline.email: Needs.AT,
+    text.glued_user_mention: Needs.AT,
+    inline.url: Needs.DOT_OR_COLON,
+    text.channel_mention: Needs.HASH,
+    timestamps.timestamp: Needs.GREATER_THAN,
+    timestamps.escaped_timestamp: Needs.GREATER_THAN,
+    links.angle_reference: Needs.GREATER_THAN,
+    links.bracket_reference: Needs.TARGET,
+    links.image: Needs.TARGET,
+}
 
 BLOCK = ByFirstChar(
     (blocks.quote, among(">")),
@@ -62,39 +93,42 @@ ITEM = ByFirstChar(
     (inline.inline_katex, among("\\$")),
     (inline.escaped, among("\\")),
     (timestamps.timestamp, among("<")),
-    (links.reference, among("[<")),
+    (links.bracket_reference, among("[")),
+    (links.angle_reference, among("<")),
     (links.image, among("!")),
     (inline.spoiler, among("|")),
     (text.user_mention, among("@")),
     (text.inline_code, among("`")),
     (links.autolinked_phone, among("+")),
-    (emoji.emoji, among(":")),
+    (emoji.shortcode_or_unicode, among(":")),
     (emphasis.whitespace_emphasis, among("*~")),
     (emphasis.emphasis, among("*~")),
     (inline.dash, among("-")),
     (inline.free_emoticon, among("<:*-")),
     # the items any character may start
-    (inline.email, None),
+    (inline.email, _email_starts),
     (inline.underscore_domain, among("_")),
-    (inline.url, None),
+    (inline.url, links.could_start_url),
     (emphasis.whitespace_emphasis, among("*_~")),
     (emphasis.emphasis, among("*_~")),
     (inline.word_emphasis, among(text.ASCII_ALNUM)),
-    (text.channel_mention, None),
-    (emoji.emoji, emoji.could_start),
+    (text.channel_mention, _channel_starts),
+    (emoji.shortcode_or_unicode, emoji.could_start),
     (inline.dash, among("-")),
     (inline.free_emoticon, _EMOTICON_STARTS),
     (inline.color, among("c")),
-    (inline.text_run, None),
+    (inline.text_run, _text_run_starts),
+    needs=_NEEDS,
 )
 
 _IN_EMPHASIS: tuple[tuple[NodeRule, Starts | None], ...] = (
     (text.whitespace, among(" \t")),
     (text.inline_code, among("`")),
     (timestamps.timestamp, among("<")),
-    (links.reference, among("[<")),
-    (text.glued_user_mention, None),
-    (text.channel_mention, None),
+    (links.bracket_reference, among("[")),
+    (links.angle_reference, among("<")),
+    (text.glued_user_mention, _mention_starts),
+    (text.channel_mention, _channel_starts),
 )
 _ITALIC_STARTS = among("_" + text.ASCII_ALNUM)
 
@@ -102,13 +136,15 @@ BOLD_CONTENT = ByFirstChar(
     *_IN_EMPHASIS,
     (emphasis.italic, _ITALIC_STARTS),
     (emphasis.strike, among("~")),
-    (emoji.emoji, emoji.could_start),
+    (emoji.shortcode_or_unicode, emoji.could_start),
+    needs=_NEEDS,
 )
 ITALIC_CONTENT = ByFirstChar(
     *_IN_EMPHASIS,
     (emphasis.bold, among("*")),
     (emphasis.strike, among("~")),
-    (emoji.emoji, emoji.could_start),
+    (emoji.shortcode_or_unicode, emoji.could_start),
+    needs=_NEEDS,
 )
 STRIKE_CONTENT = ByFirstChar(
     (emphasis.strike_run, _strike_run_starts),
@@ -116,22 +152,24 @@ STRIKE_CONTENT = ByFirstChar(
     (timestamps.timestamp, among("<")),
     (text.whitespace, among(" \t")),
     (text.inline_code, among("`")),
-    (links.reference, among("[<")),
-    (text.glued_user_mention, None),
-    (text.channel_mention, None),
+    (links.bracket_reference, among("[")),
+    (links.angle_reference, among("<")),
+    (text.glued_user_mention, _mention_starts),
+    (text.channel_mention, _channel_starts),
     (emphasis.italic, _ITALIC_STARTS),
     (emphasis.bold, among("*")),
-    (emoji.emoji, emoji.could_start),
+    (emoji.shortcode_or_unicode, emoji.could_start),
     (emoji.emoticon, _EMOTICON_STARTS),
     (emphasis.strike_char, lambda char: char not in "\n~ "),
     (text.line, _line_starts),
+    needs=_NEEDS,
 )
 
 GRAMMAR = Grammar(
-    block=BLOCK,
-    item=ITEM,
+    block=BLOCK.dispatcher(),
+    item=ITEM.dispatcher(),
     emphasis=emphasis.emphasis,
-    bold_content=BOLD_CONTENT,
-    italic_content=ITALIC_CONTENT,
-    strike_content=STRIKE_CONTENT,
+    bold_content=BOLD_CONTENT.dispatcher(),
+    italic_content=ITALIC_CONTENT.dispatcher(),
+    strike_content=STRIKE_CONTENT.dispatcher(),
 )

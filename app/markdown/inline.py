@@ -17,14 +17,13 @@ from __future__ import annotations
 import re
 
 from app.markdown import emoji, emphasis, links, nodes, text
-from app.markdown.state import Memo, Node, Result, State
+from app.markdown.state import POS_SHIFT, Memo, Needs, Node, Result, State
 from app.markdown.text import reduce_plain_texts
 
 HEX_PAIRS = re.compile(r"(?:[0-9A-Fa-f]{2}){3,4}+")
 HEX_DIGITS = re.compile(r"[0-9A-Fa-f]{3,4}+")
 TEXT_STOP = re.compile(r"[*_~`:\n<\[\]! \t()\\|]")
 ESCAPABLE = frozenset("*_~`#.")
-DOUBLE_PIPE = re.compile(r"\|\|")
 EMAIL_STOP = re.compile(r"[ \t\r\n@]")
 URL_STOP = re.compile(r"[ \t\r\n:./@]")
 
@@ -74,7 +73,7 @@ def _spoiler_item(s: State, pos: int) -> Result[Node]:
 def spoiler(s: State, pos: int) -> Result[Node]:
     """Spoiler = "||" (!"||" (Item / Any))+ "||" """
     text = s.text
-    if not text.startswith("||", pos) or s.next_of(DOUBLE_PIPE, pos + 3) < 0:
+    if not text.startswith("||", pos) or not s.occurs_after("||", pos + 3):
         return None
     end = s.repeat_end(Memo.SPOILER_ITEMS, _spoiler_item, pos + 2)
     if end == pos + 2 or not text.startswith("||", end):
@@ -128,22 +127,52 @@ def free_emoticon(s: State, pos: int) -> Result[Node]:
     return None
 
 
+# After the "@" of an address or the "." of a host, these leave no domain to read.
+_NO_DOMAIN_AFTER = frozenset(" \t\r\n")
+
+
+_EMAIL_STOPS = frozenset(" \t\r\n@")
+_URL_STOPS = frozenset(" \t\r\n:./@")
+_TEXT_STOPS = frozenset("*_~`:\n<[]! \t()\\|")
+
+
+def _next_stop(s: State, pos: int, stop: re.Pattern[str], stops: frozenset[str]) -> int:
+    """`s.next_of(stop, pos + 1)` for a rule whose first character is no stop, looking at the
+    next character first: one-letter words stop there, and need no scan."""
+    if pos + 1 < s.length and s.text[pos + 1] in stops:
+        return pos + 1
+    return s.next_of(stop, pos + 1)
+
+
 def _email_ahead(s: State, pos: int) -> bool:
-    """[^ \\t\\r\\n@]* "@" """
-    stop = s.next_of(EMAIL_STOP, pos)
-    return stop >= 0 and s.text[stop] == "@"
+    """[^ \\t\\r\\n@]* "@", and something after it that a domain may start with"""
+    stop = _next_stop(s, pos, EMAIL_STOP, _EMAIL_STOPS)
+    return (
+        stop >= 0
+        and s.text[stop] == "@"
+        and stop + 1 < s.length
+        and s.text[stop + 1] not in _NO_DOMAIN_AFTER
+    )
 
 
 def _url_ahead(s: State, pos: int) -> bool:
-    """[^ \\t\\r\\n:./@]* ("://" / ".")"""
-    stop = s.next_of(URL_STOP, pos)
-    return stop >= 0 and (s.text.startswith("://", stop) or s.text[stop] == ".")
+    """[^ \\t\\r\\n:./@]* ("://" / ".") and, after a ".", something a host may go on with
+    (a "." before a blank or the end is no host's, so "1. " is no URL)."""
+    stop = _next_stop(s, pos, URL_STOP, _URL_STOPS)
+    if stop < 0:
+        return False
+    text = s.text
+    if text[stop] == ".":
+        return stop + 1 < s.length and text[stop + 1] not in _NO_DOMAIN_AFTER
+    return text.startswith("://", stop)
 
 
 def underscore_domain(s: State, pos: int) -> Result[Node]:
     """ "_" DomainName, not followed by another "_": plain text, so no italic opens there."""
     if not s.text.startswith("_", pos):
         return None
+    if s.lacks & Needs.DOT_OR_COLON and not s.text.startswith("localhost", pos + 1):
+        return None  # a domain name is "localhost" or has a dot
     end = links.domain_name(s, pos + 1)
     if end < 0:
         return None
@@ -171,7 +200,10 @@ def word_emphasis(s: State, pos: int) -> Result[Node]:
 
 
 def text_run(s: State, pos: int) -> Result[Node]:
-    end = s.span(TEXT_STOP, pos)
+    """A run of characters up to a TEXT_STOP (tried only where one starts)."""
+    end = _next_stop(s, pos, TEXT_STOP, _TEXT_STOPS)
+    if end < 0:
+        end = s.length
     return (nodes.plain(s.text[pos:end]), end) if end > pos else None
 
 
@@ -191,30 +223,47 @@ def text_run(s: State, pos: int) -> Result[Node]:
 _RUN_KEEP = {"*": 3, "_": 2, "~": 2, "|": 3, "[": 1, "`": 1, "<": 1}
 _RUN_KEEP.update(dict.fromkeys(":()]!\\", 1))
 _NOT_SAME = {char: re.compile(f"[^{re.escape(char)}]") for char in _RUN_KEEP}
+# The shortest run of each that has a position to skip (two more than it keeps).
+_SKIPPABLE = {char: char * (keep + 2) for char, keep in _RUN_KEEP.items()}
 
 
 def _dead_run_end(s: State, pos: int) -> int:
-    """Where the items that cannot start in the delimiter run at `pos` end (pos: none)."""
-    keep = _RUN_KEEP.get(s.text[pos]) if pos < s.length else None
-    if keep is None:
+    """Where the items that cannot start in the delimiter run at `pos` end (pos: none, and
+    also when the run is too short to skip anything)."""
+    text = s.text
+    char = text[pos]
+    keep = _RUN_KEEP.get(char)
+    if keep is None or not text.startswith(_SKIPPABLE[char], pos):
         return pos
-    return max(pos, s.span(_NOT_SAME[s.text[pos]], pos) - keep)
+    return s.span(_NOT_SAME[char], pos) - keep
 
 
 def inline(s: State, pos: int) -> Result[list[Node]]:
     """Inline = (Item / Any)+ EndOfLine?"""
     content: list[Node] = []
+    text, length = s.text, s.length
+    # `State.item` written out (the memo lookup), as this loop asks at nearly every position
+    memo, item, tag = s.memo, s.grammar.item, s.item_tag()
     end = pos
     while True:
-        found = s.item(end)
-        if found is None:
-            skip = _dead_run_end(s, end)
-            found = (nodes.plain(s.text[end:skip]), skip) if skip > end + 1 else None
-            found = found or text.any_char(s, end)
-            if found is None:
-                break
-        content.append(found[0])
-        end = found[1]
+        slot = (end << POS_SHIFT) | tag
+        if slot in memo:
+            found = memo[slot]
+        else:
+            found = memo[slot] = item(s, end)
+        if found is not None:
+            content.append(found[0])
+            end = found[1]
+            continue
+        if end >= length or text[end] in "\r\n":
+            break
+        skip = _dead_run_end(s, end)
+        if skip > end + 1:
+            content.append(nodes.plain(text[end:skip]))
+            end = skip
+        else:
+            content.append(nodes.plain(text[end]))  # Any
+            end += 1
     if not content:
         return None
     after = s.eol(end)

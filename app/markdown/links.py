@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from app.markdown import domains, nodes
-from app.markdown.state import Flag, Memo, Node, Result, State
+from app.markdown.state import Flag, Memo, Node, Result, State, unnested
 from app.markdown.text import line, reduce_plain_texts, whitespace
 from app.markdown.unicode_classes import ALNUM_OR_MARK_CHAR
 
@@ -35,11 +35,11 @@ LOCAL_PART = re.compile(
     f"(?:[{ALNUM_OR_MARK_CHAR}]++[!#$%&'*+/=?^_`{{|}}~\\-]*+)++"
     f"(?:\\.(?:[{ALNUM_OR_MARK_CHAR}]++[!#$%&'*+/=?^_`{{|}}~\\-]*+)++)*+@"
 )
+LOCAL_START = re.compile(f"[{ALNUM_OR_MARK_CHAR}]")
 CLOSING_BRACKET = re.compile(r"\]")
-TITLE_END = re.compile(r"\]\(")
-GREATER_THAN = re.compile(">")
 SLACK_LABEL = re.compile(r"[ -;=?-{}-\uffff]++")
 TITLE_STOP = re.compile(r"[\]()*_~ \t\r\n]")
+_TITLE_STOPS = frozenset("]()*_~ \t\r\n")
 # Title text runs joined by blanks, read in one step: no emphasis opens at a run's start (it
 # needs "*", "_" or "~" there, or letters and then "_" for `word_`, which the lookahead rules
 # out), so the items would be these runs and blanks, merged into this one text.
@@ -76,6 +76,12 @@ def _domain_char(s: State, pos: int) -> int:
     if pos >= length or text[pos] in NOT_IN_HOST:
         return -1
     return pos + 1
+
+
+def could_start_url(char: str) -> bool:
+    """Whether a URL may start with `char`: a scheme's or a host's first character (a host
+    never starts with "_", and "+" only starts a scheme)."""
+    return char in "+-" or not (char in EXTRA or char in SAFE or char in NOT_IN_HOST)
 
 
 def _domain_step(s: State, pos: int) -> Result[None]:
@@ -208,10 +214,10 @@ def _angle_body(s: State, pos: int) -> int:
     holds for every start between the one asked and the stop found: kept, it makes a run of
     `<t:` (each a scheme opening a body that runs to the end) linear."""
     last = s.scans.get(_angle_body)
-    if last is not None and not isinstance(last, list) and last[0] <= pos <= last[1]:
-        return last[1]
+    if last is not None and last[0] <= pos <= last[1]:
+        return last[2]
     end = _read_angle_body(s, pos)
-    s.scans[_angle_body] = (pos, end, 0)
+    s.scans[_angle_body] = (pos, end, end, 0)
     return end
 
 
@@ -234,6 +240,8 @@ def _read_angle_body(s: State, pos: int) -> int:
 
 def _target(s: State, pos: int, *, angle: bool = False) -> Result[str]:
     """Target = U Body* / scheme Body+ / Phone"""
+    if pos >= s.length or not could_start_url(s.text[pos]):
+        return None  # each form starts as a URL may ("+" too: a phone)
     read_body = _angle_body if angle else _target_body
     end = _scheme_and_authority(s, pos)
     if end >= 0:
@@ -298,21 +306,40 @@ def autolinked_phone(s: State, pos: int) -> Result[Node]:
     return nodes.link(f"tel:{number}", [nodes.plain(shown)]), end
 
 
+def _title_words_end(s: State, pos: int) -> int:
+    """Where TITLE_WORDS matched at `pos` ends (pos: no match).
+
+    Each "[" of a long run starts a title, so the words would be read again from every one of
+    them to the same end: quadratic in the run. A match from `pos` ends where the last one did
+    when `pos` is a character of it that is not a blank (the runs and blanks after it are the
+    same, and so is what decides the end), so the last match is kept, as `next_of` keeps its
+    answers."""
+    last = s.scans.get(TITLE_WORDS)
+    if last is not None and last[0] < pos < last[1] and s.text[pos] not in BLANK:
+        return last[1]
+    words = TITLE_WORDS.match(s.text, pos)
+    if words is None:
+        return pos
+    s.scans[TITLE_WORDS] = (pos, words.end(), words.end(), 0)
+    return words.end()
+
+
 def _link_title(s: State, pos: int) -> Result[Node]:
     """Title = blanks / Emphasis / text / one character that does not close the title"""
     text = s.text
     if pos >= s.length:
         return None
-    words = TITLE_WORDS.match(text, pos)
-    if words:
-        return nodes.plain(words.group(0)), words.end()
+    end = _title_words_end(s, pos)
+    if end > pos:
+        return nodes.plain(text[pos:end]), end
     if text[pos] in BLANK:
         return whitespace(s, pos)
-    found = s.emphasis(pos)
-    if found:
-        return found
-    run_end = s.span(TITLE_STOP, pos)
-    if run_end > pos:
+    if text[pos] in _EMPHASIS_STARTS:
+        found = s.emphasis(pos)
+        if found:
+            return found
+    if text[pos] not in _TITLE_STOPS:
+        run_end = s.span(TITLE_STOP, pos)
         return nodes.plain(text[pos:run_end]), run_end
     if text.startswith("](", pos) and pos + 2 < s.length:
         return None
@@ -323,10 +350,14 @@ def _link_title(s: State, pos: int) -> Result[Node]:
     return nodes.plain(text[pos]), pos + 1
 
 
+# Where an emphasis may start: a marker, or the letters of `word_` (text, not italic).
+_EMPHASIS_STARTS = frozenset("*_~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
 def _bracket_reference(s: State, pos: int) -> Result[Node]:
     """ "[" Title* "](" Target ")": the title must end at a "](", so without one ahead there
     is no reference and the title is not read at all."""
-    if not s.text.startswith("[", pos) or s.next_of(TITLE_END, pos + 1) < 0:
+    if not s.text.startswith("[", pos) or not s.occurs_after("](", pos + 1):
         return None
     end = s.repeat_end(Memo.LINK_TITLE, _link_title, pos + 1)
     if not s.text.startswith("](", end):
@@ -342,7 +373,7 @@ def _bracket_reference(s: State, pos: int) -> Result[Node]:
 
 def _angle_reference(s: State, pos: int) -> Result[Node]:
     """ "<" Target "|" Label ">": not tried without a ">" ahead."""
-    if not s.text.startswith("<", pos) or s.next_of(GREATER_THAN, pos + 1) < 0:
+    if not s.text.startswith("<", pos) or not s.occurs_after(">", pos + 1):
         return None
     target = _target(s, pos + 1, angle=True)
     if target is None or not s.text.startswith("|", target[1]):
@@ -353,18 +384,14 @@ def _angle_reference(s: State, pos: int) -> Result[Node]:
     return nodes.link(target[0], [nodes.plain(label.group(0))]), label.end() + 1
 
 
-def _reference(s: State, pos: int) -> Result[Node]:
-    return _bracket_reference(s, pos) or _angle_reference(s, pos)
-
-
-def reference(s: State, pos: int) -> Result[Node]:
-    """A reference; none may open inside another."""
-    return s.unnested(Flag.LINK, _reference, pos)
+# A reference of either form; none may open inside another.
+bracket_reference = unnested(Flag.LINK, _bracket_reference, "[")
+angle_reference = unnested(Flag.LINK, _angle_reference, "<")
 
 
 def image(s: State, pos: int) -> Result[Node]:
     """Image = "![" Line? "](" Target ")" """
-    if not s.text.startswith("![", pos) or s.next_of(TITLE_END, pos + 2) < 0:
+    if not s.text.startswith("![", pos) or not s.occurs_after("](", pos + 2):
         return None
     end = pos + 2
     title = line(s, end)

@@ -22,7 +22,6 @@ T = TypeVar("T")
 Result = tuple[T, int] | None
 
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def to_units(text: str) -> str:
@@ -33,13 +32,6 @@ def to_units(text: str) -> str:
     return "".join(map(chr, memoryview(data).cast("H")))
 
 
-def from_units(units: str) -> str:
-    """Join surrogate pairs back into characters; lone surrogates stay as they are."""
-    if not _SURROGATE.search(units):
-        return units
-    return units.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
-
-
 class Flag:
     """Bits of `State.flags` (plain ints: they are tested on every rule call)."""
 
@@ -47,6 +39,30 @@ class Flag:
     ITALIC = 2
     STRIKE = 4
     LINK = 8
+
+
+class Needs:
+    """Characters some rules need somewhere in the message (bits of `State.lacks`, set when
+    the message has none): a table leaves those rules out for such a message, instead of
+    asking them at every position."""
+
+    AT = 1  # "@": an email, a mention glued to text
+    DOT_OR_COLON = 2  # "." or ":": a URL (a host's dot, or "://")
+    HASH = 4  # "#": a channel mention
+    GREATER_THAN = 8  # ">": a timestamp, a Slack-style link
+    TARGET = 16  # "](": a markdown link or image
+    ALL = 31
+
+
+def lacks(text: str) -> int:
+    """The `Needs` bits of the characters `text` does not hold."""
+    return (
+        ("@" not in text) * Needs.AT
+        | ("." not in text and ":" not in text) * Needs.DOT_OR_COLON
+        | ("#" not in text) * Needs.HASH
+        | (">" not in text) * Needs.GREATER_THAN
+        | ("](" not in text) * Needs.TARGET
+    )
 
 
 class Memo(enum.IntEnum):
@@ -64,7 +80,7 @@ class Memo(enum.IntEnum):
 
 # A memo slot is one int, (position, flags, rule) packed: cheaper to hash than a tuple.
 _FLAG_SHIFT = 3  # Memo fits in 3 bits
-_POS_SHIFT = 7  # and the four flags in the next 4
+POS_SHIFT = 7  # and the four flags in the next 4
 # Once its scans for one pattern have read this many times the text, `next_of` indexes every
 # match of that pattern at once.
 _SCANS_BEFORE_INDEX = 4
@@ -80,8 +96,11 @@ class State:
         "ends",
         "flags",
         "grammar",
+        "indexed",
         "katex_dollar",
         "katex_parenthesis",
+        "lacks",
+        "lasts",
         "length",
         "memo",
         "now",
@@ -95,6 +114,7 @@ class State:
         self.grammar = grammar
         self.text = to_units(text)
         self.length = len(self.text)
+        self.lacks = lacks(self.text)
         katex = options.get("katex") or {}
         self.colors = bool(options.get("colors"))
         self.emoticons = bool(options.get("emoticons"))
@@ -105,13 +125,19 @@ class State:
         self.flags = 0
         self.memo: dict[int, Any] = {}
         self.ends: dict[int, int] = {}
-        # per pattern (or scanner): the last (start, stop, characters read), or every stop
-        self.scans: dict[object, tuple[int, int, int] | list[int]] = {}
+        # per pattern (or scanner): the last answer (see `_next_of`); every match, once indexed
+        self.scans: dict[object, tuple[int, int, int, int]] = {}
+        self.indexed: dict[re.Pattern[str], list[int]] = {}
+        self.lasts: dict[str, int] = {}
+
+    def item_tag(self) -> int:
+        """The low bits of the memo slots of `item` under the current flags."""
+        return self.flags << _FLAG_SHIFT  # | Memo.ITEM, which is 0
 
     def item(self, pos: int) -> Result[Node]:
         """Item at `pos` (cached): how a rule reaches the items it may hold or be followed by.
         (`memoized` written out: this is the most frequent call of a parse.)"""
-        slot = (pos << _POS_SHIFT) | (self.flags << _FLAG_SHIFT)  # | Memo.ITEM, which is 0
+        slot = (pos << POS_SHIFT) | (self.flags << _FLAG_SHIFT)  # | Memo.ITEM, which is 0
         memo = self.memo
         if slot in memo:
             cached: Result[Node] = memo[slot]
@@ -124,19 +150,9 @@ class State:
         """Bold / italic / strike at `pos` (cached): how a link title reaches them."""
         return self.grammar.emphasis(self, pos)
 
-    def unnested(self, flag: int, rule: Callable[[State, int], Result[T]], pos: int) -> Result[T]:
-        """Run `rule` with `flag` set, failing at once if it is set already (no bold in bold)."""
-        flags = self.flags
-        if flags & flag:
-            return None
-        self.flags = flags | flag
-        result = rule(self, pos)  # an exception ends the parse, so no need to restore on one
-        self.flags = flags
-        return result
-
     def memoized(self, key: Memo, rule: Callable[[State, int], Result[T]], pos: int) -> Result[T]:
         """Cache `rule` at (position, flags): PEG rules are pure given both."""
-        slot = (pos << _POS_SHIFT) | (self.flags << _FLAG_SHIFT) | key
+        slot = (pos << POS_SHIFT) | (self.flags << _FLAG_SHIFT) | key
         memo = self.memo
         if slot in memo:
             cached: Result[T] = memo[slot]
@@ -154,7 +170,7 @@ class State:
         memo = self.memo
         tag = (self.flags << _FLAG_SHIFT) | key
         while pos < end:
-            step = memo.get((pos << _POS_SHIFT) | tag)
+            step = memo.get((pos << POS_SHIFT) | tag)
             if step is None:
                 step = self.memoized(key, item, pos)
             assert step is not None
@@ -169,7 +185,7 @@ class State:
         tag = (self.flags << _FLAG_SHIFT) | key
         visited: list[int] = []
         while True:
-            slot = (pos << _POS_SHIFT) | tag
+            slot = (pos << POS_SHIFT) | tag
             end = ends.get(slot)
             if end is not None:
                 break
@@ -187,9 +203,21 @@ class State:
             ends[slot] = end
         return end
 
+    def occurs_after(self, literal: str, pos: int) -> bool:
+        """Whether `literal` occurs at or after `pos`: one comparison with where it occurs last
+        (found once per message), for the rules that only need a closer to exist ahead."""
+        last = self.lasts.get(literal)
+        if last is None:
+            last = self.lasts[literal] = self.text.rfind(literal)
+        return last >= pos
+
     def span(self, stop: re.Pattern[str], pos: int) -> int:
         """Where a run of characters that `stop` does not match ends (the run may be empty)."""
-        end = self.next_of(stop, pos)
+        last = self.scans.get(stop)
+        if last is not None and last[0] <= pos <= last[1]:
+            end = last[2]
+        else:
+            end = self._next_of(stop, pos, last)
         return self.length if end < 0 else end
 
     def next_of(self, pattern: re.Pattern[str], pos: int) -> int:
@@ -200,27 +228,38 @@ class State:
         cost nothing or a short scan. Once the scans for a pattern have read the text a few
         times over, every match of it is indexed at once, which keeps any order of questions
         linear."""
-        scanned = self.scans.get(pattern)
-        if scanned is None:
-            read = 0
-        elif isinstance(scanned, list):
-            index = bisect.bisect_left(scanned, pos)
-            return scanned[index] if index < len(scanned) else -1
-        else:
-            start, found, read = scanned
-            if start <= pos and (pos <= found or found < 0):
+        last = self.scans.get(pattern)
+        if last is not None and last[0] <= pos <= last[1]:
+            return last[2]
+        return self._next_of(pattern, pos, last)
+
+    def _next_of(
+        self, pattern: re.Pattern[str], pos: int, last: tuple[int, int, int, int] | None
+    ) -> int:
+        """`next_of` when the last answer does not hold at `pos`: a scan, or the index.
+
+        The answer is kept as (from, to, answer, characters read so far, or -1 once indexed):
+        it holds for every position from..to (to is the end of the text when there is no
+        match)."""
+        read = 0 if last is None else last[3]
+        if 0 <= read <= _SCANS_BEFORE_INDEX * self.length:
+            match = pattern.search(self.text, pos)
+            if match:
+                found = match.start()
+                self.scans[pattern] = (pos, found, found, read + found - pos + 1)
                 return found
-        if read > _SCANS_BEFORE_INDEX * self.length:
+            self.scans[pattern] = (pos, self.length, -1, read + self.length - pos + 1)
+            return -1
+        stops = self.indexed.get(pattern)
+        if stops is None:
             stops = [match.start() for match in pattern.finditer(self.text)]
-            self.scans[pattern] = stops
-            index = bisect.bisect_left(stops, pos)
-            return stops[index] if index < len(stops) else -1
-        match = pattern.search(self.text, pos)
-        if match:
-            found = match.start()
-            self.scans[pattern] = (pos, found, read + found - pos + 1)
+            self.indexed[pattern] = stops
+        index = bisect.bisect_left(stops, pos)
+        if index < len(stops):
+            found = stops[index]
+            self.scans[pattern] = (pos, found, found, -1)
             return found
-        self.scans[pattern] = (pos, -1, read + self.length - pos + 1)
+        self.scans[pattern] = (pos, self.length, -1, -1)
         return -1
 
     def eol(self, pos: int) -> int:
@@ -233,6 +272,24 @@ class State:
             if char == "\n":
                 return pos + 1
         return -1
+
+
+def unnested(
+    flag: int, rule: Callable[[State, int], Result[T]], first: str = ""
+) -> Callable[[State, int], Result[T]]:
+    """`rule` run with `flag` set, failing at once if it is set already (no bold in bold), or
+    if the text at the position does not start with `first`."""
+
+    def run(s: State, pos: int) -> Result[T]:
+        flags = s.flags
+        if flags & flag or not s.text.startswith(first, pos):
+            return None
+        s.flags = flags | flag
+        result = rule(s, pos)  # an exception ends the parse, so no need to restore on one
+        s.flags = flags
+        return result
+
+    return run
 
 
 Starts = Callable[[str], bool]
@@ -260,30 +317,53 @@ class Grammar(NamedTuple):
 class ByFirstChar:
     """Ordered choice over rules, trying only those that can start with the next character.
 
-    Each rule comes with a test of the character it needs at its start (None: any). Skipping a
-    rule that cannot match changes no answer, and the rules left for each character are worked
-    out once, so a position of plain text costs one dict lookup instead of a dozen calls."""
+    Each rule comes with a test of the character it needs at its start (None: any), and may
+    need one of the `Needs` characters somewhere in the message. Skipping a rule that cannot
+    match changes no answer, and the rules left for each character (and for what the message
+    lacks) are worked out once, so a position of plain text costs one dict lookup instead of
+    a dozen calls."""
 
-    __slots__ = ("by_char", "rules")
+    __slots__ = ("needs", "rules", "tables")
 
-    def __init__(self, *rules: tuple[NodeRule, Starts | None]) -> None:
+    def __init__(
+        self, *rules: tuple[NodeRule, Starts | None], needs: Mapping[NodeRule, int] | None = None
+    ) -> None:
         self.rules = rules
-        self.by_char: dict[str, tuple[NodeRule, ...]] = {}
+        self.needs = dict(needs or {})
+        # one table per `State.lacks` value: character -> the rules worth trying there
+        self.tables: tuple[dict[str, tuple[NodeRule, ...]], ...] = tuple(
+            {} for _ in range(Needs.ALL + 1)
+        )
 
-    def candidates(self, char: str) -> tuple[NodeRule, ...]:
-        found = self.by_char.get(char)
+    def candidates(self, char: str, lacks: int) -> tuple[NodeRule, ...]:
+        table = self.tables[lacks]
+        found = table.get(char)
         if found is None:
-            chosen = [rule for rule, starts in self.rules if starts is None or starts(char)]
+            chosen = [
+                rule
+                for rule, starts in self.rules
+                if (starts is None or starts(char)) and not self.needs.get(rule, 0) & lacks
+            ]
             found = tuple(dict.fromkeys(chosen))  # a rule listed twice fails the same twice
-            self.by_char[char] = found
+            table[char] = found
         return found
 
-    def __call__(self, s: State, pos: int) -> Result[Node]:
-        if pos >= s.length:
+    def dispatcher(self) -> NodeRule:
+        """The choice as a plain function (cheaper to call than this object, and it is called
+        at nearly every position of a message)."""
+        tables, candidates = self.tables, self.candidates
+
+        def dispatch(s: State, pos: int) -> Result[Node]:
+            if pos >= s.length:
+                return None
+            char = s.text[pos]
+            rules = tables[s.lacks].get(char)
+            if rules is None:
+                rules = candidates(char, s.lacks)
+            for rule in rules:
+                found = rule(s, pos)
+                if found is not None:
+                    return found
             return None
-        char = s.text[pos]
-        for rule in self.by_char.get(char) or self.candidates(char):
-            found = rule(s, pos)
-            if found is not None:
-                return found
-        return None
+
+        return dispatch

@@ -143,33 +143,32 @@ def _emoji_in_text(node: Node, before: Node | None, after: Node | None) -> Node:
     return nodes.plain(f":{node['value']['value']}:")
 
 
-def reduce_plain_texts(values: list[Any]) -> list[Node]:
-    """Merge neighbouring PLAIN_TEXT nodes (flattening nested lists), as the reference does."""
-    flat: list[Node] = []
-    has_emoji = False
-    for value in values:
-        if type(value) is list:
-            flat.extend(value)
-            has_emoji = True
-        else:
-            flat.append(value)
-            if value["type"] == "EMOJI":
-                has_emoji = True
-    if has_emoji:
-        flat = [
-            _emoji_in_text(
-                node, flat[i - 1] if i else None, flat[i + 1] if i + 1 < len(flat) else None
-            )
-            for i, node in enumerate(flat)
-        ]
+# One letter per node for `reduce_plain_texts`, so that runs are found by a regular expression.
+# "e" marks a shortcode or emoticon (they have a shortCode), the emoji that may turn into text;
+# a unicode emoji is an "x" like any other node.
+_CODE = {"PLAIN_TEXT": "p"}
+_PLAIN_RUN = re.compile("pp+")
+_EMOJI = re.compile("e")
+_SMALL = 24  # nodes
+
+
+def _codes(flat: list[Node]) -> str:
+    return "".join(["e" if "shortCode" in node else _CODE.get(node["type"], "x") for node in flat])
+
+
+def _merge_small(flat: list[Node], emoji_checked: bool) -> list[Node] | None:
+    """The merged list, or None when it holds an emoji and `emoji_checked` is false."""
     merged: list[Node] = []
     pending: list[str] = []  # values of the PLAIN_TEXT run being merged
     for node in flat:
-        if node["type"] == "PLAIN_TEXT":
+        kind = node["type"]
+        if kind == "PLAIN_TEXT":
             pending.append(node["value"])
             if len(pending) == 1:
                 merged.append(node)
             continue
+        if kind == "EMOJI" and not emoji_checked:
+            return None
         if len(pending) > 1:
             merged[-1] = nodes.plain("".join(pending))
         pending = []
@@ -177,3 +176,69 @@ def reduce_plain_texts(values: list[Any]) -> list[Node]:
     if len(pending) > 1:
         merged[-1] = nodes.plain("".join(pending))
     return merged
+
+
+def _merge_large(flat: list[Node], codes: str) -> list[Node]:
+    merged: list[Node] = []
+    done = 0
+    for run in _PLAIN_RUN.finditer(codes):
+        start, end = run.span()
+        merged += flat[done:start]
+        merged.append(nodes.plain("".join([node["value"] for node in flat[start:end]])))
+        done = end
+    if not done:
+        return flat
+    merged += flat[done:]
+    return merged
+
+
+def _emoji_in_texts(flat: list[Node]) -> list[Node]:
+    return [
+        _emoji_in_text(node, flat[i - 1] if i else None, flat[i + 1] if i + 1 < len(flat) else None)
+        for i, node in enumerate(flat)
+    ]
+
+
+def reduce_plain_texts(values: list[Any]) -> list[Node]:
+    """Merge neighbouring PLAIN_TEXT nodes (flattening nested lists), as the reference does.
+
+    A paragraph may hold thousands of nodes, so there the per-node work is kept to list
+    comprehensions: the node types become a string whose runs of plain text a regular
+    expression finds. A short list (most calls) is merged by a plain loop."""
+    if len(values) == 1 and type(values[0]) is not list and values[0]["type"] != "EMOJI":
+        return values  # nothing to merge (a fresh list: every caller builds its own)
+    flat: list[Node] = values
+    if list in map(type, values):
+        flat = []
+        for value in values:
+            if type(value) is list:
+                flat.extend(value)
+            else:
+                flat.append(value)
+    if len(flat) <= _SMALL:
+        if len(flat) == 1 and flat[0]["type"] != "EMOJI":
+            return flat
+        merged = _merge_small(flat, emoji_checked=False)
+        if merged is not None:
+            return merged
+        found = _merge_small(_emoji_in_texts(flat), emoji_checked=True)
+        assert found is not None
+        return found
+    codes = _codes(flat)
+    if "e" in codes:
+        # only shortcodes and emoticons may turn into text; their neighbours are read in the
+        # list as it was, as `_emoji_in_texts` reads them
+        shown = flat.copy()
+        last = len(flat) - 1
+        changed = False
+        for emoji in _EMOJI.finditer(codes):
+            i = emoji.start()
+            node = flat[i]
+            shown[i] = _emoji_in_text(
+                node, flat[i - 1] if i else None, flat[i + 1] if i < last else None
+            )
+            changed = changed or shown[i] is not node
+        if changed:
+            flat = shown
+            codes = _codes(flat)
+    return _merge_large(flat, codes)

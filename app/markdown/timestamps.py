@@ -29,7 +29,6 @@ ISO = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]
 TIME_WITH_SECONDS = re.compile(r"([0-9]{2}):([0-9]{2}):([0-9]{2})" + _OFFSET)
 TIME = re.compile(r"([0-9]{2}):([0-9]{2})" + _OFFSET)
 STYLE = "DFRTdft"
-GREATER_THAN = re.compile(">")
 
 
 def _days_from_civil(year: int, month: int, day: int) -> int:
@@ -100,7 +99,7 @@ def _instant(s: State, pos: int) -> Result[str]:
 
 def _tag(s: State, pos: int) -> Result[tuple[str, str | None, int]]:
     """ "<t:" Instant (":" style)? ">" -> (seconds, style, where the instant text ends)"""
-    if not s.text.startswith("<t:", pos) or s.next_of(GREATER_THAN, pos + 3) < 0:
+    if not s.text.startswith("<t:", pos) or not s.occurs_after(">", pos + 3):
         return None
     instant = _instant(s, pos + 3)
     if instant is None:
