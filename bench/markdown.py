@@ -7,7 +7,7 @@ Suites: the conformance corpora in tests/fixtures/markdown/, a fresh sample of g
 messages (bench/markdown_fuzz.py, seeded: a parser tuned on dev-fuzz must hold on the next
 sample too), and an adversarial set of 5,000-character messages (runs of each delimiter,
 nested and unclosed openers, prefixes, long URLs, emoji, timestamps, KaTeX; some again with
-the closers at the end). Each suite is
+the closers at the end, and with links that close there). Each suite is
 timed for us and, when Node is available, for the reference (bench/reference, installed with
 `npm ci` on first use), in the same run. Messages per second are the best of --rounds passes;
 the worst message is the slowest one when each is timed best of its passes (the adversarial
@@ -93,21 +93,26 @@ ADVERSARIAL: dict[str, str] = {
 # The same openers with every closer a rule looks ahead for at the end ("@", ".", "#", ">",
 # "]("), so that no rule is ruled out for the whole message: each opener is then tried.
 CLOSERS = " see a.b@c.de #x > [y](z)"
-ADVERSARIAL.update(
-    {
-        f"{name}, closed": ADVERSARIAL[name][: LENGTH - len(CLOSERS)] + CLOSERS
-        for name in (
-            "nested [[*_",
-            "mixed markup",
-            "unclosed links",
-            "unclosed slack links",
-            "images",
-            "unicode emoji",
-            "unclosed timestamps",
-            "katex blocks",
-        )
-    }
+# And with links that do close there (a "](" and a "|" that a target comes before), so that
+# no link is ruled out either.
+LINKED = CLOSERS + " [y](a.bc) <a.bc|y>"
+_CLOSED = (
+    "nested [[*_",
+    "mixed markup",
+    "unclosed links",
+    "unclosed slack links",
+    "images",
+    "unicode emoji",
+    "unclosed timestamps",
+    "katex blocks",
 )
+for _suffix, _closers in (("closed", CLOSERS), ("linked", LINKED)):
+    ADVERSARIAL.update(
+        {
+            f"{name}, {_suffix}": ADVERSARIAL[name][: LENGTH - len(_closers)] + _closers
+            for name in _CLOSED
+        }
+    )
 
 
 def corpus(name: str) -> list[dict[str, Any]]:

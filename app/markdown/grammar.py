@@ -106,6 +106,7 @@ ITEM = ByFirstChar(
     (inline.dash, among("-")),
     (inline.free_emoticon, among("<:*-")),
     # the items any character may start
+    (inline.emoji_run, among(inline.EMOJI_RUN_STARTS)),  # the next three, then emoji
     (inline.email, _email_starts),
     (inline.underscore_domain, among("_")),
     (inline.url, links.could_start_url),

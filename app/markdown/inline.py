@@ -15,6 +15,7 @@ Rules:
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from app.markdown import emoji, emphasis, links, nodes, text
 from app.markdown.state import POS_SHIFT, Memo, Needs, Node, Result, State
@@ -144,27 +145,72 @@ def _next_stop(s: State, pos: int, stop: re.Pattern[str], stops: frozenset[str])
     return s.next_of(stop, pos + 1)
 
 
-def _email_ahead(s: State, pos: int) -> bool:
-    """[^ \\t\\r\\n@]* "@", and something after it that a domain may start with"""
-    stop = _next_stop(s, pos, EMAIL_STOP, _EMAIL_STOPS)
-    return (
-        stop >= 0
-        and s.text[stop] == "@"
-        and stop + 1 < s.length
-        and s.text[stop + 1] not in _NO_DOMAIN_AFTER
-    )
-
-
-def _url_ahead(s: State, pos: int) -> bool:
-    """[^ \\t\\r\\n:./@]* ("://" / ".") and, after a ".", something a host may go on with
-    (a "." before a blank or the end is no host's, so "1. " is no URL)."""
-    stop = _next_stop(s, pos, URL_STOP, _URL_STOPS)
-    if stop < 0:
-        return False
+def email(s: State, pos: int) -> Result[Node]:
+    """An address, tried only when [^ \\t\\r\\n@]* "@" is ahead with something after the "@"
+    that a domain may start with. (`_next_stop` written out: this and `url` are asked at
+    every character of a run of letters that no word rule reads, such as emoji.)"""
     text = s.text
+    stop = pos + 1
+    if stop >= s.length or text[stop] not in _EMAIL_STOPS:
+        stop = s.next_of(EMAIL_STOP, stop)
+    if stop < 0 or text[stop] != "@" or stop + 1 >= s.length or text[stop + 1] in _NO_DOMAIN_AFTER:
+        return None
+    return links.autolinked_email(s, pos)
+
+
+def url(s: State, pos: int) -> Result[Node]:
+    """A URL, tried only when [^ \\t\\r\\n:./@]* ("://" / ".") is ahead and, after a ".",
+    something a host may go on with (a "." before a blank or the end is no host's, so "1. "
+    is no URL)."""
+    text = s.text
+    stop = pos + 1
+    if stop >= s.length or text[stop] not in _URL_STOPS:
+        stop = s.next_of(URL_STOP, stop)
+    if stop < 0:
+        return None
     if text[stop] == ".":
-        return stop + 1 < s.length and text[stop + 1] not in _NO_DOMAIN_AFTER
-    return text.startswith("://", stop)
+        if stop + 1 >= s.length or text[stop + 1] in _NO_DOMAIN_AFTER:
+            return None
+    elif not text.startswith("://", stop):
+        return None
+    return links.autolinked_url(s, pos)
+
+
+# The high surrogates of the emoji planes. At one of them the item table tries an address, a
+# URL and a channel, then an emoji (tests/test_markdown_nodes.py checks that order).
+EMOJI_RUN_STARTS = "\ud83c\ud83d\ud83e"
+
+
+def emoji_run(s: State, pos: int) -> Result[Node]:
+    """An address, a URL or a channel at `pos`, else the unicode emoji that follow one another
+    from `pos`, in one step: each of them is the item at its start, read as the item table
+    would, one by one.
+
+    At every emoji of the run the table first tries an address and a URL, which look ahead to
+    the same stop from each of them (a blank, "@", ":" or "."; no emoji holds one), and a
+    channel, which needs a "#" there or next; when those fail at the first emoji they fail at
+    all of them. The emoji come back as a list, which the items around are flattened with."""
+    found = email(s, pos) or url(s, pos) or text.channel_mention(s, pos)
+    if found is not None:
+        return found
+    chars, length = s.text, s.length
+    limit = length
+    for stop in (s.next_of(EMAIL_STOP, pos + 1), s.next_of(URL_STOP, pos + 1)):
+        if 0 <= stop < limit:
+            limit = stop
+    run: list[Node] = []
+    end = pos
+    while True:
+        match = emoji.UNICODE_EMOJI.match(chars, end)
+        if match is None or match.end() > limit:
+            break
+        run.append(nodes.emoji_unicode(match.group(0)))
+        end = match.end()
+        if end + 1 >= limit or chars[end] not in EMOJI_RUN_STARTS or chars[end + 1] == "#":
+            break
+    if not run:
+        return None
+    return (run[0] if len(run) == 1 else cast(Node, run)), end
 
 
 def underscore_domain(s: State, pos: int) -> Result[Node]:
@@ -184,14 +230,6 @@ def underscore_domain(s: State, pos: int) -> Result[Node]:
 def words(s: State, pos: int) -> Result[Node]:
     match = text.WORDS.match(s.text, pos)
     return (nodes.plain(match.group(0)), match.end()) if match else None
-
-
-def email(s: State, pos: int) -> Result[Node]:
-    return links.autolinked_email(s, pos) if _email_ahead(s, pos) else None
-
-
-def url(s: State, pos: int) -> Result[Node]:
-    return links.autolinked_url(s, pos) if _url_ahead(s, pos) else None
 
 
 def word_emphasis(s: State, pos: int) -> Result[Node]:

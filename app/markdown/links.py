@@ -49,14 +49,10 @@ URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 SPECIAL_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp", "file"})
 
 
-def _in_ranges(char: str, ranges: tuple[tuple[int, int], ...]) -> bool:
-    code = ord(char)
-    return any(low <= code <= high for low, high in ranges)
-
-
-# Characters a link target may hold (the reference's classes, by code unit).
-_TARGET = ((0x20, 0x27), (0x2A, 0x5B), (0x5D, 0x7B), (0x7D, 0x7E), (0x80, 0xFFFF))
-_ANGLE = ((0x20, 0x28), (0x2A, 0x5B), (0x5D, 0x7B), (0x7D, 0x7E), (0x80, 0xFFFF))
+# Characters a link target may hold (the reference's classes, by code unit): any from " " up
+# but these. A set test per character: a target is read a character at a time.
+_NOT_TARGET = frozenset("()\\|\x7f")
+_NOT_ANGLE = frozenset(")\\|\x7f")
 
 
 def _domain_char(s: State, pos: int) -> int:
@@ -96,12 +92,19 @@ def _label(s: State, pos: int) -> int:
     return end if end > pos else -1
 
 
+# A label of letters and digits that ends at a character no label goes on with and that is
+# not its ".": no domain name (most words a target or URL is tried at). Bounded, so that a
+# long word costs no more than the memoized `_label`.
+_LABEL_ENDS = re.escape("".join(sorted((EXTRA | SAFE | NOT_IN_HOST) - frozenset("._-"))))
+_LABEL_WITHOUT_DOT = re.compile(f"[A-Za-z0-9]{{1,63}}+(?:[{_LABEL_ENDS}]|\\Z)")
+
+
 def domain_name(s: State, pos: int) -> int:
     """DomainName = "localhost" / !"_" Label ("." DomainChar Label*)+"""
     text = s.text
     if text.startswith("localhost", pos):
         return pos + 9
-    if text.startswith("_", pos):
+    if text.startswith("_", pos) or _LABEL_WITHOUT_DOT.match(text, pos):
         return -1
     end = _label(s, pos)
     if end < 0:
@@ -188,7 +191,7 @@ def _target_body(s: State, pos: int) -> int:
                 break
         if char == ")":
             break
-        if _in_ranges(char, _TARGET):
+        if char >= " " and char not in _NOT_TARGET:
             pos += 1
             continue
         if char != "(":
@@ -198,7 +201,7 @@ def _target_body(s: State, pos: int) -> int:
             inner_char = text[inner]
             if inner_char in BLANK or inner_char in LINE_END or inner_char == ")":
                 break
-            if not _in_ranges(inner_char, _ANGLE):
+            if inner_char < " " or inner_char in _NOT_ANGLE:
                 break
             inner += 1
         if not text.startswith(")", inner):
@@ -232,31 +235,49 @@ def _read_angle_body(s: State, pos: int) -> int:
             trailing, checked_until = _trailing(s, pos, EXTRA, end_counts=True)
             if trailing:
                 break
-        if not _in_ranges(char, _ANGLE):
+        if char < " " or char in _NOT_ANGLE:
             break
         pos += 1
     return pos
 
 
-def _target(s: State, pos: int, *, angle: bool = False) -> Result[str]:
-    """Target = U Body* / scheme Body+ / Phone"""
+def _target(s: State, pos: int, *, angle: bool = False) -> Result[str | None]:
+    """Target = U Body* / scheme Body+ / Phone -> (a phone's href, or None for the text read,
+    which `_href` cuts once the rule around has matched: a run of `<t:` reads a target to
+    the end of the run from every "<", and copying each would be quadratic)"""
     if pos >= s.length or not could_start_url(s.text[pos]):
         return None  # each form starts as a URL may ("+" too: a phone)
     read_body = _angle_body if angle else _target_body
     end = _scheme_and_authority(s, pos)
     if end >= 0:
-        stop = read_body(s, end)
-        return s.text[pos:stop], stop
+        return None, read_body(s, end)
     end = _scheme(s, pos)
     if end >= 0:
         stop = read_body(s, end)
         if stop > end:
-            return s.text[pos:stop], stop
+            return None, stop
     number = phone(s, pos)
     if number:
         (_, digits), stop = number
         return f"tel:{digits}", stop
     return None
+
+
+def _closing_target(s: State, pos: int) -> Result[str | None]:
+    """`_target` after a "](", cached: it depends on the position only, and both
+    `last_link_closer` and the link whose title ends there read it."""
+    targets = s.targets
+    if pos in targets:
+        found: Result[str | None] = targets[pos]
+        return found
+    found = targets[pos] = _target(s, pos)
+    return found
+
+
+def _href(s: State, pos: int, target: tuple[str | None, int]) -> str:
+    """The href of the target `_target` read from `pos`."""
+    href, stop = target
+    return s.text[pos:stop] if href is None else href
 
 
 def phone(s: State, pos: int) -> Result[tuple[str, str]]:
@@ -354,26 +375,62 @@ def _link_title(s: State, pos: int) -> Result[Node]:
 _EMPHASIS_STARTS = frozenset("*_~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
+# How many of a message's "](" `last_link_closer` tries, from the last one back.
+_CLOSERS_TRIED = 8
+
+
+def last_link_closer(s: State) -> int:
+    """Where the message's last "](" that a Target and ")" follow starts (-1: none).
+
+    A title ends at a "](" and the reference then needs a Target and ")" there, which do not
+    depend on where the title began nor on the flags: a "[" or "![" after the last such "]("
+    opens no link, and its title need not be read. Without this, every "[" of a message whose
+    only "](" takes no target (`[y](z)`) read its title to that "](" once per combination of
+    open emphases: some 300 calls a character. Only the last few are tried (each may read a
+    long target; a "](" before a character no target starts with is passed over for free):
+    past them a "](" is taken to close, which only costs the reads it saves."""
+    if s.link_closer is None:
+        text, length = s.text, s.length
+        at = text.rfind("](")
+        tries = _CLOSERS_TRIED
+        while at >= 0:
+            if at + 2 < length and could_start_url(text[at + 2]):
+                if not tries:
+                    break
+                tries -= 1
+                target = _closing_target(s, at + 2)
+                if target is not None and text.startswith(")", target[1]):
+                    break
+            at = text.rfind("](", 0, at)  # "](" cannot overlap itself
+        s.link_closer = at
+    return s.link_closer
+
+
 def _bracket_reference(s: State, pos: int) -> Result[Node]:
-    """ "[" Title* "](" Target ")": the title must end at a "](", so without one ahead there
-    is no reference and the title is not read at all."""
-    if not s.text.startswith("[", pos) or not s.occurs_after("](", pos + 1):
+    """ "[" Title* "](" Target ")": the title must end at a "](" that a target follows, so
+    without one ahead there is no reference and the title is not read at all."""
+    if not s.text.startswith("[", pos) or last_link_closer(s) < pos + 1:
         return None
     end = s.repeat_end(Memo.LINK_TITLE, _link_title, pos + 1)
     if not s.text.startswith("](", end):
         return None
-    target = _target(s, end + 2)
+    target = _closing_target(s, end + 2)
     if target is None or not s.text.startswith(")", target[1]):
         return None
-    href = target[0]
+    href = _href(s, end + 2, target)
     title = s.collect(Memo.LINK_TITLE, _link_title, pos + 1, end)
     label = reduce_plain_texts(title) if title else None
     return nodes.link(href, label), target[1] + 1
 
 
 def _angle_reference(s: State, pos: int) -> Result[Node]:
-    """ "<" Target "|" Label ">": not tried without a ">" ahead."""
-    if not s.text.startswith("<", pos) or not s.occurs_after(">", pos + 1):
+    """ "<" Target "|" Label ">": not tried without a "|" after the first character of a
+    target and a ">" ahead (a run of `<t:` reads a target at every "<" otherwise)."""
+    if (
+        not s.text.startswith("<", pos)
+        or not s.occurs_after(">", pos + 1)
+        or not s.occurs_after("|", pos + 2)
+    ):
         return None
     target = _target(s, pos + 1, angle=True)
     if target is None or not s.text.startswith("|", target[1]):
@@ -381,7 +438,8 @@ def _angle_reference(s: State, pos: int) -> Result[Node]:
     label = SLACK_LABEL.match(s.text, target[1] + 1)
     if not label or not s.text.startswith(">", label.end()):
         return None
-    return nodes.link(target[0], [nodes.plain(label.group(0))]), label.end() + 1
+    href = _href(s, pos + 1, target)
+    return nodes.link(href, [nodes.plain(label.group(0))]), label.end() + 1
 
 
 # A reference of either form; none may open inside another.
@@ -391,7 +449,7 @@ angle_reference = unnested(Flag.LINK, _angle_reference, "<")
 
 def image(s: State, pos: int) -> Result[Node]:
     """Image = "![" Line? "](" Target ")" """
-    if not s.text.startswith("![", pos) or not s.occurs_after("](", pos + 2):
+    if not s.text.startswith("![", pos) or last_link_closer(s) < pos + 2:
         return None
     end = pos + 2
     title = line(s, end)
@@ -399,10 +457,11 @@ def image(s: State, pos: int) -> Result[Node]:
         end = title[1]
     if not s.text.startswith("](", end):
         return None
-    target = _target(s, end + 2)
+    target = _closing_target(s, end + 2)
     if target is None or not s.text.startswith(")", target[1]):
         return None
-    return nodes.image(target[0], title[0] if title else None), target[1] + 1
+    href = _href(s, end + 2, target)
+    return nodes.image(href, title[0] if title else None), target[1] + 1
 
 
 def _can_parse_url(url: str) -> bool:

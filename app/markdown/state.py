@@ -102,9 +102,11 @@ class State:
         "lacks",
         "lasts",
         "length",
+        "link_closer",
         "memo",
         "now",
         "scans",
+        "targets",
         "text",
     )
 
@@ -129,6 +131,9 @@ class State:
         self.scans: dict[object, tuple[int, int, int, int]] = {}
         self.indexed: dict[re.Pattern[str], list[int]] = {}
         self.lasts: dict[str, int] = {}
+        # where the last "](" that closes a link starts (links.last_link_closer), once asked
+        self.link_closer: int | None = None
+        self.targets: dict[int, Any] = {}  # a link target read after a "](", by position
 
     def item_tag(self) -> int:
         """The low bits of the memo slots of `item` under the current flags."""
