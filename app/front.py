@@ -24,7 +24,6 @@ import logging
 from collections.abc import Iterable, Sequence
 
 import orjson
-from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -60,6 +59,7 @@ class Front:
         self.schema = schema
         self.documents = documents
         self.forward_headers = list(forward_headers)
+        self.forwarded = frozenset(name.lower().encode("latin-1") for name in self.forward_headers)
         self.max_body_bytes = max_body_bytes
         self.cross_origin = cross_origin
         # Each route behind the guards the FastAPI app puts in front of it, in the same order.
@@ -109,7 +109,7 @@ class Front:
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
             await guarded(scope, receive, send)
             return
-        request_id = forwarding.begin(Headers(scope=scope), self.forward_headers).request_id
+        request_id = forwarding.begin_raw(scope["headers"], self.forwarded).request_id
         try:
             response = await route.endpoint(Request(scope, receive, send))
         except Exception:
@@ -165,8 +165,7 @@ class Front:
         if prepared is None:
             await self.app(scope, replay(read, receive), send)
             return
-        incoming = forwarding.begin(Headers(scope=scope), self.forward_headers)
-        request_id = incoming.request_id
+        request_id = forwarding.begin_raw(scope["headers"], self.forwarded).request_id
         try:
             answer = await prepared.answer(scope["app"].state.backend, request_id)
         except Exception:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -89,6 +90,35 @@ def test_configured_access_lines_are_sampled_and_failures_all_written() -> None:
             logging.getLogger("uvicorn.access").handle(access(status))
     statuses = [json.loads(line)["message"][-3:] for line in written.getvalue().splitlines()]
     assert statuses == ["200", "500", "503"]  # the first success of a hundred, every failure
+
+
+def test_uvicorns_access_calls_are_sampled_before_a_record_is_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made: list[logging.LogRecord] = []
+    access_log = logging.getLogger("uvicorn.access")
+    level = access_log.level  # a uvicorn started by another test may have set one
+    access_log.setLevel(logging.NOTSET)
+    try:
+        with configured("json") as written:
+            assert isinstance(access_log, logs.SampledAccessLogger)
+            make_record = access_log.makeRecord
+
+            def counted(*args: Any, **kwargs: Any) -> logging.LogRecord:
+                made.append(make_record(*args, **kwargs))
+                return made[-1]
+
+            monkeypatch.setattr(access_log, "makeRecord", counted)
+            for status in (200, 200, 200, 500, 200, 503, 404):
+                access_log.info(
+                    '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "POST", "/graphql", "1.1", status
+                )
+    finally:
+        access_log.setLevel(level)
+    statuses = [json.loads(line)["message"][-3:] for line in written.getvalue().splitlines()]
+    assert statuses == ["200", "500", "503", "404"]
+    assert len(made) == 4  # the dropped successes made no record
+    assert all(record.pathname == __file__ for record in made)  # the caller, not the logger
 
 
 @pytest.mark.parametrize("log_format", ["text", "json"])

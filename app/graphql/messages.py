@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 from app.backends import base
 from app.graphql.context import Info
 from app.graphql.errors import LivechatError
+from app.graphql.inputs import converted_once
 from app.graphql.markdown_nodes import MarkdownNode, from_json
 from app.graphql.scalars import DateTime, NotADate
 
@@ -113,12 +114,14 @@ class Message:
         )
 
 
+@converted_once
 @strawberry.input(description="The agent a message is addressed to.")
 class LivechatAgentInput:
     agent_id: strawberry.ID = strawberry.field(description="The agent's _id.")
     username: str = strawberry.field(description="The agent's username.")
 
 
+@converted_once
 @strawberry.input(description="The body of POST /api/v1/livechat/message.")
 class SendLivechatMessageInput:
     token: str = strawberry.field(description="The visitor's token.")
@@ -145,6 +148,7 @@ SendLivechatMessageResult = Annotated[
 ]
 
 
+@converted_once
 @strawberry.input(description="The body of PUT /api/v1/livechat/message/:_id, with its _id.")
 class UpdateLivechatMessageInput:
     token: str = strawberry.field(description="The visitor's token.")
@@ -153,6 +157,7 @@ class UpdateLivechatMessageInput:
     msg: str = strawberry.field(description="The new text.")
 
 
+@converted_once
 @strawberry.input(description="The body of DELETE /api/v1/livechat/message/:_id, with its _id.")
 class DeleteLivechatMessageInput:
     token: str = strawberry.field(description="The visitor's token.")

@@ -9,6 +9,7 @@ import strawberry
 from app.backends import base
 from app.graphql.context import Info
 from app.graphql.errors import LivechatError
+from app.graphql.inputs import converted_once
 from app.graphql.scalars import DateTime
 
 
@@ -54,6 +55,7 @@ class LivechatRoom:
         )
 
 
+@converted_once
 @strawberry.input(description="The body of POST /api/v1/livechat/visitor.")
 class RegisterLivechatVisitorInput:
     token: str = strawberry.field(description="The visitor's token; the same token updates them.")
@@ -66,6 +68,7 @@ class RegisterLivechatVisitorInput:
     department: str | None = strawberry.field(default=None, description="A department's id.")
 
 
+@converted_once
 @strawberry.input(description="The query of GET /api/v1/livechat/room.")
 class OpenLivechatRoomInput:
     token: str = strawberry.field(description="The visitor's token.")
@@ -77,6 +80,7 @@ class OpenLivechatRoomInput:
     )
 
 
+@converted_once
 @strawberry.input(description="The body of POST /api/v1/livechat/room.close.")
 class CloseLivechatRoomInput:
     token: str = strawberry.field(description="The visitor's token.")

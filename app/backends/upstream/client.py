@@ -91,6 +91,11 @@ class UpstreamBackend:
         self._markdown_options = dict(markdown_options or {})
         self._new_id = new_id
         self._urls: LRUCache[str, httpx.URL] = LRUCache(256)
+        # What httpx's `build_request` merges into every request from the client, merged
+        # here once: its default headers (lower-case names, as httpx and aiohttp send them)
+        # and its timeouts.
+        self._client_headers = dict(client.headers.items())
+        self._timeout = client.timeout.as_dict()
 
     async def readiness(self) -> str | None:
         """Ready when Rocket.Chat answers its public `GET /api/info` (any answer below 500)."""
@@ -110,9 +115,12 @@ class UpstreamBackend:
     # ---- transport ----
 
     def _headers(self) -> dict[str, str]:
+        """The client's headers, then the forwarded ones and the request id over them."""
         incoming = forwarding.current()
-        headers = dict(incoming.forwarded_headers)
-        headers["X-Request-Id"] = incoming.request_id
+        headers = self._client_headers.copy()
+        for name, value in incoming.forwarded_headers.items():
+            headers[name.lower()] = value
+        headers["x-request-id"] = incoming.request_id
         return headers
 
     @property
@@ -132,20 +140,27 @@ class UpstreamBackend:
     ) -> httpx.Response:
         """One operation: attempts within the total deadline; the last answer or failure."""
         headers = self._headers()
-        # The body encoded once (orjson, not httpx's stdlib json) and the URL made absolute
-        # once per path, so that each attempt skips httpx's own encoding and URL merging.
+        # The body encoded once (orjson, not httpx's stdlib json), the URL made absolute once
+        # per path and the headers merged above: each attempt is the request `build_request`
+        # would make, without its merging, sent by the client's `send`.
         content = None
         if json is not None:
             content = orjson.dumps(json)
-            headers["Content-Type"] = "application/json"
+            headers["content-type"] = "application/json"
         url = self._urls.get(path)
         if url is None:
             url = self._urls[path] = self._client.base_url.join(path.lstrip("/"))
 
         def attempt() -> Awaitable[httpx.Response]:
-            return self._client.request(
-                method, url, content=content, params=params, headers=headers
+            request = httpx.Request(
+                method,
+                url,
+                content=content,
+                params=params,
+                headers=headers,
+                extensions={"timeout": self._timeout},
             )
+            return self._client.send(request)
 
         return await self._retrying.run(
             attempt,

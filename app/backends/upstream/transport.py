@@ -38,6 +38,7 @@ from typing import ClassVar
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
+from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
 
 from app.backends.base import (
     BackendFailure,
@@ -177,6 +178,28 @@ class _CookielessClient(httpx.AsyncClient):
         return None
 
 
+class _ReadTransport(AiohttpTransport):
+    """The aiohttp transport with each answer's body read at once, by aiohttp's own `read`,
+    and handed to httpx as bytes. httpx reads the whole body of every answer we ask for
+    anyway; through the transport's stream it took aiohttp's chunk iterator, an exception
+    mapping per chunk and a close of the aiohttp answer, more CPU than the rest of httpx's
+    read. The errors of the read are mapped as the stream maps them (and their aiohttp cause
+    kept); the body stays as sent (httpx decodes any Content-Encoding, as before)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        stream = response.stream
+        if isinstance(stream, AiohttpResponseStream):
+            answer = stream._aiohttp_response
+            try:
+                with map_aiohttp_exceptions():
+                    body = await answer.read()
+            finally:
+                answer.release()
+            response.stream = httpx.ByteStream(body)
+        return response
+
+
 def make_client(
     base_url: str,
     *,
@@ -203,7 +226,7 @@ def make_client(
 
     return _CookielessClient(
         base_url=base_url,
-        transport=(wrap or _unwrapped)(AiohttpTransport(limits=limits, client=session)),
+        transport=(wrap or _unwrapped)(_ReadTransport(limits=limits, client=session)),
         timeout=httpx.Timeout(
             connect=timeouts.connect,
             read=timeouts.read,
