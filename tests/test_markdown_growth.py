@@ -9,9 +9,10 @@ levels off: each "[" of `*_~[|`<...` once read its title to a far "](" under eve
 combination of open emphases reached from the openers before it, so the count rose by 2.4
 from n to 2n (within a bound between 2 and 4) but by 5.4 from n to 4n.
 
-Each input is parsed twice: as it is, and with every closer a rule looks ahead for at the end
-(`CLOSERS`), since a message without "@", ".", "#", ">" or "](" leaves the rules that need
-them out altogether (`state.Needs`) and would not exercise them.
+Each input is parsed three times: as it is, with every closer a rule looks ahead for at the
+end (`CLOSERS`), since a message without "@", ".", "#", ">" or "](" leaves the rules that need
+them out altogether (`state.Needs`) and would not exercise them, and with links that do close
+after those (`LINKED`), so that no link is ruled out by the last "](" a target follows either.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ OPTIONS = {
 SIZE = 2000
 LINEAR_BOUND = 4.5
 CLOSERS = " see a.b@c.de #x > [y](z)"
+LINKED = CLOSERS + " [y](a.bc) <a.bc|y>"
 
 
 def repeat(unit: str) -> Callable[[int], str]:
@@ -64,11 +66,17 @@ INPUTS: dict[str, Callable[[int], str]] = {
 }
 
 
-def closed(make: Callable[[int], str]) -> Callable[[int], str]:
-    return lambda n: make(n)[: n - len(CLOSERS)] + CLOSERS
+def closed(make: Callable[[int], str], closers: str) -> Callable[[int], str]:
+    return lambda n: make(n)[: n - len(closers)] + closers
 
 
-INPUTS.update({f"{name}, closed": closed(make) for name, make in list(INPUTS.items())})
+INPUTS.update(
+    {
+        f"{name}, {suffix}": closed(make, closers)
+        for name, make in list(INPUTS.items())
+        for suffix, closers in (("closed", CLOSERS), ("linked", LINKED))
+    }
+)
 
 
 def calls(text: str) -> int:
