@@ -448,14 +448,21 @@ def _bracket_reference(s: State, pos: int) -> Result[Node]:
     return nodes.link(href, label), target[1] + 1
 
 
+# What no part of a Slack-style target holds: a host's characters exclude them all (a host
+# ends at a blank, a line end, "\\" or "|", even after the "_" or "-" that takes the next
+# character), a body stops at each, and a scheme, user info, port or phone has none. So the
+# target from a "<" ends at the first of these at the latest, and the link needs a "|" there.
+_ANGLE_TARGET_STOP = re.compile(r"[ \t\r\n\\|]")
+
+
 def _angle_reference(s: State, pos: int) -> Result[Node]:
-    """ "<" Target "|" Label ">": not tried without a "|" after the first character of a
-    target and a ">" ahead (a run of `<t:` reads a target at every "<" otherwise)."""
-    if (
-        not s.text.startswith("<", pos)
-        or not s.occurs_after(">", pos + 1)
-        or not s.occurs_after("|", pos + 2)
-    ):
+    """ "<" Target "|" Label ">": not tried without a ">" ahead and a "|" as the first of
+    `_ANGLE_TARGET_STOP` after the "<" (a run of `<t:` read a target at every "<" otherwise,
+    to fail at the blank that ends it)."""
+    if not s.text.startswith("<", pos) or not s.occurs_after(">", pos + 1):
+        return None
+    stop = s.next_of(_ANGLE_TARGET_STOP, pos + 1)
+    if stop < pos + 2 or s.text[stop] != "|":
         return None
     target = _target(s, pos + 1, angle=True)
     if target is None or not s.text.startswith("|", target[1]):
