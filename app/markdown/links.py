@@ -418,10 +418,19 @@ def _fails_at_first_closer(s: State, pos: int) -> bool:
     that). So when the first "](" after the "[" takes no target and ")" and no marker follows
     it, the title ends there or earlier under any flags and the link fails. Found this way
     once per "[", instead of reading the title up to that "](" once per combination of open
-    emphases (the memo of the title is keyed by them) to fail there each time."""
+    emphases (the memo of the title is keyed by them) to fail there each time. The answer
+    depends on that "](" only, so it is kept for it: a run of "[" shares one first closer."""
     first = s.next_of(LINK_CLOSER, pos + 1)
     if first < 0:
         return True
+    fails = s.closer_fails.get(first)
+    if fails is None:
+        fails = s.closer_fails[first] = _closer_fails(s, first)
+    return fails
+
+
+def _closer_fails(s: State, first: int) -> bool:
+    """`_fails_at_first_closer` for a "[" whose first "](" is at `first`."""
     after = first + 2
     if any(s.occurs_after(marker, after) for marker in _MARKERS):
         return False
