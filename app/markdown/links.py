@@ -462,17 +462,26 @@ def _bracket_reference(s: State, pos: int) -> Result[Node]:
 # character), a body stops at each, and a scheme, user info, port or phone has none. So the
 # target from a "<" ends at the first of these at the latest, and the link needs a "|" there.
 _ANGLE_TARGET_STOP = re.compile(r"[ \t\r\n\\|]")
+# The same answer when the "|" is close (most Slack links), in one short match; a longer run
+# is left to `next_of`, whose kept answer keeps a long run of "<" linear.
+_NEAR_BAR = re.compile(r"[^ \t\r\n\\|]{1,63}+\|")
 
 
 def _angle_reference(s: State, pos: int) -> Result[Node]:
     """ "<" Target "|" Label ">": not tried without a ">" ahead and a "|" as the first of
     `_ANGLE_TARGET_STOP` after the "<" (a run of `<t:` read a target at every "<" otherwise,
     to fail at the blank that ends it)."""
-    if not s.text.startswith("<", pos) or not s.occurs_after(">", pos + 1):
+    text = s.text
+    if not text.startswith("<", pos) or not s.occurs_after(">", pos + 1):
         return None
-    stop = s.next_of(_ANGLE_TARGET_STOP, pos + 1)
-    if stop < pos + 2 or s.text[stop] != "|":
-        return None
+    last = s.scans.get(_ANGLE_TARGET_STOP)  # `next_of`'s kept answer, when it holds here
+    if last is not None and last[0] <= pos + 1 <= last[1]:
+        if last[2] < pos + 2 or text[last[2]] != "|":
+            return None
+    elif not _NEAR_BAR.match(text, pos + 1):
+        stop = s.next_of(_ANGLE_TARGET_STOP, pos + 1)  # kept per message: linear in a run
+        if stop < pos + 2 or text[stop] != "|":
+            return None
     target = _target(s, pos + 1, angle=True)
     if target is None or not s.text.startswith("|", target[1]):
         return None
