@@ -418,10 +418,19 @@ def _fails_at_first_closer(s: State, pos: int) -> bool:
     that). So when the first "](" after the "[" takes no target and ")" and no marker follows
     it, the title ends there or earlier under any flags and the link fails. Found this way
     once per "[", instead of reading the title up to that "](" once per combination of open
-    emphases (the memo of the title is keyed by them) to fail there each time."""
+    emphases (the memo of the title is keyed by them) to fail there each time. The answer
+    depends on that "](" only, so it is kept for it: a run of "[" shares one first closer."""
     first = s.next_of(LINK_CLOSER, pos + 1)
     if first < 0:
         return True
+    fails = s.closer_fails.get(first)
+    if fails is None:
+        fails = s.closer_fails[first] = _closer_fails(s, first)
+    return fails
+
+
+def _closer_fails(s: State, first: int) -> bool:
+    """`_fails_at_first_closer` for a "[" whose first "](" is at `first`."""
     after = first + 2
     if any(s.occurs_after(marker, after) for marker in _MARKERS):
         return False
@@ -448,15 +457,31 @@ def _bracket_reference(s: State, pos: int) -> Result[Node]:
     return nodes.link(href, label), target[1] + 1
 
 
+# What no part of a Slack-style target holds: a host's characters exclude them all (a host
+# ends at a blank, a line end, "\\" or "|", even after the "_" or "-" that takes the next
+# character), a body stops at each, and a scheme, user info, port or phone has none. So the
+# target from a "<" ends at the first of these at the latest, and the link needs a "|" there.
+_ANGLE_TARGET_STOP = re.compile(r"[ \t\r\n\\|]")
+# The same answer when the "|" is close (most Slack links), in one short match; a longer run
+# is left to `next_of`, whose kept answer keeps a long run of "<" linear.
+_NEAR_BAR = re.compile(r"[^ \t\r\n\\|]{1,63}+\|")
+
+
 def _angle_reference(s: State, pos: int) -> Result[Node]:
-    """ "<" Target "|" Label ">": not tried without a "|" after the first character of a
-    target and a ">" ahead (a run of `<t:` reads a target at every "<" otherwise)."""
-    if (
-        not s.text.startswith("<", pos)
-        or not s.occurs_after(">", pos + 1)
-        or not s.occurs_after("|", pos + 2)
-    ):
+    """ "<" Target "|" Label ">": not tried without a ">" ahead and a "|" as the first of
+    `_ANGLE_TARGET_STOP` after the "<" (a run of `<t:` read a target at every "<" otherwise,
+    to fail at the blank that ends it)."""
+    text = s.text
+    if not text.startswith("<", pos) or not s.occurs_after(">", pos + 1):
         return None
+    last = s.scans.get(_ANGLE_TARGET_STOP)  # `next_of`'s kept answer, when it holds here
+    if last is not None and last[0] <= pos + 1 <= last[1]:
+        if last[2] < pos + 2 or text[last[2]] != "|":
+            return None
+    elif not _NEAR_BAR.match(text, pos + 1):
+        stop = s.next_of(_ANGLE_TARGET_STOP, pos + 1)  # kept per message: linear in a run
+        if stop < pos + 2 or text[stop] != "|":
+            return None
     target = _target(s, pos + 1, angle=True)
     if target is None or not s.text.startswith("|", target[1]):
         return None

@@ -90,6 +90,7 @@ class State:
     """Everything a rule may read; rules are functions of (state, position)."""
 
     __slots__ = (
+        "closer_fails",
         "colors",
         "custom_domains",
         "emoticons",
@@ -134,6 +135,8 @@ class State:
         # where the last "](" that closes a link starts (links.last_link_closer), once asked
         self.link_closer: int | None = None
         self.targets: dict[int, Any] = {}  # a link target read after a "](", by position
+        # whether the "](" at a position fails every "[" it is the first closer of (links.py)
+        self.closer_fails: dict[int, bool] = {}
 
     def item_tag(self) -> int:
         """The low bits of the memo slots of `item` under the current flags."""
