@@ -21,6 +21,7 @@ Everything else (GET, GraphiQL, WebSockets, multipart, health, metrics) goes to 
 from __future__ import annotations
 
 import logging
+import posixpath
 from collections.abc import Iterable, Sequence
 
 import orjson
@@ -59,7 +60,7 @@ class Front:
         self.schema = schema
         self.documents = documents
         self.forward_headers = list(forward_headers)
-        self.forwarded = frozenset(name.lower().encode("latin-1") for name in self.forward_headers)
+        self.forwarded = forwarding.header_names(self.forward_headers)
         self.max_body_bytes = max_body_bytes
         self.cross_origin = cross_origin
         # Each route behind the guards the FastAPI app puts in front of it, in the same order.
@@ -109,7 +110,7 @@ class Front:
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
             await guarded(scope, receive, send)
             return
-        request_id = forwarding.begin_raw(scope["headers"], self.forwarded).request_id
+        request_id = forwarding.begin(scope["headers"], self.forwarded).request_id
         try:
             response = await route.endpoint(Request(scope, receive, send))
         except Exception:
@@ -165,7 +166,7 @@ class Front:
         if prepared is None:
             await self.app(scope, replay(read, receive), send)
             return
-        request_id = forwarding.begin_raw(scope["headers"], self.forwarded).request_id
+        request_id = forwarding.begin(scope["headers"], self.forwarded).request_id
         try:
             answer = await prepared.answer(scope["app"].state.backend, request_id)
         except Exception:
@@ -204,8 +205,4 @@ def _common_prefix(paths: list[str]) -> str:
     """The start every route's path shares (up to its last '/'), to skip the rest fast."""
     if not paths:
         return ""
-    first, last = min(paths), max(paths)
-    size = 0
-    while size < min(len(first), len(last)) and first[size] == last[size]:
-        size += 1
-    return first[: first.rfind("/", 0, size + 1) + 1] if size else ""
+    return posixpath.commonpath([posixpath.dirname(path) for path in paths]).rstrip("/") + "/"

@@ -34,13 +34,13 @@ class RequestScope:
 
     def __init__(self, app: ASGIApp, forward_headers: Iterable[str]) -> None:
         self.app = app
-        self.forward_headers = list(forward_headers)
+        self.forward_headers = forwarding.header_names(forward_headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        incoming = forwarding.begin(Headers(scope=scope), self.forward_headers)
+        incoming = forwarding.begin(scope["headers"], self.forward_headers)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

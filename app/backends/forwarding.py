@@ -46,17 +46,16 @@ _current: contextvars.ContextVar[IncomingRequest | None] = contextvars.ContextVa
 )
 
 
-def begin(headers: Mapping[str, str], allowed: Iterable[str]) -> IncomingRequest:
-    """Record the request being served, once, as it arrives: its id (the client's own
-    X-Request-Id when it is a plain token) and the allow-listed headers."""
-    allow = {name.lower() for name in allowed}
-    kept = {name: value for name, value in headers.items() if name.lower() in allow}
-    return _begin(headers.get("x-request-id") or "", kept)
+def header_names(names: Iterable[str]) -> frozenset[bytes]:
+    """Header names as an ASGI scope carries them (lower-case bytes), encoded once by each
+    caller of `begin`."""
+    return frozenset(name.lower().encode("latin-1") for name in names)
 
 
-def begin_raw(headers: Iterable[tuple[bytes, bytes]], allowed: frozenset[bytes]) -> IncomingRequest:
-    """`begin` over an ASGI scope's raw headers (lower-case names), `allowed` lower-cased
-    and encoded once by the caller: the same record without a decoded copy of every header."""
+def begin(headers: Iterable[tuple[bytes, bytes]], allowed: frozenset[bytes]) -> IncomingRequest:
+    """Record the request being served, once, as it arrives, from an ASGI scope's raw headers:
+    its id (the client's own X-Request-Id when it is a plain token) and the allow-listed
+    headers (`allowed` from `header_names`), without a decoded copy of every header."""
     offered = None
     kept: dict[str, str] = {}
     for name, value in headers:
