@@ -20,7 +20,6 @@ Everything else (GET, GraphiQL, WebSockets, multipart, health, metrics) goes to 
 
 from __future__ import annotations
 
-import logging
 import posixpath
 from collections.abc import Iterable, Sequence
 
@@ -32,10 +31,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.backends import forwarding
 from app.graphql import lean
 from app.graphql.schema import Schema
-from app.middleware import BodySizeLimit, JsonErrors, RequestScope, graphql_error_response
+from app.middleware import BodySizeLimit, JsonErrors, RequestScope, answer_bug
 from app.persisted_queries import DocumentCache, replay
-
-log = logging.getLogger("app.http")
 
 GRAPHQL_PATH = "/graphql"
 JSON = b"application/json"
@@ -114,7 +111,7 @@ class Front:
         try:
             response = await route.endpoint(Request(scope, receive, send))
         except Exception:
-            await _bug(scope, receive, send, request_id)
+            await answer_bug(scope, receive, send, request_id)
             return
         response.headers["X-Request-Id"] = request_id
         await response(scope, receive, send)
@@ -170,7 +167,7 @@ class Front:
         try:
             answer = await prepared.answer(scope["app"].state.backend, request_id)
         except Exception:
-            await _bug(scope, receive, send, request_id)
+            await answer_bug(scope, receive, send, request_id)
             return
         await send(
             {
@@ -184,16 +181,6 @@ class Front:
             }
         )
         await send({"type": "http.response.body", "body": answer})
-
-
-async def _bug(scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
-    """As JsonErrors does: a bug answers a JSON 500 with the id to find it in the log."""
-    log.exception("unhandled error on %s %s", scope["method"], scope["path"])
-    response = graphql_error_response(
-        500, "Internal server error.", "INTERNAL_SERVER_ERROR", requestId=request_id
-    )
-    response.headers["X-Request-Id"] = request_id
-    await response(scope, receive, send)
 
 
 def _has_origin(scope: Scope) -> bool:

@@ -141,11 +141,18 @@ class JsonErrors:
         try:
             await self.app(scope, receive, sent)
         except Exception:
-            request_id = forwarding.current().request_id
-            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if sent.started:
+                log.exception("unhandled error on %s %s", scope["method"], scope["path"])
                 raise
-            response = graphql_error_response(
-                500, "Internal server error.", "INTERNAL_SERVER_ERROR", requestId=request_id
-            )
-            await response(scope, receive, send)
+            await answer_bug(scope, receive, send, forwarding.current().request_id)
+
+
+async def answer_bug(scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+    """Log the exception being handled, and answer a JSON 500 with the request's id to find
+    it in the log (also in X-Request-Id, for callers that answer before RequestScope could)."""
+    log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+    response = graphql_error_response(
+        500, "Internal server error.", "INTERNAL_SERVER_ERROR", requestId=request_id
+    )
+    response.headers["X-Request-Id"] = request_id
+    await response(scope, receive, send)

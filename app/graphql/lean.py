@@ -18,7 +18,7 @@ both ways and compares the answers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from inspect import isawaitable
 from typing import Any, cast
 
@@ -129,7 +129,7 @@ def prepare(schema: Schema, documents: DocumentCache, payload: dict[str, Any]) -
         # A syntax error, or too many tokens: Strawberry codes it (`process_errors`).
         errors = [error]
         schema._process_errors(errors)
-        return _with_errors(request, errors)
+        return replace(request, errors=errors)
     except Exception:
         return None
     operation = get_operation_ast(document, operation_name)
@@ -140,17 +140,5 @@ def prepare(schema: Schema, documents: DocumentCache, payload: dict[str, Any]) -
     )
     if errors:
         schema._process_errors(errors)  # in place, in the cache, as Strawberry's path does
-        return _with_errors(request, errors)
-    return Prepared(schema, query, document, variables, operation_name, extensions)
-
-
-def _with_errors(request: Prepared, errors: list[GraphQLError]) -> Prepared:
-    return Prepared(
-        request.schema,
-        request.query,
-        None,
-        request.variables,
-        request.operation_name,
-        request.extensions,
-        errors,
-    )
+        return replace(request, errors=errors)
+    return replace(request, document=document)
