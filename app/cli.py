@@ -16,7 +16,16 @@ from typing import Any
 
 from app.settings import Settings
 
-SERVE_FLAGS = ("host", "port", "backend", "upstream_url", "database", "workers", "production")
+SERVE_FLAGS = (
+    "host",
+    "port",
+    "backend",
+    "upstream_url",
+    "database",
+    "workers",
+    "production",
+    "rate_limit",
+)
 
 
 def _add_setting_flag(command: argparse.ArgumentParser, name: str) -> None:
@@ -70,6 +79,7 @@ def serve(settings: Settings) -> None:
             host=settings.host,
             port=settings.port,
             log_config=None,
+            proxy_headers=False,  # the app believes TRUSTED_PROXIES only (app/main.py)
             **websocket_options(settings),
             timeout_graceful_shutdown=settings.shutdown_timeout,
         )
@@ -114,6 +124,7 @@ def run_worker(host: str, port: int) -> None:
     config = uvicorn.Config(
         app,
         log_config=None,
+        proxy_headers=False,  # the app believes TRUSTED_PROXIES only (app/main.py)
         **websocket_options(settings),
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.backends import forwarding
+from app import request_scope
 from app.graphql import lean
 from app.graphql.schema import Schema
 from app.middleware import BodySizeLimit, JsonErrors, RequestScope, answer_bug
@@ -57,7 +57,7 @@ class Front:
         self.schema = schema
         self.documents = documents
         self.forward_headers = list(forward_headers)
-        self.forwarded = forwarding.header_names(self.forward_headers)
+        self.forwarded = request_scope.header_names(self.forward_headers)
         self.max_body_bytes = max_body_bytes
         self.cross_origin = cross_origin
         # Each route behind the guards the FastAPI app puts in front of it, in the same order.
@@ -107,7 +107,7 @@ class Front:
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
             await guarded(scope, receive, send)
             return
-        request_id = forwarding.begin(scope["headers"], self.forwarded).request_id
+        request_id = request_scope.begin(scope, self.forwarded).request_id
         try:
             response = await route.endpoint(Request(scope, receive, send))
         except Exception:
@@ -163,7 +163,7 @@ class Front:
         if prepared is None:
             await self.app(scope, replay(read, receive), send)
             return
-        request_id = forwarding.begin(scope["headers"], self.forwarded).request_id
+        request_id = request_scope.begin(scope, self.forwarded).request_id
         try:
             answer = await prepared.answer(scope["app"].state.backend, request_id)
         except Exception:

@@ -25,7 +25,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from app.backends.forwarding import request_id
+from app.request_scope import request_id
 
 REDACTED = "[REDACTED]"
 SECRET_NAMES = r"(?:token|visitor[-_]?token|x-auth-token|x-user-id|authorization|password|cookie)"

@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -19,9 +20,10 @@ from starlette.requests import HTTPConnection
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from app import logs
-from app.backends import forwarding, make_backend
+from app import logs, request_scope
+from app.backends import make_backend
 from app.backends.base import LivechatBackend
 from app.backends.guarded import GuardedBackend
 from app.front import Front
@@ -90,17 +92,24 @@ def tracer_provider_for(settings: Settings) -> TracerProvider | None:
 class LivechatApp(FastAPI):
     """FastAPI, with the front door (`app.front.Front`) in front of all of it (its per-request
     telemetry check and its middleware stack included): the requests clients send most are
-    answered there, everything else by FastAPI as usual."""
+    answered there, everything else by FastAPI as usual. Outside everything, when proxies are
+    trusted, uvicorn's `ProxyHeadersMiddleware` makes the scope's client the visitor they
+    forward for (the address `app.request_scope` reads)."""
 
     front: Callable[[ASGIApp], ASGIApp] | None = None
+    trusted_proxies: Sequence[str] = ()
     _entrance: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.front is None:
-            await super().__call__(scope, receive, send)
-            return
         if self._entrance is None:
-            self._entrance = self.front(partial(FastAPI.__call__, self))
+            entrance: ASGIApp = partial(FastAPI.__call__, self)
+            if self.front is not None:
+                entrance = self.front(entrance)
+            if self.trusted_proxies:
+                # uvicorn types its ASGI apps more narrowly than Starlette; the same protocol.
+                proxied = ProxyHeadersMiddleware(cast(Any, entrance), list(self.trusted_proxies))
+                entrance = cast(ASGIApp, proxied)
+            self._entrance = entrance
         scope["app"] = self  # as Starlette does, for the front's routes and backend
         await self._entrance(scope, receive, send)
 
@@ -139,10 +148,11 @@ def create_app(
         summary="A typed GraphQL API for Rocket.Chat's Omnichannel livechat.",
         lifespan=lifespan,
     )
+    app.trusted_proxies = settings.trusted_proxies
 
     async def context(request: HTTPConnection) -> Context:  # a Request or a WebSocket
         return Context(
-            backend=request.app.state.backend, request_id=forwarding.current().request_id
+            backend=request.app.state.backend, request_id=request_scope.current().request_id
         )
 
     observers: list[object] = []

@@ -10,7 +10,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.backends import forwarding
+from app import request_scope
 
 log = logging.getLogger("app.http")
 
@@ -34,13 +34,13 @@ class RequestScope:
 
     def __init__(self, app: ASGIApp, forward_headers: Iterable[str]) -> None:
         self.app = app
-        self.forward_headers = forwarding.header_names(forward_headers)
+        self.forward_headers = request_scope.header_names(forward_headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        incoming = forwarding.begin(scope["headers"], self.forward_headers)
+        incoming = request_scope.begin(scope, self.forward_headers)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -144,7 +144,7 @@ class JsonErrors:
             if sent.started:
                 log.exception("unhandled error on %s %s", scope["method"], scope["path"])
                 raise
-            await answer_bug(scope, receive, send, forwarding.current().request_id)
+            await answer_bug(scope, receive, send, request_scope.current().request_id)
 
 
 async def answer_bug(scope: Scope, receive: Receive, send: Send, request_id: str) -> None:

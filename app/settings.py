@@ -1,11 +1,12 @@
 """All configuration in one typed object, read from LIVECHAT_GRAPHQL_* environment variables."""
 
+import ipaddress
 import json
 import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -79,6 +80,17 @@ class Settings(BaseSettings):
         default_factory=lambda: ["X-Auth-Token", "X-User-Id", "Accept-Language"],
         description="request headers copied from the GraphQL request to the upstream call",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or CIDRs (a JSON list) of proxies in front of the facade whose"
+        " X-Forwarded-For names the visitor; empty: the TCP peer is the visitor",
+    )
+    rate_limit: Literal["off", "rocketchat"] = Field(
+        default="off",
+        description="in-process: rocketchat limits calls per client address, route and method"
+        " as Rocket.Chat does by default (10 a minute; 5 for POST livechat/visitor and GET"
+        " livechat/room)",
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_access_every: int = Field(
@@ -141,6 +153,16 @@ class Settings(BaseSettings):
     markdown_katex_dollar_syntax: bool = False
     markdown_katex_parenthesis_syntax: bool = True
     markdown_custom_domains: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, proxies: list[str]) -> list[str]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or CIDR") from None
+        return proxies
 
     @model_validator(mode="after")
     def _one_writer(self) -> "Settings":

@@ -31,6 +31,7 @@ def serving(app: FastAPI) -> Iterator[str]:
             port=port,
             log_level="warning",
             lifespan="on",
+            proxy_headers=False,  # as `livechat-graphql serve`: the app's TRUSTED_PROXIES only
             ws=WebSocketProtocol,  # the one `livechat-graphql serve` runs
         )
     )

@@ -18,8 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app import logs
-from app.backends import forwarding
+from app import logs, request_scope
 from tests.servers import free_port
 
 
@@ -41,7 +40,7 @@ def configured(log_format: logs.LogFormat) -> Iterator[io.StringIO]:
 
 def test_text_lines_carry_the_request_id_and_no_secret() -> None:
     with configured("text") as written:
-        forwarding.begin([(b"x-request-id", b"req-42")], frozenset())
+        request_scope.begin({"headers": [(b"x-request-id", b"req-42")]}, frozenset())
         logging.getLogger("app.test").warning("visitor token=%s refused", "s3cret")
     line = written.getvalue().strip()
     assert line.endswith("WARNING app.test: visitor token=[REDACTED] refused [request req-42]")
@@ -50,7 +49,7 @@ def test_text_lines_carry_the_request_id_and_no_secret() -> None:
 
 def test_json_lines_carry_the_request_id() -> None:
     with configured("json") as written:
-        forwarding.begin([(b"x-request-id", b"req-43")], frozenset())
+        request_scope.begin({"headers": [(b"x-request-id", b"req-43")]}, frozenset())
         logging.getLogger("app.test").error("boom")
     entry = json.loads(written.getvalue())
     assert entry["requestId"] == "req-43"

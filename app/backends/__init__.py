@@ -21,10 +21,16 @@ if TYPE_CHECKING:
 
 
 async def make_backend(settings: Settings) -> LivechatBackend:
-    """The backend the settings name."""
+    """The backend the settings name (in-process: behind Rocket.Chat's rate limiter when
+    `settings.rate_limit` asks for it)."""
     if settings.backend == "upstream":
         return upstream_backend(settings)
-    return await inprocess_backend(settings)
+    backend = await inprocess_backend(settings)
+    if settings.rate_limit == "rocketchat":
+        from app.backends.inprocess.limits import RateLimitedBackend, RocketChatLimiter
+
+        return RateLimitedBackend(backend, RocketChatLimiter())
+    return backend
 
 
 async def inprocess_backend(

@@ -40,6 +40,7 @@ from app.backends.base import (
     RoomEvent,
     RoomEvents,
 )
+from app.backends.inprocess.limits import meteor_address
 from app.backends.rocketchat_json import message_to_json, parse_datetime
 
 log = logging.getLogger("app.ddp")
@@ -139,6 +140,8 @@ class DdpServer:
     async def serve(self, websocket: WebSocket) -> None:
         await websocket.accept()
         session = DdpSession(websocket, self.backend_of(websocket), self.heartbeat)
+        peer = websocket.client.host if websocket.client else None
+        session.client_address = meteor_address(websocket.scope["headers"], peer)
         self.sessions.add(session)
         try:
             await session.run()
@@ -155,6 +158,7 @@ class DdpSession:
         self.backend = backend
         self.heartbeat = heartbeat
         self.connected = False
+        self.client_address: str | None = None  # as Rocket.Chat would see it
         self.subscriptions: dict[str, asyncio.Task[None]] = {}
         self._send_lock = asyncio.Lock()
 

@@ -28,6 +28,7 @@ from app.backends.base import (
     TokenParamNotProvided,
     VisitorRegistration,
 )
+from app.backends.inprocess.limits import API, RocketChatLimiter, counted, rocketchat_address
 from app.backends.inprocess.service import CLOSED_BY_VISITOR
 from app.backends.rocketchat_json import (
     format_datetime,
@@ -37,7 +38,7 @@ from app.backends.rocketchat_json import (
     visitor_to_json,
 )
 
-PREFIX = "/api/v1/livechat"
+PREFIX = API
 
 
 def _json(body: JsonObject, status_code: int = 200) -> Response:
@@ -85,7 +86,9 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 def _route(method: str, path: str) -> Callable[[Endpoint], Endpoint]:
     def add(endpoint: Endpoint) -> Endpoint:
-        routes.append(Route(PREFIX + path, endpoint, methods=[method]))
+        routes.append(
+            Route(PREFIX + path, _rate_limited(method, PREFIX + path, endpoint), methods=[method])
+        )
         return endpoint
 
     return add
@@ -94,6 +97,39 @@ def _route(method: str, path: str) -> Callable[[Endpoint], Endpoint]:
 def _backend(request: Request) -> LivechatBackend:
     backend: LivechatBackend = request.app.state.backend
     return backend
+
+
+def _limiter(request: Request) -> RocketChatLimiter | None:
+    """The backend's rate limiter, when `RATE_LIMIT=rocketchat` gave it one (beneath the
+    app's input guards)."""
+    backend = _backend(request)
+    inner = getattr(backend, "inner", backend)
+    limiter: RocketChatLimiter | None = getattr(inner, "rate_limiter", None)
+    return limiter
+
+
+def _rate_limited(method: str, route: str, endpoint: Endpoint) -> Endpoint:
+    """The endpoint behind Rocket.Chat's limiter, which counts a call before its parameters
+    are read, from the address Rocket.Chat derives, and puts its headers on the answer."""
+
+    async def limited(request: Request) -> Response:
+        limiter = _limiter(request)
+        if limiter is None:
+            return await endpoint(request)
+        peer = request.client.host if request.client else None
+        verdict = limiter.hit(method, route, rocketchat_address(request.scope["headers"], peer))
+        if verdict is None:
+            return await endpoint(request)
+        headers = verdict.headers(limiter.now())
+        if not verdict.allowed:
+            response = _json({"success": False, "error": verdict.message()}, 429)
+        else:
+            with counted():
+                response = await endpoint(request)
+        response.headers.update(headers)
+        return response
+
+    return limited
 
 
 @_route("POST", "/visitor")

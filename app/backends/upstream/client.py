@@ -26,7 +26,7 @@ import httpx
 import orjson
 from cachetools import LRUCache
 
-from app.backends import forwarding
+from app import request_scope
 from app.backends.base import (
     DeletedMessage,
     InvalidMessage,
@@ -115,11 +115,17 @@ class UpstreamBackend:
     # ---- transport ----
 
     def _headers(self) -> dict[str, str]:
-        """The client's headers, then the forwarded ones and the request id over them."""
-        incoming = forwarding.current()
+        """The client's headers, then the forwarded ones, the visitor's address and agent
+        (Rocket.Chat limits calls per address: see `IncomingRequest.visitor_headers`) and the
+        request id over them."""
+        incoming = request_scope.current()
         headers = self._client_headers.copy()
         for name, value in incoming.forwarded_headers.items():
             headers[name.lower()] = value
+        # Never a client's own X-Forwarded-For (a visitor could pick whose limit to spend).
+        headers.pop("x-forwarded-for", None)
+        headers.pop("x-real-ip", None)
+        headers.update(incoming.visitor_headers())
         headers["x-request-id"] = incoming.request_id
         return headers
 
@@ -309,6 +315,7 @@ class UpstreamBackend:
             self._realtime_url,
             token,
             rid,
+            request_scope.current().visitor_headers(),
             self,
             lambda document: mapping.message(document, self._markdown_for),
             self._ddp_timing,

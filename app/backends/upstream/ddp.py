@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.http11 import USER_AGENT
 
 from app.backends.base import JsonObject
 
@@ -53,9 +55,15 @@ class DdpConnection:
         self.timing = timing
 
     @classmethod
-    async def open(cls, url: str, timing: DdpTiming) -> DdpConnection:
+    async def open(
+        cls, url: str, timing: DdpTiming, headers: Mapping[str, str] | None = None
+    ) -> DdpConnection:
+        extra = dict(headers or {})
+        agent = extra.pop("user-agent", None)  # in place of websockets' own, not beside it
         socket = await connect(
             url,
+            additional_headers=extra,
+            user_agent_header=agent or USER_AGENT,
             open_timeout=timing.connect_timeout,
             ping_interval=None,  # DDP's own ping, as Rocket.Chat expects
             close_timeout=1,

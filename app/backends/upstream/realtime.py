@@ -29,7 +29,7 @@ import contextlib
 import itertools
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -91,6 +91,7 @@ class UpstreamRoomEvents:
         url: str,
         token: str,
         rid: str,
+        headers: Mapping[str, str],
         reader: RoomReader,
         parse_message: Callable[[JsonObject], Message],
         timing: DdpTiming,
@@ -101,6 +102,9 @@ class UpstreamRoomEvents:
         self.url = url
         self.token = token
         self.rid = rid
+        # The visitor's address and agent on every upgrade, reconnects included: Rocket.Chat
+        # counts DDP calls per connection and takes the address from X-Forwarded-For.
+        self.headers = dict(headers)
         self._reader = reader
         self._parse = parse_message
         self._timing = timing
@@ -135,7 +139,7 @@ class UpstreamRoomEvents:
             if attempt:
                 await self._sleep(self._backoff(attempt))
             try:
-                connection = await DdpConnection.open(self.url, self._timing)
+                connection = await DdpConnection.open(self.url, self._timing, self.headers)
                 early = await connection.subscribe(self._streams)
                 break
             except Refused as refused:
@@ -209,7 +213,7 @@ class UpstreamRoomEvents:
             await self._sleep(self._backoff(attempt))
             connection: DdpConnection | None = None
             try:
-                connection = await DdpConnection.open(self.url, self._timing)
+                connection = await DdpConnection.open(self.url, self._timing, self.headers)
                 early = await connection.subscribe(self._streams)
                 await self._back_fill()
                 self.reconnects += 1

@@ -129,12 +129,16 @@ class Retrying:
     ) -> httpx.Response:
         budget = self.budget
         reason = ""
+        # Whether an attempt so far may have been carried out by the server: then the caller
+        # is told (`retried`), so that a refusal of the retry can be read as "done before".
+        # Neither a refused connection nor a 429 (Rocket.Chat limits before the handler) was.
+        carried_out = False
         for attempt in range(budget.max_attempts):
             last = attempt == budget.max_attempts - 1
             if attempt:
                 self.retries += 1
                 metrics.count_upstream_retry(method, path, reason)
-                if retried is not None:
+                if retried is not None and carried_out:
                     retried.append(attempt)
             try:
                 response = await call()
@@ -144,6 +148,7 @@ class Retrying:
                 if last or not policy.allows(fault.reached):
                     raise fault.failure from None
                 reason = fault.kind
+                carried_out = carried_out or fault.reached is not Reached.CONNECT
                 await self._sleep(self.backoff(attempt))
                 continue
             status = response.status_code
@@ -158,6 +163,7 @@ class Retrying:
             if status in RETRYABLE_STATUSES and policy.statuses and not last:
                 log.info("upstream %s, retrying", status)
                 reason = str(status)
+                carried_out = True  # a proxy may answer so after the server took it
                 await self._sleep(self.backoff(attempt))
                 continue
             if status >= 500:
