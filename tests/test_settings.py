@@ -44,3 +44,13 @@ def test_a_worker_reads_back_exactly_the_parent_s_settings(
     parent.export_to_environment()
     assert environment["LIVECHAT_GRAPHQL_FORWARD_HEADERS"] == '["X-Auth-Token"]'
     assert Settings() == parent
+
+
+def test_trusted_proxies_are_addresses_or_networks_read_as_a_json_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LIVECHAT_GRAPHQL_TRUSTED_PROXIES", '["10.0.0.0/8", "192.0.2.1", "::1"]')
+    assert Settings().trusted_proxies == ["10.0.0.0/8", "192.0.2.1", "::1"]
+    assert Settings(trusted_proxies=[]).trusted_proxies == []
+    with pytest.raises(ValidationError, match="'proxy.example' is not an IP address or CIDR"):
+        Settings(trusted_proxies=["proxy.example"])
