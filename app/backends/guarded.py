@@ -4,7 +4,6 @@ Rocket.Chat's, are refused as INVALID_PARAMS before they reach storage or an ups
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,7 +11,6 @@ from app.backends.base import (
     HISTORY_LIMIT,
     DeletedMessage,
     InvalidParams,
-    JsonObject,
     LivechatBackend,
     Message,
     OutgoingMessage,
@@ -21,6 +19,7 @@ from app.backends.base import (
     Visitor,
     VisitorRegistration,
 )
+from app.backends.wrapping import Wrapping
 
 
 @dataclass(frozen=True)
@@ -57,11 +56,11 @@ def _path_id(name: str, value: str, limit: int) -> None:
         raise InvalidParams(f"'{name}' must be letters, digits, '-' or '_'")
 
 
-class GuardedBackend:
+class GuardedBackend(Wrapping):
     """Delegates to `inner` once the input passes the caps."""
 
     def __init__(self, inner: LivechatBackend, caps: InputCaps = InputCaps()) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.caps = caps
 
     async def register_visitor(self, registration: VisitorRegistration) -> Visitor:
@@ -130,14 +129,3 @@ class GuardedBackend:
         _cap("token", token, self.caps.token)
         _cap("rid", rid, self.caps.identifier)
         return await self.inner.subscribe_room(token, rid)
-
-    def health(self) -> JsonObject:
-        """What the inner backend reports for /healthz, if it reports anything."""
-        report: Callable[[], JsonObject] | None = getattr(self.inner, "health", None)
-        return report() if report is not None else {}
-
-    async def readiness(self) -> str | None:
-        return await self.inner.readiness()
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()

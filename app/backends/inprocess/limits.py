@@ -29,7 +29,6 @@ from datetime import datetime
 from app import request_scope
 from app.backends.base import (
     DeletedMessage,
-    JsonObject,
     LivechatBackend,
     Message,
     OutgoingMessage,
@@ -39,6 +38,7 @@ from app.backends.base import (
     Visitor,
     VisitorRegistration,
 )
+from app.backends.wrapping import Wrapping
 
 API = "/api/v1/livechat"
 
@@ -206,12 +206,12 @@ OPERATION_ROUTES = {
 }
 
 
-class RateLimitedBackend:
+class RateLimitedBackend(Wrapping):
     """The in-process backend with each operation counted against the Rocket.Chat route it
     stands for, from the visitor's address; a refusal is `RateLimited` (RATE_LIMITED)."""
 
     def __init__(self, inner: LivechatBackend, limiter: RocketChatLimiter) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.rate_limiter = limiter
 
     def _count(self, operation: str) -> None:
@@ -262,13 +262,3 @@ class RateLimitedBackend:
     async def subscribe_room(self, token: str, rid: str) -> RoomEvents:
         # Rocket.Chat's DDP limits are per connection, not these; a subscription is not a call.
         return await self.inner.subscribe_room(token, rid)
-
-    def health(self) -> JsonObject:
-        report: Callable[[], JsonObject] | None = getattr(self.inner, "health", None)
-        return report() if report is not None else {}
-
-    async def readiness(self) -> str | None:
-        return await self.inner.readiness()
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
