@@ -161,7 +161,7 @@ def email(s: State, pos: int) -> Result[Node]:
 def url(s: State, pos: int) -> Result[Node]:
     """A URL, tried only when [^ \\t\\r\\n:./@]* ("://" / ".") is ahead and, after a ".",
     something a host may go on with (a "." before a blank or the end is no host's, so "1. "
-    is no URL)."""
+    is no URL; but "localhost" is a host without one, and "localhost." a URL)."""
     text = s.text
     stop = pos + 1
     if stop >= s.length or text[stop] not in _URL_STOPS:
@@ -169,7 +169,9 @@ def url(s: State, pos: int) -> Result[Node]:
     if stop < 0:
         return None
     if text[stop] == ".":
-        if stop + 1 >= s.length or text[stop + 1] in _NO_DOMAIN_AFTER:
+        if (stop + 1 >= s.length or text[stop + 1] in _NO_DOMAIN_AFTER) and not text.startswith(
+            "localhost", pos
+        ):
             return None
     elif not text.startswith("://", stop):
         return None
