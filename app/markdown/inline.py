@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import cast
 
-from app.markdown import emoji, emphasis, links, nodes, text
+from app.markdown import emoji, emphasis, nodes, text, urls
 from app.markdown.state import POS_SHIFT, Memo, Needs, Node, Result, State
 from app.markdown.text import reduce_plain_texts
 
@@ -155,7 +155,7 @@ def email(s: State, pos: int) -> Result[Node]:
         stop = s.next_of(EMAIL_STOP, stop)
     if stop < 0 or text[stop] != "@" or stop + 1 >= s.length or text[stop + 1] in _NO_DOMAIN_AFTER:
         return None
-    return links.autolinked_email(s, pos)
+    return urls.autolinked_email(s, pos)
 
 
 def url(s: State, pos: int) -> Result[Node]:
@@ -175,7 +175,7 @@ def url(s: State, pos: int) -> Result[Node]:
             return None
     elif not text.startswith("://", stop):
         return None
-    return links.autolinked_url(s, pos)
+    return urls.autolinked_url(s, pos)
 
 
 # The high surrogates of the emoji planes. At one of them the item table tries an address, a
@@ -221,7 +221,7 @@ def underscore_domain(s: State, pos: int) -> Result[Node]:
         return None
     if s.lacks & Needs.DOT_OR_COLON and not s.text.startswith("localhost", pos + 1):
         return None  # a domain name is "localhost" or has a dot
-    end = links.domain_name(s, pos + 1)
+    end = urls.domain_name(s, pos + 1)
     if end < 0:
         return None
     if end < s.length and s.text[end] == "_":
