@@ -133,7 +133,11 @@ def _bold_goes_on(s: State, pos: int) -> bool:
 
 
 # Words joined by blanks (see text.WORDS), the last one before a space, a line end, "*" or "~",
-# where a bold's own text run stops; the blanks between are whitespace items.
+# where a bold's own text run stops; the blanks between are whitespace items. No other item
+# starts at one of the words: code, links, timestamps and mentions need their own first
+# character ("@" and "#" also end a word, for a letter glued to them), and `word_`, a keycap
+# and the emoticons that start with a letter or digit (`D:`, `B-)`, `8)`, `O:)`, `O_O`, ...)
+# need a second character that EMPHASIS_TAIL leaves out and that is not one of " \n*~".
 _EMPHASIS_WORD = f"{text.WORD}{text.EMPHASIS_TAIL}*+"
 BOLD_WORDS = re.compile(f"(?:{_EMPHASIS_WORD} [ \t]*+)*{_EMPHASIS_WORD}(?=[ \n*~]|\\Z)")
 # The same in an italic, which may also end at "_" (no `word_` is tried inside an italic),
