@@ -110,3 +110,16 @@ def test_the_regression_fixtures_hold_the_references_answers(reference: Referenc
     cases = [json.loads(line) for line in lines]
     answers = reference.answers([(case["input"], case["options"]) for case in cases])
     assert [answer.get("ast") for answer in answers] == [case["expected"] for case in cases]
+
+
+def test_a_difference_is_cut_down_to_the_shortest_message_that_shows_it() -> None:
+    """What a failure shows: the generated message cut down to the characters it needs."""
+    asked: list[int] = []
+
+    def shows(texts: list[str]) -> list[bool]:
+        asked.append(len(texts))
+        return ["_" in text and ":/" in text.split("_", 1)[1] for text in texts]
+
+    message = "x *y* _ :/ :/ :l: h_e ~z~ [t](u.io)"
+    assert minimise(message, shows) == "_:/"
+    assert len(asked) < len(message)  # a batch per step, not a round trip per candidate
