@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=int,
         default=25,
         help="sends per client in tests/test_load.py (64 clients); 100 for the full run",
+    )
+    parser.addoption(
+        "--markdown-seed",
+        type=int,
+        default=random.randrange(2**32),
+        help="seed of tests/test_markdown_differential.py's messages (default: a fresh one)",
+    )
+    parser.addoption(
+        "--markdown-messages",
+        type=int,
+        default=20_000,
+        help="messages tests/test_markdown_differential.py compares with the reference parser",
     )
 
 

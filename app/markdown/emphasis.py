@@ -133,11 +133,17 @@ def _bold_goes_on(s: State, pos: int) -> bool:
 
 
 # Words joined by blanks (see text.WORDS), the last one before a space, a line end, "*" or "~",
-# where a bold's own text run stops; the blanks between are whitespace items.
+# where a bold's own text run stops; the blanks between are whitespace items. No other item
+# starts at one of the words: code, links, timestamps and mentions need their own first
+# character ("@" and "#" also end a word, for a letter glued to them), and `word_`, a keycap
+# and the emoticons that start with a letter or digit (`D:`, `B-)`, `8)`, `O:)`, `O_O`, ...)
+# need a second character that EMPHASIS_TAIL leaves out and that is not one of " \n*~".
 _EMPHASIS_WORD = f"{text.WORD}{text.EMPHASIS_TAIL}*+"
 BOLD_WORDS = re.compile(f"(?:{_EMPHASIS_WORD} [ \t]*+)*{_EMPHASIS_WORD}(?=[ \n*~]|\\Z)")
-# The same in an italic, which may also end at "_" (no `word_` is tried inside an italic).
-ITALIC_WORDS = re.compile(f"(?:{_EMPHASIS_WORD} [ \t]*+)*{_EMPHASIS_WORD}(?=[ \n*_~]|\\Z)")
+# The same in an italic, which may also end at "_" (no `word_` is tried inside an italic),
+# except at a last word "O" before "_O": the emoticon `O_O` (the only one whose first character
+# is a word's and whose second may follow a word here) is an item that starts there.
+ITALIC_WORDS = re.compile(f"(?:{_EMPHASIS_WORD} [ \t]*+)*(?!O_O){_EMPHASIS_WORD}(?=[ \n*_~]|\\Z)")
 
 
 def _bold_item(s: State, pos: int) -> Result[Node]:
@@ -219,33 +225,12 @@ def _glued(s: State, pos: int, marker: str, word: re.Pattern[str]) -> Result[Nod
     tail = word.match(s.text, end + len(marker))
     if not tail:
         return None
+    # Merged once more with the markers, as the reference does. Not a join of the ends only: a
+    # shortcode or emoticon anywhere in the content now has the merged runs for neighbours
+    # (" h" where its items had " " then "h"), which may turn it into text.
     content = _content(Memo.ITALIC_ITEMS, _italic_item, s, start, end)
-    after = marker + tail.group(0)
-    first, last = content[0]["type"], content[-1]["type"]
-    if first == "EMOJI" or last == "EMOJI":  # the text around may turn it into text
-        parts = [nodes.plain(marker), *content, nodes.plain(after)]
-        return cast(Node, reduce_plain_texts(parts)), tail.end()
-    # `content` is merged already: only its ends can join the markers' text
-    if len(content) == 1:
-        only = content[0]
-        joined = (
-            [nodes.plain(marker + only["value"] + after)]
-            if first == "PLAIN_TEXT"
-            else [nodes.plain(marker), only, nodes.plain(after)]
-        )
-        return cast(Node, joined), tail.end()
-    head = (
-        [nodes.plain(marker + content[0]["value"])]
-        if first == "PLAIN_TEXT"
-        else [nodes.plain(marker), content[0]]
-    )
-    last_node = content[-1]
-    rest = (
-        [nodes.plain(last_node["value"] + after)]
-        if last == "PLAIN_TEXT"
-        else [last_node, nodes.plain(after)]
-    )
-    return cast(Node, head + content[1:-1] + rest), tail.end()
+    parts = [nodes.plain(marker), *content, nodes.plain(marker + tail.group(0))]
+    return cast(Node, reduce_plain_texts(parts)), tail.end()
 
 
 def _italic(s: State, pos: int) -> Result[Node]:

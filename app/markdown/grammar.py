@@ -20,7 +20,7 @@ the order among the rules a character allows is the order written here.
 
 from __future__ import annotations
 
-from app.markdown import blocks, emoji, emphasis, inline, links, tables, text, timestamps
+from app.markdown import blocks, emoji, emphasis, inline, links, tables, text, timestamps, urls
 from app.markdown.state import ByFirstChar, Grammar, Needs, NodeRule, Starts, among
 
 _EMOTICON_STARTS = among(emoji.EMOTICON_FIRST_CHARS)
@@ -35,7 +35,7 @@ def _words_start(char: str) -> bool:
 
 
 def _email_starts(char: str) -> bool:
-    return links.LOCAL_START.match(char) is not None  # "mailto:" starts with a letter too
+    return urls.LOCAL_START.match(char) is not None  # "mailto:" starts with a letter too
 
 
 def _mention_starts(char: str) -> bool:
@@ -99,7 +99,7 @@ ITEM = ByFirstChar(
     (inline.spoiler, among("|")),
     (text.user_mention, among("@")),
     (text.inline_code, among("`")),
-    (links.autolinked_phone, among("+")),
+    (urls.autolinked_phone, among("+")),
     (emoji.shortcode_or_unicode, among(":")),
     (emphasis.whitespace_emphasis, among("*~")),
     (emphasis.emphasis, among("*~")),
@@ -109,7 +109,7 @@ ITEM = ByFirstChar(
     (inline.emoji_run, among(inline.EMOJI_RUN_STARTS)),  # the next three, then emoji
     (inline.email, _email_starts),
     (inline.underscore_domain, among("_")),
-    (inline.url, links.could_start_url),
+    (inline.url, urls.could_start_url),
     (emphasis.whitespace_emphasis, among("*_~")),
     (emphasis.emphasis, among("*_~")),
     (inline.word_emphasis, among(text.ASCII_ALNUM)),

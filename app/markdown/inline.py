@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import cast
 
-from app.markdown import emoji, emphasis, links, nodes, text
+from app.markdown import emoji, emphasis, nodes, text, urls
 from app.markdown.state import POS_SHIFT, Memo, Needs, Node, Result, State
 from app.markdown.text import reduce_plain_texts
 
@@ -155,13 +155,13 @@ def email(s: State, pos: int) -> Result[Node]:
         stop = s.next_of(EMAIL_STOP, stop)
     if stop < 0 or text[stop] != "@" or stop + 1 >= s.length or text[stop + 1] in _NO_DOMAIN_AFTER:
         return None
-    return links.autolinked_email(s, pos)
+    return urls.autolinked_email(s, pos)
 
 
 def url(s: State, pos: int) -> Result[Node]:
     """A URL, tried only when [^ \\t\\r\\n:./@]* ("://" / ".") is ahead and, after a ".",
     something a host may go on with (a "." before a blank or the end is no host's, so "1. "
-    is no URL)."""
+    is no URL; but "localhost" is a host without one, and "localhost." a URL)."""
     text = s.text
     stop = pos + 1
     if stop >= s.length or text[stop] not in _URL_STOPS:
@@ -169,11 +169,13 @@ def url(s: State, pos: int) -> Result[Node]:
     if stop < 0:
         return None
     if text[stop] == ".":
-        if stop + 1 >= s.length or text[stop + 1] in _NO_DOMAIN_AFTER:
+        if (stop + 1 >= s.length or text[stop + 1] in _NO_DOMAIN_AFTER) and not text.startswith(
+            "localhost", pos
+        ):
             return None
     elif not text.startswith("://", stop):
         return None
-    return links.autolinked_url(s, pos)
+    return urls.autolinked_url(s, pos)
 
 
 # The high surrogates of the emoji planes. At one of them the item table tries an address, a
@@ -219,7 +221,7 @@ def underscore_domain(s: State, pos: int) -> Result[Node]:
         return None
     if s.lacks & Needs.DOT_OR_COLON and not s.text.startswith("localhost", pos + 1):
         return None  # a domain name is "localhost" or has a dot
-    end = links.domain_name(s, pos + 1)
+    end = urls.domain_name(s, pos + 1)
     if end < 0:
         return None
     if end < s.length and s.text[end] == "_":

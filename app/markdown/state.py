@@ -78,6 +78,17 @@ class Memo(enum.IntEnum):
     DOMAIN_CHARS = 7
 
 
+class Scanned(NamedTuple):
+    """A scan's answer kept in `State.scans`: `answer` (a position, -1 for none) holds for
+    every position from `start` to `end`. `read` counts the characters the scans of one
+    pattern have read so far (-1 once its matches are indexed, see `State.next_of`)."""
+
+    start: int
+    end: int
+    answer: int
+    read: int
+
+
 # A memo slot is one int, (position, flags, rule) packed: cheaper to hash than a tuple.
 _FLAG_SHIFT = 3  # Memo fits in 3 bits
 POS_SHIFT = 7  # and the four flags in the next 4
@@ -129,7 +140,7 @@ class State:
         self.memo: dict[int, Any] = {}
         self.ends: dict[int, int] = {}
         # per pattern (or scanner): the last answer (see `_next_of`); every match, once indexed
-        self.scans: dict[object, tuple[int, int, int, int]] = {}
+        self.scans: dict[object, Scanned] = {}
         self.indexed: dict[re.Pattern[str], list[int]] = {}
         self.lasts: dict[str, int] = {}
         # where the last "](" that closes a link starts (links.last_link_closer), once asked
@@ -222,8 +233,8 @@ class State:
     def span(self, stop: re.Pattern[str], pos: int) -> int:
         """Where a run of characters that `stop` does not match ends (the run may be empty)."""
         last = self.scans.get(stop)
-        if last is not None and last[0] <= pos <= last[1]:
-            end = last[2]
+        if last is not None and last.start <= pos <= last.end:
+            end = last.answer
         else:
             end = self._next_of(stop, pos, last)
         return self.length if end < 0 else end
@@ -237,26 +248,21 @@ class State:
         times over, every match of it is indexed at once, which keeps any order of questions
         linear."""
         last = self.scans.get(pattern)
-        if last is not None and last[0] <= pos <= last[1]:
-            return last[2]
+        if last is not None and last.start <= pos <= last.end:
+            return last.answer
         return self._next_of(pattern, pos, last)
 
-    def _next_of(
-        self, pattern: re.Pattern[str], pos: int, last: tuple[int, int, int, int] | None
-    ) -> int:
-        """`next_of` when the last answer does not hold at `pos`: a scan, or the index.
-
-        The answer is kept as (from, to, answer, characters read so far, or -1 once indexed):
-        it holds for every position from..to (to is the end of the text when there is no
-        match)."""
-        read = 0 if last is None else last[3]
+    def _next_of(self, pattern: re.Pattern[str], pos: int, last: Scanned | None) -> int:
+        """`next_of` when the last answer does not hold at `pos`: a scan, or the index. The
+        answer kept holds up to the match found, or to the end of the text when none is."""
+        read = 0 if last is None else last.read
         if 0 <= read <= _SCANS_BEFORE_INDEX * self.length:
             match = pattern.search(self.text, pos)
             if match:
                 found = match.start()
-                self.scans[pattern] = (pos, found, found, read + found - pos + 1)
+                self.scans[pattern] = Scanned(pos, found, found, read + found - pos + 1)
                 return found
-            self.scans[pattern] = (pos, self.length, -1, read + self.length - pos + 1)
+            self.scans[pattern] = Scanned(pos, self.length, -1, read + self.length - pos + 1)
             return -1
         stops = self.indexed.get(pattern)
         if stops is None:
@@ -265,9 +271,9 @@ class State:
         index = bisect.bisect_left(stops, pos)
         if index < len(stops):
             found = stops[index]
-            self.scans[pattern] = (pos, found, found, -1)
+            self.scans[pattern] = Scanned(pos, found, found, -1)
             return found
-        self.scans[pattern] = (pos, self.length, -1, -1)
+        self.scans[pattern] = Scanned(pos, self.length, -1, -1)
         return -1
 
     def eol(self, pos: int) -> int:
