@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -10,13 +11,17 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from fastapi import FastAPI
 
-from app.backends.base import LivechatBackend
+from app.backends import inprocess_backend, upstream_backend
+from app.backends.base import InvalidParams, LivechatBackend
+from app.backends.guarded import GuardedBackend
 from app.logs import JsonFormatter, RedactSecrets
 from app.main import create_app
 from app.settings import Settings
 from tests.helpers import GraphQL, operation
+from tests.servers import free_port, serving
 
 HISTORY = 'query { livechatMessages(token: "t", rid: "r") { __typename '
 
@@ -244,3 +249,111 @@ async def test_the_log_lines_are_json(caplog: pytest.LogCaptureFixture) -> None:
     RedactSecrets().filter(record)
     entry = json.loads(JsonFormatter().format(record))
     assert entry["level"] == "error" and entry["message"] == "boom x"
+
+
+PATH_CHANGING_IDS = ["..", ".", "a/b", "a?token=x", "%2e%2e", "a b", ""]
+
+
+@pytest.mark.parametrize("bad", PATH_CHANGING_IDS, ids=repr)
+async def test_ids_that_could_change_a_path_are_invalid_params_on_both_backends(
+    api: GraphQL, bad: str
+) -> None:
+    """A message id or room id goes into an upstream URL path (`message/:_id`,
+    `messages.history/:rid`): `..` would make it `/api/v1/livechat/`. Each backend gives the
+    same typed answer, and nothing is stored."""
+    await api.visitor()
+    rid = (await api.room())["room"]["id"]
+    token = "visitor-token"
+    answers = [
+        (await api.run("livechatMessage", {"token": token, "rid": rid, "id": bad}))[
+            "livechatMessage"
+        ],
+        (
+            await api.run(
+                "updateLivechatMessage",
+                {"input": {"token": token, "rid": rid, "id": bad, "msg": "x"}},
+            )
+        )["updateLivechatMessage"],
+        (
+            await api.run(
+                "deleteLivechatMessage", {"input": {"token": token, "rid": rid, "id": bad}}
+            )
+        )["deleteLivechatMessage"],
+        (await api.run("livechatMessages", {"token": token, "rid": bad, "limit": 5}))[
+            "livechatMessages"
+        ],
+    ]
+    if bad:  # a send with an empty id gets one made for it
+        answers.append(await api.send(token=token, rid=rid, msg="hello", id=bad))
+    assert [(answer["code"], answer["upstreamError"]) for answer in answers] == [
+        ("INVALID_PARAMS", "invalid-params")
+    ] * len(answers)
+    assert api.stored_messages() == 0
+
+
+@pytest.mark.parametrize("bad", ["..", "a/b", "x?token=y"], ids=repr)
+async def test_the_upstream_client_refuses_a_path_id_before_any_call(
+    tmp_path: Path, bad: str
+) -> None:
+    """Behind the guard, the upstream client checks again where it builds the path: pointed
+    at a port where nothing listens, it answers INVALID_PARAMS, not UPSTREAM_UNAVAILABLE, so
+    no connection was tried. A subscription's room id (which its back-fill puts in a path) is
+    refused by the guard in front of both backends alike."""
+    settings = Settings(
+        backend="upstream", upstream_url=f"http://127.0.0.1:{free_port()}", database=tmp_path / "u"
+    )
+    upstream = upstream_backend(settings)
+    try:
+        with pytest.raises(InvalidParams):
+            await upstream.message_history("t", bad, 5)
+        with pytest.raises(InvalidParams):
+            await upstream.message("t", "r", bad)
+        with pytest.raises(InvalidParams):
+            await upstream.delete_message("t", "r", bad)
+        with pytest.raises(InvalidParams):
+            await GuardedBackend(upstream).subscribe_room("t", bad)
+    finally:
+        await upstream.aclose()
+    inprocess = GuardedBackend(await inprocess_backend(Settings(database=tmp_path / "i.db")))
+    try:
+        with pytest.raises(InvalidParams):
+            await inprocess.subscribe_room("t", bad)
+    finally:
+        await inprocess.aclose()
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+async def test_ddp_frames_nested_too_deep_are_answered_and_the_session_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """orjson reads 1,024 levels and writes 254: a deep frame echoed back (as the
+    `offendingMessage` of an error, a ping's `id`) used to end the session with a traceback
+    in the log. Now it is a DDP error and nothing is logged above DEBUG."""
+    caplog.set_level(logging.INFO)
+    app = create_app(Settings(database=tmp_path / "ddp.db"))
+    frames = [
+        *(nested(depth) for depth in (256, 512, 1024)),
+        f'{{"msg": "ping", "id": {nested(300)}}}',
+        f'{{"msg": "sub", "id": {nested(1000)}, "name": "stream-room-messages"}}',
+        f'{{"msg": "method", "id": "1", "method": {nested(600)}}}',
+        f'{{"msg": {nested(1024)}}}',
+        nested(1100),  # more than orjson reads: not JSON at all
+    ]
+    with serving(app) as url:
+        async with websockets.connect(url.replace("http", "ws", 1) + "/websocket") as socket:
+            assert json.loads(await socket.recv()) == {"server_id": "0"}
+            await socket.send('{"msg": "connect", "version": "1", "support": ["1"]}')
+            assert json.loads(await socket.recv())["msg"] == "connected"
+            answers = []
+            for frame in frames:
+                await socket.send(frame)
+                answers.append(json.loads(await asyncio.wait_for(socket.recv(), 10)))
+            await socket.send('{"msg": "ping", "id": "still-here"}')
+            pong = json.loads(await asyncio.wait_for(socket.recv(), 10))
+    assert [answer["msg"] for answer in answers] == ["error"] * len(frames)
+    assert all(answer["reason"].startswith("Bad request") for answer in answers)
+    assert pong == {"msg": "pong", "id": "still-here"}
+    assert [record.getMessage() for record in caplog.records if record.name != "app.main"] == []
