@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+import select
+import socket
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from app.logs import JsonFormatter, RedactSecrets
 from app.main import create_app
 from app.settings import Settings
 from tests.helpers import GraphQL, operation
+from tests.running import ServerProcess
 from tests.servers import free_port, serving
 
 HISTORY = 'query { livechatMessages(token: "t", rid: "r") { __typename '
@@ -357,3 +360,130 @@ async def test_ddp_frames_nested_too_deep_are_answered_and_the_session_goes_on(
     assert all(answer["reason"].startswith("Bad request") for answer in answers)
     assert pong == {"msg": "pong", "id": "still-here"}
     assert [record.getMessage() for record in caplog.records if record.name != "app.main"] == []
+
+
+EDGE = {
+    "LIVECHAT_GRAPHQL_MAX_HEADER_BYTES": "4096",
+    "LIVECHAT_GRAPHQL_HEADER_TIMEOUT": "1",
+    "LIVECHAT_GRAPHQL_BODY_TIMEOUT": "1",
+    "LIVECHAT_GRAPHQL_MAX_CONNECTIONS": "8",
+    "LIVECHAT_GRAPHQL_KEEP_ALIVE_TIMEOUT": "60",
+}
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """`serve` with small edge limits; idle connections are kept a minute, so that what
+    frees a connection for a normal client in these tests is the cap's eviction."""
+    database = tmp_path_factory.mktemp("edge") / "edge.db"
+    server = ServerProcess(database, environment=EDGE).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def connect(server: ServerProcess) -> socket.socket:
+    connection = socket.create_connection(("127.0.0.1", server.port))
+    connection.settimeout(30)
+    return connection
+
+
+def answer_while_dripping(connection: socket.socket, drip: bytes) -> bytes:
+    """Send `drip` every tenth of a second until the server answers; what it answered."""
+    for _ in range(300):
+        readable, _, _ = select.select([connection], [], [], 0.1)
+        if readable:
+            return connection.recv(4096)
+        connection.sendall(drip)
+    raise AssertionError("the server never cut the connection")
+
+
+def test_a_head_over_the_limit_is_answered_431(edge: ServerProcess) -> None:
+    with connect(edge) as connection:
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Pad: " + b"a" * 8192)
+        answer = connection.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 431 ")
+    assert b'"code":"BAD_REQUEST"' in answer
+
+
+def test_an_endless_header_is_refused_not_read(edge: ServerProcess) -> None:
+    """The server stops reading at the limit: a sender of 64 MiB of header is cut once the
+    kernel's buffers are full, which would never happen to a server that kept reading."""
+    sent = 0
+    with connect(edge) as connection:
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Pad: ")
+        with pytest.raises(OSError):
+            while sent < 64 << 20:
+                connection.sendall(b"a" * 65536)
+                sent += 65536
+    assert sent < 64 << 20
+    assert httpx.get(f"{edge.url}/healthz").status_code == 200
+
+
+def test_a_slow_loris_head_is_cut_with_408(edge: ServerProcess) -> None:
+    with connect(edge) as connection:
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")
+        answer = answer_while_dripping(connection, b"X-A: b\r\n")
+    assert answer.startswith(b"HTTP/1.1 408 ")
+
+
+def test_a_slow_chunked_body_is_cut_with_408(edge: ServerProcess) -> None:
+    head = (
+        b"POST /graphql HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    with connect(edge) as connection:
+        connection.sendall(head)
+        answer = answer_while_dripping(connection, b"1\r\n \r\n")
+    assert answer.startswith(b"HTTP/1.1 408 ")
+
+
+def test_idle_connections_beyond_the_cap_do_not_starve_a_client(edge: ServerProcess) -> None:
+    """Three times the cap of idle connections: each new one closes the longest idle, and a
+    client with a request is served at once (no idle timeout runs out: it is a minute)."""
+    idle = [connect(edge) for _ in range(24)]
+    try:
+        with httpx.Client(base_url=edge.url) as client:
+            answers = [client.get("/healthz").status_code for _ in range(5)]
+        closed = 0
+        for connection in idle[:16]:  # the oldest: every one of them was closed for a newer one
+            readable, _, _ = select.select([connection], [], [], 10)
+            closed += bool(readable) and connection.recv(1) == b""
+    finally:
+        for connection in idle:
+            connection.close()
+    assert answers == [200] * 5
+    assert closed == 16
+
+
+def test_a_connection_that_sends_nothing_is_closed_after_the_idle_timeout(
+    tmp_path: Path,
+) -> None:
+    environment = {**EDGE, "LIVECHAT_GRAPHQL_KEEP_ALIVE_TIMEOUT": "1"}
+    server = ServerProcess(tmp_path / "idle.db", environment=environment).start()
+    try:
+        with connect(server) as connection:
+            assert connection.recv(1) == b""  # closed by the server, having sent nothing
+    finally:
+        server.stop()
+
+
+def test_heads_split_across_reads_and_large_bodies_are_served(edge: ServerProcess) -> None:
+    """The head is counted up to its blank line, even when that line straddles two reads, and
+    a body is not counted as head: a 900 KB body after a head in pieces is answered."""
+    body = json.dumps({"query": "{ __typename }", "variables": {"pad": "x" * 900_000}}).encode()
+    head = (
+        b"POST /graphql HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+    )
+    with connect(edge) as connection:
+        connection.sendall(head[:10])
+        connection.sendall(head[10:-2])
+        connection.sendall(head[-2:] + body)
+        answer = b""
+        while b'"Query"' not in answer:
+            chunk = connection.recv(65536)
+            assert chunk, answer
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 ")
