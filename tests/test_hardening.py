@@ -487,3 +487,34 @@ def test_heads_split_across_reads_and_large_bodies_are_served(edge: ServerProces
             assert chunk, answer
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 200 ")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        nested(600),
+        f'{{"type": "subscribe", "id": {nested(600)}, "payload": {{"query": "{{ a }}"}}}}',
+        f'{{"type": "subscribe", "id": "1", "payload": {nested(600)}}}',
+        '{"type": "subscribe", "id": "1", "payload": {"query": "{ __typename }", "variables": []}}',
+        f'{{"type": {nested(600)}}}',
+    ],
+    ids=["list", "deep-id", "deep-payload", "list-variables", "deep-type"],
+)
+async def test_graphql_ws_messages_of_the_wrong_shape_close_4400_without_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, message: str
+) -> None:
+    """Deep values inside a well-shaped message are data like any other; a message whose
+    parts are not what the protocol says closes the socket with 4400, as the protocol asks."""
+    caplog.set_level(logging.INFO)
+    app = create_app(Settings(database=tmp_path / "ws.db"))
+    protocol = websockets.Subprotocol("graphql-transport-ws")
+    with serving(app) as url:
+        address = url.replace("http", "ws", 1) + "/graphql"
+        async with websockets.connect(address, subprotocols=[protocol]) as socket_:
+            await socket_.send('{"type": "connection_init"}')
+            assert json.loads(await socket_.recv()) == {"type": "connection_ack"}
+            await socket_.send(message)
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(socket_.recv(), 10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
+    assert [record.getMessage() for record in caplog.records if record.name != "app.main"] == []
