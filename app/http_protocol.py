@@ -18,8 +18,8 @@ connection over the limit is still held open. This protocol adds, per connection
   longest (nginx reuses keep-alive connections the same way), so idle sockets cannot starve
   a client that has a request to send; only when none is idle does uvicorn answer 503.
 
-h11's protocol has a head limit of its own (`h11_max_incomplete_event_size`) but runs a
-request at several times httptools' CPU; this keeps httptools.
+h11's protocol has a head limit of its own (`h11_max_incomplete_event_size`) but parses in
+Python where httptools parses in C; this keeps httptools.
 """
 
 from __future__ import annotations
