@@ -172,6 +172,12 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
+        if self.cycle is not None and not self.cycle.response_complete:
+            # A pipelined head behind an answer still being made: that answer goes first.
+            self._head_timer = self.loop.call_later(
+                self.limits.header_timeout, self._head_timed_out
+            )
+            return
         self._refuse(
             b"408 Request Timeout",
             f"The request's headers took longer than {self.limits.header_timeout:g} seconds.",

@@ -101,10 +101,8 @@ def redact_value(value: object, depth: int = 0) -> object:
     `token` (at any depth, whatever the quoting of its repr), a header pair's value, a
     WebSocket frame's JSON payload (which websockets' DEBUG log would otherwise show cut in
     the middle, where no pattern could find the field's name)."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, (int, float, bool)) or value is None:
-        return value
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value  # text is redacted in the formatted line, with the rest of it
     if depth >= MAX_DEPTH:
         return "[...]"
     if isinstance(value, Mapping):
