@@ -58,6 +58,26 @@ def websocket_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def edge_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's HTTP settings, for one server or each worker: its httptools protocol with
+    the head limit and read timeouts it lacks (app/http_protocol.py), its idle timeout, and
+    the connections it serves at once."""
+    from app.http_protocol import EdgeLimits, connection_limit, edge_protocol
+
+    limits = EdgeLimits(
+        max_header_bytes=settings.max_header_bytes,
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+    )
+    return {
+        "http": edge_protocol(limits),
+        "timeout_keep_alive": settings.keep_alive_timeout,
+        "limit_concurrency": connection_limit(
+            settings.max_connections, settings.upstream_max_connections
+        ),
+    }
+
+
 def serve(settings: Settings) -> None:
     import uvicorn
 
@@ -81,6 +101,7 @@ def serve(settings: Settings) -> None:
             log_config=None,
             proxy_headers=False,  # the app believes TRUSTED_PROXIES only (app/main.py)
             **websocket_options(settings),
+            **edge_options(settings),
             timeout_graceful_shutdown=settings.shutdown_timeout,
         )
         server = DrainingServer(config, app, settings.shutdown_drain)
@@ -126,6 +147,7 @@ def run_worker(host: str, port: int) -> None:
         log_config=None,
         proxy_headers=False,  # the app believes TRUSTED_PROXIES only (app/main.py)
         **websocket_options(settings),
+        **edge_options(settings),
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )
     DrainingServer(config, app, settings.shutdown_drain).run(sockets=[sock])

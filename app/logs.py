@@ -5,9 +5,13 @@ or with LOG_FORMAT=json, for log collectors. Each line carries the id of the req
 to, the same id that goes to the upstream as X-Request-Id and into a masked error's requestId.
 
 Visitor tokens and auth headers travel in query strings (Rocket.Chat's GET routes), request
-bodies and GraphQL documents, and any of those can end up in a log line (an access log, an
-echoed upstream body, a GraphQL error that quotes its document). The redaction runs on every
-record of every logger, so no code path has to remember it.
+bodies, GraphQL documents and variables (over GET, in the query string), headers and WebSocket
+messages, and any of those can end up in a log line (an access log, an echoed upstream body or
+record, a GraphQL error that quotes its document, websockets' frame log at DEBUG). The
+redaction runs on every record of every logger, so no code path has to remember it, and on the
+record's arguments before they are formatted: a dict's `token` is replaced whatever its repr's
+quoting, a query string is decoded before it is searched, a frame's JSON is read whole before
+websockets' log cuts it short.
 
 A line per request costs the event loop its redaction and formatting at every request: the
 access log keeps every failed request (status 400 and up) and one success in `access_every`,
@@ -17,47 +21,163 @@ at WARNING or above is sampled.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import logging
 import re
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode
+
+import orjson
+from websockets.frames import Frame, Opcode
 
 from app.request_scope import request_id
 
 REDACTED = "[REDACTED]"
-SECRET_NAMES = r"(?:token|visitor[-_]?token|x-auth-token|x-user-id|authorization|password|cookie)"
+# A field whose name says it holds a secret: `token`, `visitorToken`, `authToken`,
+# `X-Auth-Token`, `X-User-Id`, `Authorization`, `password`, `Cookie`, `client_secret`, ...
+SECRET_NAMES = r"(?:[\w-]*?(?:token|password|secret|cookie|authorization)|x-user-id)"
+SECRET_NAME = re.compile(SECRET_NAMES, re.IGNORECASE)
+# Query parameters whose whole value is the client's data: GraphQL variables over GET
+# (Apollo's `useGETForHashedQueries`) carry tokens under names no pattern can know (`$t`).
+OPAQUE_PARAMETERS = frozenset({"variables"})
 PATTERNS = [
     # query strings and form bodies: token=abc
     re.compile(rf"(?i)(\b{SECRET_NAMES}=)[^&\s\"']+"),
     # JSON: "token": "abc"
     re.compile(rf"(?i)(\"{SECRET_NAMES}\"\s*:\s*\")(?:[^\"\\]|\\.)*"),
+    # Python reprs: 'token': 'abc'
+    re.compile(rf"(?i)('{SECRET_NAMES}'\s*:\s*')(?:[^'\\]|\\.)*"),
     # GraphQL arguments: token: "abc"
     re.compile(rf"(?i)(\b{SECRET_NAMES}\s*:\s*\")(?:[^\"\\]|\\.)*"),
     # header dumps: X-Auth-Token: abc / ('x-auth-token', 'abc')
-    re.compile(rf"(?i)(\b{SECRET_NAMES}\s*:\s*)(?!\")[^\s,;]+"),
-    re.compile(rf"(?i)(['\"]{SECRET_NAMES}['\"]\s*,\s*['\"])[^'\"]*"),
+    re.compile(rf"(?i)(\b{SECRET_NAMES}\s*:\s*)(?![\"'])[^\s,;]+"),
+    re.compile(rf"(?i)(['\"]{SECRET_NAMES}['\"]\s*,\s*b?['\"])[^'\"]*"),
 ]
+# A query string in a path or URL, up to where the URL ends in a line of text.
+QUERY_STRING = re.compile(r"\?([^\s\"'<>#]+)")
+# Deeper than this, a structure in a log record is shown as `[...]`: nothing a log line needs
+# is nested further, and a client's deep JSON must not cost a deep walk per record.
+MAX_DEPTH = 16
 
 
 def redact(text: str) -> str:
+    """`text` with every secret a pattern recognises replaced; query strings are decoded
+    first, so a percent-encoded `%22token%22%3A%22...` is a `"token": "..."` like any other."""
+    if "?" in text:
+        text = QUERY_STRING.sub(_redact_query, text)
     for pattern in PATTERNS:
         text = pattern.sub(rf"\g<1>{REDACTED}", text)
     return text
 
 
+def _redact_query(match: re.Match[str]) -> str:
+    query = match.group(1)
+    if "=" not in query:
+        return match.group(0)
+    pairs = parse_qsl(query, keep_blank_values=True)
+    redacted = [(name, REDACTED if _opaque(name) else _redact_text(value)) for name, value in pairs]
+    if redacted == pairs:
+        return match.group(0)  # nothing secret: the query as the client sent it
+    return "?" + urlencode(redacted, safe="[]")
+
+
+def _opaque(name: str) -> bool:
+    return name in OPAQUE_PARAMETERS or SECRET_NAME.fullmatch(name) is not None
+
+
+def _redact_text(text: str) -> str:
+    for pattern in PATTERNS:
+        text = pattern.sub(rf"\g<1>{REDACTED}", text)
+    return text
+
+
+def redact_value(value: object, depth: int = 0) -> object:
+    """A log argument with its secret fields replaced, before `%s`/`%r` formats it: a dict's
+    `token` (at any depth, whatever the quoting of its repr), a header pair's value, a
+    WebSocket frame's JSON payload (which websockets' DEBUG log would otherwise show cut in
+    the middle, where no pattern could find the field's name)."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value  # text is redacted in the formatted line, with the rest of it
+    if depth >= MAX_DEPTH:
+        return "[...]"
+    if isinstance(value, Mapping):
+        return {
+            key: REDACTED
+            if isinstance(key, str) and SECRET_NAME.fullmatch(key)
+            else redact_value(item, depth + 1)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        if len(value) == 2 and _secret_name(value[0]):
+            return (value[0], REDACTED)  # a header: (name, value)
+        items = [redact_value(item, depth + 1) for item in value]
+        return tuple(items) if isinstance(value, tuple) else items
+    if isinstance(value, (bytes, bytearray)):
+        return _Redacted(redact(repr(bytes(value))))
+    if isinstance(value, Frame):
+        return _redact_frame(value, depth)
+    return _Redacted(redact(str(value)), redact(repr(value)))
+
+
+def _secret_name(name: object) -> bool:
+    if isinstance(name, (bytes, bytearray)):
+        name = bytes(name).decode("latin-1")
+    return isinstance(name, str) and SECRET_NAME.fullmatch(name) is not None
+
+
+def _redact_frame(frame: Frame, depth: int) -> object:
+    """A data frame's payload redacted as the JSON it carries (graphql-transport-ws, DDP)."""
+    if frame.opcode not in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+        return frame
+    try:
+        payload = orjson.loads(frame.data)
+    except orjson.JSONDecodeError:
+        return dataclasses.replace(
+            frame, data=redact(bytes(frame.data).decode("utf-8", "replace")).encode()
+        )
+    redacted = redact_value(payload, depth + 1)
+    return dataclasses.replace(frame, data=orjson.dumps(redacted, default=str))
+
+
+class _Redacted:
+    """What a redacted argument formats as, for `%s` and `%r` alike."""
+
+    __slots__ = ("_repr", "_str")
+
+    def __init__(self, text: str, representation: str | None = None) -> None:
+        self._str = text
+        self._repr = text if representation is None else representation
+
+    def __str__(self) -> str:
+        return self._str
+
+    def __repr__(self) -> str:
+        return self._repr
+
+
 class RedactSecrets(logging.Filter):
-    """Rewrites each record's message (arguments merged in) with secrets replaced."""
+    """Redacts each record's arguments field by field (`redact_value`), then the message they
+    make (`redact`), then its traceback, before any handler formats it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, Mapping):
+            record.args = {key: redact_value(item) for key, item in args.items()}
+        elif args:
+            record.args = tuple(redact_value(item) for item in args)
         message = record.getMessage()
         record.msg, record.args = redact(message), None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 

@@ -4,9 +4,11 @@ answer for any bug."""
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -149,7 +151,11 @@ class JsonErrors:
 
 async def answer_bug(scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
     """Log the exception being handled, and answer a JSON 500 with the request's id to find
-    it in the log (also in X-Request-Id, for callers that answer before RequestScope could)."""
+    it in the log (also in X-Request-Id, for callers that answer before RequestScope could).
+    A client that left before its body was read (or was cut for taking too long to send it,
+    app/http_protocol.py) is no bug, and there is no one to answer."""
+    if isinstance(sys.exception(), ClientDisconnect):
+        return
     log.exception("unhandled error on %s %s", scope["method"], scope["path"])
     response = graphql_error_response(
         500, "Internal server error.", "INTERNAL_SERVER_ERROR", requestId=request_id

@@ -154,6 +154,35 @@ class Settings(BaseSettings):
     markdown_katex_parenthesis_syntax: bool = True
     markdown_custom_domains: list[str] = Field(default_factory=list)
 
+    # The HTTP edge (app/http_protocol.py): what one connection may hold and for how long.
+    max_header_bytes: int = Field(
+        default=65_536,
+        ge=1024,
+        description="a request's line and headers together; larger is answered 431 (a GET of"
+        " the shipped history document with its variables is about 16 KB)",
+    )
+    header_timeout: float = Field(
+        default=10.0, gt=0, description="seconds for a request's headers, from their first byte"
+    )
+    body_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="seconds for a request's body, from the end of its headers (MAX_BODY_BYTES"
+        " at 34 KB/s)",
+    )
+    keep_alive_timeout: int = Field(
+        default=5,
+        ge=1,
+        description="seconds a connection may wait idle for its first or next request",
+    )
+    max_connections: int | None = Field(
+        default=None,
+        ge=2,
+        description="connections (WebSockets included) served at once per process; at the cap"
+        " a new one closes the longest idle, else is answered 503; default the open-file limit"
+        " less UPSTREAM_MAX_CONNECTIONS and 64",
+    )
+
     @field_validator("trusted_proxies")
     @classmethod
     def _addresses(cls, proxies: list[str]) -> list[str]:

@@ -52,5 +52,5 @@ def test_trusted_proxies_are_addresses_or_networks_read_as_a_json_list(
     monkeypatch.setenv("LIVECHAT_GRAPHQL_TRUSTED_PROXIES", '["10.0.0.0/8", "192.0.2.1", "::1"]')
     assert Settings().trusted_proxies == ["10.0.0.0/8", "192.0.2.1", "::1"]
     assert Settings(trusted_proxies=[]).trusted_proxies == []
-    with pytest.raises(ValidationError, match="'proxy.example' is not an IP address or CIDR"):
+    with pytest.raises(ValidationError, match=r"'proxy\.example' is not an IP address or CIDR"):
         Settings(trusted_proxies=["proxy.example"])

@@ -3,7 +3,6 @@ Rocket.Chat's, are refused as INVALID_PARAMS before they reach storage or an ups
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +18,7 @@ from app.backends.base import (
     Visitor,
     VisitorRegistration,
 )
+from app.backends.ids import PATH_ID
 from app.backends.wrapping import Wrapping
 
 
@@ -38,17 +38,14 @@ class InputCaps:
     history: int = HISTORY_LIMIT + 1
 
 
-# What a message id in a URL path may be: Rocket.Chat's own ids, and what clients choose in
-# their place, are letters, digits, '-' and '_'; anything else could change the path.
-PATH_ID = re.compile(r"[A-Za-z0-9_-]+")
-
-
 def _cap(name: str, value: str | None, limit: int) -> None:
     if value is not None and len(value) > limit:
         raise InvalidParams(f"'{name}' must NOT have more than {limit} characters")
 
 
 def _path_id(name: str, value: str, limit: int) -> None:
+    """Ids that go into an upstream URL path (a message's, a room's history and realtime
+    streams), as Rocket.Chat's ids are made."""
     _cap(name, value, limit)
     if not value:
         raise InvalidParams(f"'{name}' must NOT have fewer than 1 characters")
@@ -85,7 +82,8 @@ class GuardedBackend(Wrapping):
         caps = self.caps
         _cap("token", outgoing.token, caps.token)
         _cap("rid", outgoing.rid, caps.identifier)
-        _cap("_id", outgoing.id, caps.identifier)
+        if outgoing.id is not None:  # a retried send reads the message back by this id
+            _path_id("_id", outgoing.id, caps.identifier)
         _cap("msg", outgoing.msg, caps.message)
         if outgoing.agent is not None:
             _cap("agentId", outgoing.agent.agent_id, caps.identifier)
@@ -127,5 +125,5 @@ class GuardedBackend(Wrapping):
 
     async def subscribe_room(self, token: str, rid: str) -> RoomEvents:
         _cap("token", token, self.caps.token)
-        _cap("rid", rid, self.caps.identifier)
+        _path_id("rid", rid, self.caps.identifier)  # the back-fill reads the room's history
         return await self.inner.subscribe_room(token, rid)

@@ -34,6 +34,7 @@ from strawberry.http.exceptions import (
 )
 from strawberry.types.unset import UNSET
 
+from app.graphql.transport_ws import CheckedTransportWSHandler
 from app.middleware import graphql_error_response
 
 CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
@@ -112,6 +113,7 @@ class TextWebSocketAdapter(ASGIWebSocketAdapter):
 
 class OrjsonGraphQLRouter(GraphQLRouter[Any, Any]):
     websocket_adapter_class = TextWebSocketAdapter
+    graphql_transport_ws_handler_class = CheckedTransportWSHandler
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson.JSONDecodeError is a json.JSONDecodeError: Strawberry answers 400.

@@ -15,6 +15,9 @@ need, framed as Rocket.Chat frames it:
   accepted and stay silent: there is no agent in process to type or change.
 - events as `changed` frames, `id` the literal "id", dates in EJSON (`{"$date": ms}`).
 - `unsub` answered `nosub`; a `method` call answered with Meteor's 404 "Method not found".
+- a frame nested deeper than `MAX_FRAME_DEPTH` answered `error` "Bad request" and otherwise
+  ignored: orjson reads up to 1,024 levels but writes only 254, and echoing such a frame (as
+  `offendingMessage`, or its `id`) would end the session with a traceback in the log.
 """
 
 from __future__ import annotations
@@ -48,6 +51,24 @@ log = logging.getLogger("app.ddp")
 SUPPORTED_VERSIONS = ("1", "pre2", "pre1")
 DATE_FIELDS = ("ts", "_updatedAt", "editedAt")
 SILENT_NOTIFY_EVENTS = ("user-activity", "typing")
+# A visitor's frames are at most 5 levels deep (`sub`'s params, their args, the credentials).
+MAX_FRAME_DEPTH = 32
+
+
+def nested_deeper_than(value: object, limit: int) -> bool:
+    """Whether lists and objects in `value` nest more than `limit` levels (walked without
+    recursion, so the walk itself cannot be made to overflow)."""
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if not isinstance(item, list):
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in item)
+    return False
 
 
 def meteor_error(error: str | int, reason: str) -> JsonObject:
@@ -187,6 +208,11 @@ class DdpSession:
                 frame = orjson.loads(text)
             except orjson.JSONDecodeError:
                 await self.send({"msg": "error", "reason": "Bad request"})
+                continue
+            if nested_deeper_than(frame, MAX_FRAME_DEPTH):
+                await self.send(
+                    {"msg": "error", "reason": f"Bad request: nested deeper than {MAX_FRAME_DEPTH}"}
+                )
                 continue
             if not isinstance(frame, dict) or "msg" not in frame:
                 await self.send(

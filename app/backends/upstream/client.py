@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import orjson
@@ -30,6 +29,7 @@ from app import request_scope
 from app.backends.base import (
     DeletedMessage,
     InvalidMessage,
+    InvalidParams,
     JsonObject,
     LivechatFailure,
     Message,
@@ -40,7 +40,7 @@ from app.backends.base import (
     Visitor,
     VisitorRegistration,
 )
-from app.backends.ids import IdGenerator, random_id, utc_now
+from app.backends.ids import PATH_ID, IdGenerator, random_id, utc_now
 from app.backends.rocketchat_json import format_datetime, parse_datetime
 from app.backends.upstream import mapping
 from app.backends.upstream.ddp import DdpTiming
@@ -295,7 +295,7 @@ class UpstreamBackend:
             params["end"] = format_datetime(before)
         response = await self._call(
             "GET",
-            f"/api/v1/livechat/messages.history/{quote(rid, safe='')}",
+            f"/api/v1/livechat/messages.history/{_path_segment('rid', rid)}",
             IDEMPOTENT,
             params=params,
         )
@@ -326,4 +326,14 @@ class UpstreamBackend:
 
 
 def _message_path(message_id: str) -> str:
-    return f"/api/v1/livechat/message/{quote(message_id, safe='')}"
+    return f"/api/v1/livechat/message/{_path_segment('_id', message_id)}"
+
+
+def _path_segment(name: str, value: str) -> str:
+    """An id as one segment of an upstream path. Quoting alone would let `..` through (the
+    URL is normalised: `messages.history/..` is `/api/v1/livechat/`), so an id that is not
+    shaped as Rocket.Chat's ids are is refused before any call, as the guard in front of
+    every backend refuses it."""
+    if not PATH_ID.fullmatch(value):
+        raise InvalidParams(f"'{name}' must be letters, digits, '-' or '_'")
+    return value
