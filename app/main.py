@@ -51,6 +51,8 @@ def request_limits(settings: Settings) -> RequestLimits:
         max_aliases=settings.max_aliases,
         max_root_fields=settings.max_root_fields,
         max_tokens=settings.max_tokens,
+        max_cost=settings.max_cost,
+        max_answer_bytes=settings.max_answer_bytes,
     )
 
 

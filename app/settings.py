@@ -142,6 +142,23 @@ class Settings(BaseSettings):
     markdown_katex_parenthesis_syntax: bool = True
     markdown_custom_domains: list[str] = Field(default_factory=list)
 
+    # What one request may cost: the answer's values estimated from the document
+    # (`app.graphql.cost`; the shipped history query at `limit: 100` is about 3 million), the
+    # answer's bytes, and the bytes every cache of documents holds together.
+    max_cost: int = Field(
+        default=4_000_000, ge=1, description="estimated values one operation may answer"
+    )
+    max_answer_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="larger answers are refused with a GraphQL error (BAD_REQUEST)",
+    )
+    document_cache_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="parsed documents, their validation, plans and persisted queries, together",
+    )
+
     @model_validator(mode="after")
     def _one_writer(self) -> "Settings":
         if self.backend == "inprocess" and (self.workers or 1) > 1:

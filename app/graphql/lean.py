@@ -33,6 +33,7 @@ from graphql import (
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 
 from app.backends.base import LivechatBackend
+from app.graphql.answer_limit import capped
 from app.graphql.context import Context
 from app.graphql.errors import mask_errors
 from app.graphql.export import graphql_core_schema
@@ -65,8 +66,9 @@ class Prepared:
     async def answer(self, backend: LivechatBackend, request_id: str) -> bytes:
         """The JSON body Strawberry's view would answer, with HTTP status 200."""
         LeanStats.answered += 1
+        limit = self.schema.preparation.max_answer_bytes
         if self.errors is not None:
-            return _body(None, self.errors, request_id)
+            return _body(None, self.errors, request_id, limit)
         assert self.document is not None
         context = Context(backend=backend, request_id=request_id)
         try:
@@ -85,20 +87,19 @@ class Prepared:
                 result = await result
         except Exception as error:  # as Schema.execute: an error of the request, masked
             coerced = error if isinstance(error, GraphQLError) else None
-            return _body(
-                None, [coerced or GraphQLError(str(error), original_error=error)], request_id
-            )
+            errors = [coerced or GraphQLError(str(error), original_error=error)]
+            return _body(None, errors, request_id, limit)
         assert isinstance(result, ExecutionResult)
         if result.errors:
             self.schema._process_errors(result.errors)
-        return _body(result.data, result.errors, request_id)
+        return _body(result.data, result.errors, request_id, limit)
 
 
-def _body(data: Any, errors: list[GraphQLError] | None, request_id: str) -> bytes:
+def _body(data: Any, errors: list[GraphQLError] | None, request_id: str, limit: int) -> bytes:
     if not errors:
-        return encode({"data": data})
+        return capped(encode({"data": data}), limit)
     masked = mask_errors(errors, request_id)
-    return encode({"data": data, "errors": [error.formatted for error in masked]})
+    return capped(encode({"data": data, "errors": [error.formatted for error in masked]}), limit)
 
 
 def prepare(schema: Schema, documents: DocumentCache, payload: dict[str, Any]) -> Prepared | None:

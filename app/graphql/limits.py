@@ -1,4 +1,4 @@
-"""Refuse expensive documents before they run: depth, aliases, root fields, tokens.
+"""Refuse expensive documents before they run: depth, aliases, root fields, tokens, cost.
 
 Every refusal is a GraphQL error with `extensions.code` BAD_REQUEST, found during validation
 (cached per document, so a refused document costs one validation however often it comes).
@@ -10,6 +10,10 @@ generator sends graphql-js's introspection query, 15 levels deep with its `ofTyp
 does not count against the general limit (GraphQL Armor's `ignoreIntrospection`) but has a
 bounded limit of its own, which stops `fields { type { fields { type ...` bombs. A depth bomb
 anywhere else fails at the general limit.
+
+Cost is the estimate of `app.graphql.cost`: list sizes times the selected tree. The refusal
+carries the estimate and the limit in `extensions` (`cost`, `maxCost`), so a client can see
+how far over it is.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from graphql import (
     ValidationRule,
 )
 
+from app.graphql.cost import operation_cost
 from app.graphql.fragments import DEFAULT_DEPTH
 
 BAD_REQUEST = {"code": "BAD_REQUEST"}
@@ -46,6 +51,8 @@ class RequestLimits:
     max_aliases: int
     max_root_fields: int
     max_tokens: int
+    max_cost: int
+    max_answer_bytes: int
 
 
 @dataclass
@@ -151,9 +158,17 @@ class _DocumentLimits(ValidationRule):
                 f"The introspection selection is {depth.introspection} levels deep; at most "
                 f"{limits.max_introspection_depth}."
             )
+        root = self.context.schema.get_root_type(node.operation)
+        cost = operation_cost(self.context, node.selection_set, root)
+        if cost > limits.max_cost:
+            self._refuse(
+                f"The operation's estimated cost is {cost}; at most {limits.max_cost}.",
+                cost=cost,
+                maxCost=limits.max_cost,
+            )
 
-    def _refuse(self, message: str) -> None:
-        self.report_error(GraphQLError(message, extensions=dict(BAD_REQUEST)))
+    def _refuse(self, message: str, **details: int) -> None:
+        self.report_error(GraphQLError(message, extensions={**BAD_REQUEST, **details}))
 
 
 def validation_rule(limits: RequestLimits) -> type[ValidationRule]:

@@ -88,6 +88,7 @@ class Preparation:
     rules: tuple[type[ASTValidationRule], ...]
     validation: ValidationCache
     observed: bool
+    max_answer_bytes: int
 
     def document(self, query: str) -> DocumentNode:
         """The parsed document (the parser's LRU), or GraphQLSyntaxError."""
@@ -156,5 +157,6 @@ def make_schema(
         rules=rules,
         validation=validation,
         observed=bool(observers),
+        max_answer_bytes=limits.max_answer_bytes,
     )
     return schema
