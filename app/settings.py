@@ -107,9 +107,6 @@ class Settings(BaseSettings):
     max_root_fields: int = Field(default=10, ge=1)
     max_tokens: int = Field(default=8000, ge=100)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
-    persisted_queries_cache_size: int = Field(
-        default=1000, ge=1, description="documents remembered for automatic persisted queries"
-    )
 
     metrics: bool = Field(
         default=False, description="serve Prometheus metrics at GET /metrics (one per process)"

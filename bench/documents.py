@@ -65,10 +65,11 @@ def ten_pages(root: Path) -> str:
 
 
 def padded(number: int, size: int) -> str:
-    """A valid document of about `size` characters, distinct by `number`, mostly comments."""
+    """A valid document of about `size` characters, distinct by `number`: one long comment and
+    whitespace (graphql-core counts each comment as a token, but not its length)."""
     head = f'query Padded{number} {{ livechatMessages(token: "t", rid: "r") {{ __typename }} }}\n'
-    line = "# " + "padding " * 9 + "\n"
-    return head + line * max(0, (size - len(head)) // len(line))
+    room = max(0, size - len(head) - 3)
+    return head + "# " + "padding " * (room // 16) + "\n" + " " * (room // 2)
 
 
 def full_room(url: str) -> str:

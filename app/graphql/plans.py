@@ -97,9 +97,12 @@ class PlanBuilder:
 
     objects_planned = 0  # object completers built, process-wide (for the tests)
 
-    def __init__(self, schema: GraphQLSchema, collect: Collect) -> None:
+    def __init__(
+        self, schema: GraphQLSchema, collect: Collect, planned: Callable[[], None] = lambda: None
+    ) -> None:
         self.schema = schema
         self.collect = collect
+        self.planned = planned  # told of each object plan made, now or later (lazy members)
         # One completer per (type, collected selection): the shipped markdown fragment spreads
         # the same next-level fragment under each of 20 node types, at each of 10 levels.
         self._objects: dict[tuple[Any, ...], Completer] = {}
@@ -198,6 +201,7 @@ class PlanBuilder:
         complete_object = _compiled_object(object_type.name, fields)
         self._objects[key] = complete_object
         PlanBuilder.objects_planned += 1
+        self.planned()
         return complete_object
 
 
