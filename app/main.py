@@ -53,6 +53,7 @@ def request_limits(settings: Settings) -> RequestLimits:
         max_tokens=settings.max_tokens,
         max_cost=settings.max_cost,
         max_answer_bytes=settings.max_answer_bytes,
+        max_field_repeats=settings.max_field_repeats,
     )
 
 

@@ -145,6 +145,9 @@ class Settings(BaseSettings):
     max_cost: int = Field(
         default=4_000_000, ge=1, description="estimated values one operation may answer"
     )
+    max_field_repeats: int = Field(
+        default=10, ge=1, description="times one field may be selected on one type"
+    )
     max_answer_bytes: int = Field(
         default=64 * 1024 * 1024,
         ge=1024,

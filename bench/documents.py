@@ -1,6 +1,6 @@
 """What documents cost the server: the history page, the worst document, and document floods.
 
-    python bench/documents.py [--probes history worst distinct apq] [--baseline CHECKOUT]
+    python bench/documents.py [--probes history repeats worst distinct apq] [--baseline CHECKOUT]
         [--pages 3] [--distinct 800] [--distinct-kb 400] [--apq 500] [--apq-kb 990]
 
 Each probe runs on a fresh in-process server (`livechat-graphql serve`, its own SQLite file);
@@ -13,6 +13,8 @@ memory, before and after.
   what any visitor may send), then the shipped `livechatMessages` at `limit: 100`, `--pages`
   times: the first request's CPU (it parses, validates and plans the document), the median of
   the others, the answer's bytes.
+- repeats: on the same room, 400 `u { id }` in one selection (within every other limit before
+  the field-repeat limit): its CPU (validation, then execution if it runs).
 - worst: on the same room, ten aliased `livechatMessages(limit: 100)` with the shipped
   fragments: its CPU, what the client gets, the answer's bytes.
 - distinct: `--distinct` valid documents of `--distinct-kb` KB each, every one different (a
@@ -123,6 +125,24 @@ def history_and_worst(label: str, root: Path, probes: list[str], pages: int) -> 
                     f"{server.resident_bytes() / MIB:.0f}",
                 ]
             )
+        if "repeats" in probes:
+            selection = "u { id } " * 400
+            repeated = (
+                f'{{ livechatMessages(token: "{TOKEN}", rid: "{rid}") {{ ... on '
+                f"LivechatMessagesSuccess {{ messages {{ {selection} }} }} }} }}"
+            )
+            cpu, answer = timed(server, client, {"query": repeated})
+            rows.append(
+                [
+                    label,
+                    "400 x u { id }",
+                    f"{cpu:.2f}",
+                    "",
+                    what_it_got(answer),
+                    f"{len(answer) / MIB:.1f}",
+                    f"{server.resident_bytes() / MIB:.0f}",
+                ]
+            )
         if "worst" in probes:
             cpu, answer = timed(server, client, {"query": ten_pages(root), "variables": variables})
             rows.append(
@@ -185,7 +205,7 @@ def main() -> None:
     builds = {**({"baseline": arguments.baseline} if arguments.baseline else {})}
     builds["this"] = operations.ROOT
     probes = arguments.probes
-    if {"history", "worst"} & set(probes):
+    if {"history", "worst", "repeats"} & set(probes):
         rows = []
         for label, root in builds.items():
             rows += history_and_worst(label, root, probes, arguments.pages)

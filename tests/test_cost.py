@@ -12,6 +12,7 @@ import httpx
 import pytest
 from graphql import parse, validate
 
+from app.graphql import validation_cache
 from app.graphql.export import graphql_core_schema
 from app.main import LivechatApp, create_app, served_schema
 from app.settings import Settings
@@ -147,3 +148,27 @@ async def test_an_answer_over_the_cap_is_one_error_on_both_paths(tmp_path: Path)
     [error] = lean.json()["errors"]
     assert error["extensions"]["code"] == "BAD_REQUEST"
     assert error["extensions"]["answerBytes"] > error["extensions"]["maxAnswerBytes"] == 20_000
+
+
+def repeated(times: int, extra: str = "") -> str:
+    selection = "u { id } " * times + extra
+    return (
+        '{ livechatMessages(token: "t", rid: "r") { ... on LivechatMessagesSuccess '
+        f"{{ messages {{ {selection} }} }} }} }}"
+    )
+
+
+def test_a_field_selected_over_and_over_is_refused_before_the_other_rules_run() -> None:
+    """graphql-core's field-merging rule compares every pair of them (400: most of a second):
+    the limits refuse the document alone, so that rule never sees it."""
+    schema = served_schema(Settings())
+    core = graphql_core_schema(schema)
+    errors = validation_cache.errors(core, parse(repeated(400, "nope")), schema.preparation.rules)
+    assert [error.formatted for error in errors] == [
+        {
+            "message": "The operation selects Message.u 400 times; at most 10.",
+            "extensions": {"code": "BAD_REQUEST"},
+        }
+    ]
+    allowed = validation_cache.errors(core, parse(repeated(10)), schema.preparation.rules)
+    assert allowed == []

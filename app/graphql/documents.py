@@ -8,8 +8,8 @@ its validation, execution plans and collected fields are kept with it. Two thing
   kept the megabyte, and the caches kept thousands of documents. Here each node's place is a
   `Spot` whose source is the document's `Lines` (where the lines its nodes are on start, taken
   from the tokens when parsed), and the text is let go: an error's `locations` come out
-  exactly as before. The cache is keyed by the text's SHA-256,
-  so the text is not kept as a key either.
+  exactly as before. The cache is keyed by the text's SHA-256, so the text is not kept as a
+  key either.
 - The cache holds at most `max_bytes` by estimate (nodes, their names and strings, and what
   execution adds: plans and collected fields), least recently used dropped first; what is
   dropped takes its validation and plans with it.
@@ -182,6 +182,8 @@ def _attach(node: Any, found: Kept) -> None:
 
 @dataclass(eq=False)
 class Parsed:
+    """A cache entry: what it weighs is the document's estimate and what is kept with it."""
+
     document: DocumentNode
     parsed_bytes: int
     kept: Kept

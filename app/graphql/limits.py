@@ -11,6 +11,9 @@ does not count against the general limit (GraphQL Armor's `ignoreIntrospection`)
 bounded limit of its own, which stops `fields { type { fields { type ...` bombs. A depth bomb
 anywhere else fails at the general limit.
 
+A field selected again and again on one type is refused too (`app.graphql.repeats`): these
+limits run before graphql-core's own rules, whose field-merging check is quadratic in it.
+
 Cost is the estimate of `app.graphql.cost`: list sizes times the selected tree. The refusal
 carries the estimate and the limit in `extensions` (`cost`, `maxCost`), so a client can see
 how far over it is.
@@ -34,6 +37,7 @@ from graphql import (
 
 from app.graphql.cost import operation_cost
 from app.graphql.fragments import DEFAULT_DEPTH
+from app.graphql.repeats import most_repeated
 
 BAD_REQUEST = {"code": "BAD_REQUEST"}
 # `md` itself plus the node levels of the shipped fragment.
@@ -53,6 +57,7 @@ class RequestLimits:
     max_tokens: int
     max_cost: int
     max_answer_bytes: int
+    max_field_repeats: int
 
 
 @dataclass
@@ -67,7 +72,9 @@ class _Depth:
         self.introspection = max(self.introspection, inner.introspection)
 
 
-class _DocumentLimits(ValidationRule):
+class DocumentLimits(ValidationRule):
+    """The limits; `app.graphql.validation_cache` runs them before the other rules."""
+
     limits: RequestLimits  # bound by `validation_rule`
 
     def __init__(self, context: ValidationContext) -> None:
@@ -159,6 +166,12 @@ class _DocumentLimits(ValidationRule):
                 f"{limits.max_introspection_depth}."
             )
         root = self.context.schema.get_root_type(node.operation)
+        repeats, where = most_repeated(self.context, node.selection_set, root)
+        if repeats > limits.max_field_repeats:
+            self._refuse(
+                f"The operation selects {where} {repeats} times; at most "
+                f"{limits.max_field_repeats}."
+            )
         cost = operation_cost(self.context, node.selection_set, root)
         if cost > limits.max_cost:
             self._refuse(
@@ -173,4 +186,4 @@ class _DocumentLimits(ValidationRule):
 
 def validation_rule(limits: RequestLimits) -> type[ValidationRule]:
     """The document limits as a graphql-core validation rule bound to `limits`."""
-    return type("DocumentLimits", (_DocumentLimits,), {"limits": limits})
+    return type("DocumentLimits", (DocumentLimits,), {"limits": limits})
