@@ -36,7 +36,7 @@ from app.observability import http as observability
 from app.observability.metrics import Metrics
 from app.observability.operations import OperationMetrics
 from app.observability.tracing import GraphQLSpans, provider_from_environment
-from app.persisted_queries import DocumentCache, PersistedQueries
+from app.persisted_queries import PersistedQueries, document_cache
 from app.settings import Settings
 
 BackendFactory = Callable[[Settings], Awaitable[LivechatBackend]]
@@ -53,6 +53,9 @@ def request_limits(settings: Settings) -> RequestLimits:
         max_aliases=settings.max_aliases,
         max_root_fields=settings.max_root_fields,
         max_tokens=settings.max_tokens,
+        max_cost=settings.max_cost,
+        max_answer_bytes=settings.max_answer_bytes,
+        max_field_repeats=settings.max_field_repeats,
     )
 
 
@@ -60,8 +63,17 @@ def served_schema(settings: Settings, observers: Sequence[object] = ()) -> Schem
     """The schema the app serves for these settings: the CLI's exports and the tests use it.
     `observers` are the extensions that watch operations (metrics, traces)."""
     return make_schema(
-        request_limits(settings), production=settings.production, observers=observers
+        request_limits(settings),
+        production=settings.production,
+        observers=observers,
+        document_cache_bytes=settings.document_cache_bytes - apq_bytes(settings),
     )
+
+
+def apq_bytes(settings: Settings) -> int:
+    """The persisted queries' share of `DOCUMENT_CACHE_BYTES`: a quarter (they keep texts; the
+    parsed documents, with their validation and plans, take the rest)."""
+    return settings.document_cache_bytes // 4
 
 
 def where_to_go(settings: Settings) -> str:
@@ -211,7 +223,8 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type", *settings.forward_headers, "X-Request-Id"],
         )
-    documents = DocumentCache(maxsize=settings.persisted_queries_cache_size)
+    documents = document_cache(apq_bytes(settings))
+    app.state.persisted_queries = documents
     app.add_middleware(PersistedQueries, cache=documents)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(JsonErrors)

@@ -2,7 +2,8 @@
 
 A client first sends only `extensions.persistedQuery.sha256Hash`. If the document is known,
 it runs; if not, the answer is `PERSISTED_QUERY_NOT_FOUND` (HTTP 200) and the client sends the
-text with its hash once, which is checked and remembered in a bounded LRU cache. Works over
+text with its hash once, which is checked and remembered in an LRU cache bounded by the bytes
+of the texts it holds (a count of entries let 1,000 documents of a megabyte each stay). Works over
 POST and over GET (cacheable queries; Strawberry still refuses mutations over GET).
 
 The front door (`app/front.py`) resolves the POSTs it answers itself, with `resolve`. Every
@@ -28,6 +29,14 @@ NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 
 # The documents clients have registered (by digest), least recently used dropped first.
 DocumentCache = LRUCache[str, str]
+# What an entry costs beside its text: the digest key and the cache's own records.
+ENTRY_BYTES = 200
+
+
+def document_cache(max_bytes: int) -> DocumentCache:
+    """An empty cache that holds at most `max_bytes` of texts (a character as a byte: texts
+    are ASCII but for their strings; and Python keeps ASCII text a byte a character)."""
+    return LRUCache(max_bytes, getsizeof=lambda text: ENTRY_BYTES + len(text))
 
 
 class Refusal(Exception):
@@ -51,7 +60,8 @@ def resolve(cache: DocumentCache, query: Any, extensions: Any) -> str | None:
     if isinstance(query, str) and query:
         if hashlib.sha256(query.encode()).hexdigest() != digest.lower():
             raise Refusal(400, "The provided sha256Hash does not match the query.", "BAD_REQUEST")
-        cache[digest.lower()] = query
+        if ENTRY_BYTES + len(query) <= cache.maxsize:  # a larger one runs, but is not kept
+            cache[digest.lower()] = query
         return query
     known = cache.get(digest.lower())
     if known is None:

@@ -119,9 +119,6 @@ class Settings(BaseSettings):
     max_root_fields: int = Field(default=10, ge=1)
     max_tokens: int = Field(default=8000, ge=100)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
-    persisted_queries_cache_size: int = Field(
-        default=1000, ge=1, description="documents remembered for automatic persisted queries"
-    )
 
     metrics: bool = Field(
         default=False, description="serve Prometheus metrics at GET /metrics (one per process)"
@@ -181,6 +178,26 @@ class Settings(BaseSettings):
         description="connections (WebSockets included) served at once per process; at the cap"
         " a new one closes the longest idle, else is answered 503; default the open-file limit"
         " less UPSTREAM_MAX_CONNECTIONS and 64",
+    )
+
+    # What one request may cost: the answer's values estimated from the document
+    # (`app.graphql.cost`; the shipped history query at `limit: 100` is about 3 million), the
+    # answer's bytes, and the bytes every cache of documents holds together.
+    max_cost: int = Field(
+        default=4_000_000, ge=1, description="estimated values one operation may answer"
+    )
+    max_field_repeats: int = Field(
+        default=10, ge=1, description="times one field may be selected on one type"
+    )
+    max_answer_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="larger answers are refused with a GraphQL error (BAD_REQUEST)",
+    )
+    document_cache_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="parsed documents, their validation, plans and persisted queries, together",
     )
 
     @field_validator("trusted_proxies")

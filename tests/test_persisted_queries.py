@@ -7,7 +7,7 @@ import json
 
 import httpx
 
-from app.persisted_queries import DocumentCache
+from app.persisted_queries import ENTRY_BYTES, document_cache, resolve
 
 QUERY = '{ livechatMessages(token: "nobody", rid: "r") { __typename } }'
 DIGEST = hashlib.sha256(QUERY.encode()).hexdigest()
@@ -57,10 +57,18 @@ async def test_malformed_persisted_queries_are_refused_cleanly(client: httpx.Asy
     assert broken.status_code == 400
 
 
-def test_the_cache_is_bounded_and_keeps_the_recently_used() -> None:
-    cache = DocumentCache(maxsize=2)
-    cache["a"] = "A"
-    cache["b"] = "B"
-    assert cache.get("a") == "A"
-    cache["c"] = "C"
-    assert (cache.get("a"), cache.get("b"), cache.get("c")) == ("A", None, "C")
+def test_the_cache_is_bounded_by_bytes_and_keeps_the_recently_used() -> None:
+    """500 texts of 990 KB once took 525 MiB; now what the cache holds is bounded by bytes."""
+    cache = document_cache(max_bytes=3 * (ENTRY_BYTES + 1000))
+    texts = [f"{{ __typename }} # {index:03} " + "x" * 979 for index in range(10)]
+    for text in texts:
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        hashed = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+        assert resolve(cache, text, hashed) == text
+        assert cache.currsize <= cache.maxsize
+    assert sorted(cache.values()) == texts[-3:]
+    huge = "{ __typename }" + " " * 10_000
+    digest = hashlib.sha256(huge.encode()).hexdigest()
+    hashed = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+    assert resolve(cache, huge, hashed) == huge  # it runs, but is not kept
+    assert sorted(cache.values()) == texts[-3:]

@@ -9,15 +9,16 @@ the runtime type and the variables (through `@skip`/`@include`/`@defer`); for a 
 no directives at all it depends on the first two only, and clients send the same few
 documents again and again (the parser cache hands back the same nodes for the same text).
 
-The same key (operation, type, field nodes) finds the selection's execution plan. A value the
+Both are kept with the document (`app.graphql.documents.kept`): they live as long as it does,
+and its cache counts their bytes. The same key (type, field nodes) finds the selection's
+execution plan. A value the
 plan does not cover, and every document with directives (whose selections depend on the
 variables), is completed by graphql-core as before.
 """
 
 from __future__ import annotations
 
-import operator
-from typing import Any, TypeVar
+from typing import Any
 
 from cachetools import LRUCache
 from graphql import (
@@ -25,7 +26,6 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
-    Node,
     OperationDefinitionNode,
     is_leaf_type,
 )
@@ -33,47 +33,22 @@ from graphql.execution.collect_fields import CollectedFields, FieldDetails
 from graphql.pyutils import AwaitableOrValue, Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from app.graphql.documents import kept
 from app.graphql.plans import Completer, PlanBuilder, Unsupported
 
-CACHE_SIZE = 4096
 EVENT_CACHE_SIZE = 1024
-
-# (operation, runtime type, field nodes) -> collected fields; the operation and nodes are
-# kept in the entry too, and compared by identity, so a recycled id() can never match.
-_CollectKey = tuple[int, GraphQLObjectType, tuple[int, ...]]
-# Building the plan of the shipped markdown fragment alone collects some 6,600 selections
-# (20 node types with children, 33 possible types under each, 10 levels).
-COLLECTED_CACHE_SIZE = 32768
-_collected: LRUCache[_CollectKey, tuple[Any, tuple[Node, ...], CollectedFields]] = LRUCache(
-    COLLECTED_CACHE_SIZE
-)
-_directive_free: LRUCache[int, tuple[OperationDefinitionNode, bool]] = LRUCache(CACHE_SIZE)
-# (operation, return type, field nodes) -> the plan, or None where none can be built.
-_PlanKey = tuple[int, GraphQLOutputType, tuple[int, ...]]
-_plans: LRUCache[_PlanKey, tuple[Any, tuple[Node, ...], Completer | None]] = LRUCache(CACHE_SIZE)
-V = TypeVar("V")
+# Estimated bytes of one collected selection (its dict and lists) and of one compiled object
+# plan (its function, code and namespace), measured with tracemalloc on the shipped history
+# operation: what a document's entry in its cache (`app.graphql.documents`) is charged.
+COLLECTED_BYTES = 2500
+PLAN_BYTES = 6000
 _MISSING: Any = object()
 
 
-def _cache_key(
-    operation: Any, output_type: Any, field_details_list: list[FieldDetails]
-) -> tuple[tuple[int, Any, tuple[int, ...]], tuple[Node, ...]]:
-    nodes = tuple(details.node for details in field_details_list)
-    return (id(operation), output_type, tuple(map(id, nodes))), nodes
-
-
-def _cached(
-    cache: LRUCache[Any, tuple[Any, tuple[Node, ...], V]],
-    key: Any,
-    operation: Any,
-    nodes: tuple[Node, ...],
-) -> V:
-    """The entry for `key` if it was made for this very operation and these very nodes (ids
-    can be recycled once an object is gone; identity cannot), else _MISSING."""
-    entry = cache.get(key)
-    if entry is not None and entry[0] is operation and all(map(operator.is_, entry[1], nodes)):
-        return entry[2]
-    return _MISSING  # type: ignore[no-any-return]
+def _key(kind: str, output_type: Any, field_details_list: list[FieldDetails]) -> tuple[Any, ...]:
+    """A memo key: the nodes belong to the document the memo hangs on, so their ids are not
+    reused while it lives."""
+    return (kind, output_type, *(id(details.node) for details in field_details_list))
 
 
 class ExecutionStats:
@@ -123,15 +98,14 @@ class CachingExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return result
 
     def _directive_free(self) -> bool:
-        operation = self.operation
-        known = _directive_free.get(id(operation))
-        if known is not None and known[0] is operation:
-            return known[1]
-        free = not _has_directives(operation) and not any(
-            _has_directives(details.definition) or details.variable_signatures
-            for details in self.fragments.values()
-        )
-        _directive_free[id(operation)] = (operation, free)
+        memo = kept(self.operation).memo
+        free: bool | None = memo.get("directive free")
+        if free is None:
+            free = not _has_directives(self.operation) and not any(
+                _has_directives(details.definition) or details.variable_signatures
+                for details in self.fragments.values()
+            )
+            memo["directive free"] = free
         return free
 
     def collect_subfields(
@@ -139,30 +113,34 @@ class CachingExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> CollectedFields:
         if not self._directive_free():
             return super().collect_subfields(return_type, field_details_list)
-        key, nodes = _cache_key(self.operation, return_type, field_details_list)
-        cached = _cached(_collected, key, self.operation, nodes)
-        if cached is not _MISSING:
+        held = kept(self.operation)
+        key = _key("collected", return_type, field_details_list)
+        cached: CollectedFields | None = held.memo.get(key)
+        if cached is not None:
             ExecutionStats.collected_hits += 1
             return cached
         collected: CollectedFields = super().collect_subfields(return_type, field_details_list)
-        _collected[key] = (self.operation, nodes, collected)
+        held.memo[key] = collected
+        held.add(COLLECTED_BYTES)
         return collected
 
     def _plan(
         self, return_type: GraphQLOutputType, field_details_list: list[FieldDetails]
     ) -> Completer | None:
-        key, nodes = _cache_key(self.operation, return_type, field_details_list)
-        cached = _cached(_plans, key, self.operation, nodes)
+        held = kept(self.operation)
+        key = _key("plan", return_type, field_details_list)
+        cached = held.memo.get(key, _MISSING)
         if cached is not _MISSING:
-            return cached
+            return cached  # type: ignore[no-any-return]
+        builder = PlanBuilder(
+            self.schema, self.collect_subfields, planned=lambda: held.add(PLAN_BYTES)
+        )
         try:
-            plan: Completer | None = PlanBuilder(self.schema, self.collect_subfields).completer(
-                return_type, field_details_list
-            )
+            plan: Completer | None = builder.completer(return_type, field_details_list)
             ExecutionStats.plans_built += 1
         except Unsupported:
             plan = None
-        _plans[key] = (self.operation, nodes, plan)
+        held.memo[key] = plan
         return plan
 
     def complete_value(

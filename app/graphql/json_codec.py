@@ -34,6 +34,7 @@ from strawberry.http.exceptions import (
 )
 from strawberry.types.unset import UNSET
 
+from app.graphql.answer_limit import capped
 from app.graphql.transport_ws import CheckedTransportWSHandler
 from app.middleware import graphql_error_response
 
@@ -126,7 +127,10 @@ class OrjsonGraphQLRouter(GraphQLRouter[Any, Any]):
         return value
 
     def encode_json(self, data: object) -> str | bytes:
-        return encode(data)
+        body = encode(data)
+        # The served schema's answer cap (`app.graphql.schema.Preparation`), as the lean path.
+        preparation = getattr(self.schema, "preparation", None)
+        return body if preparation is None else capped(body, preparation.max_answer_bytes)
 
     @overload
     async def run(

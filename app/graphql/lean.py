@@ -5,8 +5,9 @@ Strawberry answers it through its view (request adapters, a sub-response, conten
 and `Schema.execute`, which builds every extension of the schema and an extensions runner for
 each request: about a third of a request's CPU, for work that is the same every time. This
 module does what those extensions do, from `Schema.preparation` (the same parser cache and
-token limit, the same rules, the same validation cache), then calls graphql-core's `execute`
-on the Strawberry schema's graphql-core schema with its execution context class, as
+token limit, the same rules, the same validation kept with the document), then calls
+graphql-core's `execute` on the Strawberry schema's graphql-core schema with its execution
+context class, as
 `Schema.execute` does, and masks and codes the errors with the functions the extensions use.
 
 It answers only what it can answer exactly as Strawberry would: `prepare` returns None for
@@ -33,6 +34,8 @@ from graphql import (
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 
 from app.backends.base import LivechatBackend
+from app.graphql import validation_cache
+from app.graphql.answer_limit import capped
 from app.graphql.context import Context
 from app.graphql.errors import mask_errors
 from app.graphql.export import graphql_core_schema
@@ -65,8 +68,9 @@ class Prepared:
     async def answer(self, backend: LivechatBackend, request_id: str) -> bytes:
         """The JSON body Strawberry's view would answer, with HTTP status 200."""
         LeanStats.answered += 1
+        limit = self.schema.preparation.max_answer_bytes
         if self.errors is not None:
-            return _body(None, self.errors, request_id)
+            return _body(None, self.errors, request_id, limit)
         assert self.document is not None
         context = Context(backend=backend, request_id=request_id)
         try:
@@ -85,20 +89,19 @@ class Prepared:
                 result = await result
         except Exception as error:  # as Schema.execute: an error of the request, masked
             coerced = error if isinstance(error, GraphQLError) else None
-            return _body(
-                None, [coerced or GraphQLError(str(error), original_error=error)], request_id
-            )
+            errors = [coerced or GraphQLError(str(error), original_error=error)]
+            return _body(None, errors, request_id, limit)
         assert isinstance(result, ExecutionResult)
         if result.errors:
             self.schema._process_errors(result.errors)
-        return _body(result.data, result.errors, request_id)
+        return _body(result.data, result.errors, request_id, limit)
 
 
-def _body(data: Any, errors: list[GraphQLError] | None, request_id: str) -> bytes:
+def _body(data: Any, errors: list[GraphQLError] | None, request_id: str, limit: int) -> bytes:
     if not errors:
-        return encode({"data": data})
+        return capped(encode({"data": data}), limit)
     masked = mask_errors(errors, request_id)
-    return encode({"data": data, "errors": [error.formatted for error in masked]})
+    return capped(encode({"data": data, "errors": [error.formatted for error in masked]}), limit)
 
 
 def prepare(schema: Schema, documents: DocumentCache, payload: dict[str, Any]) -> Prepared | None:
@@ -135,9 +138,7 @@ def prepare(schema: Schema, documents: DocumentCache, payload: dict[str, Any]) -
     operation = get_operation_ast(document, operation_name)
     if operation is None or operation.operation not in RUNS:
         return None
-    errors = preparation.validation.errors(
-        graphql_core_schema(schema), query, document, preparation.rules
-    )
+    errors = validation_cache.errors(graphql_core_schema(schema), document, preparation.rules)
     if errors:
         schema._process_errors(errors)  # in place, in the cache, as Strawberry's path does
         return replace(request, errors=errors)

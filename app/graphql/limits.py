@@ -1,4 +1,4 @@
-"""Refuse expensive documents before they run: depth, aliases, root fields, tokens.
+"""Refuse expensive documents before they run: depth, aliases, root fields, tokens, cost.
 
 Every refusal is a GraphQL error with `extensions.code` BAD_REQUEST, found during validation
 (cached per document, so a refused document costs one validation however often it comes).
@@ -10,6 +10,13 @@ generator sends graphql-js's introspection query, 15 levels deep with its `ofTyp
 does not count against the general limit (GraphQL Armor's `ignoreIntrospection`) but has a
 bounded limit of its own, which stops `fields { type { fields { type ...` bombs. A depth bomb
 anywhere else fails at the general limit.
+
+A field selected again and again on one type is refused too (`app.graphql.repeats`): these
+limits run before graphql-core's own rules, whose field-merging check is quadratic in it.
+
+Cost is the estimate of `app.graphql.cost`: list sizes times the selected tree. The refusal
+carries the estimate and the limit in `extensions` (`cost`, `maxCost`), so a client can see
+how far over it is.
 """
 
 from __future__ import annotations
@@ -28,7 +35,9 @@ from graphql import (
     ValidationRule,
 )
 
+from app.graphql.cost import operation_cost
 from app.graphql.fragments import DEFAULT_DEPTH
+from app.graphql.repeats import most_repeated
 
 BAD_REQUEST = {"code": "BAD_REQUEST"}
 # `md` itself plus the node levels of the shipped fragment.
@@ -46,6 +55,9 @@ class RequestLimits:
     max_aliases: int
     max_root_fields: int
     max_tokens: int
+    max_cost: int
+    max_answer_bytes: int
+    max_field_repeats: int
 
 
 @dataclass
@@ -60,7 +72,9 @@ class _Depth:
         self.introspection = max(self.introspection, inner.introspection)
 
 
-class _DocumentLimits(ValidationRule):
+class DocumentLimits(ValidationRule):
+    """The limits; `app.graphql.validation_cache` runs them before the other rules."""
+
     limits: RequestLimits  # bound by `validation_rule`
 
     def __init__(self, context: ValidationContext) -> None:
@@ -151,11 +165,25 @@ class _DocumentLimits(ValidationRule):
                 f"The introspection selection is {depth.introspection} levels deep; at most "
                 f"{limits.max_introspection_depth}."
             )
+        root = self.context.schema.get_root_type(node.operation)
+        repeats, where = most_repeated(self.context, node.selection_set, root)
+        if repeats > limits.max_field_repeats:
+            self._refuse(
+                f"The operation selects {where} {repeats} times; at most "
+                f"{limits.max_field_repeats}."
+            )
+        cost = operation_cost(self.context, node.selection_set, root)
+        if cost > limits.max_cost:
+            self._refuse(
+                f"The operation's estimated cost is {cost}; at most {limits.max_cost}.",
+                cost=cost,
+                maxCost=limits.max_cost,
+            )
 
-    def _refuse(self, message: str) -> None:
-        self.report_error(GraphQLError(message, extensions=dict(BAD_REQUEST)))
+    def _refuse(self, message: str, **details: int) -> None:
+        self.report_error(GraphQLError(message, extensions={**BAD_REQUEST, **details}))
 
 
 def validation_rule(limits: RequestLimits) -> type[ValidationRule]:
     """The document limits as a graphql-core validation rule bound to `limits`."""
-    return type("DocumentLimits", (_DocumentLimits,), {"limits": limits})
+    return type("DocumentLimits", (DocumentLimits,), {"limits": limits})

@@ -24,16 +24,18 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from operator import attrgetter
 from typing import Any
 
 from graphql import (
     GraphQLAbstractType,
+    GraphQLBoolean,
+    GraphQLID,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLSchema,
+    GraphQLString,
     is_abstract_type,
     is_leaf_type,
     is_list_type,
@@ -55,6 +57,18 @@ class Unsupported(Exception):
     """A selection no plan is built for (found while building)."""
 
 
+class _AttributeGetter:
+    """Reads one attribute, as Strawberry's default resolver does; compiled plans inline it."""
+
+    __slots__ = ("attribute",)
+
+    def __init__(self, attribute: str) -> None:
+        self.attribute = attribute
+
+    def __call__(self, value: Any) -> Any:
+        return getattr(value, self.attribute)
+
+
 def _default_getter(field: Any) -> Callable[[Any], Any] | None:
     """How a field reads its value, if that is plain: Strawberry's default resolver (an
     attribute) or a resolver that takes the parent object and nothing else."""
@@ -66,7 +80,7 @@ def _default_getter(field: Any) -> Callable[[Any], Any] | None:
     if getattr(field.resolve, "_is_default", False):
         if strawberry_field.default_resolver is not getattr:
             return None
-        return attrgetter(strawberry_field.python_name)
+        return _AttributeGetter(strawberry_field.python_name)
     resolver = strawberry_field.base_resolver
     if resolver is None or resolver.is_async or resolver.arguments:
         return None
@@ -83,9 +97,12 @@ class PlanBuilder:
 
     objects_planned = 0  # object completers built, process-wide (for the tests)
 
-    def __init__(self, schema: GraphQLSchema, collect: Collect) -> None:
+    def __init__(
+        self, schema: GraphQLSchema, collect: Collect, planned: Callable[[], None] = lambda: None
+    ) -> None:
         self.schema = schema
         self.collect = collect
+        self.planned = planned  # told of each object plan made, now or later (lazy members)
         # One completer per (type, collected selection): the shipped markdown fragment spreads
         # the same next-level fragment under each of 20 node types, at each of 10 levels.
         self._objects: dict[tuple[Any, ...], Completer] = {}
@@ -93,24 +110,25 @@ class PlanBuilder:
     def completer(
         self, return_type: GraphQLOutputType, field_details: list[FieldDetails]
     ) -> Completer:
-        if is_non_null_type(return_type):
+        required = is_non_null_type(return_type)
+        if required:
             assert isinstance(return_type, GraphQLNonNull)
-            return _non_null(self.completer(return_type.of_type, field_details))
+            return_type = return_type.of_type
         if is_list_type(return_type):
             assert isinstance(return_type, GraphQLList)
-            return _list(self.completer(return_type.of_type, field_details))
+            return _list(self.completer(return_type.of_type, field_details), required)
         if is_leaf_type(return_type):
-            return _leaf(return_type.coerce_output_value)
+            return _leaf(return_type.coerce_output_value, required, _UNCHANGED.get(return_type))
         if is_abstract_type(return_type):
             assert isinstance(return_type, GraphQLAbstractType)
-            return self._abstract(return_type, field_details)
+            return self._abstract(return_type, field_details, required)
         if is_object_type(return_type):
             assert isinstance(return_type, GraphQLObjectType)
-            return _nullable(self._object(return_type, field_details))
+            return _present(self._object(return_type, field_details), required)
         raise Unsupported(str(return_type))  # pragma: no cover - every output type is above
 
     def _abstract(
-        self, abstract: GraphQLAbstractType, field_details: list[FieldDetails]
+        self, abstract: GraphQLAbstractType, field_details: list[FieldDetails], required: bool
     ) -> Completer:
         members: dict[type, GraphQLObjectType] = {}
         for possible in self.schema.get_possible_types(abstract):
@@ -130,6 +148,8 @@ class PlanBuilder:
 
         def complete_abstract(value: Any) -> Any:
             if value is None:
+                if required:
+                    raise Unplanned("null where the type forbids it")
                 return None
             kind = type(value)
             complete = by_class.get(kind)
@@ -164,12 +184,12 @@ class PlanBuilder:
         known = self._objects.get(key)
         if known is not None:
             return known
-        fields: list[tuple[str, Callable[[Any], Any], Completer]] = []
+        fields: list[tuple[str, str | Callable[[Any], Any], Completer]] = []
         for response_key, details in grouped.items():
             node = details[0].node
             name = node.name.value
             if name == "__typename":
-                fields.append((response_key, _constant(object_type.name), _identity))
+                fields.append((response_key, _TYPENAME, _constant(object_type.name)))
                 continue
             field = object_type.fields.get(name)
             if field is None or field.args or node.arguments:
@@ -178,43 +198,74 @@ class PlanBuilder:
             if getter is None:
                 raise Unsupported(name)
             fields.append((response_key, getter, self.completer(field.type, details)))
-
-        def complete_object(value: Any) -> dict[str, Any]:
-            return {name: complete(get(value)) for name, get, complete in fields}
-
+        complete_object = _compiled_object(object_type.name, fields)
         self._objects[key] = complete_object
         PlanBuilder.objects_planned += 1
+        self.planned()
         return complete_object
 
 
-def _identity(value: Any) -> Any:
-    return value
+_TYPENAME = "__typename"
+# Leaves whose output coercion hands back a value of this exact class unchanged (graphql-core's
+# serialize_string, serialize_id, serialize_boolean): the generated code skips the call.
+_UNCHANGED: dict[Any, type] = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
+
+
+def _compiled_object(
+    type_name: str, fields: list[tuple[str, str | Callable[[Any], Any], Completer]]
+) -> Completer:
+    """One function that builds the object's answer in a single dict display, as graphql-jit
+    compiles: per field, an attribute read (or the resolver's call) and its completion, with no
+    loop, tuple unpacking or getter call of its own. A field's value that the generic completer
+    would return unchanged (a string for String) is taken as it is, else the completer runs."""
+    namespace: dict[str, Any] = {}
+    entries = []
+    for index, (key, getter, complete) in enumerate(fields):
+        if getter == _TYPENAME:
+            entries.append(f"{key!r}: {type_name!r}")
+            continue
+        if isinstance(getter, _AttributeGetter):
+            read = f"value.{getter.attribute}"
+        else:
+            namespace[f"get{index}"] = getter
+            read = f"get{index}(value)"
+        namespace[f"complete{index}"] = complete
+        unchanged = getattr(complete, "unchanged", None)
+        if unchanged is None:
+            entries.append(f"{key!r}: complete{index}({read})")
+        else:
+            namespace[f"kind{index}"] = unchanged
+            entries.append(
+                f"{key!r}: v{index} if type(v{index} := {read}) is kind{index} "
+                f"else complete{index}(v{index})"
+            )
+    source = "def complete_object(value):\n    return {" + ", ".join(entries) + "}\n"
+    exec(compile(source, f"<plan of {type_name}>", "exec"), namespace)
+    compiled: Completer = namespace["complete_object"]
+    return compiled
 
 
 def _constant(value: Any) -> Callable[[Any], Any]:
     return lambda _: value
 
 
-def _nullable(complete: Completer) -> Completer:
+def _present(complete: Completer, required: bool) -> Completer:
+    def complete_required(value: Any) -> Any:
+        if value is None:
+            raise Unplanned("null where the type forbids it")
+        return complete(value)
+
     def complete_nullable(value: Any) -> Any:
         return None if value is None else complete(value)
 
-    return complete_nullable
+    return complete_required if required else complete_nullable
 
 
-def _non_null(complete: Completer) -> Completer:
-    def complete_non_null(value: Any) -> Any:
-        completed = complete(value)
-        if completed is None:
-            raise Unplanned("null where the type forbids it")
-        return completed
-
-    return complete_non_null
-
-
-def _list(complete: Completer) -> Completer:
+def _list(complete: Completer, required: bool) -> Completer:
     def complete_list(value: Any) -> Any:
         if value is None:
+            if required:
+                raise Unplanned("null where the type forbids it")
             return None
         if type(value) is not list and type(value) is not tuple:
             raise Unplanned("not a list")
@@ -223,9 +274,11 @@ def _list(complete: Completer) -> Completer:
     return complete_list
 
 
-def _leaf(coerce: Callable[[Any], Any]) -> Completer:
+def _leaf(coerce: Callable[[Any], Any], required: bool, unchanged: type | None) -> Completer:
     def complete_leaf(value: Any) -> Any:
         if value is None:
+            if required:
+                raise Unplanned("null where the type forbids it")
             return None
         if isinstance(value, Exception):
             raise Unplanned("an error as a value")
@@ -234,4 +287,6 @@ def _leaf(coerce: Callable[[Any], Any]) -> Completer:
             raise Unplanned("a leaf that does not coerce")
         return coerced
 
+    if unchanged is not None:
+        complete_leaf.unchanged = unchanged  # type: ignore[attr-defined]
     return complete_leaf

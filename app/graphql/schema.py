@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,25 +14,20 @@ from graphql import (
     NoSchemaIntrospectionCustomRule,
     specified_rules,
 )
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxTokensLimiter,
-    ParserCache,
-)
-from strawberry.extensions.parser_cache import _get_parse_cache
+from strawberry.extensions import AddValidationRules, DisableIntrospection, MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from app.graphql import messages, visitors
+from app.graphql import messages, validation_cache, visitors
+from app.graphql.documents import Documents
 from app.graphql.errors import LivechatFailureHandler, MaskUnexpectedErrors, coded_request_error
 from app.graphql.execution import CachingExecutionContext
 from app.graphql.limits import RequestLimits, validation_rule
 from app.graphql.scalars import SCALAR_MAP
 from app.graphql.subscriptions import Subscription
-from app.graphql.validation_cache import ValidationCache
 
-DOCUMENT_CACHE_SIZE = 256
+# The estimated bytes of parsed documents (with their validation and plans) a schema keeps.
+DOCUMENT_CACHE_BYTES = 24 * 1024 * 1024
 
 
 @strawberry.type(description="Reads.")
@@ -78,20 +73,20 @@ class Mutation:
 class Preparation:
     """What the schema's extensions do to a request before it executes, as data, so that the
     lean POST path (`app.graphql.lean`) does the same without running them: the same parser
-    cache with the same token limit (so both paths share parsed documents, and the plans and
-    collected fields keyed by them), the same validation rules in Strawberry's order, the same
-    validation cache. `observed` says an observer (metrics, traces) watches each operation:
-    those requests take Strawberry's path, which runs it."""
+    cache with the same token limit (so both paths share parsed documents, and the validation,
+    plans and collected fields kept with them), the same validation rules in Strawberry's
+    order. `observed` says an observer (metrics, traces) watches each operation: those
+    requests take Strawberry's path, which runs it."""
 
-    parse: Callable[..., DocumentNode]
+    documents: Documents
     max_tokens: int
     rules: tuple[type[ASTValidationRule], ...]
-    validation: ValidationCache
     observed: bool
+    max_answer_bytes: int
 
     def document(self, query: str) -> DocumentNode:
-        """The parsed document (the parser's LRU), or GraphQLSyntaxError."""
-        return self.parse(query, max_tokens=self.max_tokens)
+        """The parsed document (the parser's cache), or GraphQLSyntaxError."""
+        return self.documents.parse(query, max_tokens=self.max_tokens)
 
 
 class Schema(strawberry.Schema):
@@ -116,6 +111,7 @@ def make_schema(
     execution_context_class: type[StrawberryGraphQLCoreExecutionContext] = (
         CachingExecutionContext
     ),
+    document_cache_bytes: int = DOCUMENT_CACHE_BYTES,
 ) -> Schema:
     """The schema with its guards. `production` hides introspection and field suggestions;
     `observers` are extensions that watch operations (metrics, traces), first of all. The app
@@ -123,17 +119,17 @@ def make_schema(
     requests); tests pass graphql-core's own to compare the two."""
     # One rule class per schema: the validation cache is keyed by the rules as well.
     document_limits = validation_rule(limits)
-    validation = ValidationCache(DOCUMENT_CACHE_SIZE)
+    documents = Documents(document_cache_bytes)
     extensions: list[Any] = [
         *observers,
         MaskUnexpectedErrors,
         # Clients send the same few documents again and again, and the shipped markdown
-        # fragment is large: parse and validate each distinct document once (the parser's
-        # LRU lives at module level; the validation results belong to this schema).
+        # fragment is large: parse and validate each distinct document once (within the
+        # bytes `document_cache_bytes` allows).
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+        documents.extension(),
         lambda: AddValidationRules([document_limits]),
-        validation.extension(),
+        validation_cache.extension(),
     ]
     # The rules in the order Strawberry's context gathers them: graphql-core's, then each
     # AddValidationRules extension's in the extensions' order.
@@ -151,10 +147,10 @@ def make_schema(
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production),
     )
     schema.preparation = Preparation(
-        parse=_get_parse_cache(DOCUMENT_CACHE_SIZE),
+        documents=documents,
         max_tokens=limits.max_tokens,
         rules=rules,
-        validation=validation,
         observed=bool(observers),
+        max_answer_bytes=limits.max_answer_bytes,
     )
     return schema

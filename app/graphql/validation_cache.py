@@ -1,25 +1,31 @@
-"""Validate each distinct document once, keyed by its text.
+"""Validate each distinct document once: the errors are kept with the document.
 
 Strawberry's own `ValidationCache` keys its LRU by the parsed `DocumentNode`. graphql-core's
 AST nodes are frozen dataclasses whose hash walks the whole tree, so every lookup re-hashes
 every node of the document: for the shipped markdown fragment (about 4,000 nodes) that cost
-more than validating had saved. The query text is a string whose hash Python caches, and
-the parser cache already maps equal texts to the same document, so the text is the key.
+more than validating had saved. The parser's cache (`app.graphql.documents`) hands back the
+same document for the same text, so the errors are kept with that document, per rule set:
+they live as long as it does, and its cache counts their bytes.
 
-One `ValidationCache` belongs to a schema: Strawberry's path reaches it through the
-extension `extension()` makes, the lean POST path (`app.graphql.lean`) calls `errors` itself.
+Strawberry's path reaches this through the extension `extension()` makes, the lean POST path
+(`app.graphql.lean`) calls `errors` itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
-from cachetools import LRUCache
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from app.graphql.documents import kept
 from app.graphql.export import graphql_core_schema
+from app.graphql.limits import DocumentLimits
+
+# Estimated bytes of one validation error kept (its object, locations and formatted parts),
+# beside its message.
+ERROR_BYTES = 600
 
 
 class ValidationStats:
@@ -28,48 +34,39 @@ class ValidationStats:
     hits = 0
 
 
-Rules = tuple[type[ASTValidationRule], ...]
+def errors(
+    schema: GraphQLSchema, document: DocumentNode, rules: Sequence[type[ASTValidationRule]]
+) -> list[GraphQLError]:
+    """The document's validation errors, found once per rule set."""
+    held = kept(document)
+    key = tuple(rules)
+    found = held.errors.get(key)
+    if found is not None:
+        ValidationStats.hits += 1
+        return found
+    # The limits first, and alone: a document they refuse is not given to graphql-core's
+    # rules, some of which cost time quadratic in what the limits bound.
+    limits = tuple(rule for rule in key if issubclass(rule, DocumentLimits))
+    found = validate_document(schema, document, limits) if limits else []
+    if not found:
+        found = validate_document(schema, document, tuple(r for r in key if r not in limits))
+    held.errors[key] = found
+    held.add(sum(ERROR_BYTES + len(error.message) for error in found))
+    return found
 
 
-class ValidationCache:
-    """The errors found per (document text, rule set), least recently used dropped first."""
+def extension() -> Callable[[], SchemaExtension]:
+    """A factory for the schema's `extensions`: validation through `errors`."""
 
-    def __init__(self, maxsize: int) -> None:
-        self._results: LRUCache[tuple[str, Rules], list[GraphQLError]] = LRUCache(maxsize)
+    class CachedValidation(SchemaExtension):
+        def on_validate(self) -> Iterator[None]:
+            context = self.execution_context
+            assert context.graphql_document is not None
+            context.pre_execution_errors = errors(
+                graphql_core_schema(context.schema),
+                context.graphql_document,
+                context.validation_rules,
+            )
+            yield
 
-    def errors(
-        self,
-        schema: GraphQLSchema,
-        query: str | None,
-        document: DocumentNode,
-        rules: Sequence[type[ASTValidationRule]],
-    ) -> list[GraphQLError]:
-        """The document's validation errors, from the cache when its text was seen with these
-        rules (a document without its text has nothing to key it by: validated every time)."""
-        key = (query, tuple(rules)) if query else None
-        errors = self._results.get(key) if key is not None else None
-        if errors is not None:
-            ValidationStats.hits += 1
-            return errors
-        errors = validate_document(schema, document, tuple(rules))
-        if key is not None:
-            self._results[key] = errors
-        return errors
-
-    def extension(self) -> Callable[[], SchemaExtension]:
-        """A factory for the schema's `extensions`: one instance per request, this cache."""
-        cache = self
-
-        class CachedValidation(SchemaExtension):
-            def on_validate(self) -> Iterator[None]:
-                context = self.execution_context
-                assert context.graphql_document is not None
-                context.pre_execution_errors = cache.errors(
-                    graphql_core_schema(context.schema),
-                    context.query,
-                    context.graphql_document,
-                    context.validation_rules,
-                )
-                yield
-
-        return CachedValidation
+    return CachedValidation
