@@ -47,12 +47,12 @@ def _add_setting_flag(command: argparse.ArgumentParser, name: str) -> None:
 
 def websocket_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's WebSocket settings, for one server or each worker: its websockets protocol
-    minus the last frame it keeps (app/websocket_protocol.py), and messages no larger than an
-    HTTP request's body may be."""
+    with a bounded outbox and minus the last frame it keeps (app/websocket_protocol.py), and
+    messages no larger than an HTTP request's body may be."""
     from app.websocket_protocol import WebSocketProtocol
 
     return {
-        "ws": WebSocketProtocol,
+        "ws": WebSocketProtocol.bounded(settings.websocket_outbox_bytes),
         "ws_max_size": settings.max_body_bytes,
         "ws_per_message_deflate": settings.websocket_compression,
     }

@@ -183,6 +183,7 @@ def create_app(
             graphql_ide=None if settings.production else "graphiql",
             # graphql-ws's protocol over a WebSocket, and Apollo's multipart HTTP subscriptions.
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL),
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         ),
         prefix="/graphql",
     )
@@ -213,7 +214,9 @@ def create_app(
         rest_routes = list(rocketchat_routes)
         app.router.routes.extend(rest_routes)
         app.state.ddp = DdpServer(
-            lambda websocket: websocket.app.state.backend, heartbeat=settings.ddp_heartbeat
+            lambda websocket: websocket.app.state.backend,
+            heartbeat=settings.ddp_heartbeat,
+            max_subscriptions=settings.max_subscriptions_per_connection,
         )
         app.add_api_websocket_route("/websocket", app.state.ddp.serve)
     if settings.cors_origins:

@@ -200,6 +200,20 @@ class Settings(BaseSettings):
         description="parsed documents, their validation, plans and persisted queries, together",
     )
 
+    # Slow consumers: what one WebSocket may leave unread, and hold, before it is cut off.
+    websocket_outbox_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=65536,
+        description="bytes a WebSocket (/graphql, /websocket) may leave unread; a client further "
+        "behind is closed with 1008",
+    )
+    max_subscriptions_per_connection: int = Field(
+        default=100,
+        ge=1,
+        description="operations one graphql-transport-ws socket runs at once, and subs one DDP "
+        "connection holds; more are refused",
+    )
+
     @field_validator("trusted_proxies")
     @classmethod
     def _addresses(cls, proxies: list[str]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -21,8 +22,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1 until the block ends; yields its base URL."""
+def serving(app: FastAPI, websocket: type[asyncio.Protocol] = WebSocketProtocol) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1 until the block ends; yields its base URL. `websocket` is the
+    one `livechat-graphql serve` runs, with the default outbox unless a test bounds it."""
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
@@ -32,7 +34,7 @@ def serving(app: FastAPI) -> Iterator[str]:
             log_level="warning",
             lifespan="on",
             proxy_headers=False,  # as `livechat-graphql serve`: the app's TRUSTED_PROXIES only
-            ws=WebSocketProtocol,  # the one `livechat-graphql serve` runs
+            ws=websocket,
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)

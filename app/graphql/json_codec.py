@@ -27,11 +27,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.fastapi import GraphQLRouter
-from strawberry.http.exceptions import (
-    NonJsonMessageReceived,
-    NonTextMessageReceived,
-    WebSocketDisconnected,
-)
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
 from strawberry.types.unset import UNSET
 
 from app.graphql.answer_limit import capped
@@ -106,10 +102,16 @@ class TextWebSocketAdapter(ASGIWebSocketAdapter):
             pass
 
     async def send_json(self, message: Mapping[str, object]) -> None:
+        """Strawberry's, except that a message for a socket that is gone is dropped before it
+        is encoded: a socket closed for reading too slowly (app/websocket_protocol.py) has its
+        subscriptions' events still coming until its receive loop ends them, and each would
+        otherwise be encoded, then refused, then logged as a failed task."""
+        if self.ws.application_state is not WebSocketState.CONNECTED:
+            return
         try:
             await self.ws.send_text(encode_frame(message))
-        except WebSocketDisconnect as exc:
-            raise WebSocketDisconnected from exc
+        except WebSocketDisconnect:
+            return
 
 
 class OrjsonGraphQLRouter(GraphQLRouter[Any, Any]):

@@ -10,10 +10,15 @@ need, framed as Rocket.Chat frames it:
 - `sub` of `stream-room-messages` (event name = rid, key `visitorToken`) and
   `stream-notify-room` (`<rid>/deleteMessage`, key `token`), params
   `[eventName, {"useCollection": false, "args": [{"token", "visitorToken"}]}]`: `ready` with
-  `subs: [id]`, or `nosub` with a Meteor error. A repeated subscription id is a no-op. The
-  widget's other streams (`<rid>/user-activity`, `<rid>/typing`, `stream-livechat-room`) are
-  accepted and stay silent: there is no agent in process to type or change.
-- events as `changed` frames, `id` the literal "id", dates in EJSON (`{"$date": ms}`).
+  `subs: [id]`, or `nosub` with a Meteor error. A repeated subscription id is a no-op; past
+  `max_subscriptions` on one connection (`MAX_SUBSCRIPTIONS_PER_CONNECTION`, as graphql-ws's
+  sockets) a `sub` is answered `nosub` "too-many-subscriptions". The widget's other streams
+  (`<rid>/user-activity`, `<rid>/typing`, `stream-livechat-room`) are accepted and stay silent:
+  there is no agent in process to type or change.
+- events as `changed` frames, `id` the literal "id", dates in EJSON (`{"$date": ms}`). A frame
+  is built once per event and stream, whichever sessions and subscriptions push it, and only
+  while the socket is open: a session cut off for reading too slowly (app/websocket_protocol.py)
+  builds nothing more.
 - `unsub` answered `nosub`; a `method` call answered with Meteor's 404 "Method not found".
 - a frame nested deeper than `MAX_FRAME_DEPTH` answered `error` "Bad request" and otherwise
   ignored: orjson reads up to 1,024 levels but writes only 254, and echoing such a frame (as
@@ -32,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app.backends.base import (
     JsonObject,
@@ -92,30 +97,24 @@ def ejson_message(event: MessageChanged) -> JsonObject:
     return document
 
 
-# One serialised message per event, whichever session pushes it.
-_encoded: weakref.WeakKeyDictionary[MessageChanged, bytes] = weakref.WeakKeyDictionary()
-
-
-def _encoded_message(event: MessageChanged) -> bytes:
-    encoded = _encoded.get(event)
-    if encoded is None:
-        encoded = _encoded[event] = orjson.dumps(ejson_message(event))
-    return encoded
+# The frames of an event, by (collection, event name): every subscription of a room's stream,
+# in every session, sends the same one.
+_frames: weakref.WeakKeyDictionary[RoomEvent, dict[tuple[str, str], str]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def changed_frame(collection: str, event_name: str, event: RoomEvent) -> str:
-    argument: Any = (
-        orjson.Fragment(_encoded_message(event))
-        if isinstance(event, MessageChanged)
-        else {"_id": event.id}
-    )
-    frame = {
-        "msg": "changed",
-        "collection": collection,
-        "id": "id",
-        "fields": {"eventName": event_name, "args": [argument]},
-    }
-    return orjson.dumps(frame).decode()
+    frames = _frames.get(event)
+    if frames is None:
+        frames = _frames[event] = {}
+    frame = frames.get((collection, event_name))
+    if frame is None:
+        argument = ejson_message(event) if isinstance(event, MessageChanged) else {"_id": event.id}
+        fields = {"eventName": event_name, "args": [argument]}
+        changed = {"msg": "changed", "collection": collection, "id": "id", "fields": fields}
+        frame = frames[(collection, event_name)] = orjson.dumps(changed).decode()
+    return frame
 
 
 @dataclass(frozen=True)
@@ -152,6 +151,7 @@ class DdpServer:
     # The app's backend exists only once the app has started: looked up per connection.
     backend_of: Callable[[WebSocket], LivechatBackend]
     heartbeat: float = 15.0
+    max_subscriptions: int = 100
     sessions: set[DdpSession] = field(default_factory=set)
 
     @property
@@ -160,7 +160,9 @@ class DdpServer:
 
     async def serve(self, websocket: WebSocket) -> None:
         await websocket.accept()
-        session = DdpSession(websocket, self.backend_of(websocket), self.heartbeat)
+        session = DdpSession(
+            websocket, self.backend_of(websocket), self.heartbeat, self.max_subscriptions
+        )
         peer = websocket.client.host if websocket.client else None
         session.client_address = meteor_address(websocket.scope["headers"], peer)
         self.sessions.add(session)
@@ -174,10 +176,17 @@ class DdpServer:
 class DdpSession:
     """One WebSocket: its handshake, keepalive and subscriptions."""
 
-    def __init__(self, websocket: WebSocket, backend: LivechatBackend, heartbeat: float) -> None:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        backend: LivechatBackend,
+        heartbeat: float,
+        max_subscriptions: int,
+    ) -> None:
         self.websocket = websocket
         self.backend = backend
         self.heartbeat = heartbeat
+        self.max_subscriptions = max_subscriptions
         self.connected = False
         self.client_address: str | None = None  # as Rocket.Chat would see it
         self.subscriptions: dict[str, asyncio.Task[None]] = {}
@@ -258,6 +267,11 @@ class DdpSession:
     async def subscribe(self, sub_id: str, name: str, frame: JsonObject) -> None:
         if sub_id in self.subscriptions:
             return  # Meteor ignores a repeated id; subscribing twice would deliver twice
+        if len(self.subscriptions) >= self.max_subscriptions:
+            reason = f"Too many subscriptions on one connection (at most {self.max_subscriptions})"
+            error = meteor_error("too-many-subscriptions", reason)
+            await self.send({"msg": "nosub", "id": sub_id, "error": error})
+            return
         request = StreamRequest.parse(name, frame.get("params"))
         if name not in ("stream-room-messages", "stream-notify-room", "stream-livechat-room"):
             error = meteor_error(404, f"Subscription '{name}' not found")
@@ -298,6 +312,8 @@ class DdpSession:
     ) -> None:
         try:
             async for event in events:
+                if self.websocket.application_state is not WebSocketState.CONNECTED:
+                    return  # the socket is gone: build nothing more for it
                 if wanted is not None and isinstance(event, wanted):
                     await self.send(changed_frame(collection, event_name, event))
         except (WebSocketDisconnect, RuntimeError):
