@@ -36,13 +36,16 @@ def _add_setting_flag(command: argparse.ArgumentParser, name: str) -> None:
         command.add_argument(flag, help=help_text)
 
 
-def websocket_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn's WebSocket settings, for one server or each worker: its websockets protocol
-    minus the last frame it keeps (app/websocket_protocol.py), and messages no larger than an
-    HTTP request's body may be."""
+def protocol_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's protocol settings, for one server or each worker: HTTP/1.1 that never closes a
+    connection a request may be arriving on (app/shutdown.py); its websockets protocol minus
+    the last frame it keeps (app/websocket_protocol.py), and messages no larger than an HTTP
+    request's body may be."""
+    from app.shutdown import DrainingHttpProtocol
     from app.websocket_protocol import WebSocketProtocol
 
     return {
+        "http": DrainingHttpProtocol,
         "ws": WebSocketProtocol,
         "ws_max_size": settings.max_body_bytes,
         "ws_per_message_deflate": settings.websocket_compression,
@@ -70,7 +73,7 @@ def serve(settings: Settings) -> None:
             host=settings.host,
             port=settings.port,
             log_config=None,
-            **websocket_options(settings),
+            **protocol_options(settings),
             timeout_graceful_shutdown=settings.shutdown_timeout,
         )
         server = DrainingServer(config, app, settings.shutdown_drain)
@@ -84,7 +87,9 @@ def serve(settings: Settings) -> None:
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
-    """A socket of one worker's own on the shared port (SO_REUSEPORT).
+    """A socket of one worker's own on the shared port (SO_REUSEPORT), bound but not yet
+    listening: uvicorn listens on it once the app has started, so no connection waits in the
+    backlog of a worker that is still starting (and would be reset if it were stopped then).
 
     With one socket shared by every worker (uvicorn's `--workers`), whichever process wakes
     first takes each new connection, and keep-alive clients stay where they landed: 6 of 8
@@ -95,8 +100,6 @@ def listening_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
     return sock
 
 
@@ -114,7 +117,7 @@ def run_worker(host: str, port: int) -> None:
     config = uvicorn.Config(
         app,
         log_config=None,
-        **websocket_options(settings),
+        **protocol_options(settings),
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )
     DrainingServer(config, app, settings.shutdown_drain).run(sockets=[sock])

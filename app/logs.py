@@ -25,6 +25,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from uvicorn.logging import TRACE_LOG_LEVEL
+
 from app.backends.forwarding import request_id
 
 REDACTED = "[REDACTED]"
@@ -160,7 +162,8 @@ def configure(
     access log is sampled (`SampleAccess`)."""
     root = logging.getLogger()
     root.handlers[:] = [handler(log_format)]
-    root.setLevel(level)
+    # TRACE is uvicorn's level below DEBUG: its lines per connection made and lost.
+    root.setLevel(TRACE_LOG_LEVEL if level == "TRACE" else level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "strawberry"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []

@@ -16,11 +16,16 @@ from tests.servers import free_port
 
 class ServerProcess:
     def __init__(
-        self, database: Path, *arguments: str, environment: dict[str, str] | None = None
+        self,
+        database: Path,
+        *arguments: str,
+        environment: dict[str, str] | None = None,
+        log: Path | None = None,
     ) -> None:
         self.database = database
         self.arguments = arguments
         self.environment = environment or {}
+        self.log = log
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -29,13 +34,17 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServerProcess:
+        """Start the server and wait for its /healthz; its stderr goes to `log` if given."""
+        log = None if self.log is None else self.log.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port),
              "--database", str(self.database), *self.arguments],
             env={**os.environ, "LIVECHAT_GRAPHQL_LOG_LEVEL": "WARNING", **self.environment},
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL if log is None else log,
         )  # fmt: skip
+        if log is not None:
+            log.close()  # the child holds its own copy
         deadline = time.monotonic() + 30
         while True:
             try:
