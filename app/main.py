@@ -1,6 +1,9 @@
 """The ASGI app: `create_app(settings)` wires settings, backend and schema.
 
-The lifespan owns the backend: made on startup, closed on shutdown.
+The lifespan owns the backend: made on startup, closed on shutdown. Importing this module
+builds nothing: `app.main:app` (what `uvicorn app.main:app` serves) is made from the
+environment's settings on first use, so a process that builds its own app (`livechat-graphql
+serve`, the exports, the tests) has one app and one tracer provider.
 """
 
 from __future__ import annotations
@@ -76,12 +79,16 @@ def where_to_go(settings: Settings) -> str:
 
 def tracer_provider_for(settings: Settings) -> TracerProvider | None:
     """The process's tracer provider when OTEL_* turn tracing on (also made global, so the
-    upstream client's spans find it)."""
+    upstream client's spans find it). OpenTelemetry sets the global provider once per process
+    and refuses a second: an app built after the first uses the provider already there."""
     kind = settings.tracing_exporter()
     if kind is None:
         return None
     from opentelemetry import trace
 
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        return current
     provider = provider_from_environment(kind, settings.otel_service_name)
     trace.set_tracer_provider(provider)
     return provider
@@ -233,4 +240,10 @@ def create_app_from_environment() -> FastAPI:
     return create_app(settings)
 
 
-app = create_app()
+def __getattr__(name: str) -> FastAPI:
+    """`app`, built from the environment's settings when first asked for, then kept."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    built = create_app()
+    globals()["app"] = built
+    return built

@@ -21,11 +21,13 @@ class ServerProcess:
         *arguments: str,
         environment: dict[str, str] | None = None,
         log: Path | None = None,
+        output: Path | None = None,
     ) -> None:
         self.database = database
         self.arguments = arguments
         self.environment = environment or {}
         self.log = log
+        self.output = output
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -34,17 +36,20 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServerProcess:
-        """Start the server and wait for its /healthz; its stderr goes to `log` if given."""
+        """Start the server and wait for its /healthz; its stderr goes to `log` and its stdout
+        to `output`, if given."""
         log = None if self.log is None else self.log.open("wb")
+        output = None if self.output is None else self.output.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port),
              "--database", str(self.database), *self.arguments],
             env={**os.environ, "LIVECHAT_GRAPHQL_LOG_LEVEL": "WARNING", **self.environment},
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL if output is None else output,
             stderr=subprocess.DEVNULL if log is None else log,
         )  # fmt: skip
-        if log is not None:
-            log.close()  # the child holds its own copy
+        for file in (log, output):
+            if file is not None:
+                file.close()  # the child holds its own copy
         deadline = time.monotonic() + 30
         while True:
             try:
