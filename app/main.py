@@ -29,6 +29,7 @@ from app.backends.base import LivechatBackend
 from app.backends.guarded import GuardedBackend
 from app.front import Front
 from app.graphql.context import Context
+from app.graphql.errors import ERROR_CODES
 from app.graphql.ide import STATIC_PATH, OfflineGraphQLRouter, static_files
 from app.graphql.limits import RequestLimits
 from app.graphql.schema import Schema, make_schema
@@ -121,7 +122,7 @@ def create_app(
     """Build the app; the backend is made on startup and closed on shutdown. Metrics and
     traces are on when settings say so (a test may hand its own `tracer_provider`)."""
     settings = settings or Settings()
-    metrics = Metrics() if settings.metrics else None
+    metrics = Metrics(ERROR_CODES) if settings.metrics else None
     tracer_provider = tracer_provider or tracer_provider_for(settings)
 
     @asynccontextmanager

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.backends import forwarding
+from app.graphql.errors import Code
 
 log = logging.getLogger("app.http")
 
@@ -21,7 +22,7 @@ DRAIN_LIMIT_FACTOR = 16
 
 
 def graphql_error_response(
-    status: int, message: str, code: str, headers: dict[str, str] | None = None, **extra: str
+    status: int, message: str, code: Code, headers: dict[str, str] | None = None, **extra: str
 ) -> JSONResponse:
     """A GraphQL-over-HTTP error body, for answers given before (or instead of) GraphQL."""
     body = {"errors": [{"message": message, "extensions": {"code": code, **extra}}]}
@@ -104,7 +105,7 @@ class BodySizeLimit:
         response = graphql_error_response(
             413,
             f"The request body is larger than {self.max_bytes} bytes.",
-            "BAD_REQUEST",
+            Code.BAD_REQUEST,
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)
@@ -152,7 +153,7 @@ async def answer_bug(scope: Scope, receive: Receive, send: Send, request_id: str
     it in the log (also in X-Request-Id, for callers that answer before RequestScope could)."""
     log.exception("unhandled error on %s %s", scope["method"], scope["path"])
     response = graphql_error_response(
-        500, "Internal server error.", "INTERNAL_SERVER_ERROR", requestId=request_id
+        500, "Internal server error.", Code.INTERNAL_SERVER_ERROR, requestId=request_id
     )
     response.headers["X-Request-Id"] = request_id
     await response(scope, receive, send)
