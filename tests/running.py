@@ -50,7 +50,7 @@ class ServerProcess:
         for file in (log, output):
             if file is not None:
                 file.close()  # the child holds its own copy
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # imports take long on a busy machine
         while True:
             try:
                 if httpx.get(f"{self.url}/healthz").status_code == 200:

@@ -1,7 +1,8 @@
-"""SIGTERM to one of two replicas under load, behind a load balancer: it drains (health 503,
+"""SIGTERM under load. To one of two replicas behind a load balancer: it drains (health 503,
 connections closed after each answer), finishes what it had begun, closes WebSockets with 1012
 (service restart) and exits 0; no acknowledged send is lost and no request sees its connection
-reset or refused."""
+reset or refused. To a lone facade, one worker or two, with keep-alive clients sending straight
+to it: no connection it accepted is reset."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 import websockets
 
 from tests.cluster import LoadBalancer, balancing, cluster
@@ -120,7 +122,6 @@ async def test_sigterm_under_load_drains_finishes_and_exits_0(tmp_path: Path) ->
 
 RUNS = (1, 2) * 5  # --workers for each run: one, and several
 KEEP_ALIVE_CLIENTS = 8
-LOAD_BEFORE_SIGTERM = 0.5
 ACCEPTED = re.compile(rb":(\d+) - HTTP connection made")
 
 
@@ -153,17 +154,21 @@ class Ending:
     connection: Connection | None  # None: refused
 
 
-async def keep_alive_client(port: int, room: tuple[str, str]) -> list[Ending]:
+async def keep_alive_client(
+    port: int, room: tuple[str, str], answered: asyncio.Event
+) -> list[Ending]:
     """Sends over keep-alive connections, one request at a time, opening a new connection when
     an answer says `Connection: close`, until a connection is refused (the server stopped
-    accepting). Each request's ending is returned with the connection it was sent on."""
+    accepting). Each request's ending is returned with the connection it was sent on;
+    `answered` is set at the first answer."""
     token, rid = room
     endings: list[Ending] = []
     sent = itertools.count()
     while True:
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        except ConnectionRefusedError:
+        except (ConnectionRefusedError, ConnectionResetError):
+            # Refused, or reset while the handshake was under way as accepting stopped.
             endings.append(Ending("refused", None))
             return endings
         connection = Connection(writer.get_extra_info("sockname")[1])
@@ -187,6 +192,7 @@ async def keep_alive_client(port: int, room: tuple[str, str]) -> list[Ending]:
                 assert head.startswith(b"HTTP/1.1 200"), head
                 endings.append(Ending("answered", connection))
                 connection.answers += 1
+                answered.set()
                 if headers.get(b"connection") == b"close":
                     break
         except (ConnectionResetError, BrokenPipeError) as error:
@@ -223,8 +229,13 @@ async def sigterm_under_keep_alive_load(
         log=log,
     ).start()  # fmt: skip
     try:
-        clients = [asyncio.create_task(keep_alive_client(facade.port, room)) for room in rooms]
-        await asyncio.sleep(LOAD_BEFORE_SIGTERM)
+        loaded = [asyncio.Event() for _ in rooms]
+        clients = [
+            asyncio.create_task(keep_alive_client(facade.port, room, answered))
+            for room, answered in zip(rooms, loaded, strict=True)
+        ]
+        # SIGTERM once every client has been answered at least once: all are sending.
+        await asyncio.gather(*(answered.wait() for answered in loaded))
         status = await asyncio.to_thread(facade.terminate)
         endings = [ending for ended in await asyncio.gather(*clients) for ending in ended]
     finally:
@@ -233,6 +244,7 @@ async def sigterm_under_keep_alive_load(
     return status, tally(endings, accepted)
 
 
+@pytest.mark.timeout(900)  # 10 servers started: minutes on a machine other work keeps busy
 async def test_sigterm_under_keep_alive_load_resets_no_accepted_connection(
     rocketchat: RocketChatServer, tmp_path: Path
 ) -> None:
@@ -261,5 +273,4 @@ async def test_sigterm_under_keep_alive_load_resets_no_accepted_connection(
     for workers, status, counts in rows:
         print(f"exit {status}, {counts.row(workers)}: {counts.cut}")
     assert [status for _, status, _ in rows] == [0] * len(RUNS)
-    assert all(counts.answered > 0 and counts.refused > 0 for _, _, counts in rows)
     assert [counts.cut for _, _, counts in rows] == [[]] * len(RUNS)
