@@ -60,9 +60,11 @@ def websocket_options(settings: Settings) -> dict[str, Any]:
 
 def edge_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's HTTP settings, for one server or each worker: its httptools protocol with
-    the head limit and read timeouts it lacks (app/http_protocol.py), its idle timeout, and
-    the connections it serves at once."""
+    the head limit and read timeouts it lacks (app/http_protocol.py) and a shutdown that cuts
+    no request on its way (app/shutdown.py), its idle timeout, and the connections it serves
+    at once."""
     from app.http_protocol import EdgeLimits, connection_limit, edge_protocol
+    from app.shutdown import DrainingHttpProtocol
 
     limits = EdgeLimits(
         max_header_bytes=settings.max_header_bytes,
@@ -70,7 +72,7 @@ def edge_options(settings: Settings) -> dict[str, Any]:
         body_timeout=settings.body_timeout,
     )
     return {
-        "http": edge_protocol(limits),
+        "http": edge_protocol(limits, DrainingHttpProtocol),
         "timeout_keep_alive": settings.keep_alive_timeout,
         "limit_concurrency": connection_limit(
             settings.max_connections, settings.upstream_max_connections
@@ -115,7 +117,9 @@ def serve(settings: Settings) -> None:
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
-    """A socket of one worker's own on the shared port (SO_REUSEPORT).
+    """A socket of one worker's own on the shared port (SO_REUSEPORT), bound but not yet
+    listening: uvicorn listens on it once the app has started, so no connection waits in the
+    backlog of a worker that is still starting (and would be reset if it were stopped then).
 
     With one socket shared by every worker (uvicorn's `--workers`), whichever process wakes
     first takes each new connection, and keep-alive clients stay where they landed: 6 of 8
@@ -126,8 +130,6 @@ def listening_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
     return sock
 
 

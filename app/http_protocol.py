@@ -213,11 +213,9 @@ class EdgeProtocol(HttpToolsProtocol):
         self._head_timer = self._body_timer = None
 
 
-def edge_protocol(limits: EdgeLimits) -> type[EdgeProtocol]:
-    """The protocol class uvicorn builds per connection (its `http` setting), with `limits`."""
-
-    class Configured(EdgeProtocol):
-        pass
-
-    Configured.limits = limits
-    return Configured
+def edge_protocol(
+    limits: EdgeLimits, base: type[EdgeProtocol] = EdgeProtocol
+) -> type[EdgeProtocol]:
+    """The protocol class uvicorn builds per connection (its `http` setting): `base` (this
+    protocol, or one that extends it) with `limits`."""
+    return type("Configured", (base,), {"limits": limits})

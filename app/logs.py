@@ -33,6 +33,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
 import orjson
+from uvicorn.logging import TRACE_LOG_LEVEL
 from websockets.frames import Frame, Opcode
 
 from app.request_scope import request_id
@@ -280,7 +281,8 @@ def configure(
     access log is sampled (`SampleAccess`)."""
     root = logging.getLogger()
     root.handlers[:] = [handler(log_format)]
-    root.setLevel(level)
+    # TRACE is uvicorn's level below DEBUG: its lines per connection made and lost.
+    root.setLevel(TRACE_LOG_LEVEL if level == "TRACE" else level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "strawberry"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []

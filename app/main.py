@@ -1,6 +1,9 @@
 """The ASGI app: `create_app(settings)` wires settings, backend and schema.
 
-The lifespan owns the backend: made on startup, closed on shutdown.
+The lifespan owns the backend: made on startup, closed on shutdown. Importing this module
+builds nothing: `app.main:app` (what `uvicorn app.main:app` serves) is made from the
+environment's settings on first use, so a process that builds its own app (`livechat-graphql
+serve`, the exports, the tests) has one app and one tracer provider.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from app.backends.base import LivechatBackend
 from app.backends.guarded import GuardedBackend
 from app.front import Front
 from app.graphql.context import Context
+from app.graphql.errors import ERROR_CODES
 from app.graphql.ide import STATIC_PATH, OfflineGraphQLRouter, static_files
 from app.graphql.limits import RequestLimits
 from app.graphql.schema import Schema, make_schema
@@ -90,12 +94,16 @@ def where_to_go(settings: Settings) -> str:
 
 def tracer_provider_for(settings: Settings) -> TracerProvider | None:
     """The process's tracer provider when OTEL_* turn tracing on (also made global, so the
-    upstream client's spans find it)."""
+    upstream client's spans find it). OpenTelemetry sets the global provider once per process
+    and refuses a second: an app built after the first uses the provider already there."""
     kind = settings.tracing_exporter()
     if kind is None:
         return None
     from opentelemetry import trace
 
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        return current
     provider = provider_from_environment(kind, settings.otel_service_name)
     trace.set_tracer_provider(provider)
     return provider
@@ -135,7 +143,7 @@ def create_app(
     """Build the app; the backend is made on startup and closed on shutdown. Metrics and
     traces are on when settings say so (a test may hand its own `tracer_provider`)."""
     settings = settings or Settings()
-    metrics = Metrics() if settings.metrics else None
+    metrics = Metrics(ERROR_CODES) if settings.metrics else None
     tracer_provider = tracer_provider or tracer_provider_for(settings)
 
     @asynccontextmanager
@@ -259,4 +267,10 @@ def create_app_from_environment() -> FastAPI:
     return create_app(settings)
 
 
-app = create_app()
+def __getattr__(name: str) -> FastAPI:
+    """`app`, built from the environment's settings when first asked for, then kept."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    built = create_app()
+    globals()["app"] = built
+    return built

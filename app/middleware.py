@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import request_scope
+from app.graphql.errors import Code
 
 log = logging.getLogger("app.http")
 
@@ -23,7 +24,7 @@ DRAIN_LIMIT_FACTOR = 16
 
 
 def graphql_error_response(
-    status: int, message: str, code: str, headers: dict[str, str] | None = None, **extra: str
+    status: int, message: str, code: Code, headers: dict[str, str] | None = None, **extra: str
 ) -> JSONResponse:
     """A GraphQL-over-HTTP error body, for answers given before (or instead of) GraphQL."""
     body = {"errors": [{"message": message, "extensions": {"code": code, **extra}}]}
@@ -106,7 +107,7 @@ class BodySizeLimit:
         response = graphql_error_response(
             413,
             f"The request body is larger than {self.max_bytes} bytes.",
-            "BAD_REQUEST",
+            Code.BAD_REQUEST,
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)
@@ -158,7 +159,7 @@ async def answer_bug(scope: Scope, receive: Receive, send: Send, request_id: str
         return
     log.exception("unhandled error on %s %s", scope["method"], scope["path"])
     response = graphql_error_response(
-        500, "Internal server error.", "INTERNAL_SERVER_ERROR", requestId=request_id
+        500, "Internal server error.", Code.INTERNAL_SERVER_ERROR, requestId=request_id
     )
     response.headers["X-Request-Id"] = request_id
     await response(scope, receive, send)

@@ -22,10 +22,8 @@ import orjson
 from cachetools import LRUCache
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.graphql.errors import Code
 from app.middleware import graphql_error_response
-
-NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
-
 
 # The documents clients have registered (by digest), least recently used dropped first.
 DocumentCache = LRUCache[str, str]
@@ -42,7 +40,7 @@ def document_cache(max_bytes: int) -> DocumentCache:
 class Refusal(Exception):
     """A persisted-query request answered with an error instead of run."""
 
-    def __init__(self, status: int, message: str, code: str) -> None:
+    def __init__(self, status: int, message: str, code: Code) -> None:
         super().__init__(message)
         self.status, self.message, self.code = status, message, code
 
@@ -53,19 +51,23 @@ def resolve(cache: DocumentCache, query: Any, extensions: Any) -> str | None:
         return None
     persisted = extensions["persistedQuery"]
     if not isinstance(persisted, dict) or persisted.get("version") != 1:
-        raise Refusal(400, "Unsupported persisted query version.", "PERSISTED_QUERY_NOT_SUPPORTED")
+        raise Refusal(
+            400, "Unsupported persisted query version.", Code.PERSISTED_QUERY_NOT_SUPPORTED
+        )
     digest = persisted.get("sha256Hash")
     if not isinstance(digest, str):
-        raise Refusal(400, "The persisted query has no sha256Hash.", "BAD_REQUEST")
+        raise Refusal(400, "The persisted query has no sha256Hash.", Code.BAD_REQUEST)
     if isinstance(query, str) and query:
         if hashlib.sha256(query.encode()).hexdigest() != digest.lower():
-            raise Refusal(400, "The provided sha256Hash does not match the query.", "BAD_REQUEST")
+            raise Refusal(
+                400, "The provided sha256Hash does not match the query.", Code.BAD_REQUEST
+            )
         if ENTRY_BYTES + len(query) <= cache.maxsize:  # a larger one runs, but is not kept
             cache[digest.lower()] = query
         return query
     known = cache.get(digest.lower())
     if known is None:
-        raise Refusal(200, "PersistedQueryNotFound", NOT_FOUND)
+        raise Refusal(200, "PersistedQueryNotFound", Code.PERSISTED_QUERY_NOT_FOUND)
     return known
 
 
@@ -97,7 +99,7 @@ class PersistedQueries:
         try:
             extensions = orjson.loads(params["extensions"])
         except orjson.JSONDecodeError:
-            raise Refusal(400, "The extensions parameter is not JSON.", "BAD_REQUEST") from None
+            raise Refusal(400, "The extensions parameter is not JSON.", Code.BAD_REQUEST) from None
         document = resolve(self.cache, params.get("query"), extensions)
         if document is None:
             return scope

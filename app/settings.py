@@ -92,7 +92,9 @@ class Settings(BaseSettings):
         " livechat/room)",
     )
 
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="TRACE adds uvicorn's line per connection made and lost"
+    )
     log_access_every: int = Field(
         default=100, ge=1, description="access log: every failed request, one success in N"
     )
@@ -129,10 +131,10 @@ class Settings(BaseSettings):
         description="seconds in-flight requests get to finish after SIGTERM, then they are cut",
     )
     shutdown_drain: float = Field(
-        default=0.0,
+        default=1.0,
         ge=0,
         description="seconds after SIGTERM of answering /healthz 503 and closing connections"
-        " after each response, before the server stops accepting (one worker only)",
+        " after each response, before the server stops accepting (in every worker)",
     )
     # OpenTelemetry reads its own standard variables (no prefix); these decide whether to trace.
     otel_sdk_disabled: bool = Field(default=False, validation_alias="OTEL_SDK_DISABLED")

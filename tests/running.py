@@ -16,11 +16,18 @@ from tests.servers import free_port
 
 class ServerProcess:
     def __init__(
-        self, database: Path, *arguments: str, environment: dict[str, str] | None = None
+        self,
+        database: Path,
+        *arguments: str,
+        environment: dict[str, str] | None = None,
+        log: Path | None = None,
+        output: Path | None = None,
     ) -> None:
         self.database = database
         self.arguments = arguments
         self.environment = environment or {}
+        self.log = log
+        self.output = output
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -29,14 +36,21 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServerProcess:
+        """Start the server and wait for its /healthz; its stderr goes to `log` and its stdout
+        to `output`, if given."""
+        log = None if self.log is None else self.log.open("wb")
+        output = None if self.output is None else self.output.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port),
              "--database", str(self.database), *self.arguments],
             env={**os.environ, "LIVECHAT_GRAPHQL_LOG_LEVEL": "WARNING", **self.environment},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL if output is None else output,
+            stderr=subprocess.DEVNULL if log is None else log,
         )  # fmt: skip
-        deadline = time.monotonic() + 30
+        for file in (log, output):
+            if file is not None:
+                file.close()  # the child holds its own copy
+        deadline = time.monotonic() + 120  # imports take long on a busy machine
         while True:
             try:
                 if httpx.get(f"{self.url}/healthz").status_code == 200:

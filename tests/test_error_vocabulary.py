@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+import ast
 import re
+from pathlib import Path
 
+import app
 from app.backends import base
-from app.graphql.errors import LivechatErrorCode
+from app.graphql.errors import ERROR_CODES, Code, LivechatErrorCode
+
+APP = Path(app.__file__).parent
 
 
 def test_the_drawn_tree_names_every_failure_with_its_code_and_id() -> None:
@@ -33,3 +38,33 @@ def test_each_rocket_chat_id_has_one_class() -> None:
     ids = [kind.error for kind in base.FAILURES if kind.error]
     assert len(ids) == len(set(ids))
     assert base.FAILURE_BY_ERROR["error-action-not-allowed"] is base.ActionNotAllowed
+
+
+def test_the_codes_are_the_request_codes_and_every_failure_code() -> None:
+    """24 codes: the request-level `Code`s, the LivechatFailure codes and the BackendFailure
+    codes (storage full or unavailable among them), which metrics label by."""
+    family: list[type[base.BackendFailure]] = [
+        base.BackendFailure,
+        *subclasses(base.BackendFailure),
+    ]
+    backend = {kind.code for kind in family}
+    assert {*Code, *(kind.code for kind in base.FAILURES), *backend} == ERROR_CODES
+    assert {"STORAGE_FULL", "STORAGE_UNAVAILABLE", "NOT_FOUND", "METHOD_NOT_ALLOWED"} < ERROR_CODES
+    assert len(ERROR_CODES) == 24
+
+
+def subclasses(kind: type[base.BackendFailure]) -> list[type[base.BackendFailure]]:
+    return [member for sub in kind.__subclasses__() for member in (sub, *subclasses(sub))]
+
+
+def test_no_request_code_is_spelled_outside_the_vocabulary() -> None:
+    """Every emitter names a `Code` member: no string literal in app/ spells a request code
+    except the enum's own definition."""
+    spelled = []
+    for path in sorted(APP.rglob("*.py")):
+        if path == APP / "graphql" / "errors.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value in set(Code):
+                spelled.append(f"{path.relative_to(APP)}:{node.lineno} {node.value}")
+    assert spelled == []

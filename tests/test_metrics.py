@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.backends.base import LivechatBackend
 from app.backends.upstream.client import UpstreamBackend
 from app.backends.upstream.retry import RetryBudget
+from app.graphql.errors import ERROR_CODES
 from app.main import create_app
 from app.observability import metrics as hooks
 from app.observability.metrics import Metrics
@@ -236,7 +237,7 @@ def test_an_unreachable_upstream_is_an_error_outcome(tmp_path: Path) -> None:
 
 
 def test_the_hooks_other_parts_call_record_to_the_current_metrics() -> None:
-    metrics = Metrics()
+    metrics = Metrics(ERROR_CODES)
     hooks.observe_store_commit(0.002, 3)  # nothing current: a no-op
     with metrics.active():
         hooks.observe_store_commit(0.002, 3)
@@ -269,3 +270,18 @@ def test_metrics_and_several_workers_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="one worker per server"):
         Settings(backend="upstream", upstream_url="http://x", metrics=True, workers=2)
     assert Settings(backend="upstream", upstream_url="http://x", metrics=True).worker_count() == 1
+
+
+@pytest.mark.parametrize("code", sorted(ERROR_CODES))
+def test_every_error_code_is_counted_under_its_own_name(code: str) -> None:
+    metrics = Metrics(ERROR_CODES)
+    metrics.operations.labels("sendLivechatMessage", "error", metrics.error_code(code)).inc()
+    found = samples(metrics.exposition()[0].decode())
+    labels = {"operation": "sendLivechatMessage", "outcome": "error"}
+    assert value(found, "livechat_graphql_operations_total", **labels, code=code) == 1
+
+
+def test_a_code_from_elsewhere_is_counted_as_other() -> None:
+    """A label is never taken from a request: an unknown code does not make a series."""
+    assert Metrics(ERROR_CODES).error_code("SOMETHING_A_CLIENT_SENT") == "OTHER"
+    assert Metrics(ERROR_CODES).error_code(None) == "OTHER"

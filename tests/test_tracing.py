@@ -4,8 +4,12 @@ upstream server's span continuing the same trace from the `traceparent` it was s
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,7 +22,8 @@ from app.backends import upstream_backend
 from app.backends.base import LivechatBackend
 from app.main import create_app
 from app.settings import Settings
-from tests.helpers import operation
+from tests.helpers import RocketChatServer, operation
+from tests.running import ServerProcess
 from tests.servers import serving
 
 TOKEN = "tracing-secret-token-4711"
@@ -148,3 +153,61 @@ def test_tracing_is_off_by_default_and_on_with_the_standard_variables(
     assert Settings().tracing_exporter() == "console"
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     assert Settings().tracing_exporter() is None
+
+
+def exported_spans(text: str) -> list[dict[str, Any]]:
+    """The spans the console exporter wrote: JSON objects one after another."""
+    decoder, text, index = json.JSONDecoder(), text.strip(), 0
+    spans: list[dict[str, Any]] = []
+    while index < len(text):
+        span, index = decoder.raw_decode(text, index)
+        spans.append(span)
+        index = len(text) - len(text[index:].lstrip())
+    return spans
+
+
+def test_a_served_process_has_one_tracer_provider_and_flushes_the_whole_trace_at_shutdown(
+    rocketchat: RocketChatServer, tmp_path: Path
+) -> None:
+    """`livechat-graphql serve` with OTEL_* set, in front of a Rocket.Chat: the upstream call's
+    client span sits under the request's server span, in its trace, and both are exported when
+    the process stops (the batch delay is far longer than the test, so only the flush at
+    shutdown can export them). Importing `app.main` built a second app and a second tracer
+    provider, which OpenTelemetry refuses: then the client spans went to the other one."""
+    spans_file, log = tmp_path / "spans.json", tmp_path / "facade.log"
+    facade = ServerProcess(
+        tmp_path / "facade.db",
+        "--backend", "upstream", "--upstream-url", rocketchat.url, "--workers", "1",
+        environment={"OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "600000"},
+        log=log,
+        output=spans_file,
+    ).start()  # fmt: skip
+    try:
+        with httpx.Client(base_url=facade.url) as http:
+            rid = visitor_room(http)
+            send: dict[str, object] = {"input": {"token": TOKEN, "rid": rid, "msg": "traced"}}
+            call(http, "sendLivechatMessage", send)
+        assert facade.terminate() == 0
+    finally:
+        facade.stop()
+
+    spans = exported_spans(spans_file.read_text())
+    by_id = {span["context"]["span_id"]: span for span in spans}
+    requests = [span for span in spans if span["parent_id"] is None]
+    upstream_calls = [span for span in spans if span["kind"] == "SpanKind.CLIENT"]
+    assert [span["name"] for span in requests] == ["POST /graphql"] * 3
+    assert len(upstream_calls) >= 3, [span["name"] for span in spans]
+    for span in upstream_calls:
+        ancestor = span
+        while ancestor["parent_id"] is not None:
+            ancestor = by_id[ancestor["parent_id"]]
+        assert ancestor in requests, f"{span['name']} is not under a request's server span"
+        assert span["context"]["trace_id"] == ancestor["context"]["trace_id"]
+    assert b"Overriding of current TracerProvider" not in log.read_bytes()
+
+
+def test_importing_app_main_builds_no_app() -> None:
+    """`app.main:app` is made when asked for (uvicorn's way in), not by an import."""
+    code = "import app.main; assert 'app' not in vars(app.main); print(type(app.main.app).__name__)"
+    built = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
+    assert built.stdout.decode().strip() == "LivechatApp"

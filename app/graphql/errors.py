@@ -26,6 +26,37 @@ from app.observability import metrics
 log = logging.getLogger("app.graphql")
 
 
+class Code(enum.StrEnum):
+    """The `extensions.code`s this service gives a request it refuses or fails, beside the
+    backend failures' own (`LivechatFailure.code`, `BackendFailure.code`). Every error this
+    service answers names one of these, and metrics label by `ERROR_CODES`."""
+
+    BAD_REQUEST = "BAD_REQUEST"  # a limit, a malformed body or a persisted query's hash
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+
+
+def _family(kind: type[BackendFailure]) -> list[type[BackendFailure]]:
+    return [kind, *(member for sub in kind.__subclasses__() for member in _family(sub))]
+
+
+# Every code an answer can carry: the one vocabulary metrics take their labels from.
+ERROR_CODES = frozenset(
+    [
+        *(code.value for code in Code),
+        *(kind.code for kind in FAILURES),
+        *(kind.code for kind in _family(BackendFailure)),
+    ]
+)
+
+
 def _code_values() -> dict[str, Any]:
     """One enum value per code, described by the failures that carry it."""
     values: dict[str, Any] = {}
@@ -93,7 +124,7 @@ def is_coded(error: GraphQLError) -> bool:
     return isinstance(original, GraphQLError) and bool((original.extensions or {}).get("code"))
 
 
-def with_code(error: GraphQLError, code: str) -> GraphQLError:
+def with_code(error: GraphQLError, code: Code) -> GraphQLError:
     return GraphQLError(
         error.message,
         nodes=error.nodes,
@@ -109,10 +140,10 @@ def coded_request_error(error: GraphQLError) -> GraphQLError:
     if (error.extensions or {}).get("code"):
         return error
     if error.message.startswith(TOO_MANY_TOKENS):
-        return with_code(error, "BAD_REQUEST")
+        return with_code(error, Code.BAD_REQUEST)
     if isinstance(error, GraphQLSyntaxError):
-        return with_code(error, "GRAPHQL_PARSE_FAILED")
-    return with_code(error, "GRAPHQL_VALIDATION_FAILED")
+        return with_code(error, Code.GRAPHQL_PARSE_FAILED)
+    return with_code(error, Code.GRAPHQL_VALIDATION_FAILED)
 
 
 def mask_errors(errors: list[GraphQLError], request_id: str | None) -> list[GraphQLError]:
@@ -142,7 +173,7 @@ def mask_errors(errors: list[GraphQLError], request_id: str | None) -> list[Grap
         if isinstance(error.original_error, GraphQLError):
             # graphql-core's own refusal of the client's input (a variable that does not
             # coerce, for one): the client's mistake, told as such.
-            masked.append(with_code(error, "BAD_USER_INPUT"))
+            masked.append(with_code(error, Code.BAD_USER_INPUT))
             continue
         log.error(
             "unexpected error in %s (request %s)",
@@ -155,7 +186,7 @@ def mask_errors(errors: list[GraphQLError], request_id: str | None) -> list[Grap
                 "Internal server error.",
                 nodes=error.nodes,
                 path=error.path,
-                extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+                extensions={"code": Code.INTERNAL_SERVER_ERROR, "requestId": request_id},
             )
         )
     return masked

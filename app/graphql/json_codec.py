@@ -31,10 +31,11 @@ from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageRec
 from strawberry.types.unset import UNSET
 
 from app.graphql.answer_limit import capped
+from app.graphql.errors import Code
 from app.graphql.transport_ws import CheckedTransportWSHandler
 from app.middleware import graphql_error_response
 
-CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
+CODES = {404: Code.NOT_FOUND, 405: Code.METHOD_NOT_ALLOWED, 415: Code.UNSUPPORTED_MEDIA_TYPE}
 # id(payload data) -> (data, its JSON): the data is kept in the entry, so an id is never reused.
 _encoded_events: LRUCache[int, tuple[object, bytes]] = LRUCache(1024)
 # Document text -> the one copy of it that subscriptions keep. Bounded by the characters it
@@ -150,5 +151,5 @@ class OrjsonGraphQLRouter(GraphQLRouter[Any, Any]):
         try:
             return await super().run(request, context=context, root_value=root_value)
         except HTTPException as refusal:
-            code = CODES.get(refusal.status_code, "BAD_REQUEST")
+            code = CODES.get(refusal.status_code, Code.BAD_REQUEST)
             return graphql_error_response(refusal.status_code, refusal.reason, code)

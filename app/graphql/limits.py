@@ -36,10 +36,11 @@ from graphql import (
 )
 
 from app.graphql.cost import operation_cost
+from app.graphql.errors import Code
 from app.graphql.fragments import DEFAULT_DEPTH
 from app.graphql.repeats import most_repeated
 
-BAD_REQUEST = {"code": "BAD_REQUEST"}
+BAD_REQUEST = {"code": Code.BAD_REQUEST}
 # `md` itself plus the node levels of the shipped fragment.
 MARKDOWN_FRAGMENT_DEPTH = 1 + DEFAULT_DEPTH
 INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})

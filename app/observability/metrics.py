@@ -1,8 +1,8 @@
 """Prometheus metrics: their definitions, and the hooks the rest of the service calls.
 
-Every label value comes from a closed set (the schema's root fields, the error codes we
-define, Rocket.Chat's route templates, HTTP status codes), never from a request: tokens, room
-and message ids and free text would give every visitor a series of their own.
+Every label value comes from a closed set (the schema's root fields, the error codes the app
+hands its `Metrics`, Rocket.Chat's route templates, HTTP status codes), never from a request:
+tokens, room and message ids and free text would give every visitor a series of their own.
 
 One `Metrics` per app, on its own registry, so that two apps in one process (tests put a
 facade in front of an in-process "Rocket.Chat") count apart. The app's middleware makes it the
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextvars
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -55,32 +55,6 @@ UPSTREAM_ROUTES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )
 UPSTREAM_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH"})
 
-# The top-level error codes this service gives (errors.py, middleware, limits, persisted
-# queries); a code outside this set is counted as OTHER rather than trusted as a label.
-KNOWN_ERROR_CODES = frozenset(
-    {
-        "BAD_REQUEST",
-        "BAD_USER_INPUT",
-        "GRAPHQL_PARSE_FAILED",
-        "GRAPHQL_VALIDATION_FAILED",
-        "INTERNAL_SERVER_ERROR",
-        "PERSISTED_QUERY_NOT_FOUND",
-        "PERSISTED_QUERY_NOT_SUPPORTED",
-        "RATE_LIMITED",
-        "UPSTREAM_ERROR",
-        "UPSTREAM_TIMEOUT",
-        "UPSTREAM_UNAVAILABLE",
-        "INVALID_PARAMS",
-        "INVALID_TOKEN",
-        "INVALID_ROOM",
-        "ROOM_CLOSED",
-        "MESSAGE_TOO_LONG",
-        "INVALID_MESSAGE",
-        "NOT_ALLOWED",
-        "OTHER",
-    }
-)
-
 # Group sizes are counts of sends committed together: powers of two up to a large batch.
 GROUP_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 # Commits and upstream calls are faster than a whole operation: finer low buckets.
@@ -97,14 +71,15 @@ def upstream_route(method: str, path: str) -> str:
     return f"{verb} other"
 
 
-def error_code(code: object) -> str:
-    return code if isinstance(code, str) and code in KNOWN_ERROR_CODES else "OTHER"
-
-
 class Metrics:
-    """The service's metric families, on one registry."""
+    """The service's metric families, on one registry. `error_codes` are the codes an answer
+    can carry (the app's one vocabulary, `app.graphql.errors.ERROR_CODES`): a code outside them
+    is counted as OTHER rather than trusted as a label."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self, error_codes: Collection[str], registry: CollectorRegistry | None = None
+    ) -> None:
+        self.error_codes = frozenset(error_codes)
         # `_created` series double every family for a timestamp nobody graphs.
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = registry or CollectorRegistry()
@@ -169,6 +144,10 @@ class Metrics:
             registry=r,
             buckets=GROUP_SIZE_BUCKETS,
         )
+
+    def error_code(self, code: object) -> str:
+        """The label for an error's code: the code itself if it is one of ours, else OTHER."""
+        return code if isinstance(code, str) and code in self.error_codes else "OTHER"
 
     def exposition(self) -> tuple[bytes, str]:
         """The text format Prometheus scrapes, and its content type."""

@@ -99,10 +99,10 @@ class OperationMetrics(SchemaExtension):
                 # operation ends.
                 operation = INVALID
                 first = coded_request_error(first)
-            code = metrics.error_code((first.extensions or {}).get("code"))
+            code = recorder.error_code((first.extensions or {}).get("code"))
             label = ("error", code)
         elif outcome.livechat_errors:
-            label = ("livechat_error", metrics.error_code(outcome.livechat_errors[0]))
+            label = ("livechat_error", recorder.error_code(outcome.livechat_errors[0]))
         else:
             label = ("success", "")
         recorder.operations.labels(operation, *label).inc()
