@@ -33,6 +33,8 @@ from typing import ClassVar
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from app.graphql.errors import Code
+
 HEAD_END = b"\r\n\r\n"
 _IDLE_ORDER = itertools.count()
 # File descriptors kept for what is not a client's connection: the listening socket, SQLite,
@@ -61,7 +63,9 @@ def connection_limit(configured: int | None, upstream_connections: int) -> int:
 
 def _refusal(status: bytes, message: str) -> bytes:
     """A whole HTTP answer closing the connection, with a GraphQL-style error body."""
-    body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]})
+    body = orjson.dumps(
+        {"errors": [{"message": message, "extensions": {"code": Code.BAD_REQUEST}}]}
+    )
     return b"".join(
         [
             b"HTTP/1.1 ",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import orjson
 
+from app.graphql.errors import Code
+
 
 def capped(body: bytes, max_bytes: int) -> bytes:
     """`body`, or the error that replaces it when it is over `max_bytes`."""
@@ -23,7 +25,7 @@ def capped(body: bytes, max_bytes: int) -> bytes:
                     "message": f"The answer is {len(body)} bytes; at most {max_bytes}. Ask for "
                     "fewer items (a smaller limit) or fewer fields.",
                     "extensions": {
-                        "code": "BAD_REQUEST",
+                        "code": Code.BAD_REQUEST,
                         "answerBytes": len(body),
                         "maxAnswerBytes": max_bytes,
                     },
