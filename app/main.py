@@ -25,7 +25,7 @@ from app.backends import forwarding, make_backend
 from app.backends.base import LivechatBackend
 from app.backends.guarded import GuardedBackend
 from app.front import Front
-from app.graphql.context import Context
+from app.graphql.context import Context, request_context
 from app.graphql.ide import STATIC_PATH, OfflineGraphQLRouter, static_files
 from app.graphql.limits import RequestLimits
 from app.graphql.schema import Schema, make_schema
@@ -141,9 +141,7 @@ def create_app(
     )
 
     async def context(request: HTTPConnection) -> Context:  # a Request or a WebSocket
-        return Context(
-            backend=request.app.state.backend, request_id=forwarding.current().request_id
-        )
+        return request_context(request.app.state.backend, forwarding.current().request_id)
 
     observers: list[object] = []
     if metrics is not None:

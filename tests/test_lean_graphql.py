@@ -17,11 +17,14 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from strawberry.extensions import ParserCache, SchemaExtension
 
 from app.backends import inprocess_backend
 from app.backends.base import LivechatBackend
-from app.graphql.lean import LeanStats
-from app.main import LivechatApp, create_app
+from app.graphql.lean import LeanStats, prepare
+from app.graphql.schema import make_schema, unmirrored
+from app.main import LivechatApp, create_app, request_limits
+from app.persisted_queries import DocumentCache
 from app.settings import Settings
 from tests.helpers import CountingIds, SteppingClock, operation
 from tests.servers import serving
@@ -266,3 +269,37 @@ async def test_the_rest_routes_answer_as_through_fastapi(tmp_path: Path) -> None
     statuses = [status for status, _, _ in answers[True]]
     assert statuses == [200, 200, 200, 400, 400, 500, 413, 200, 405]
     assert answers[True][5][2]["errors"][0]["extensions"]["requestId"] == REQUEST_ID
+
+
+async def test_an_extension_the_lean_path_does_not_mirror_sends_requests_the_slow_way() -> None:
+    """A schema extension the front door does not know, or a subclass of one it does (which may
+    add a hook), is found among the schema's extensions, whichever way it got there; then the
+    lean path declines every request, and Strawberry's path, which the front hands them to,
+    runs the extension."""
+    seen: list[str] = []
+
+    class Watching(SchemaExtension):
+        def on_operation(self) -> Iterator[None]:
+            seen.append("operation")
+            yield
+
+    class WatchingParserCache(ParserCache):
+        def on_execute(self) -> Iterator[None]:
+            seen.append("execute")
+            yield
+
+    limits = request_limits(Settings())
+    payload = {"query": "{ __typename }"}
+    shipped = make_schema(limits)
+    validation = shipped.preparation.validation
+    assert unmirrored(shipped.get_extensions(), validation) == []
+    assert prepare(shipped, DocumentCache(maxsize=1), payload) is not None
+    added = [*shipped.get_extensions(), Watching(), WatchingParserCache()]
+    assert unmirrored(added, validation) == [Watching, WatchingParserCache]
+    for extension, hook in ((Watching, "operation"), (WatchingParserCache, "execute")):
+        schema = make_schema(limits, observers=[extension])
+        assert schema.preparation.observed
+        assert prepare(schema, DocumentCache(maxsize=1), payload) is None
+        result = await schema.execute(payload["query"])
+        assert result.data == {"__typename": "Query"}
+        assert seen.pop() == hook

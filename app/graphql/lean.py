@@ -33,7 +33,7 @@ from graphql import (
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 
 from app.backends.base import LivechatBackend
-from app.graphql.context import Context
+from app.graphql.context import request_context
 from app.graphql.errors import mask_errors
 from app.graphql.export import graphql_core_schema
 from app.graphql.json_codec import encode
@@ -68,7 +68,7 @@ class Prepared:
         if self.errors is not None:
             return _body(None, self.errors, request_id)
         assert self.document is not None
-        context = Context(backend=backend, request_id=request_id)
+        context = request_context(backend, request_id)
         try:
             result: Any = execute(
                 graphql_core_schema(self.schema),

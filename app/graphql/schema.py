@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from strawberry.extensions import (
     DisableIntrospection,
     MaxTokensLimiter,
     ParserCache,
+    SchemaExtension,
 )
 from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.schema.config import StrawberryConfig
@@ -33,6 +34,17 @@ from app.graphql.subscriptions import Subscription
 from app.graphql.validation_cache import ValidationCache
 
 DOCUMENT_CACHE_SIZE = 256
+# The extensions `Preparation` does the work of (DisableIntrospection is its validation rule).
+# Any other extension in a schema sends every request through Strawberry's view.
+MIRRORED: frozenset[type[SchemaExtension]] = frozenset(
+    {
+        MaskUnexpectedErrors,
+        MaxTokensLimiter,
+        ParserCache,
+        AddValidationRules,
+        DisableIntrospection,
+    }
+)
 
 
 @strawberry.type(description="Reads.")
@@ -80,8 +92,9 @@ class Preparation:
     lean POST path (`app.graphql.lean`) does the same without running them: the same parser
     cache with the same token limit (so both paths share parsed documents, and the plans and
     collected fields keyed by them), the same validation rules in Strawberry's order, the same
-    validation cache. `observed` says an observer (metrics, traces) watches each operation:
-    those requests take Strawberry's path, which runs it."""
+    validation cache. `observed` says the schema runs an extension this does not mirror (an
+    observer such as metrics or traces, or any extension `make_schema` does not know): then
+    every request takes Strawberry's path, which runs it."""
 
     parse: Callable[..., DocumentNode]
     max_tokens: int
@@ -133,7 +146,7 @@ def make_schema(
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: AddValidationRules([document_limits]),
-        validation.extension(),
+        validation.extension,
     ]
     # The rules in the order Strawberry's context gathers them: graphql-core's, then each
     # AddValidationRules extension's in the extensions' order.
@@ -155,6 +168,16 @@ def make_schema(
         max_tokens=limits.max_tokens,
         rules=rules,
         validation=validation,
-        observed=bool(observers),
+        observed=bool(unmirrored(schema.get_extensions(), validation)),
     )
     return schema
+
+
+def unmirrored(
+    extensions: Iterable[SchemaExtension], validation: ValidationCache
+) -> list[type[SchemaExtension]]:
+    """The types among a schema's extensions (as Strawberry builds them for a request) that
+    `Preparation` does not do the work of. Types are compared exactly: a subclass may add a
+    hook (`resolve`, `on_execute`) that the lean path would skip."""
+    known = {*MIRRORED, validation.extension}
+    return [type(extension) for extension in extensions if type(extension) not in known]

@@ -7,12 +7,12 @@ more than validating had saved. The query text is a string whose hash Python cac
 the parser cache already maps equal texts to the same document, so the text is the key.
 
 One `ValidationCache` belongs to a schema: Strawberry's path reaches it through the
-extension `extension()` makes, the lean POST path (`app.graphql.lean`) calls `errors` itself.
+extension class `extension`, the lean POST path (`app.graphql.lean`) calls `errors` itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from cachetools import LRUCache
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema
@@ -36,6 +36,7 @@ class ValidationCache:
 
     def __init__(self, maxsize: int) -> None:
         self._results: LRUCache[tuple[str, Rules], list[GraphQLError]] = LRUCache(maxsize)
+        self.extension = self._extension()
 
     def errors(
         self,
@@ -56,8 +57,9 @@ class ValidationCache:
             self._results[key] = errors
         return errors
 
-    def extension(self) -> Callable[[], SchemaExtension]:
-        """A factory for the schema's `extensions`: one instance per request, this cache."""
+    def _extension(self) -> type[SchemaExtension]:
+        """The extension class for the schema's `extensions` (one instance per request, this
+        cache)."""
         cache = self
 
         class CachedValidation(SchemaExtension):
