@@ -17,10 +17,14 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis_graphql import Mode, from_schema
 from strawberry.extensions import ParserCache, SchemaExtension
 
 from app.backends import inprocess_backend
 from app.backends.base import LivechatBackend
+from app.graphql.export import sdl
 from app.graphql.lean import LeanStats, prepare
 from app.graphql.schema import make_schema, unmirrored
 from app.main import LivechatApp, create_app, request_limits
@@ -30,6 +34,7 @@ from tests.helpers import CountingIds, SteppingClock, operation
 from tests.servers import serving
 
 REQUEST_ID = "same-request-id"
+SDL = sdl(make_schema(request_limits(Settings())))
 SEND = operation("sendLivechatMessage")
 HISTORY = operation("livechatMessages")
 DEPTH_BOMB = '{ livechatMessages(token: "t", rid: "r") ' + "{ __typename " * 20 + "}" * 21
@@ -303,3 +308,56 @@ async def test_an_extension_the_lean_path_does_not_mirror_sends_requests_the_slo
         result = await schema.execute(payload["query"])
         assert result.data == {"__typename": "Query"}
         assert seen.pop() == hook
+
+
+@pytest.fixture
+def both_paths(tmp_path: Path) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    """Clients of the served app and of the same app without its front door, each on its own
+    store with its own clock and ids, on real loopback ports: (lean, view)."""
+
+    def app(name: str, *, front: bool) -> FastAPI:
+        async def factory(settings: Settings) -> LivechatBackend:
+            return await inprocess_backend(settings, clock=SteppingClock(), new_id=CountingIds())
+
+        served = create_app(Settings(database=tmp_path / f"{name}.db"), backend_factory=factory)
+        assert isinstance(served, LivechatApp)
+        if not front:
+            served.front = None
+        return served
+
+    with (
+        serving(app("lean", front=True)) as lean_url,
+        serving(app("view", front=False)) as view_url,
+        httpx.Client(base_url=lean_url) as lean,
+        httpx.Client(base_url=view_url) as view,
+    ):
+        yield lean, view
+
+
+# Valid documents of every shape the schema allows, and invalid ones (unknown fields, wrong
+# argument types), mutations included: both stores see the same sends in the same order.
+DOCUMENTS = st.one_of(from_schema(SDL), from_schema(SDL, mode=Mode.NEGATIVE))
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    # The two servers are started once for all examples, on purpose.
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(document=DOCUMENTS)
+def test_generated_documents_answer_alike_on_both_paths(
+    both_paths: tuple[httpx.Client, httpx.Client], document: str
+) -> None:
+    answers = []
+    for client in both_paths:
+        answered = LeanStats.answered
+        response = client.post(
+            "/graphql", json={"query": document}, headers={"x-request-id": REQUEST_ID}
+        )
+        took_lean = LeanStats.answered > answered
+        assert took_lean == (client is both_paths[0]), "not the path meant answered"
+        answers.append((response.status_code, response.headers["content-type"], response.json()))
+    lean, view = answers
+    assert lean == view
