@@ -50,10 +50,10 @@ from app.graphql.errors import TOO_MANY_TOKENS
 from app.graphql.execution import CachingExecutionContext, ExecutionStats
 from app.graphql.export import graphql_core_schema
 from app.graphql.json_codec import OrjsonGraphQLRouter, TextWebSocketAdapter
+from app.graphql.observers import GraphQLSpans
 from app.graphql.plans import _default_getter
 from app.graphql.schema import DOCUMENT_CACHE_SIZE, Schema, make_schema
 from app.main import request_limits
-from app.observability.tracing import GraphQLSpans
 from app.settings import Settings
 from tests.helpers import GraphQL, operation
 
