@@ -7,10 +7,10 @@ import logging
 from collections.abc import Iterable
 
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.backends import forwarding
+from app.graphql.errors import graphql_error_response
 
 log = logging.getLogger("app.http")
 
@@ -18,14 +18,6 @@ log = logging.getLogger("app.http")
 # Python's urllib) only sees a refusal if the body is read first: closing with unread bytes
 # makes the kernel answer a reset. Like nginx's lingering close, read and discard that much.
 DRAIN_LIMIT_FACTOR = 16
-
-
-def graphql_error_response(
-    status: int, message: str, code: str, headers: dict[str, str] | None = None, **extra: str
-) -> JSONResponse:
-    """A GraphQL-over-HTTP error body, for answers given before (or instead of) GraphQL."""
-    body = {"errors": [{"message": message, "extensions": {"code": code, **extra}}]}
-    return JSONResponse(body, status_code=status, headers=headers)
 
 
 class RequestScope:

@@ -21,7 +21,7 @@ import orjson
 from cachetools import LRUCache
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.middleware import graphql_error_response
+from app.graphql.errors import graphql_error_response
 
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 

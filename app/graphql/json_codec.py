@@ -34,7 +34,7 @@ from strawberry.http.exceptions import (
 )
 from strawberry.types.unset import UNSET
 
-from app.middleware import graphql_error_response
+from app.graphql.errors import graphql_error_response
 
 CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
 # id(payload data) -> (data, its JSON): the data is kept in the entry, so an id is never reused.
