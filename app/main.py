@@ -29,12 +29,13 @@ from app.graphql.context import Context, request_context
 from app.graphql.ide import STATIC_PATH, OfflineGraphQLRouter, static_files
 from app.graphql.limits import RequestLimits
 from app.graphql.observers import GraphQLSpans, OperationMetrics
+from app.graphql.persisted import DocumentCache
 from app.graphql.schema import Schema, make_schema
 from app.middleware import BodySizeLimit, JsonErrors, RequestScope
 from app.observability import http as observability
 from app.observability.metrics import Metrics
 from app.observability.tracing import provider_from_environment
-from app.persisted_queries import DocumentCache, PersistedQueries
+from app.persisted_queries import PersistedQueries
 from app.settings import Settings
 
 BackendFactory = Callable[[Settings], Awaitable[LivechatBackend]]

@@ -26,9 +26,9 @@ from app.backends import inprocess_backend
 from app.backends.base import LivechatBackend
 from app.graphql.export import sdl
 from app.graphql.lean import LeanStats, prepare
+from app.graphql.persisted import DocumentCache
 from app.graphql.schema import make_schema, unmirrored
 from app.main import LivechatApp, create_app, request_limits
-from app.persisted_queries import DocumentCache
 from app.settings import Settings
 from tests.helpers import CountingIds, SteppingClock, operation
 from tests.servers import serving

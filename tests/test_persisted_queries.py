@@ -7,7 +7,7 @@ import json
 
 import httpx
 
-from app.persisted_queries import DocumentCache
+from app.graphql.persisted import DocumentCache
 
 QUERY = '{ livechatMessages(token: "nobody", rid: "r") { __typename } }'
 DIGEST = hashlib.sha256(QUERY.encode()).hexdigest()

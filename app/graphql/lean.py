@@ -37,8 +37,8 @@ from app.graphql.context import request_context
 from app.graphql.errors import mask_errors
 from app.graphql.export import graphql_core_schema
 from app.graphql.json_codec import encode
+from app.graphql.persisted import DocumentCache, Refusal, resolve
 from app.graphql.schema import Schema
-from app.persisted_queries import DocumentCache, Refusal, resolve
 
 RUNS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 
