@@ -30,9 +30,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import request_scope
 from app.graphql import lean
+from app.graphql.persisted import DocumentCache
 from app.graphql.schema import Schema
 from app.middleware import BodySizeLimit, JsonErrors, RequestScope, answer_bug
-from app.persisted_queries import DocumentCache, replay
+from app.persisted_queries import replay
 
 GRAPHQL_PATH = "/graphql"
 JSON = b"application/json"

@@ -30,17 +30,18 @@ from app.backends import make_backend
 from app.backends.base import LivechatBackend
 from app.backends.guarded import GuardedBackend
 from app.front import Front
-from app.graphql.context import Context
+from app.graphql.context import Context, request_context
 from app.graphql.errors import ERROR_CODES
 from app.graphql.ide import STATIC_PATH, OfflineGraphQLRouter, static_files
 from app.graphql.limits import RequestLimits
+from app.graphql.observers import GraphQLSpans, OperationMetrics
+from app.graphql.persisted import document_cache
 from app.graphql.schema import Schema, make_schema
 from app.middleware import BodySizeLimit, JsonErrors, RequestScope
 from app.observability import http as observability
 from app.observability.metrics import Metrics
-from app.observability.operations import OperationMetrics
-from app.observability.tracing import GraphQLSpans, provider_from_environment
-from app.persisted_queries import PersistedQueries, document_cache
+from app.observability.tracing import provider_from_environment
+from app.persisted_queries import PersistedQueries
 from app.settings import Settings
 
 BackendFactory = Callable[[Settings], Awaitable[LivechatBackend]]
@@ -171,9 +172,7 @@ def create_app(
     app.trusted_proxies = settings.trusted_proxies
 
     async def context(request: HTTPConnection) -> Context:  # a Request or a WebSocket
-        return Context(
-            backend=request.app.state.backend, request_id=request_scope.current().request_id
-        )
+        return request_context(request.app.state.backend, request_scope.current().request_id)
 
     observers: list[object] = []
     if metrics is not None:

@@ -9,11 +9,10 @@ from collections.abc import Iterable
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import ClientDisconnect
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import request_scope
-from app.graphql.errors import Code
+from app.graphql.errors import Code, graphql_error_response
 
 log = logging.getLogger("app.http")
 
@@ -21,14 +20,6 @@ log = logging.getLogger("app.http")
 # Python's urllib) only sees a refusal if the body is read first: closing with unread bytes
 # makes the kernel answer a reset. Like nginx's lingering close, read and discard that much.
 DRAIN_LIMIT_FACTOR = 16
-
-
-def graphql_error_response(
-    status: int, message: str, code: Code, headers: dict[str, str] | None = None, **extra: str
-) -> JSONResponse:
-    """A GraphQL-over-HTTP error body, for answers given before (or instead of) GraphQL."""
-    body = {"errors": [{"message": message, "extensions": {"code": code, **extra}}]}
-    return JSONResponse(body, status_code=status, headers=headers)
 
 
 class RequestScope:

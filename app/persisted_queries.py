@@ -1,10 +1,6 @@
-"""Automatic persisted queries, as Apollo Client's persisted-queries link speaks them.
-
-A client first sends only `extensions.persistedQuery.sha256Hash`. If the document is known,
-it runs; if not, the answer is `PERSISTED_QUERY_NOT_FOUND` (HTTP 200) and the client sends the
-text with its hash once, which is checked and remembered in an LRU cache bounded by the bytes
-of the texts it holds (a count of entries let 1,000 documents of a megabyte each stay). Works over
-POST and over GET (cacheable queries; Strawberry still refuses mutations over GET).
+"""Automatic persisted queries at the HTTP edge: the documents a request names by hash put
+into it before Strawberry's view reads it (the protocol itself is `app.graphql.persisted`'s).
+Works over POST and over GET (cacheable queries; Strawberry still refuses mutations over GET).
 
 The front door (`app/front.py`) resolves the POSTs it answers itself, with `resolve`. Every
 other POST to /graphql is buffered and parsed here once more, with or without APQ: a
@@ -14,61 +10,13 @@ next to execution.
 
 from __future__ import annotations
 
-import hashlib
-from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import orjson
-from cachetools import LRUCache
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.graphql.errors import Code
-from app.middleware import graphql_error_response
-
-# The documents clients have registered (by digest), least recently used dropped first.
-DocumentCache = LRUCache[str, str]
-# What an entry costs beside its text: the digest key and the cache's own records.
-ENTRY_BYTES = 200
-
-
-def document_cache(max_bytes: int) -> DocumentCache:
-    """An empty cache that holds at most `max_bytes` of texts (a character as a byte: texts
-    are ASCII but for their strings; and Python keeps ASCII text a byte a character)."""
-    return LRUCache(max_bytes, getsizeof=lambda text: ENTRY_BYTES + len(text))
-
-
-class Refusal(Exception):
-    """A persisted-query request answered with an error instead of run."""
-
-    def __init__(self, status: int, message: str, code: Code) -> None:
-        super().__init__(message)
-        self.status, self.message, self.code = status, message, code
-
-
-def resolve(cache: DocumentCache, query: Any, extensions: Any) -> str | None:
-    """The document to run, or None to leave the request as it is."""
-    if not isinstance(extensions, dict) or "persistedQuery" not in extensions:
-        return None
-    persisted = extensions["persistedQuery"]
-    if not isinstance(persisted, dict) or persisted.get("version") != 1:
-        raise Refusal(
-            400, "Unsupported persisted query version.", Code.PERSISTED_QUERY_NOT_SUPPORTED
-        )
-    digest = persisted.get("sha256Hash")
-    if not isinstance(digest, str):
-        raise Refusal(400, "The persisted query has no sha256Hash.", Code.BAD_REQUEST)
-    if isinstance(query, str) and query:
-        if hashlib.sha256(query.encode()).hexdigest() != digest.lower():
-            raise Refusal(
-                400, "The provided sha256Hash does not match the query.", Code.BAD_REQUEST
-            )
-        if ENTRY_BYTES + len(query) <= cache.maxsize:  # a larger one runs, but is not kept
-            cache[digest.lower()] = query
-        return query
-    known = cache.get(digest.lower())
-    if known is None:
-        raise Refusal(200, "PersistedQueryNotFound", Code.PERSISTED_QUERY_NOT_FOUND)
-    return known
+from app.graphql.errors import Code, graphql_error_response
+from app.graphql.persisted import DocumentCache, Refusal, resolve
 
 
 class PersistedQueries:

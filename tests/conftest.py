@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from app.backends import inprocess_backend, upstream_backend
 from app.backends.base import LivechatBackend
 from app.backends.inprocess.service import InProcessBackend
-from app.main import create_app
+from app.main import LivechatApp, create_app
 from app.settings import Settings
 from tests.helpers import CountingIds, GraphQL, RocketChatServer, SteppingClock
 from tests.servers import serving
@@ -54,8 +54,31 @@ async def backend(settings: Settings) -> AsyncIterator[InProcessBackend]:
     await backend.aclose()
 
 
+REQUEST_PATHS = ("front-door", "view")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses the app (through `client` or `graphql` too) runs once per request
+    path, as Strawberry's tests/http run one suite over every integration."""
+    if "request_path" in metafunc.fixturenames:
+        metafunc.parametrize("request_path", REQUEST_PATHS)
+
+
 @pytest.fixture
-def app(settings: Settings, backend: InProcessBackend) -> FastAPI:
+def request_path(request: pytest.FixtureRequest) -> str:
+    """Which path answers a POST to /graphql: the front door's lean path, or FastAPI and
+    Strawberry's view. Parametrised above; a test that reaches the app through `api` gets it
+    from api's own parameter."""
+    callspec = getattr(request.node, "callspec", None)
+    api = callspec.params.get("api") if callspec is not None else None
+    return "view" if api == "in-process-view" else "front-door"
+
+
+@pytest.fixture
+def app(request_path: str, settings: Settings, backend: InProcessBackend) -> FastAPI:
+    """The app on the test's backend, as served (`front-door`) or with its front door removed
+    (`view`: every request through FastAPI and Strawberry's view)."""
+
     class Borrowed:
         """Hands the test's backend to the app without letting the app close it."""
 
@@ -68,7 +91,11 @@ def app(settings: Settings, backend: InProcessBackend) -> FastAPI:
     async def factory(_: Settings) -> LivechatBackend:
         return Borrowed()
 
-    return create_app(settings, backend_factory=factory)
+    app = create_app(settings, backend_factory=factory)
+    assert isinstance(app, LivechatApp)
+    if request_path == "view":
+        app.front = None
+    return app
 
 
 @pytest.fixture
@@ -119,9 +146,10 @@ async def upstream_graphql(upstream_url: str, tmp_path: Path) -> AsyncIterator[G
         yield GraphQL(client, tmp_path / "rocketchat.db")
 
 
-@pytest.fixture(params=["in-process", "upstream"])
+@pytest.fixture(params=["in-process", "in-process-view", "upstream"])
 def api(request: pytest.FixtureRequest) -> GraphQL:
-    """The GraphQL API on each backend in turn: rules must hold the same on both."""
-    name = "graphql" if request.param == "in-process" else "upstream_graphql"
+    """The GraphQL API on each backend in turn, the in-process one on both request paths:
+    rules must hold the same on all."""
+    name = "upstream_graphql" if request.param == "upstream" else "graphql"
     found: GraphQL = request.getfixturevalue(name)
     return found

@@ -17,16 +17,25 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis_graphql import Mode, from_schema
+from strawberry.extensions import SchemaExtension
 
 from app.backends import inprocess_backend
 from app.backends.base import LivechatBackend
-from app.graphql.lean import LeanStats
-from app.main import LivechatApp, create_app
+from app.graphql.errors import MaskUnexpectedErrors
+from app.graphql.export import sdl
+from app.graphql.lean import LeanStats, prepare
+from app.graphql.persisted import DocumentCache
+from app.graphql.schema import make_schema, unmirrored
+from app.main import LivechatApp, create_app, request_limits
 from app.settings import Settings
 from tests.helpers import CountingIds, SteppingClock, operation
 from tests.servers import serving
 
 REQUEST_ID = "same-request-id"
+SDL = sdl(make_schema(request_limits(Settings())))
 SEND = operation("sendLivechatMessage")
 HISTORY = operation("livechatMessages")
 DEPTH_BOMB = '{ livechatMessages(token: "t", rid: "r") ' + "{ __typename " * 20 + "}" * 21
@@ -266,3 +275,90 @@ async def test_the_rest_routes_answer_as_through_fastapi(tmp_path: Path) -> None
     statuses = [status for status, _, _ in answers[True]]
     assert statuses == [200, 200, 200, 400, 400, 500, 413, 200, 405]
     assert answers[True][5][2]["errors"][0]["extensions"]["requestId"] == REQUEST_ID
+
+
+async def test_an_extension_the_lean_path_does_not_mirror_sends_requests_the_slow_way() -> None:
+    """A schema extension the front door does not know, or a subclass of one it does (which may
+    add a hook), is found among the schema's extensions, whichever way it got there; then the
+    lean path declines every request, and Strawberry's path, which the front hands them to,
+    runs the extension."""
+    seen: list[str] = []
+
+    class Watching(SchemaExtension):
+        def on_operation(self) -> Iterator[None]:
+            seen.append("operation")
+            yield
+
+    class WatchingMask(MaskUnexpectedErrors):
+        def on_execute(self) -> Iterator[None]:
+            seen.append("execute")
+            yield
+
+    limits = request_limits(Settings())
+    payload = {"query": "{ __typename }"}
+    shipped = make_schema(limits)
+    caches = shipped.preparation.caches
+    assert unmirrored(shipped.get_extensions(), caches) == []
+    assert prepare(shipped, DocumentCache(maxsize=1), payload) is not None
+    added = [*shipped.get_extensions(), Watching(), WatchingMask()]
+    assert unmirrored(added, caches) == [Watching, WatchingMask]
+    for extension, hook in ((Watching, "operation"), (WatchingMask, "execute")):
+        schema = make_schema(limits, observers=[extension])
+        assert schema.preparation.observed
+        assert prepare(schema, DocumentCache(maxsize=1), payload) is None
+        result = await schema.execute(payload["query"])
+        assert result.data == {"__typename": "Query"}
+        assert seen.pop() == hook
+
+
+@pytest.fixture
+def both_paths(tmp_path: Path) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    """Clients of the served app and of the same app without its front door, each on its own
+    store with its own clock and ids, on real loopback ports: (lean, view)."""
+
+    def app(name: str, *, front: bool) -> FastAPI:
+        async def factory(settings: Settings) -> LivechatBackend:
+            return await inprocess_backend(settings, clock=SteppingClock(), new_id=CountingIds())
+
+        served = create_app(Settings(database=tmp_path / f"{name}.db"), backend_factory=factory)
+        assert isinstance(served, LivechatApp)
+        if not front:
+            served.front = None
+        return served
+
+    with (
+        serving(app("lean", front=True)) as lean_url,
+        serving(app("view", front=False)) as view_url,
+        httpx.Client(base_url=lean_url) as lean,
+        httpx.Client(base_url=view_url) as view,
+    ):
+        yield lean, view
+
+
+# Valid documents of every shape the schema allows, and invalid ones (unknown fields, wrong
+# argument types), mutations included: both stores see the same sends in the same order.
+DOCUMENTS = st.one_of(from_schema(SDL), from_schema(SDL, mode=Mode.NEGATIVE))
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    # The two servers are started once for all examples, on purpose.
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(document=DOCUMENTS)
+def test_generated_documents_answer_alike_on_both_paths(
+    both_paths: tuple[httpx.Client, httpx.Client], document: str
+) -> None:
+    answers = []
+    for client in both_paths:
+        answered = LeanStats.answered
+        response = client.post(
+            "/graphql", json={"query": document}, headers={"x-request-id": REQUEST_ID}
+        )
+        took_lean = LeanStats.answered > answered
+        assert took_lean == (client is both_paths[0]), "not the path meant answered"
+        answers.append((response.status_code, response.headers["content-type"], response.json()))
+    lean, view = answers
+    assert lean == view

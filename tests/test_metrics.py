@@ -13,12 +13,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.backends.base import LivechatBackend
 from app.backends.upstream.client import UpstreamBackend
+from app.backends.upstream.observed import MeteredTransport
 from app.backends.upstream.retry import RetryBudget
 from app.graphql.errors import ERROR_CODES
 from app.main import create_app
 from app.observability import metrics as hooks
 from app.observability.metrics import Metrics
-from app.observability.transport import MeteredTransport
 from app.settings import Settings
 from tests.faults import FaultyTransport
 from tests.helpers import RocketChatServer, operation

@@ -7,7 +7,7 @@ import json
 
 import httpx
 
-from app.persisted_queries import ENTRY_BYTES, document_cache, resolve
+from app.graphql.persisted import ENTRY_BYTES, document_cache, resolve
 
 QUERY = '{ livechatMessages(token: "nobody", rid: "r") { __typename } }'
 DIGEST = hashlib.sha256(QUERY.encode()).hexdigest()

@@ -66,7 +66,7 @@ class Gate:
         self._entered = threading.Event()
         self._open = threading.Event()
         self._store = store
-        self.held = asyncio.ensure_future(store._transaction(self._hold))
+        self.held = asyncio.ensure_future(store.writer.write(self._hold))
 
     def _hold(self, _: sqlite3.Connection) -> None:
         self._entered.set()

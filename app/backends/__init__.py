@@ -61,9 +61,9 @@ def upstream_backend(
 
     from app.backends.upstream.client import UpstreamBackend
     from app.backends.upstream.ddp import DdpTiming
+    from app.backends.upstream.observed import observed
     from app.backends.upstream.retry import RetryBudget
     from app.backends.upstream.transport import ClientTimeouts, make_client
-    from app.observability.transport import observed
 
     if not settings.upstream_url:
         raise ValueError("the upstream backend needs --upstream-url")

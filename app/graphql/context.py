@@ -22,4 +22,10 @@ class Context(BaseContext):
         super().__init__()
 
 
+def request_context(backend: LivechatBackend, request_id: str) -> Context:
+    """The context of one request, the same whichever path answers it: Strawberry's view (the
+    app's `context_getter`) and the lean POST path (`app.graphql.lean`) both build it here."""
+    return Context(backend=backend, request_id=request_id)
+
+
 Info = StrawberryInfo[Context, None]

@@ -245,7 +245,7 @@ class Documents:
         else:
             parsed.kept.resize = None
 
-    def extension(self) -> Callable[[], SchemaExtension]:
+    def extension(self) -> type[SchemaExtension]:
         """A factory for the schema's `extensions`: parsing through this cache, with the
         parse options other extensions set (the token limit)."""
         documents = self

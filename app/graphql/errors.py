@@ -16,6 +16,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError, GraphQLSyntaxError
+from starlette.responses import JSONResponse
 from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
 from strawberry.types.field import StrawberryField
@@ -202,3 +203,11 @@ class MaskUnexpectedErrors(SchemaExtension):
             return
         request_id = getattr(self.execution_context.context, "request_id", None)
         result.errors = mask_errors(result.errors or [], request_id)
+
+
+def graphql_error_response(
+    status: int, message: str, code: Code, headers: dict[str, str] | None = None, **extra: str
+) -> JSONResponse:
+    """A GraphQL-over-HTTP error body, for answers given before (or instead of) GraphQL."""
+    body = {"errors": [{"message": message, "extensions": {"code": code, **extra}}]}
+    return JSONResponse(body, status_code=status, headers=headers)

@@ -59,6 +59,7 @@ class ExecutionStats:
     plans_built = 0
     plans_completed = 0
     plans_fell_back = 0
+    events_shared = 0  # a subscription event's result taken from another subscriber's
 
 
 def _has_directives(node: Any) -> bool:
@@ -91,6 +92,7 @@ class CachingExecutionContext(StrawberryGraphQLCoreExecutionContext):
         key = (id(event), id(operation), variables)
         cached = _event_results.get(key)
         if cached is not None and cached[0] is event and cached[1] is operation:
+            ExecutionStats.events_shared += 1
             return cached[2]
         result = super().execute_operation(serially)
         if isinstance(result, ExecutionResult):

@@ -31,9 +31,8 @@ from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageRec
 from strawberry.types.unset import UNSET
 
 from app.graphql.answer_limit import capped
-from app.graphql.errors import Code
+from app.graphql.errors import Code, graphql_error_response
 from app.graphql.transport_ws import CheckedTransportWSHandler
-from app.middleware import graphql_error_response
 
 CODES = {404: Code.NOT_FOUND, 405: Code.METHOD_NOT_ALLOWED, 415: Code.UNSUPPORTED_MEDIA_TYPE}
 # id(payload data) -> (data, its JSON): the data is kept in the entry, so an id is never reused.

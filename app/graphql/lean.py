@@ -36,12 +36,12 @@ from strawberry.execution.is_awaitable import optimized_is_awaitable
 from app.backends.base import LivechatBackend
 from app.graphql import validation_cache
 from app.graphql.answer_limit import capped
-from app.graphql.context import Context
+from app.graphql.context import request_context
 from app.graphql.errors import mask_errors
 from app.graphql.export import graphql_core_schema
 from app.graphql.json_codec import encode
+from app.graphql.persisted import DocumentCache, Refusal, resolve
 from app.graphql.schema import Schema
-from app.persisted_queries import DocumentCache, Refusal, resolve
 
 RUNS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 
@@ -72,7 +72,7 @@ class Prepared:
         if self.errors is not None:
             return _body(None, self.errors, request_id, limit)
         assert self.document is not None
-        context = Context(backend=backend, request_id=request_id)
+        context = request_context(backend, request_id)
         try:
             result: Any = execute(
                 graphql_core_schema(self.schema),

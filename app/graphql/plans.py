@@ -44,6 +44,7 @@ from graphql import (
 )
 from graphql.execution.collect_fields import CollectedFields, FieldDetails
 from graphql.pyutils import Undefined
+from strawberry.resolvers import is_default_resolver
 
 Completer = Callable[[Any], Any]
 Collect = Callable[[GraphQLObjectType, list[FieldDetails]], CollectedFields]
@@ -77,7 +78,7 @@ def _default_getter(field: Any) -> Callable[[Any], Any] | None:
         return None
     if strawberry_field.permission_classes:
         return None
-    if getattr(field.resolve, "_is_default", False):
+    if is_default_resolver(field.resolve):
         if strawberry_field.default_resolver is not getattr:
             return None
         return _AttributeGetter(strawberry_field.python_name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,12 @@ from graphql import (
     NoSchemaIntrospectionCustomRule,
     specified_rules,
 )
-from strawberry.extensions import AddValidationRules, DisableIntrospection, MaxTokensLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaxTokensLimiter,
+    SchemaExtension,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -28,6 +33,12 @@ from app.graphql.subscriptions import Subscription
 
 # The estimated bytes of parsed documents (with their validation and plans) a schema keeps.
 DOCUMENT_CACHE_BYTES = 24 * 1024 * 1024
+# The extensions `Preparation` does the work of (DisableIntrospection is its validation rule),
+# beside the schema's own document and validation caches. Any other extension in a schema sends
+# every request through Strawberry's view.
+MIRRORED: frozenset[type[SchemaExtension]] = frozenset(
+    {MaskUnexpectedErrors, MaxTokensLimiter, AddValidationRules, DisableIntrospection}
+)
 
 
 @strawberry.type(description="Reads.")
@@ -75,12 +86,15 @@ class Preparation:
     lean POST path (`app.graphql.lean`) does the same without running them: the same parser
     cache with the same token limit (so both paths share parsed documents, and the validation,
     plans and collected fields kept with them), the same validation rules in Strawberry's
-    order. `observed` says an observer (metrics, traces) watches each operation: those
-    requests take Strawberry's path, which runs it."""
+    order. `observed` says the schema runs an extension this does not mirror (an observer such
+    as metrics or traces, or any extension `make_schema` does not know): then every request
+    takes Strawberry's path, which runs it."""
 
     documents: Documents
     max_tokens: int
     rules: tuple[type[ASTValidationRule], ...]
+    # The schema's own document and validation caches, as extensions (mirrored here).
+    caches: tuple[type[SchemaExtension], ...]
     observed: bool
     max_answer_bytes: int
 
@@ -120,6 +134,7 @@ def make_schema(
     # One rule class per schema: the validation cache is keyed by the rules as well.
     document_limits = validation_rule(limits)
     documents = Documents(document_cache_bytes)
+    parsing, validating = documents.extension(), validation_cache.extension()
     extensions: list[Any] = [
         *observers,
         MaskUnexpectedErrors,
@@ -127,9 +142,9 @@ def make_schema(
         # fragment is large: parse and validate each distinct document once (within the
         # bytes `document_cache_bytes` allows).
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        documents.extension(),
+        parsing,
         lambda: AddValidationRules([document_limits]),
-        validation_cache.extension(),
+        validating,
     ]
     # The rules in the order Strawberry's context gathers them: graphql-core's, then each
     # AddValidationRules extension's in the extensions' order.
@@ -150,7 +165,19 @@ def make_schema(
         documents=documents,
         max_tokens=limits.max_tokens,
         rules=rules,
-        observed=bool(observers),
+        caches=(parsing, validating),
+        observed=bool(unmirrored(schema.get_extensions(), (parsing, validating))),
         max_answer_bytes=limits.max_answer_bytes,
     )
     return schema
+
+
+def unmirrored(
+    extensions: Iterable[SchemaExtension], own: Iterable[type[SchemaExtension]]
+) -> list[type[SchemaExtension]]:
+    """The types among a schema's extensions (as Strawberry builds them for a request) that
+    `Preparation` does not do the work of (`own`: the schema's document and validation caches).
+    Types are compared exactly: a subclass may add a hook (`resolve`, `on_execute`) that the
+    lean path would skip."""
+    known = {*MIRRORED, *own}
+    return [type(extension) for extension in extensions if type(extension) not in known]

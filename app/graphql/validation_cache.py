@@ -13,7 +13,7 @@ Strawberry's path reaches this through the extension `extension()` makes, the le
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema
 from strawberry.extensions import SchemaExtension
@@ -55,7 +55,7 @@ def errors(
     return found
 
 
-def extension() -> Callable[[], SchemaExtension]:
+def extension() -> type[SchemaExtension]:
     """A factory for the schema's `extensions`: validation through `errors`."""
 
     class CachedValidation(SchemaExtension):

@@ -1,6 +1,7 @@
 """OpenTelemetry traces: a server span per request, GraphQL spans under it (Strawberry's
-extension), a client span per upstream attempt (httpx's instrumentation), linked by W3C
-`traceparent`, which also goes to the upstream beside `X-Request-Id`.
+extension, `app.graphql.observers.GraphQLSpans`), a client span per upstream attempt (httpx's
+instrumentation), linked by W3C `traceparent`, which also goes to the upstream beside
+`X-Request-Id`.
 
 Off unless the standard variables turn it on (`OTEL_TRACES_EXPORTER=otlp|console`, or an
 `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT`); everything else (`OTEL_SERVICE_NAME`,
@@ -14,20 +15,16 @@ secret fields, and URLs lose their query strings.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import Span
-from strawberry.extensions import LifecycleStep
-from strawberry.extensions.tracing import OpenTelemetryExtension
 
-from app.logs import REDACTED, redact
+from app.logs import REDACTED
 
-SECRET_FIELDS = frozenset({"token", "visitor_token", "password", "auth_token"})
 URL_ATTRIBUTES = ("http.url", "url.full", "http.target", "url.query")
 
 
@@ -50,48 +47,6 @@ def scrub_url_attributes(span: Span) -> None:
 def server_request_hook(span: Span, scope: Mapping[str, Any]) -> None:
     if span.is_recording():
         scrub_url_attributes(span)
-
-
-def without_secrets(value: Any) -> Any:
-    """Arguments as plain data, with secret fields dropped (inputs are dataclasses)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {
-            key: without_secrets(item)
-            for key, item in value.items()
-            if key not in SECRET_FIELDS and item is not None
-        }
-    if isinstance(value, list | tuple):
-        return [without_secrets(item) for item in value]
-    return value
-
-
-def _arg_filter(arguments: dict[str, Any], info: Any) -> dict[str, Any]:
-    filtered: dict[str, Any] = without_secrets(arguments)
-    return filtered
-
-
-class GraphQLSpans(OpenTelemetryExtension):
-    """Strawberry's OpenTelemetry extension, minus the secrets: the document is recorded
-    redacted, and resolver arguments without their tokens."""
-
-    def __init__(self, *, tracer_provider: TracerProvider, execution_context: Any = None) -> None:
-        super().__init__(
-            execution_context=execution_context,
-            arg_filter=_arg_filter,
-            tracer_provider=tracer_provider,
-        )
-
-    def on_operation(self) -> Generator[None, None, None]:
-        query = self.execution_context.query
-        operation = super().on_operation()
-        next(operation)
-        if query:
-            self._span_holder[LifecycleStep.OPERATION].set_attribute("query", redact(query))
-        yield
-        for _ in operation:
-            pass
 
 
 def exporter(kind: str) -> SpanExporter:

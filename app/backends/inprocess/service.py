@@ -46,6 +46,7 @@ from app.backends.inprocess.broker import Broker
 from app.backends.inprocess.store import Lookup, SqliteStore
 from app.backends.rocketchat_json import message_from_json, message_to_json, parse_datetime
 from app.markdown import MarkdownSyntaxError, parse
+from app.settings import Settings
 
 READINESS_TIMEOUT = 2.0  # seconds a readiness probe waits for the write lock
 
@@ -95,7 +96,7 @@ class InProcessBackend:
         store: SqliteStore,
         *,
         markdown_options: Mapping[str, Any],
-        character_limit: int = 5000,
+        character_limit: int = Settings.model_fields["message_character_limit"].default,
         clock: Clock = utc_now,
         new_id: IdGenerator = random_id,
         parse_markdown: MarkdownParser = parse,

@@ -1,14 +1,8 @@
-"""SQLite persistence for visitors, rooms and messages, with group commit.
+"""SQLite persistence for visitors, rooms and messages: the tables and the queries.
 
-Writes: every write is one function run on the store's single writer thread, on its own
-connection. Writes that arrive while a commit is in flight wait in a queue; the writer takes them
-all as the next group and runs them in one transaction, each inside its own savepoint, then
-commits once: one fsync for the group. A write that raises (a rule it breaks, a duplicate) is
-rolled back to its savepoint and fails alone; its group-mates still commit. A storage error
-(a full disk, a read-only or vanished file) fails every write of the group with `StorageFull` or
-`StorageUnavailable`, and the next group tries again, so the store recovers when space returns.
-A write is acknowledged (its awaiting coroutine resumes) only after the COMMIT that covers it has
-returned, and writes are acknowledged in commit order.
+Every write goes through the group commit of writer.py (one writer thread, each write in its
+own savepoint of a shared transaction, acknowledged after the COMMIT that covers it); reads run
+on its reader threads, which see the last committed state.
 
 `on_commit` listeners hear about each committed write that changed what a subscriber sees, in
 commit order, on the event loop, just before the write is acknowledged: that is the one place a
@@ -16,57 +10,33 @@ write is known durable. They get `(kind, record)`: ("message", the stored docume
 ("message.updated", the new document), ("message.deleted", {"_id", "rid"}) and ("room.closed",
 the stored close message).
 
-Reads run on a small pool of reader threads, each with its own connection. In WAL mode a reader
-sees the last committed state and never waits for the writer or its fsync.
-
 A message's `ts` is kept in its own column, in milliseconds, strictly increasing within a room
 (a message stored in the same millisecond as the room's last one is moved 1 ms later, by the
 writer, so in commit order): paging back with `ts < before` then never skips or repeats a
 message, and within a room `ts` order is commit order.
-
-Durability: `journal_mode=WAL` with `synchronous=FULL`, so every COMMIT fsyncs the WAL before it
-returns; an acknowledged write survives SIGKILL of the process and a power cut of the machine
-(`synchronous=NORMAL` would survive SIGKILL but could lose the last commits on power loss).
-
-We run our own threads on the stdlib's `sqlite3` rather than aiosqlite because group commit needs
-to own the transaction boundary across many callers' writes, and to take whatever is queued when
-the previous commit ends; aiosqlite runs each call as its own item on its thread and offers
-neither.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
-import logging
-import queue
 import sqlite3
-import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import orjson
 
-from app.backends.base import (
-    BackendFailure,
-    JsonObject,
-    Room,
-    StorageFull,
-    StorageUnavailable,
-    Visitor,
+from app.backends.base import JsonObject, Room, Visitor
+from app.backends.inprocess.writer import (
+    CommitListener,
+    Event,
+    GroupCommit,
+    StoreStats,
 )
 from app.backends.rocketchat_json import format_datetime, parse_datetime
-from app.observability.metrics import observe_store_commit
-
-T = TypeVar("T")
-
-log = logging.getLogger("app.store")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS visitors (
@@ -107,12 +77,6 @@ INDEXES = "CREATE INDEX IF NOT EXISTS messages_by_room_ts ON messages (rid, ts);
 VISITOR_FIELDS = tuple(field.name for field in fields(Visitor))
 VISITOR_COLUMNS = ", ".join(VISITOR_FIELDS)
 ROOM_COLUMNS = "id, open, visitor_id, visitor_token, visitor_username, ts, agent_id"
-# The most writes one transaction takes; more wait for the next commit.
-MAX_GROUP = 512
-READERS = 2
-
-# A committed change, as `on_commit` listeners hear it: what kind, and the stored record.
-CommitListener = Callable[[str, Any], None]
 
 
 def _visitor(row: tuple[object, ...]) -> Visitor:
@@ -129,6 +93,12 @@ def millis(moment: datetime) -> int:
 
 def _millis(value: object) -> int:
     return millis(parse_datetime(value))
+
+
+def _create_schema(connection: sqlite3.Connection) -> None:
+    connection.executescript(SCHEMA)
+    _add_ts_column(connection)
+    connection.executescript(INDEXES)
 
 
 def _add_ts_column(connection: sqlite3.Connection) -> None:
@@ -184,26 +154,6 @@ def _room_or_none(row: tuple[Any, ...]) -> Room | None:
     return _room(row) if row[0] is not None else None
 
 
-def storage_failure(error: sqlite3.Error) -> BackendFailure:
-    """SQLite's error as the coded failure a client sees; the details go to the log only."""
-    if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
-        return StorageFull("the database is full: the write was not stored")
-    return StorageUnavailable("the database cannot be written: the write was not stored")
-
-
-@dataclass(frozen=True, slots=True)
-class StoreStats:
-    """How writes were grouped since the store opened."""
-
-    commits: int
-    writes: int
-    queued: int  # writes waiting for the next group
-
-    @property
-    def mean_group(self) -> float:
-        return self.writes / self.commits if self.commits else 0.0
-
-
 @dataclass(frozen=True, slots=True)
 class Lookup:
     """What a request's rules need, read in one query: the visitor with its token, the room
@@ -235,19 +185,6 @@ def _lookup(
     )
 
 
-@dataclass(slots=True)
-class _Write(Generic[T]):
-    work: Callable[[sqlite3.Connection], tuple[T, tuple[str, Any] | None]]
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[T]
-    value: Any = None
-    error: BaseException | None = None
-    event: tuple[str, Any] | None = field(default=None)
-
-
-_STOP = object()
-
-
 class _ProbeWritten(Exception):
     """`check_writable`'s write went through; raised to roll it back."""
 
@@ -256,183 +193,23 @@ class SqliteStore:
     """The in-process backend's storage; knows tables, not Rocket.Chat's rules."""
 
     def __init__(self, path: Path | str) -> None:
-        self._path = str(path)
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._listeners: list[CommitListener] = []
-        self._commits = 0
-        self._writes = 0
-        self._closing = False
-        self._connection = self._connect()
-        self._connection.executescript(SCHEMA)
-        _add_ts_column(self._connection)
-        self._connection.executescript(INDEXES)
-        # The writer runs in the opener's context, so that it records to the app's metrics.
-        self._writer = threading.Thread(
-            target=contextvars.copy_context().run,
-            args=(self._write_loop,),
-            name="sqlite-writer",
-            daemon=True,
-        )
-        self._reader_connections: list[sqlite3.Connection] = []
-        self._reader_lock = threading.Lock()
-        self._local = threading.local()
-        self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="sqlite-reader")
-        self._writer.start()
+        self.writer = GroupCommit(path, setup=_create_schema)
 
     @classmethod
     async def open(cls, path: Path | str) -> SqliteStore:
         """Open (creating if needed) the database file and its schema."""
         return await asyncio.to_thread(cls, path)
 
-    def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=FULL")
-        connection.execute("PRAGMA busy_timeout=5000")
-        return connection
-
     async def close(self) -> None:
         """Finish the queued writes, then close every connection."""
-        self._closing = True
-        self._queue.put(_STOP)
-        await asyncio.to_thread(self._writer.join)
-        self._readers.shutdown(wait=True)
-        for connection in [self._connection, *self._reader_connections]:
-            connection.close()
+        await self.writer.close()
 
     def on_commit(self, listener: CommitListener) -> None:
         """Call `listener(kind, record)` for each committed change, in commit order."""
-        self._listeners.append(listener)
+        self.writer.on_commit(listener)
 
     def stats(self) -> StoreStats:
-        return StoreStats(commits=self._commits, writes=self._writes, queued=self._queue.qsize())
-
-    # ---- the writer ----
-
-    def _write(
-        self, work: Callable[[sqlite3.Connection], tuple[T, tuple[str, Any] | None]]
-    ) -> asyncio.Future[T]:
-        """Queue `work` for the next group; the future settles after the group's commit."""
-        if self._closing:
-            raise StorageUnavailable("the store is closed")
-        loop = asyncio.get_running_loop()
-        write: _Write[T] = _Write(work, loop, loop.create_future())
-        self._queue.put(write)
-        return write.future
-
-    async def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `work` as one write of a group commit; answers once it is durable."""
-        return await self._write(lambda connection: (work(connection), None))
-
-    def _write_loop(self) -> None:
-        stopping = False
-        while not stopping:
-            group: list[_Write[Any]] = []
-            item = self._queue.get()
-            while True:
-                if item is _STOP:
-                    stopping = True
-                else:
-                    group.append(item)
-                if stopping or len(group) >= MAX_GROUP:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            if group:
-                try:
-                    self._commit(group)
-                except Exception:  # a bug of ours: fail the group, keep the writer alive
-                    log.exception("the writer failed a group of %d writes", len(group))
-                    for write in group:
-                        write.error = StorageUnavailable("the write was not stored")
-                        write.event = None
-                self._acknowledge(group)
-
-    def _commit(self, group: list[_Write[Any]]) -> None:
-        """Run the group in one transaction, each write in its own savepoint; commit once."""
-        connection = self._connection
-        began = time.perf_counter()
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-            for write in group:
-                connection.execute("SAVEPOINT write")
-                try:
-                    write.value, write.event = write.work(connection)
-                except sqlite3.Error as error:
-                    if not isinstance(error, sqlite3.IntegrityError):
-                        raise  # the storage failed: the whole group fails below
-                    connection.execute("ROLLBACK TO write")
-                    write.error = error
-                except Exception as error:
-                    connection.execute("ROLLBACK TO write")
-                    write.error = error
-                connection.execute("RELEASE write")
-            connection.execute("COMMIT")
-        except sqlite3.Error as error:
-            log.error("a group of %d writes failed: %s", len(group), error)
-            if connection.in_transaction:
-                try:
-                    connection.execute("ROLLBACK")
-                except sqlite3.Error:
-                    log.exception("rolling back the failed group failed")
-            for write in group:
-                write.error, write.event = storage_failure(error), None
-            return
-        observe_store_commit(time.perf_counter() - began, len(group))
-        self._commits += 1
-        self._writes += len(group)
-
-    def _acknowledge(self, group: list[_Write[Any]]) -> None:
-        """Hand the outcomes to each writer's event loop, one callback per loop, in order."""
-        by_loop: dict[asyncio.AbstractEventLoop, list[_Write[Any]]] = {}
-        for write in group:
-            by_loop.setdefault(write.loop, []).append(write)
-        for loop, writes in by_loop.items():
-            with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-                loop.call_soon_threadsafe(self._settle, writes)
-
-    def _settle(self, writes: list[_Write[Any]]) -> None:
-        """On the event loop: tell the listeners, then acknowledge, in commit order."""
-        for write in writes:
-            if write.error is None and write.event is not None:
-                kind, record = write.event
-                for listener in self._listeners:
-                    try:
-                        listener(kind, record)
-                    except Exception:
-                        log.exception("a commit listener failed")
-            if write.future.done():
-                continue  # the caller went away; the write stands
-            if write.error is not None:
-                write.future.set_exception(write.error)
-            else:
-                write.future.set_result(write.value)
-
-    # ---- readers ----
-
-    def _reader(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self._connect()
-            connection.execute("PRAGMA query_only=1")
-            self._local.connection = connection
-            with self._reader_lock:
-                self._reader_connections.append(connection)
-        return connection
-
-    async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `work` on a reader connection: the last committed state, never the writer's."""
-
-        def run() -> T:
-            try:
-                return work(self._reader())
-            except sqlite3.Error as error:
-                log.error("a read failed: %s", error)
-                raise storage_failure(error) from None
-
-        return await asyncio.get_running_loop().run_in_executor(self._readers, run)
+        return self.writer.stats()
 
     async def check_writable(self) -> None:
         """Write through the writer as any write does, then roll the write back: raises what a
@@ -445,13 +222,15 @@ class SqliteStore:
             raise _ProbeWritten  # rolled back to its savepoint: its group-mates are untouched
 
         with contextlib.suppress(_ProbeWritten):
-            await self._transaction(probe)
+            await self.writer.write(probe)
 
     # ---- visitors ----
 
     async def lookup(self, token: str, rid: str, message_id: str | None = None) -> Lookup:
         """The visitor with `token`, the room `rid` and the message `message_id`: one query."""
-        return await self._read(lambda connection: _lookup(connection, token, rid, message_id))
+        return await self.writer.read(
+            lambda connection: _lookup(connection, token, rid, message_id)
+        )
 
     async def upsert_visitor(
         self, token: str, make: Callable[[Visitor | None, int], Visitor]
@@ -484,7 +263,7 @@ class SqliteStore:
                 )
             return visitor
 
-        return await self._transaction(write)
+        return await self.writer.write(write)
 
     # ---- rooms ----
 
@@ -518,7 +297,7 @@ class SqliteStore:
             )
             return room, True
 
-        return await self._transaction(write)
+        return await self.writer.write(write)
 
     async def close_room(self, rid: str, close_message: JsonObject) -> JsonObject | None:
         """Mark the room closed and store its close message, at once; the message as stored,
@@ -526,7 +305,7 @@ class SqliteStore:
 
         def write(
             connection: sqlite3.Connection,
-        ) -> tuple[JsonObject | None, tuple[str, Any] | None]:
+        ) -> tuple[JsonObject | None, Event]:
             cursor = connection.execute(
                 "UPDATE rooms SET open = 0 WHERE id = ? AND open = 1", (rid,)
             )
@@ -535,7 +314,7 @@ class SqliteStore:
             stored = _store_message(connection, close_message)
             return stored, ("room.closed", stored)
 
-        return await self._write(write)
+        return await self.writer.write_and_announce(write)
 
     # ---- messages ----
 
@@ -553,7 +332,7 @@ class SqliteStore:
 
         def write(
             connection: sqlite3.Connection,
-        ) -> tuple[tuple[JsonObject, bool], tuple[str, Any] | None]:
+        ) -> tuple[tuple[JsonObject, bool], Event]:
             found = _lookup(connection, token, rid, message_id)
             document = decide(found)
             if document is found.message:
@@ -563,26 +342,26 @@ class SqliteStore:
                 raise sqlite3.IntegrityError(f"message id {document['_id']} is taken")
             return (stored, True), ("message", stored)
 
-        return await self._write(write)
+        return await self.writer.write_and_announce(write)
 
     async def replace_message(self, document: JsonObject) -> bool:
         """Store a new version of an existing message (same `_id`, `rid` and `ts`); False when
         it is gone."""
         encoded = orjson.dumps(document)
 
-        def write(connection: sqlite3.Connection) -> tuple[bool, tuple[str, Any] | None]:
+        def write(connection: sqlite3.Connection) -> tuple[bool, Event]:
             cursor = connection.execute(
                 "UPDATE messages SET document = ? WHERE id = ?", (encoded, document["_id"])
             )
             replaced = cursor.rowcount == 1
             return replaced, ("message.updated", document) if replaced else None
 
-        return await self._write(write)
+        return await self.writer.write_and_announce(write)
 
     async def delete_message(self, message_id: str) -> bool:
         """Remove the message; False when there was none."""
 
-        def write(connection: sqlite3.Connection) -> tuple[bool, tuple[str, Any] | None]:
+        def write(connection: sqlite3.Connection) -> tuple[bool, Event]:
             row = connection.execute(
                 "SELECT rid FROM messages WHERE id = ?", (message_id,)
             ).fetchone()
@@ -591,7 +370,7 @@ class SqliteStore:
             connection.execute("DELETE FROM messages WHERE id = ?", (message_id,))
             return True, ("message.deleted", {"_id": message_id, "rid": row[0]})
 
-        return await self._write(write)
+        return await self.writer.write_and_announce(write)
 
     async def room_messages(
         self, rid: str, limit: int, before: datetime | None = None
@@ -613,7 +392,7 @@ class SqliteStore:
                 ).fetchall()
             return [orjson.loads(row[0]) for row in rows]
 
-        return await self._read(read)
+        return await self.writer.read(read)
 
     async def limit_pages(self, pages: int) -> int:
         """Cap the database file at `pages` pages (never below its current size): writes that
@@ -622,4 +401,4 @@ class SqliteStore:
         def write(connection: sqlite3.Connection) -> int:
             return int(connection.execute(f"PRAGMA max_page_count = {int(pages)}").fetchone()[0])
 
-        return await self._transaction(write)
+        return await self.writer.write(write)

@@ -20,6 +20,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.http11 import USER_AGENT
 
 from app.backends.base import JsonObject
+from app.settings import Settings
+
+_DEFAULTS = Settings.model_fields
 
 CONNECT: JsonObject = {"msg": "connect", "version": "1", "support": ["1", "pre2", "pre1"]}
 TRANSPORT_ERRORS = (OSError, TimeoutError, websockets.WebSocketException)
@@ -27,11 +30,14 @@ TRANSPORT_ERRORS = (OSError, TimeoutError, websockets.WebSocketException)
 
 @dataclass(frozen=True)
 class DdpTiming:
-    ping_after: float = 30.0
-    drop_after: float = 60.0
-    backoff_base: float = 0.2
-    backoff_cap: float = 10.0
-    connect_timeout: float = 5.0
+    """The DDP client's clock: keepalive, reconnection backoff and the handshake's deadline
+    (the defaults are the settings' own)."""
+
+    ping_after: float = _DEFAULTS["upstream_ddp_ping_after"].default
+    drop_after: float = _DEFAULTS["upstream_ddp_drop_after"].default
+    backoff_base: float = _DEFAULTS["upstream_ddp_backoff_base"].default
+    backoff_cap: float = _DEFAULTS["upstream_ddp_backoff_cap"].default
+    connect_timeout: float = _DEFAULTS["upstream_connect_timeout"].default
     first_attempts: int = 4  # for the first subscription; a live one reconnects until closed
 
 

@@ -21,6 +21,9 @@ import httpx
 from app.backends.base import RateLimited, UpstreamError, UpstreamTimeout
 from app.backends.upstream.transport import TRANSPORT_ERRORS, Reached, transport_fault
 from app.observability import metrics
+from app.settings import Settings
+
+_DEFAULTS = Settings.model_fields
 
 log = logging.getLogger("app.upstream")
 
@@ -52,13 +55,14 @@ CONNECT_ONLY = RetryPolicy()
 
 @dataclass(frozen=True)
 class RetryBudget:
-    """How much retrying one operation may spend: attempts, waits and a total deadline."""
+    """How much retrying one operation may spend: attempts, waits and a total deadline (the
+    defaults are the settings' own)."""
 
-    max_attempts: int = 4
-    backoff_base: float = 0.1
-    backoff_cap: float = 2.0
-    retry_after_cap: float = 5.0
-    total_timeout: float = 20.0
+    max_attempts: int = _DEFAULTS["upstream_max_attempts"].default
+    backoff_base: float = _DEFAULTS["upstream_backoff_base"].default
+    backoff_cap: float = _DEFAULTS["upstream_backoff_cap"].default
+    retry_after_cap: float = _DEFAULTS["upstream_retry_after_cap"].default
+    total_timeout: float = _DEFAULTS["upstream_total_timeout"].default
 
 
 def retry_after(response: httpx.Response, now: Callable[[], float] = time.time) -> float:

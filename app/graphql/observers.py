@@ -1,21 +1,32 @@
-"""Counts and times GraphQL operations, labelled by what they asked for and how they ended.
+"""The Strawberry extensions that watch operations: metrics and trace spans.
+
+`OperationMetrics` counts and times GraphQL operations, labelled by what they asked for and how
+they ended.
 
 The operation label is the root field(s) the operation selected, read from the validated
 document, not the client's operation name: names are free text a client chooses, root fields
 are a short list the schema fixes. A document that did not validate is labelled `invalid`.
+
+`GraphQLSpans` is Strawberry's OpenTelemetry extension without the visitor tokens that travel in
+documents and arguments (tracing setup is `app.observability.tracing`'s).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Mapping
+from typing import Any
 
 import strawberry
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode
-from strawberry.extensions import SchemaExtension
+from opentelemetry.sdk.trace import TracerProvider
+from strawberry.extensions import LifecycleStep, SchemaExtension
+from strawberry.extensions.tracing import OpenTelemetryExtension
 
 from app.graphql.errors import coded_request_error
 from app.graphql.export import graphql_core_schema
+from app.logs import redact
 from app.observability import metrics
 
 INVALID = "invalid"
@@ -107,3 +118,48 @@ class OperationMetrics(SchemaExtension):
             label = ("success", "")
         recorder.operations.labels(operation, *label).inc()
         recorder.operation_duration.labels(operation).observe(elapsed)
+
+
+SECRET_FIELDS = frozenset({"token", "visitor_token", "password", "auth_token"})
+
+
+def without_secrets(value: Any) -> Any:
+    """Arguments as plain data, with secret fields dropped (inputs are dataclasses)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {
+            key: without_secrets(item)
+            for key, item in value.items()
+            if key not in SECRET_FIELDS and item is not None
+        }
+    if isinstance(value, list | tuple):
+        return [without_secrets(item) for item in value]
+    return value
+
+
+def _arg_filter(arguments: dict[str, Any], info: Any) -> dict[str, Any]:
+    filtered: dict[str, Any] = without_secrets(arguments)
+    return filtered
+
+
+class GraphQLSpans(OpenTelemetryExtension):
+    """Strawberry's OpenTelemetry extension, minus the secrets: the document is recorded
+    redacted, and resolver arguments without their tokens."""
+
+    def __init__(self, *, tracer_provider: TracerProvider, execution_context: Any = None) -> None:
+        super().__init__(
+            execution_context=execution_context,
+            arg_filter=_arg_filter,
+            tracer_provider=tracer_provider,
+        )
+
+    def on_operation(self) -> Generator[None, None, None]:
+        query = self.execution_context.query
+        operation = super().on_operation()
+        next(operation)
+        if query:
+            self._span_holder[LifecycleStep.OPERATION].set_attribute("query", redact(query))
+        yield
+        for _ in operation:
+            pass
