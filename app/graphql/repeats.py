@@ -4,7 +4,7 @@ graphql-core's OverlappingFieldsCanBeMerged rule compares every pair of fields t
 the same key on the same object, sub-selections included: 400 `u { id }` in one selection
 cost 0.7 s of validation on an idle machine, within every other limit. Selecting a field again
 adds nothing to the answer (equal fields merge), and generated documents repeat one a few
-times at most (the shipped ones: twice), so the limits refuse a document that repeats one more
+times at most (the shipped ones: once), so the limits refuse a document that repeats one more
 than `max_field_repeats` times, and they run before graphql-core's rules (see
 `app.graphql.validation_cache`), so the quadratic comparison never starts.
 """
@@ -39,7 +39,9 @@ class Repeats:
     _fragments: dict[tuple[str, str], list[FieldNode]] = field(default_factory=dict)
     _visiting: set[str] = field(default_factory=set)
 
-    def selection(self, selection_set: SelectionSetNode | None, named: GraphQLNamedType) -> None:
+    def selection(
+        self, selection_set: SelectionSetNode | None, named: GraphQLNamedType, root: bool = False
+    ) -> None:
         if selection_set is None:
             return
         schema = self.context.schema
@@ -55,7 +57,8 @@ class Repeats:
                 continue
             self._seen.add(seen)
             counts = Counter((node.alias or node.name).value for node in fields)
-            for key, count in counts.items():
+            counts.pop("__typename", None)  # clients add it to every selection; it costs no pairs
+            for key, count in () if root else counts.items():
                 if count > self.most:
                     self.most, self.where = count, f"{member.name}.{key}"
             for node in fields:
@@ -110,5 +113,5 @@ def most_repeated(
     """The most times one field is selected on one type in the operation, and where."""
     repeats = Repeats(context)
     if isinstance(root, GraphQLObjectType):
-        repeats.selection(selection_set, root)
+        repeats.selection(selection_set, root, root=True)  # root fields have a limit of their own
     return repeats.most, repeats.where
