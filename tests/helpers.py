@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import itertools
 import re
+import shutil
 import sqlite3
+import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +17,22 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ROOT / "queries"
+NPM = shutil.which("npm")
+
+
+def npm_ci(folder: Path) -> Path:
+    """`npm ci` in one of the Node clients the tests drive, once, unless its node_modules is
+    already there from its lockfile (`make test` installs them all before the tests start)."""
+    marker = folder / "node_modules" / ".package-lock.json"
+    lockfile = folder / "package-lock.json"
+    if not marker.exists() or marker.stat().st_mtime < lockfile.stat().st_mtime:
+        assert NPM is not None
+        done = subprocess.run(
+            [NPM, "ci", "--no-audit", "--no-fund"],
+            cwd=folder, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+    return folder
 
 
 class SteppingClock:

@@ -15,10 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from app.markdown import MarkdownSyntaxError, parse
-from tests.helpers import ROOT
+from tests.helpers import ROOT, npm_ci
 
 ORACLE = ROOT / "tests" / "clients" / "markdown-oracle"
-NPM = shutil.which("npm")
 NODE = shutil.which("node")
 # The instant time-of-day timestamps land on, for both parsers.
 NOW = datetime.fromisoformat("2025-07-22T00:00:00+00:00")
@@ -26,24 +25,11 @@ NOW = datetime.fromisoformat("2025-07-22T00:00:00+00:00")
 Case = tuple[str, dict[str, Any]]
 
 
-def npm_installed() -> None:
-    """`npm ci` once, unless node_modules is already there from the lockfile."""
-    marker = ORACLE / "node_modules" / ".package-lock.json"
-    lockfile = ORACLE / "package-lock.json"
-    if not marker.exists() or marker.stat().st_mtime < lockfile.stat().st_mtime:
-        assert NPM is not None
-        done = subprocess.run(
-            [NPM, "ci", "--no-audit", "--no-fund"],
-            cwd=ORACLE, capture_output=True, text=True, timeout=300, check=False,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr[-3000:]
-
-
 class Reference:
     """The reference parser as a function of a batch of cases."""
 
     def __init__(self) -> None:
-        npm_installed()
+        npm_ci(ORACLE)
         assert NODE is not None
         self.process = subprocess.Popen(
             [NODE, "oracle.js"], cwd=ORACLE, text=True, encoding="utf-8",

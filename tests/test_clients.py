@@ -13,11 +13,10 @@ import pytest
 
 from app.main import create_app
 from app.settings import Settings
-from tests.helpers import ROOT
+from tests.helpers import NPM, ROOT, npm_ci
 from tests.servers import serving
 
 PROJECT = ROOT / "tests" / "clients" / "apollo"
-NPM = shutil.which("npm")
 pytestmark = pytest.mark.skipif(
     shutil.which("node") is None or NPM is None, reason="needs Node 20 and npm on PATH"
 )
@@ -31,13 +30,7 @@ def run(*command: str, env: dict[str, str] | None = None) -> subprocess.Complete
 
 @pytest.fixture(scope="module")
 def installed() -> Path:
-    """`npm ci` once, unless node_modules is already there from the lockfile."""
-    marker = PROJECT / "node_modules" / ".package-lock.json"
-    lockfile = PROJECT / "package-lock.json"
-    if not marker.exists() or marker.stat().st_mtime < lockfile.stat().st_mtime:
-        done = run(str(NPM), "ci", "--no-audit", "--no-fund")
-        assert done.returncode == 0, done.stderr[-3000:]
-    return PROJECT
+    return npm_ci(PROJECT)
 
 
 @pytest.fixture

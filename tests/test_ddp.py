@@ -18,8 +18,9 @@ from fastapi import FastAPI
 
 from app.main import create_app
 from app.settings import Settings
+from tests.helpers import NPM
 from tests.servers import serving
-from tests.test_subscriptions import NPM, run_node
+from tests.test_subscriptions import run_node
 
 
 @pytest.fixture

@@ -24,11 +24,10 @@ from app.backends.guarded import GuardedBackend
 from app.backends.inprocess.service import InProcessBackend
 from app.main import create_app
 from app.settings import Settings
-from tests.helpers import ROOT, operation
+from tests.helpers import NPM, ROOT, npm_ci, operation
 from tests.servers import serving
 
 CLIENTS = ROOT / "tests" / "clients" / "realtime"
-NPM = shutil.which("npm")
 
 ROOM_EVENTS = """
 subscription($token: String!, $rid: ID!) {
@@ -41,24 +40,10 @@ subscription($token: String!, $rid: ID!) {
 }"""
 
 
-def npm_installed() -> Path:
-    """`npm ci` once, unless node_modules is already there from the lockfile."""
-    marker = CLIENTS / "node_modules" / ".package-lock.json"
-    lockfile = CLIENTS / "package-lock.json"
-    if not marker.exists() or marker.stat().st_mtime < lockfile.stat().st_mtime:
-        assert NPM is not None
-        done = subprocess.run(
-            [NPM, "ci", "--no-audit", "--no-fund"],
-            cwd=CLIENTS, capture_output=True, text=True, timeout=300, check=False,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr[-3000:]
-    return CLIENTS
-
-
 def run_node(test_file: str, server: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["node", "--test", test_file],
-        cwd=npm_installed(), capture_output=True, text=True, timeout=300, check=False,
+        cwd=npm_ci(CLIENTS), capture_output=True, text=True, timeout=300, check=False,
         env={**os.environ, "SERVER_URL": server},
     )  # fmt: skip
 
