@@ -92,6 +92,18 @@ class Settings(BaseSettings):
         " livechat/room)",
     )
 
+    # The in-process Rocket.Chat's livechat settings that more than one area reads.
+    accept_chats_with_no_agents: bool = Field(
+        default=True,
+        description="in-process: open a room that waits when no agent is online (false:"
+        " no-agent-online, Rocket.Chat's default); also makes the config answer `online`",
+    )
+    file_upload_enabled: bool = Field(
+        default=True,
+        description="in-process: Rocket.Chat's Livechat_fileupload_enabled and"
+        " FileUpload_Enabled together; the config answer's `settings.fileUpload`",
+    )
+
     log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="TRACE adds uvicorn's line per connection made and lost"
     )

@@ -120,6 +120,18 @@ class VisitorRegistration:
 
 
 @dataclass(frozen=True, slots=True)
+class Agent:
+    """An agent as a visitor may see them (Rocket.Chat's `agent.info` projection)."""
+
+    id: str
+    username: str
+    name: str | None = None
+    status: str | None = None
+    emails: tuple[str, ...] = ()
+    phone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AgentRef:
     """The optional `agent` of a send: who the message is addressed to."""
 
