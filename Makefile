@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format schema bench clean
+.PHONY: install run test lint format schema bench widget clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -18,7 +18,8 @@ run: $(STAMP)  ## serve on http://127.0.0.1:8000/graphql, in-process, SQLite in 
 
 # The Node clients the suite drives, installed from their lockfiles before the test processes
 # start, so that two of them never run `npm ci` into one folder at once.
-NODE_CLIENTS := tests/clients/apollo tests/clients/realtime tests/clients/markdown-oracle
+NODE_CLIENTS := tests/clients/apollo tests/clients/realtime tests/clients/markdown-oracle \
+	examples/widget
 
 test: $(STAMP)  ## the whole test suite, a test file at a time in each of two processes
 	@if command -v npm >/dev/null 2>&1; then for client in $(NODE_CLIENTS); do \
@@ -47,6 +48,10 @@ bench: $(STAMP)  ## the benchmarks in bench/ (wrk for the HTTP ones, Node for th
 	$(PY) bench/markdown.py
 	$(PY) bench/startup.py
 	$(PY) bench/realtime.py
+
+# The widget's bundle, examples/widget/dist/ (not committed): npm ci from its lockfile, then esbuild.
+widget:  ## bundle examples/widget into examples/widget/dist/
+	cd examples/widget && npm ci --no-audit --no-fund --silent && npm run --silent build
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,206 @@
+// The markdown renderer (the bundle `npm run build` makes of markdown.ts) in a DOM from
+// happy-dom, on the messages in tests/fixtures/widget-markdown/: `md` exactly as the project's
+// GraphQL API answers it through the shipped fragment (tests/widget_markdown_cases.py).
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { describe, test } from "node:test";
+import { Window } from "happy-dom";
+
+const BUNDLE = new URL("./dist/markdown.js", import.meta.url);
+assert.ok(existsSync(BUNDLE), "run `npm run build` first: the test renders with the bundle");
+const { MAX_DEPTH, RENDERED_TYPES, renderMarkdown } = await import(BUNDLE.href);
+
+const ROOT = new URL("../../", import.meta.url);
+const FIXTURES = new URL("tests/fixtures/widget-markdown/", ROOT);
+const MEMBERS = JSON.parse(readFileSync(new URL("schema/possibleTypes.json", ROOT), "utf8"))
+  .MarkdownNode;
+const CASES = Object.fromEntries(
+  readdirSync(FIXTURES)
+    .filter((name) => name.endsWith(".json"))
+    .map((name) => [name.slice(0, -5), JSON.parse(readFileSync(new URL(name, FIXTURES), "utf8"))]),
+);
+
+// <t:1700000000:R> read three days later, in English, in UTC.
+const NOW = Date.UTC(2023, 10, 17, 22, 13, 20);
+const { document } = new Window();
+
+function render(md, options = {}) {
+  const host = document.createElement("div");
+  host.appendChild(
+    renderMarkdown(md, { document, locale: "en-US", timeZone: "UTC", now: () => NOW, ...options }),
+  );
+  return host;
+}
+
+function renderCase(name, options = {}) {
+  const { msg, md } = CASES[name];
+  return render(md, { msg, ...options });
+}
+
+function typenames(tree) {
+  const found = new Set();
+  const stack = [tree];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (Array.isArray(value)) stack.push(...value);
+    else if (value && typeof value === "object") {
+      if (typeof value.__typename === "string") found.add(value.__typename);
+      for (const key of ["children", "label", "header", "rows"]) {
+        if (value[key]) stack.push(value[key]);
+      }
+    }
+  }
+  return found;
+}
+
+const TIME = 'datetime="2023-11-14T22:13:20.000Z" title="Tuesday, November 14, 2023 at 10:13 PM"';
+
+// What each fixture message becomes, exactly.
+const EXPECTED = {
+  "paragraph-bold-emoji":
+    '<p>Hello <strong>world</strong> <span class="md-emoji" role="img" aria-label=":smile:" title=":smile:">😄</span></p>',
+  "italic-strike-code": "<p><em>italic</em> <del>struck</del> <code>x &lt; y</code></p>",
+  spoiler: '<p>the end: <span class="md-spoiler">it was the butler</span></p>',
+  "spoiler-block":
+    '<details class="md-spoiler-block"><summary>Spoiler</summary><p>hidden paragraph</p></details>',
+  "code-block":
+    '<pre><code class="language-js">const a = 1;\n&lt;/code&gt;&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;</code></pre>',
+  heading: "<h2>Opening hours</h2>",
+  quote: "<blockquote><p>quoted <strong>text</strong></p></blockquote>",
+  links:
+    '<p><a href="https://example.com/docs?a=1&amp;b=2" rel="noopener noreferrer" target="_blank">docs</a>' +
+    ' <a href="https://example.org/" rel="noopener noreferrer" target="_blank">example.org</a>' +
+    ' write to <a href="mailto:help@example.com" rel="noopener noreferrer" target="_blank">help@example.com</a></p>',
+  image:
+    '<p><img src="https://example.com/cat.png" alt="a cat" loading="lazy" referrerpolicy="no-referrer"></p>',
+  mentions:
+    '<p><span class="md-mention-user" data-username="kim">@kim</span> is in ' +
+    '<span class="md-mention-channel" data-channel="support">#support</span></p>',
+  emoticon:
+    '<p>thanks <span class="md-emoji" role="img" aria-label=":slight_smile:" title=":)">🙂</span></p>',
+  "unicode-emoji":
+    '<p>ok <span class="md-emoji" role="img" aria-label="👍🏽" title="👍🏽">👍🏽</span></p>',
+  "big-emoji":
+    '<div class="md-big-emoji"><span class="md-emoji" role="img" aria-label="😀" title="😀">😀</span>' +
+    '<span class="md-emoji" role="img" aria-label=":heart:" title=":heart:">❤\uFE0F</span>' +
+    '<span class="md-emoji" role="img" aria-label=":+1:" title=":+1:">👍</span></div>',
+  color:
+    '<p>brand <span class="md-color"><span class="md-color-swatch" ' +
+    'style="background-color: rgba(255, 0, 0, 0.5019607843137255);"></span>#ff000080</span></p>',
+  tasks:
+    '<ul class="md-tasks"><li class="md-task"><input type="checkbox" disabled="" checked="">done</li>' +
+    '<li class="md-task"><input type="checkbox" disabled="">to do</li></ul>',
+  "ordered-list": '<ol><li value="1">one</li><li value="2">two</li></ol>',
+  "unordered-list": "<ul><li>apples</li><li>pears</li></ul>",
+  "line-break": "<p>first</p><br><p>second</p>",
+  "horizontal-rule": "<hr>",
+  katex: '<div class="md-katex"><code>x^2 + y^2</code></div>',
+  "inline-katex": '<p>area <code class="md-katex">\\pi r^2</code></p>',
+  timestamps:
+    `<p><time class="md-timestamp" ${TIME}>10:13 PM</time>` +
+    ` <time class="md-timestamp" ${TIME}>November 14, 2023</time>` +
+    ` <time class="md-timestamp" ${TIME}>November 14, 2023 at 10:13 PM</time>` +
+    ` <time class="md-timestamp" ${TIME}>3 days ago</time></p>`,
+  table:
+    '<table class="md-table"><thead><tr><th style="text-align: left;">name</th>' +
+    '<th style="text-align: right;">qty</th></tr></thead><tbody><tr>' +
+    '<td style="text-align: left;">tea</td><td style="text-align: right;">2</td></tr></tbody></table>',
+  "unknown-node": '<span class="md-unknown" data-type="POLL">lunch?</span>',
+  "hostile-script":
+    '<p>&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror="alert(2)"&gt;</p>',
+  "hostile-links":
+    '<p><span class="md-link-refused">a</span> <span class="md-link-refused">b</span>' +
+    ' <span class="md-link-refused">c</span> <span class="md-link-refused">d</span>' +
+    ' <span class="md-link-refused">e</span> <span class="md-image-refused">f</span>' +
+    ' <span class="md-image-refused">g</span>' +
+    ' <a href="https://example.com/ok" rel="noopener noreferrer" target="_blank">h</a></p>',
+};
+
+describe("every member of the schema's MarkdownNode union", () => {
+  test("has a renderer, and no renderer is for a type the schema lacks", () => {
+    assert.deepEqual([...RENDERED_TYPES].sort(), [...MEMBERS].sort());
+  });
+
+  test("is in at least one message the API answered", () => {
+    const seen = new Set(Object.values(CASES).flatMap(({ md }) => [...typenames(md)]));
+    assert.deepEqual(MEMBERS.filter((member) => !seen.has(member)), []);
+  });
+
+  test("every fixture message has its expected DOM here", () => {
+    const unchecked = Object.keys(CASES).filter((name) => !(name in EXPECTED) && name !== "hostile-nesting");
+    assert.deepEqual(unchecked, []);
+  });
+});
+
+describe("each message renders to semantic HTML", () => {
+  for (const [name, html] of Object.entries(EXPECTED)) {
+    test(name, () => {
+      assert.equal(renderCase(name).innerHTML, html);
+    });
+  }
+});
+
+describe("hostile messages", () => {
+  test("no message makes a script, a handler attribute, or a link or image off http(s)/mailto", () => {
+    for (const name of Object.keys(CASES)) {
+      const host = renderCase(name);
+      assert.equal(host.querySelectorAll("script, iframe, object, embed, style").length, 0, name);
+      for (const element of host.querySelectorAll("*")) {
+        for (const { name: attribute } of element.attributes) {
+          assert.ok(!attribute.toLowerCase().startsWith("on"), `${name}: ${attribute}`);
+        }
+      }
+      for (const anchor of host.querySelectorAll("a")) {
+        assert.match(anchor.getAttribute("href"), /^(https?:\/\/|mailto:)/, name);
+        assert.equal(anchor.getAttribute("rel"), "noopener noreferrer", name);
+      }
+      for (const image of host.querySelectorAll("img")) {
+        assert.match(image.getAttribute("src"), /^https?:\/\//, name);
+      }
+    }
+  });
+
+  test("the parser's deepest nesting renders whole, and as text below maxDepth", () => {
+    const { msg, md } = CASES["hostile-nesting"];
+    const full = render(md, { msg });
+    assert.ok(full.querySelector("blockquote strong, blockquote em, blockquote del"));
+    assert.ok(full.textContent.includes("deep"));
+    const capped = render(md, { msg, maxDepth: 3 });
+    assert.ok(capped.querySelectorAll(".md-too-deep").length > 0);
+    assert.equal(capped.textContent, full.textContent);
+  });
+
+  test("a hundred thousand nested levels neither overflow the stack nor build a deep DOM", () => {
+    let tree = { __typename: "PlainText", text: "bottom" };
+    for (let level = 0; level < 100_000; level += 1) {
+      tree = { __typename: level % 2 ? "Bold" : "Italic", children: [tree] };
+    }
+    const host = render([{ __typename: "Paragraph", children: [tree] }]);
+    assert.equal(host.textContent, "bottom");
+    let depth = 0;
+    for (let node = host.querySelector(".md-too-deep"); node && node !== host; node = node.parentNode) {
+      depth += 1;
+    }
+    assert.equal(depth, MAX_DEPTH + 1);
+  });
+
+  test("a tree cut off by the fragment's depth falls back to the message's text", () => {
+    const { msg, md } = CASES["paragraph-bold-emoji"];
+    const cut = JSON.parse(JSON.stringify(md));
+    delete cut[0].children[1].children; // what the fragment's tenth level delivers: no lists
+    assert.equal(render(cut, { msg }).innerHTML, '<p class="md-source">Hello **world** :smile:</p>');
+  });
+
+  test("a member newer than this renderer shows its text", () => {
+    const host = render([{ __typename: "Poll", type: "POLL", question: "lunch?" }]);
+    assert.equal(host.innerHTML, '<span class="md-unknown">lunch?</span>');
+  });
+});
+
+describe("timestamps follow the visitor's locale and time zone", () => {
+  test("German, in Berlin", () => {
+    const host = renderCase("timestamps", { locale: "de-DE", timeZone: "Europe/Berlin" });
+    const shown = [...host.querySelectorAll("time")].map((time) => time.textContent);
+    assert.deepEqual(shown, ["23:13", "14. November 2023", "14. November 2023 um 23:13", "vor 3 Tagen"]);
+  });
+});
