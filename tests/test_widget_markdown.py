@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from app.markdown.emoji import EMOTICONS
 from tests.helpers import NPM, ROOT, npm_ci
 from tests.widget_markdown_cases import CASES, FIXTURES, generate, serialise
 
@@ -52,6 +53,13 @@ def test_the_fixtures_hold_every_member_of_the_union() -> None:
                     value[key] for key in ("children", "label", "header", "rows") if key in value
                 ]
     assert members - seen == set()
+
+
+def test_the_emoticons_fixture_holds_every_emoticon_the_parser_knows() -> None:
+    """The renderer's test then shows each of their shortcodes has a character."""
+    md = json.loads((FIXTURES / "emoticons.json").read_text())["md"]
+    shortcodes = {node.get("shortCode") for node in md[0]["children"]}
+    assert shortcodes >= {name for _, name in EMOTICONS}
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ from app.backends.inprocess.service import InProcessBackend
 from app.backends.inprocess.store import SqliteStore
 from app.main import create_app
 from app.markdown import parse
+from app.markdown.emoji import EMOTICONS
 from app.settings import Settings
 from tests.helpers import ROOT, GraphQL
 
@@ -48,6 +49,8 @@ CASES: dict[str, str] = {
     "image": "![a cat](https://example.com/cat.png)",
     "mentions": "@kim is in #support",
     "emoticon": "thanks :)",
+    "emoticons": "faces: " + " ".join(text for text, _ in EMOTICONS),
+    "unknown-shortcode": "a :notanemoji: b",
     "unicode-emoji": "ok 👍🏽",
     "big-emoji": "😀 :heart: :+1:",
     "color": "brand color:#ff000080",

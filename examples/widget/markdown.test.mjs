@@ -60,7 +60,7 @@ const EXPECTED = {
   "paragraph-bold-emoji":
     '<p>Hello <strong>world</strong> <span class="md-emoji" role="img" aria-label=":smile:" title=":smile:">😄</span></p>',
   "italic-strike-code": "<p><em>italic</em> <del>struck</del> <code>x &lt; y</code></p>",
-  spoiler: '<p>the end: <span class="md-spoiler">it was the butler</span></p>',
+  spoiler: '<p>the end: <span class="md-spoiler" tabindex="0">it was the butler</span></p>',
   "spoiler-block":
     '<details class="md-spoiler-block"><summary>Spoiler</summary><p>hidden paragraph</p></details>',
   "code-block":
@@ -78,6 +78,7 @@ const EXPECTED = {
     '<span class="md-mention-channel" data-channel="support">#support</span></p>',
   emoticon:
     '<p>thanks <span class="md-emoji" role="img" aria-label=":slight_smile:" title=":)">🙂</span></p>',
+  "unknown-shortcode": "<p>a :notanemoji: b</p>",
   "unicode-emoji":
     '<p>ok <span class="md-emoji" role="img" aria-label="👍🏽" title="👍🏽">👍🏽</span></p>',
   "big-emoji":
@@ -127,7 +128,8 @@ describe("every member of the schema's MarkdownNode union", () => {
   });
 
   test("every fixture message has its expected DOM here", () => {
-    const unchecked = Object.keys(CASES).filter((name) => !(name in EXPECTED) && name !== "hostile-nesting");
+    const elsewhere = new Set(["emoticons", "hostile-nesting"]);
+    const unchecked = Object.keys(CASES).filter((name) => !(name in EXPECTED) && !elsewhere.has(name));
     assert.deepEqual(unchecked, []);
   });
 });
@@ -138,6 +140,23 @@ describe("each message renders to semantic HTML", () => {
       assert.equal(renderCase(name).innerHTML, html);
     });
   }
+});
+
+describe("emoji", () => {
+  test("every Emoji the API sends is drawn as its character, each emoticon of the parser too", () => {
+    for (const [name, { msg, md }] of Object.entries(CASES)) {
+      if (name === "unknown-shortcode") continue;
+      const emoji = JSON.stringify(md).match(/"__typename":"Emoji"/g) ?? [];
+      const drawn = [...render(md, { msg }).querySelectorAll(".md-emoji")];
+      assert.equal(drawn.length, emoji.length, name);
+      for (const span of drawn) assert.doesNotMatch(span.textContent, /^$|^:|[\x00-\x7f]/, name);
+    }
+    const faces = render(CASES.emoticons.md).querySelectorAll(".md-emoji");
+    const byEmoticon = Object.fromEntries([...faces].map((span) => [span.title, span.textContent]));
+    assert.equal(byEmoticon["(y)"], "👍");
+    assert.equal(byEmoticon["<3"], "❤\uFE0F");
+    assert.equal(byEmoticon[":D"], "😃");
+  });
 });
 
 describe("hostile messages", () => {

@@ -195,7 +195,12 @@ const RENDERERS: { readonly [K in MarkdownTypename]: Renderer<K> } = {
   Bold: container("strong"),
   Italic: container("em"),
   Strike: container("del"),
-  Spoiler: container("span", "md-spoiler"),
+  Spoiler: (node, context) => {
+    // Focusable, so that a keyboard can reveal it as a pointer does (markdown.css).
+    const span = element(context, "span", "md-spoiler");
+    span.tabIndex = 0;
+    return { node: span, slots: [{ nodes: node.children, into: span }] };
+  },
   SpoilerBlock: (node, context) => {
     const details = element(context, "details", "md-spoiler-block");
     const summary = element(context, "summary");
