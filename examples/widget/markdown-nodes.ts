@@ -2,7 +2,8 @@
  * The `MarkdownNode` union as a client receives it through queries/fragments/MarkdownNode.graphql:
  * every member with its `__typename`. The fragment selects node lists only ten levels deep, so a
  * node at the tenth level arrives without them: each list is optional here for that reason.
- * (schema/possibleTypes.json lists the members; the unit test checks this file against it.)
+ * fragment-check.ts proves at compile time that the fragment's generated type fits these, and
+ * the unit test checks the renderer's members against schema/possibleTypes.json.
  */
 
 type Nodes = readonly MarkdownNode[];
