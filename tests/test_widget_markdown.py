@@ -1,12 +1,15 @@
 """examples/widget's markdown renderer: its inputs are what the API answers today, it type-checks
 under `tsc --strict`, esbuild bundles it, and its Node unit test (happy-dom) renders every
-`MarkdownNode` member and the hostile messages as the test expects."""
+`MarkdownNode` member and the hostile messages as the test expects; the bundle in Chromium renders
+the same HTML."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import struct
 import subprocess
+import zlib
 from pathlib import Path
 
 import pytest
@@ -79,3 +82,130 @@ def test_the_renderer_type_checks_bundles_and_renders_every_member(installed: Pa
     assert tested.returncode == 0, tested.stdout[-6000:] + tested.stderr[-2000:]
     assert "# fail 0" in tested.stdout
     assert f"# pass {len(CASES) + 8}" in tested.stdout
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CAT = "https://example.com/cat.png"  # the image fixture's src, answered by the page's route
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A one-colour PNG: the image message's picture, without a file in the repository."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+ORIGIN = "http://widget.test"
+# The Node test's options: en-US, UTC, three days after <t:1700000000>.
+NOW = (1_700_000_000 + 3 * 86_400) * 1000
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>markdown.ts</title>
+<link rel="stylesheet" href="/markdown.css">
+<style>
+  body { font: 14px/1.4 system-ui, sans-serif; max-width: 760px; margin: 12px; }
+  section { border-bottom: 1px solid #ddd; padding: 4px 0; overflow-wrap: anywhere; }
+  h6 { margin: 0; color: #888; font: 11px monospace; }
+</style></head>
+<body><script type="module">
+  import * as markdown from "/markdown.js";
+  window.markdown = markdown;
+</script></body></html>"""
+RENDER_ALL = """([cases, now]) => {
+  const html = {};
+  for (const [name, { msg, md }] of Object.entries(cases)) {
+    const section = document.createElement("section");
+    const label = document.createElement("h6");
+    label.textContent = name;
+    const message = document.createElement("div");
+    message.appendChild(
+      window.markdown.renderMarkdown(md, { msg, locale: "en-US", timeZone: "UTC", now: () => now }),
+    );
+    section.append(label, message);
+    document.body.append(section);
+    html[name] = message.innerHTML;
+  }
+  return html;
+}"""
+RENDER_DEEP = """() => {
+  let tree = { __typename: "PlainText", text: "bottom" };
+  for (let level = 0; level < 100000; level += 1) tree = { __typename: "Bold", children: [tree] };
+  const host = document.createElement("div");
+  host.appendChild(window.markdown.renderMarkdown([{ __typename: "Paragraph", children: [tree] }]));
+  return [host.textContent, host.querySelectorAll("*").length];
+}"""
+
+
+@needs_node
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="needs Chromium (Debian's chromium package; .ci/run installs it)"
+)
+async def test_chromium_renders_the_bundle_as_happy_dom_does(
+    installed: Path, tmp_path: Path
+) -> None:
+    """The built bundle in a real browser, with nothing reachable but the page and the bundle:
+    every fixture message renders to the same HTML as in the Node test, no script in a message
+    runs (no dialog opens), and deep nesting neither throws nor builds a deep DOM."""
+    from playwright.async_api import Dialog, Route, async_playwright
+
+    built = run(str(NPM), "run", "--silent", "build")
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    dist = installed / "dist"
+    files = {
+        f"{ORIGIN}/": (PAGE.encode(), "text/html"),
+        f"{ORIGIN}/markdown.js": ((dist / "markdown.js").read_bytes(), "text/javascript"),
+        f"{ORIGIN}/markdown.css": ((dist / "markdown.css").read_bytes(), "text/css"),
+        CAT: (png(96, 64, (230, 126, 34)), "image/png"),
+    }
+    refused: list[str] = []
+    dialogs: list[str] = []
+
+    async def serve(route: Route) -> None:
+        found = files.get(route.request.url)
+        if found is None:
+            refused.append(route.request.url)
+            await route.abort()
+        else:
+            await route.fulfill(body=found[0], content_type=found[1])
+
+    async def dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+    cases = {path.stem: json.loads(path.read_text()) for path in sorted(FIXTURES.glob("*.json"))}
+    expected = json.loads(
+        (ROOT / "tests" / "fixtures" / "widget-markdown-rendered.json").read_text()
+    )
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"], headless=True
+        )
+        page = await browser.new_page(locale="en-US", timezone_id="UTC")
+        await page.route("**/*", serve)
+        page.on("dialog", dismiss)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        await page.goto(f"{ORIGIN}/")
+        await page.wait_for_function("window.markdown !== undefined", timeout=20_000)
+        rendered: dict[str, str] = await page.evaluate(RENDER_ALL, [cases, NOW])
+        text, elements = await page.evaluate(RENDER_DEEP)
+        cat = page.locator(f'img[src="{CAT}"]')
+        await cat.scroll_into_view_if_needed()  # it loads lazily
+        cat_width = await cat.evaluate("image => image.decode().then(() => image.naturalWidth)")
+        shot = tmp_path / "widget-markdown.png"
+        await page.screenshot(path=str(shot), full_page=True)
+        await browser.close()
+    print(f"screenshot: {shot}")
+    assert {name: rendered[name] for name in expected} == expected
+    assert (text, elements) == ("bottom", 33)
+    assert cat_width == 96
+    assert dialogs == [] and errors == [] and refused == []

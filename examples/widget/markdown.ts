@@ -292,13 +292,14 @@ const RENDERERS: { readonly [K in MarkdownTypename]: Renderer<K> } = {
   },
   BigEmoji: container("div", "md-big-emoji"),
   Color: (node, context) => {
+    // The swatch's colour goes through a custom property (markdown.css paints it): engines
+    // serialise those verbatim, where they round a colour's alpha each their own way.
     const span = element(context, "span", "md-color");
     const swatch = element(context, "span", "md-color-swatch");
     const alpha = channel(node.a);
-    swatch.style.backgroundColor =
-      `rgba(${channel(node.r)}, ${channel(node.g)}, ${channel(node.b)}, ${alpha / 255})`;
-    span.appendChild(swatch);
     const code = `#${hex(node.r)}${hex(node.g)}${hex(node.b)}${alpha === 255 ? "" : hex(alpha)}`;
+    swatch.style.setProperty("--md-color", code);
+    span.appendChild(swatch);
     span.appendChild(context.doc.createTextNode(code));
     return { node: span };
   },
