@@ -12,8 +12,9 @@ const { MAX_DEPTH, RENDERED_TYPES, renderMarkdown } = await import(BUNDLE.href);
 
 const ROOT = new URL("../../", import.meta.url);
 const FIXTURES = new URL("tests/fixtures/widget-markdown/", ROOT);
-const MEMBERS = JSON.parse(readFileSync(new URL("schema/possibleTypes.json", ROOT), "utf8"))
-  .MarkdownNode;
+const MEMBERS = JSON.parse(
+  readFileSync(new URL("schema/possibleTypes.json", ROOT), "utf8"),
+).MarkdownNode;
 const CASES = Object.fromEntries(
   readdirSync(FIXTURES)
     .filter((name) => name.endsWith(".json"))
@@ -66,12 +67,17 @@ describe("every member of the schema's MarkdownNode union", () => {
 
   test("is in at least one message the API answered", () => {
     const seen = new Set(Object.values(CASES).flatMap(({ md }) => [...typenames(md)]));
-    assert.deepEqual(MEMBERS.filter((member) => !seen.has(member)), []);
+    assert.deepEqual(
+      MEMBERS.filter((member) => !seen.has(member)),
+      [],
+    );
   });
 
   test("every fixture message has its expected DOM here", () => {
     const elsewhere = new Set(["emoticons", "hostile-nesting"]);
-    const unchecked = Object.keys(CASES).filter((name) => !(name in EXPECTED) && !elsewhere.has(name));
+    const unchecked = Object.keys(CASES).filter(
+      (name) => !(name in EXPECTED) && !elsewhere.has(name),
+    );
     assert.deepEqual(unchecked, []);
   });
 });
@@ -129,6 +135,13 @@ describe("hostile messages", () => {
     const capped = render(md, { msg, maxDepth: 3 });
     assert.ok(capped.querySelectorAll(".md-too-deep").length > 0);
     assert.equal(capped.textContent, full.textContent);
+    const inline = ["paragraph-bold-emoji", "mentions", "color", "emoticons", "links", "quote"];
+    for (const name of inline) {
+      const { msg, md } = CASES[name];
+      const flat = render(md, { msg, maxDepth: 1 });
+      assert.ok(flat.querySelector(".md-too-deep"), name);
+      assert.equal(flat.textContent, render(md, { msg }).textContent, name);
+    }
   });
 
   test("a hundred thousand nested levels neither overflow the stack nor build a deep DOM", () => {
@@ -139,7 +152,11 @@ describe("hostile messages", () => {
     const host = render([{ __typename: "Paragraph", children: [tree] }]);
     assert.equal(host.textContent, "bottom");
     let depth = 0;
-    for (let node = host.querySelector(".md-too-deep"); node && node !== host; node = node.parentNode) {
+    for (
+      let node = host.querySelector(".md-too-deep");
+      node && node !== host;
+      node = node.parentNode
+    ) {
       depth += 1;
     }
     assert.equal(depth, MAX_DEPTH + 1);
@@ -149,7 +166,10 @@ describe("hostile messages", () => {
     const { msg, md } = CASES["paragraph-bold-emoji"];
     const cut = JSON.parse(JSON.stringify(md));
     delete cut[0].children[1].children; // what the fragment's tenth level delivers: no lists
-    assert.equal(render(cut, { msg }).innerHTML, '<p class="md-source">Hello **world** :smile:</p>');
+    assert.equal(
+      render(cut, { msg }).innerHTML,
+      '<p class="md-source">Hello **world** :smile:</p>',
+    );
   });
 
   test("a member newer than this renderer shows its text", () => {
@@ -162,6 +182,11 @@ describe("timestamps follow the visitor's locale and time zone", () => {
   test("German, in Berlin", () => {
     const host = renderCase("timestamps", { locale: "de-DE", timeZone: "Europe/Berlin" });
     const shown = [...host.querySelectorAll("time")].map((time) => time.textContent);
-    assert.deepEqual(shown, ["23:13", "14. November 2023", "14. November 2023 um 23:13", "vor 3 Tagen"]);
+    assert.deepEqual(shown, [
+      "23:13",
+      "14. November 2023",
+      "14. November 2023 um 23:13",
+      "vor 3 Tagen",
+    ]);
   });
 });

@@ -13,6 +13,7 @@
 
 import { emojiForShortcode } from "./emoji.js";
 import type {
+  Color,
   MarkdownNode,
   MarkdownTypename,
   Table,
@@ -92,7 +93,10 @@ function container<K extends keyof HTMLElementTagNameMap>(tag: K, className?: st
 /** The address to use for `src`, or undefined when its scheme is not allowed. A
  * protocol-relative autolink (`//example.com`, how the parser links a bare domain) reads as
  * https. */
-export function safeUrl(src: string, schemes: ReadonlySet<string> = LINK_SCHEMES): string | undefined {
+export function safeUrl(
+  src: string,
+  schemes: ReadonlySet<string> = LINK_SCHEMES,
+): string | undefined {
   const candidate = src.startsWith("//") ? `https:${src}` : src;
   let url: URL;
   try {
@@ -104,14 +108,52 @@ export function safeUrl(src: string, schemes: ReadonlySet<string> = LINK_SCHEMES
 }
 
 const SKIPPED_KEYS = new Set([
-  "__typename", "type", "src", "language", "align", "format", "fallback", "timestamp", "level",
-  "number", "checked", "shortCode", "unicode", "emoticon", "r", "g", "b", "a",
+  "__typename",
+  "type",
+  "src",
+  "language",
+  "align",
+  "format",
+  "fallback",
+  "timestamp",
+  "level",
+  "number",
+  "checked",
+  "shortCode",
+  "unicode",
+  "emoticon",
+  "r",
+  "g",
+  "b",
+  "a",
 ]);
 
-function emojiText(node: { shortCode?: string | null; unicode?: string | null; emoticon?: string | null }): string {
+function emojiText(node: {
+  shortCode?: string | null;
+  unicode?: string | null;
+  emoticon?: string | null;
+}): string {
   if (node.unicode) return node.unicode;
   const found = node.shortCode ? emojiForShortcode(node.shortCode) : undefined;
   return found ?? node.emoticon ?? (node.shortCode ? `:${node.shortCode}:` : "");
+}
+
+/** What a typed leaf shows that its fields alone do not say; undefined for the rest. */
+function leafText(record: Record<string, unknown>): string | undefined {
+  switch (record["__typename"]) {
+    case "Emoji":
+      return emojiText(record as Parameters<typeof emojiText>[0]);
+    case "UserMention":
+      return `@${String(record["text"])}`;
+    case "ChannelMention":
+      return `#${String(record["text"])}`;
+    case "Color":
+      return colorCode(record as unknown as Color);
+    default:
+      return record["type"] === "EMOJI"
+        ? emojiText(record as Parameters<typeof emojiText>[0])
+        : undefined;
+  }
 }
 
 /** The text of any tree (typed nodes, or an unknown node's raw JSON), walked without recursion. */
@@ -126,8 +168,9 @@ export function plainText(root: unknown): string {
       for (let index = value.length - 1; index >= 0; index -= 1) stack.push(value[index]);
     } else if (value !== null && typeof value === "object") {
       const record = value as Record<string, unknown>;
-      if (record["__typename"] === "Emoji" || record["type"] === "EMOJI") {
-        parts.push(emojiText(record as Parameters<typeof emojiText>[0]));
+      const shown = leafText(record);
+      if (shown !== undefined) {
+        parts.push(shown);
         continue;
       }
       const keys = Object.keys(record).filter((key) => !SKIPPED_KEYS.has(key));
@@ -138,7 +181,10 @@ export function plainText(root: unknown): string {
 }
 
 /** The source text of a node that carries a `fallback` range into `msg`. */
-function sourceText(fallback: readonly number[] | null | undefined, context: Context): string | undefined {
+function sourceText(
+  fallback: readonly number[] | null | undefined,
+  context: Context,
+): string | undefined {
   const msg = context.options.msg;
   if (msg === undefined || !fallback || fallback.length !== 2) return undefined;
   const [start, end] = fallback as [number, number];
@@ -148,7 +194,10 @@ function sourceText(fallback: readonly number[] | null | undefined, context: Con
 function renderTimestamp(node: Timestamp, context: Context): Rendered {
   const date = instant(node.timestamp);
   if (date === undefined) {
-    return text(context, sourceText(node.fallback, context) ?? `<t:${node.timestamp}:${node.format}>`);
+    return text(
+      context,
+      sourceText(node.fallback, context) ?? `<t:${node.timestamp}:${node.format}>`,
+    );
   }
   const time = element(context, "time", "md-timestamp");
   time.dateTime = date.toISOString();
@@ -187,6 +236,12 @@ function hex(value: number): string {
   return channel(value).toString(16).padStart(2, "0");
 }
 
+/** `#rrggbb`, or `#rrggbbaa` when not opaque. */
+function colorCode(node: Color): string {
+  const alpha = channel(node.a);
+  return `#${hex(node.r)}${hex(node.g)}${hex(node.b)}${alpha === 255 ? "" : hex(alpha)}`;
+}
+
 /** Every member of the union and how it is drawn: the type makes a missing member a compile
  * error, and the unit test checks the keys against schema/possibleTypes.json. */
 const RENDERERS: { readonly [K in MarkdownTypename]: Renderer<K> } = {
@@ -223,7 +278,9 @@ const RENDERERS: { readonly [K in MarkdownTypename]: Renderer<K> } = {
     }
     const lines = node.children;
     if (lines !== undefined && lines.every((line) => line.__typename === "CodeLine")) {
-      code.textContent = lines.map((line) => (line.__typename === "CodeLine" ? line.text : "")).join("\n");
+      code.textContent = lines
+        .map((line) => (line.__typename === "CodeLine" ? line.text : ""))
+        .join("\n");
       return { node: pre };
     }
     return { node: pre, slots: [{ nodes: lines, into: code }] };
@@ -280,7 +337,8 @@ const RENDERERS: { readonly [K in MarkdownTypename]: Renderer<K> } = {
   },
   Emoji: (node, context) => {
     const shown = emojiText(node);
-    const known = Boolean(node.unicode) || (node.shortCode ? emojiForShortcode(node.shortCode) : undefined);
+    const known =
+      Boolean(node.unicode) || (node.shortCode ? emojiForShortcode(node.shortCode) : undefined);
     if (!known) return text(context, shown);
     const span = element(context, "span", "md-emoji");
     span.setAttribute("role", "img");
@@ -296,8 +354,7 @@ const RENDERERS: { readonly [K in MarkdownTypename]: Renderer<K> } = {
     // serialise those verbatim, where they round a colour's alpha each their own way.
     const span = element(context, "span", "md-color");
     const swatch = element(context, "span", "md-color-swatch");
-    const alpha = channel(node.a);
-    const code = `#${hex(node.r)}${hex(node.g)}${hex(node.b)}${alpha === 255 ? "" : hex(alpha)}`;
+    const code = colorCode(node);
     swatch.style.setProperty("--md-color", code);
     span.appendChild(swatch);
     span.appendChild(context.doc.createTextNode(code));
@@ -350,7 +407,9 @@ const RENDERERS: { readonly [K in MarkdownTypename]: Renderer<K> } = {
 };
 
 /** The members this renderer draws, for tests and for a client checking a newer schema. */
-export const RENDERED_TYPES: readonly MarkdownTypename[] = Object.keys(RENDERERS) as MarkdownTypename[];
+export const RENDERED_TYPES: readonly MarkdownTypename[] = Object.keys(
+  RENDERERS,
+) as MarkdownTypename[];
 
 function renderOne(node: MarkdownNode, context: Context): Rendered {
   const renderer = (RENDERERS as Record<string, Renderer<MarkdownTypename> | undefined>)[
