@@ -16,7 +16,7 @@ import pytest
 
 from app.markdown.emoji import EMOTICONS
 from tests.helpers import NPM, ROOT, GraphQL, npm_ci
-from tests.widget_markdown_cases import CASES, FIXTURES, TOKEN, generate, serialise
+from tests.widget_markdown_cases import CASES, CLOSE, FIXTURES, TOKEN, generate, serialise
 
 WIDGET = ROOT / "examples" / "widget"
 needs_node = pytest.mark.skipif(
@@ -36,7 +36,7 @@ def test_the_fixture_messages_are_what_the_api_answers_now() -> None:
     tested on the shapes a client really gets."""
     answered = generate()
     stored = {path.stem: path.read_text() for path in FIXTURES.glob("*.json")}
-    assert sorted(stored) == sorted(CASES)
+    assert sorted(stored) == sorted([*CASES, CLOSE])
     for case, message in answered.items():
         assert stored[case] == serialise(message), case
 
@@ -95,7 +95,10 @@ def test_the_renderer_type_checks_bundles_and_renders_every_member(installed: Pa
     tested = run("node", "--test", "markdown.test.mjs")
     assert tested.returncode == 0, tested.stdout[-6000:] + tested.stderr[-2000:]
     assert "# fail 0" in tested.stdout
-    assert f"# pass {len(CASES) + 8}" in tested.stdout
+    rendered = json.loads(
+        (ROOT / "tests" / "fixtures" / "widget-markdown-rendered.json").read_text()
+    )
+    assert f"# pass {len(rendered) + 10}" in tested.stdout  # a test per message, and 10 more
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

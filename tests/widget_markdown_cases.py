@@ -4,7 +4,8 @@ Each case is sent with the shipped `sendLivechatMessage` and read back with `liv
 through the in-process app (its HTTP entrance, over ASGI), so the fixture files in
 tests/fixtures/widget-markdown/ hold exactly the `md` a client gets through
 queries/fragments/MarkdownNode.graphql. Together the cases hold every member of the
-`MarkdownNode` union, plus hostile text. `UnknownMarkdownNode` is what a newer Rocket.Chat's node
+`MarkdownNode` union, plus hostile text, plus the system message closing the room writes (its
+`md` is empty). `UnknownMarkdownNode` is what a newer Rocket.Chat's node
 type becomes; the in-process backend's parser seam stands in for that newer parser.
 
 Regenerate after a parser or fragment change (a test fails until you do):
@@ -35,6 +36,8 @@ from tests.helpers import ROOT, GraphQL
 
 FIXTURES = ROOT / "tests" / "fixtures" / "widget-markdown"
 TOKEN = "widget-markdown-visitor"
+# The message closing the room writes: a system message, with no `md`.
+CLOSE = "system-close"
 
 # Inputs to render, by case id: a case per construct, then the hostile ones.
 CASES: dict[str, str] = {
@@ -106,17 +109,20 @@ async def answers(database: Path) -> dict[str, dict[str, Any]]:
                 answer = await api.send(token=TOKEN, rid=rid, msg=msg)
                 assert answer["__typename"] == "SendLivechatMessageSuccess", answer
                 sent[answer["message"]["id"]] = {"case": case, "md": answer["message"]["md"]}
+            await api.close(token=TOKEN, rid=rid)
             data = await api.run(
                 "livechatMessages", {"token": TOKEN, "rid": rid, "limit": len(CASES) + 10}
             )
     found: dict[str, dict[str, Any]] = {}
     for message in data["livechatMessages"]["messages"]:
-        if message["id"] in sent:
+        if message["t"] == "livechat-close":
+            found[CLOSE] = {"msg": message["msg"], "md": message["md"]}
+        elif message["id"] in sent:
             answered = sent[message["id"]]
             assert message["md"] == answered["md"], answered["case"]
             found[answered["case"]] = {"msg": message["msg"], "md": message["md"]}
-    assert set(found) == set(CASES)
-    return {case: found[case] for case in CASES}
+    assert set(found) == {*CASES, CLOSE}
+    return {case: found[case] for case in [*CASES, CLOSE]}
 
 
 def generate() -> dict[str, dict[str, Any]]:
@@ -134,7 +140,7 @@ def main() -> None:
         stale.unlink()
     for case, message in generate().items():
         (FIXTURES / f"{case}.json").write_text(serialise(message))
-    sys.stdout.write(f"{len(CASES)} cases in {FIXTURES.relative_to(ROOT)}\n")
+    sys.stdout.write(f"{len(CASES) + 1} messages in {FIXTURES.relative_to(ROOT)}\n")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@
  * http(s) and mailto targets, images only http(s); anything else shows as its text. The tree is
  * walked with an explicit stack, not recursion, and below `maxDepth` levels a subtree becomes its
  * plain text, so hostile nesting can neither overflow the stack nor build a DOM no browser lays
- * out. A node list the fragment did not select (it stops ten levels down) makes the whole message
- * fall back to its source text `msg`, when given, rather than show holes.
+ * out. A node list the fragment did not select (it stops ten levels down), or an empty `md`, makes
+ * the whole message fall back to its source text `msg`, when given, rather than show holes.
  */
 
 import { emojiForShortcode } from "./emoji.js";
@@ -445,7 +445,9 @@ export function renderMarkdown(nodes: Nodes, options: RenderOptions = {}): Docum
   const root = doc.createDocumentFragment();
   const stack: Work[] = [];
   push(stack, { nodes, into: root }, 1);
-  let truncated = false;
+  // No tree at all: a system message, or a text the parser gave up on (Rocket.Chat leaves `md`
+  // unset then). Its text is all there is to show.
+  let truncated = nodes.length === 0;
   while (stack.length > 0) {
     const work = stack.pop()!;
     const context: Context = { doc, options, header: work.header };
@@ -462,7 +464,7 @@ export function renderMarkdown(nodes: Nodes, options: RenderOptions = {}): Docum
       push(stack, slot, work.depth + 1);
     }
   }
-  if (truncated && options.msg !== undefined) {
+  if (truncated && options.msg) {
     const fallback = doc.createDocumentFragment();
     const paragraph = doc.createElement("p");
     paragraph.className = "md-source";
