@@ -35,7 +35,7 @@ Infrastructure failures are `BackendFailure` subclasses and become top-level Gra
     │       ├── DuplicateMessageId      OTHER             error-duplicate-message-id
     │       ├── TokenParamNotProvided   OTHER             error-token-param-not-provided
     │       ├── RemovingVisitorFailed   OTHER             error-removing-visitor
-    │       ├── OfflineMessageNotSent   OTHER             "Error sending Omnichannel offline…"
+    │       ├── OfflineMessageNotSent   OTHER             Error sending Omnichannel offline message
     │       ├── RoomOnHold              OTHER             error-room-onHold (7.x transfer)
     │       └── TransferFailed          OTHER             error-transfering-chat (8.x transfer)
     └── BackendFailure                  the backend could not answer: a top-level error
@@ -588,7 +588,7 @@ class RemovingVisitorFailed(OtherLivechatFailure):
 class OfflineMessageNotSent(OtherLivechatFailure):
     """Every refusal of an offline message after validation: Rocket.Chat says no more."""
 
-    error = "Error sending Omnichannel offline…"
+    error = "Error sending Omnichannel offline message"
     reason = "the offline message was refused (offline form off, or no email)"
 
 
