@@ -620,3 +620,14 @@ def test_the_config_operations_and_error_codes_are_the_contracts(served: Any) ->
     for code in ("LIVECHAT_DISABLED", "INVALID_DEPARTMENT", "INVALID_EMAIL"):
         assert code in codes.values
     assert {"INVALID_CUSTOM_FIELD", "VISITOR_HAS_OPEN_ROOMS"} <= set(codes.values)
+
+
+async def test_a_token_that_cannot_be_a_path_segment_is_refused_alike(make: Make) -> None:
+    apis = await make()
+    for api in apis.both():
+        for name, variables in [
+            ("livechatVisitor", {"token": "../config"}),
+            ("removeLivechatVisitor", {"input": {"token": "a/b"}}),
+        ]:
+            answer = (await api.run(name, variables))[name]
+            assert answer["code"] == "INVALID_PARAMS", answer

@@ -147,7 +147,7 @@ class GuardedBackend(Wrapping):
         return await self.inner.config(token, department)
 
     async def visitor(self, token: str) -> Visitor:
-        _cap("token", token, self.caps.token)
+        _path_id("token", token, self.caps.token)  # a path segment: visitor/:token
         return await self.inner.visitor(token)
 
     async def set_custom_fields(self, token: str, fields: list[CustomField]) -> list[CustomField]:
@@ -166,7 +166,7 @@ class GuardedBackend(Wrapping):
         return await self.inner.set_visitor_status(token, status)
 
     async def remove_visitor(self, token: str) -> RemovedVisitor:
-        _cap("token", token, self.caps.token)
+        _path_id("token", token, self.caps.token)  # a path segment: visitor/:token
         return await self.inner.remove_visitor(token)
 
     async def send_offline_message(self, offline: OfflineMessage) -> str:
