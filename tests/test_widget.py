@@ -624,10 +624,11 @@ def test_the_config_operations_and_error_codes_are_the_contracts(served: Any) ->
 
 async def test_a_token_that_cannot_be_a_path_segment_is_refused_alike(make: Make) -> None:
     apis = await make()
+    cases: list[tuple[str, dict[str, Any]]] = [
+        ("livechatVisitor", {"token": "../config"}),
+        ("removeLivechatVisitor", {"input": {"token": "a/b"}}),
+    ]
     for api in apis.both():
-        for name, variables in [
-            ("livechatVisitor", {"token": "../config"}),
-            ("removeLivechatVisitor", {"input": {"token": "a/b"}}),
-        ]:
+        for name, variables in cases:
             answer = (await api.run(name, variables))[name]
             assert answer["code"] == "INVALID_PARAMS", answer
