@@ -83,7 +83,7 @@ class Mailer:
                 timeout=SMTP_TIMEOUT,
             )
         except (aiosmtplib.SMTPException, OSError) as error:
-            log.warning("mail %s to %s was not sent: %s", mail.id, recipient, error)
+            log.warning("mail %s (%s) was not sent: %s", mail.id, kind, error)
             await self._store.mail_done(mail.id, None, str(error) or type(error).__name__)
             return mail
         await self._store.mail_done(mail.id, self._clock(), None)
