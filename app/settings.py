@@ -184,9 +184,8 @@ class Settings(BaseSettings):
     )
     agents_online: bool = Field(
         default=False,
-        description="in-process, until agents are configured: whether an agent counts as"
-        " online for the config answer's `online` (ACCEPT_CHATS_WITH_NO_AGENTS also makes it"
-        " true)",
+        description="in-process, with no agent records: whether an agent counts as online for"
+        " the config answer's `online` (ACCEPT_CHATS_WITH_NO_AGENTS also makes it true)",
     )
     departments: list[DepartmentSetting] = Field(
         default_factory=list,

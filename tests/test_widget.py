@@ -552,7 +552,7 @@ async def test_survey_refusals(make: Make) -> None:
 # ---- the contract ----
 
 WIDGET_CONTRACT = (ROOT / "tests/fixtures/contract/schema-widget.graphql").read_text()
-# The widget contract's types this area serves (agents and files serve the rest of the file).
+# The widget contract's types for the config, the visitor's data, mail, transfer and survey.
 CONFIG_TYPES = [
     "LivechatConfigResult", "LivechatConfigSuccess", "LivechatConfig", "LivechatSettings",
     "LivechatTheme", "LivechatConfigMessages", "LivechatSurvey", "LivechatDepartment",

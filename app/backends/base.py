@@ -199,7 +199,7 @@ class RoomEvents(Protocol):
     async def aclose(self) -> None: ...
 
 
-# ---- before and around the chat: config, custom fields, survey, offline form (issue 23) ----
+# ---- before and around the chat: config, custom fields, survey, offline form ----
 
 
 @dataclass(frozen=True, slots=True)

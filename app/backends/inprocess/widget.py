@@ -87,11 +87,13 @@ class WidgetRules:
     _mailer: Mailer
 
     def _agent(self, agent_id: str) -> Agent | None:
-        """The agent serving a room, as the visitor may see them: none until agents exist."""
+        """The agent serving a room, as the visitor may see them; the in-process backend keeps
+        no agent records, so none."""
         return None
 
     def _agents_online(self, department: str | None) -> bool:
-        """Whether an agent (of the department, when given) is online; agents replace this."""
+        """Whether an agent (of the department, when given) is online: with no agent records,
+        the AGENTS_ONLINE setting says."""
         return self.widget.online(department)
 
     async def config(self, token: str | None = None, department: str | None = None) -> WidgetConfig:

@@ -26,7 +26,7 @@ from app.backends.inprocess.store import (
 from app.backends.rocketchat_json import format_datetime
 
 # Rows that belong to a room and go with it when its visitor is removed: (table, rid column).
-# Uploaded files (issue 25) add their table here; their bytes on disk go after the commit.
+# Other records kept per room belong here too (files' bytes on disk go after the commit).
 ROOM_RECORDS: list[tuple[str, str]] = [("messages", "rid"), ("room_data", "rid")]
 
 
