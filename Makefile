@@ -48,6 +48,7 @@ bench: $(STAMP)  ## the benchmarks in bench/ (wrk for the HTTP ones, Node for th
 	$(PY) bench/markdown.py
 	$(PY) bench/startup.py
 	$(PY) bench/realtime.py
+	$(PY) bench/widget.py
 
 # The widget's bundle, examples/widget/dist/ (not committed): npm ci from its lockfile, then esbuild.
 widget:  ## bundle examples/widget into examples/widget/dist/

@@ -3,11 +3,45 @@
 import ipaddress
 import json
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DepartmentSetting(BaseModel):
+    """One entry of DEPARTMENTS (Rocket.Chat's livechat department)."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    email: str | None = None
+    show_on_registration: bool = Field(default=True, alias="showOnRegistration")
+    show_on_offline_form: bool = Field(default=True, alias="showOnOfflineForm")
+
+
+class CustomFieldSetting(BaseModel):
+    """One entry of CUSTOM_FIELDS (Rocket.Chat's livechat custom field definition)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str = Field(min_length=1)
+    label: str = ""
+    scope: Literal["visitor", "room"] = "visitor"
+    regexp: str = ""
+    required: bool = False
+
+    @field_validator("regexp")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ValueError(f"regexp {pattern!r} does not compile: {error}") from None
+        return pattern
 
 
 class Settings(BaseSettings):
@@ -102,6 +136,79 @@ class Settings(BaseSettings):
         default=True,
         description="in-process: Rocket.Chat's Livechat_fileupload_enabled and"
         " FileUpload_Enabled together; the config answer's `settings.fileUpload`",
+    )
+
+    # The in-process Rocket.Chat's widget settings: what GET livechat/config reports, its
+    # departments, custom fields and mail. Defaults are Rocket.Chat's.
+    livechat_enabled: bool = Field(
+        default=True,
+        description="in-process: Rocket.Chat's Livechat_enabled (false: config answers"
+        " enabled false, new rooms are refused with error-omnichannel-is-disabled)",
+    )
+    registration_form: bool = Field(default=True, description="Livechat_registration_form")
+    name_field_registration_form: bool = Field(
+        default=True, description="Livechat_name_field_registration_form"
+    )
+    email_field_registration_form: bool = Field(
+        default=True, description="Livechat_email_field_registration_form"
+    )
+    display_offline_form: bool = Field(
+        default=True,
+        description="Livechat_display_offline_form (false: offline messages are refused)",
+    )
+    enable_transcript: bool = Field(default=False, description="Livechat_enable_transcript")
+    visitors_can_close_chat: bool = Field(
+        default=True, description="Omnichannel_allow_visitors_to_close_conversation"
+    )
+    allow_switching_departments: bool = Field(
+        default=True, description="Livechat_allow_switching_departments"
+    )
+    force_accept_data_processing_consent: bool = Field(
+        default=False, description="Livechat_force_accept_data_processing_consent"
+    )
+    show_agent_info: bool = Field(default=True, description="Livechat_show_agent_info")
+    show_connecting: bool = Field(default=False, description="Livechat_Show_Connecting")
+    language: str = Field(default="", description="Rocket.Chat's Language (empty: the browser's)")
+    theme: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON object over Rocket.Chat's theme: title (Livechat_title, default"
+        ' "Rocket.Chat"), color ("#C1272D"), offlineTitle ("Leave a message"), offlineColor'
+        ' ("#666666"), position ("right")',
+    )
+    messages: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON object of the widget's texts (offlineMessage, offlineSuccessMessage,"
+        " offlineUnavailableMessage, conversationFinishedMessage, conversationFinishedText,"
+        " transcriptMessage, registrationFormMessage, dataProcessingConsentText); empty"
+        " by default, as in Rocket.Chat",
+    )
+    agents_online: bool = Field(
+        default=False,
+        description="in-process, with no agent records: whether an agent counts as online for"
+        " the config answer's `online` (ACCEPT_CHATS_WITH_NO_AGENTS also makes it true)",
+    )
+    departments: list[DepartmentSetting] = Field(
+        default_factory=list,
+        description='JSON list of {"id", "name", "email", "showOnRegistration",'
+        ' "showOnOfflineForm"}; none by default',
+    )
+    custom_fields: list[CustomFieldSetting] = Field(
+        default_factory=list,
+        description='JSON list of {"key", "label", "scope": "visitor"|"room", "regexp",'
+        ' "required"}; none by default',
+    )
+    offline_email: str = Field(
+        default="",
+        description="Livechat_offline_email: where offline messages go when their department"
+        " has no email",
+    )
+    smtp_url: str | None = Field(
+        default=None,
+        description="smtp://host:port (smtps:// for TLS, user:password@ for login): mail is"
+        " sent there; it is kept in the database's outbox in any case",
+    )
+    mail_from: str = Field(
+        default="no-reply@livechat.invalid", description="the From of mail the server sends"
     )
 
     log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = Field(

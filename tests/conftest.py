@@ -15,7 +15,13 @@ from app.backends.base import LivechatBackend
 from app.backends.inprocess.service import InProcessBackend
 from app.main import LivechatApp, create_app
 from app.settings import Settings
-from tests.helpers import CountingIds, GraphQL, RocketChatServer, SteppingClock
+from tests.helpers import (
+    WIDGET_SETTINGS,
+    CountingIds,
+    GraphQL,
+    RocketChatServer,
+    SteppingClock,
+)
 from tests.servers import serving
 
 hypothesis.settings.register_profile("long", max_examples=20_000, deadline=None)
@@ -44,7 +50,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(database=tmp_path / "livechat.db")
+    return Settings(database=tmp_path / "livechat.db", **WIDGET_SETTINGS)
 
 
 @pytest.fixture
@@ -114,7 +120,7 @@ def graphql(client: httpx.AsyncClient, settings: Settings) -> GraphQL:
 @pytest.fixture
 def rocketchat(tmp_path: Path) -> Iterator[RocketChatServer]:
     ids, clock = CountingIds(), SteppingClock()
-    settings = Settings(database=tmp_path / "rocketchat.db")
+    settings = Settings(database=tmp_path / "rocketchat.db", **WIDGET_SETTINGS)
 
     async def factory(settings: Settings) -> LivechatBackend:
         return await inprocess_backend(settings, clock=clock, new_id=ids)

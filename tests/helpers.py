@@ -35,6 +35,21 @@ def npm_ci(folder: Path) -> Path:
     return folder
 
 
+# The widget's in-process settings every test server runs with: two departments (the first with
+# its own email) and custom fields of both scopes, one with a regexp.
+WIDGET_SETTINGS: dict[str, Any] = {
+    "departments": [
+        {"id": "dep-sales", "name": "Sales", "email": "sales@example.com"},
+        {"id": "dep-support", "name": "Support", "showOnOfflineForm": False},
+    ],
+    "custom_fields": [
+        {"key": "plan", "label": "Plan", "scope": "visitor", "regexp": "^(gold|silver)$"},
+        {"key": "order", "label": "Order", "scope": "room"},
+    ],
+    "offline_email": "desk@example.com",
+}
+
+
 class SteppingClock:
     """Starts at a fixed instant and moves one second per reading."""
 

@@ -28,6 +28,7 @@ def table_rows(output: str) -> list[list[str]]:
         ("facade.py", ["--requests", "40", "--concurrency", "1", "4"], 4),
         ("inprocess.py", ["--requests", "40", "--concurrency", "1", "4"], 4),
         ("startup.py", ["--sends", "40", "--starts", "1"], 2),
+        ("widget.py", ["--requests", "20"], 5),
         (
             "realtime.py",
             shlex.split(

@@ -13,7 +13,7 @@ import pytest
 
 from app.main import create_app
 from app.settings import Settings
-from tests.helpers import NPM, ROOT, npm_ci
+from tests.helpers import NPM, ROOT, WIDGET_SETTINGS, npm_ci
 from tests.servers import serving
 
 PROJECT = ROOT / "tests" / "clients" / "apollo"
@@ -35,7 +35,8 @@ def installed() -> Path:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    with serving(create_app(Settings(database=tmp_path / "apollo.db"))) as url:
+    settings = Settings(database=tmp_path / "apollo.db", **WIDGET_SETTINGS)
+    with serving(create_app(settings)) as url:
         yield url
 
 
@@ -44,7 +45,7 @@ def test_apollo_client_drives_a_conversation_edits_and_pages_back(
 ) -> None:
     done = run("node", "--test", "apollo.test.mjs", env={**os.environ, "SERVER_URL": server})
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert "# pass 2" in done.stdout
+    assert "# pass 3" in done.stdout  # a conversation, edits and paging, the config
 
 
 def test_codegen_types_every_shipped_document_and_they_compile(installed: Path) -> None:

@@ -164,6 +164,45 @@ class ScriptedBackend:
     async def aclose(self) -> None:
         return None
 
+    # ---- before and around the chat ----
+
+    async def config(self, token: str | None = None, department: str | None = None
+                     ) -> base.WidgetConfig:  # fmt: skip
+        visitor = base.Visitor(id="v1", token=token or "t", username="guest-1")
+        return self._answer(base.WidgetConfig(
+            enabled=True, online=True, raw={"enabled": True}, settings=base.WidgetSettings(),
+            theme=base.WidgetTheme(title="Rocket.Chat"), messages=base.WidgetMessages(),
+            survey=base.Survey(items=("satisfaction",), values=("1", "2")),
+            departments=(base.Department(id="d1", name="Sales"),), visitor=visitor,
+            agent=base.Agent(id="a1", username="agent", emails=("a@example.com",)),
+        ))  # fmt: skip
+
+    async def visitor(self, token: str) -> base.Visitor:
+        return self._answer(base.Visitor(id="v1", token=token, username="guest-1"))
+
+    async def set_custom_fields(self, token: str, fields: list[base.CustomField]
+                                ) -> list[base.CustomField]:  # fmt: skip
+        return self._answer(fields)
+
+    async def set_visitor_status(self, token: str, status: str) -> str:
+        return self._answer(status)
+
+    async def remove_visitor(self, token: str) -> base.RemovedVisitor:
+        return self._answer(base.RemovedVisitor(id="v1", ts=TS))
+
+    async def send_offline_message(self, offline: base.OfflineMessage) -> str:
+        return self._answer("Livechat offline message sent")
+
+    async def request_transcript(self, token: str, rid: str, email: str) -> str:
+        return self._answer("Omnichannel transcript sent")
+
+    async def transfer_room(self, token: str, rid: str, department: str) -> str:
+        return self._answer(rid)
+
+    async def rate_room(self, token: str, rid: str, answers: list[base.SurveyAnswer]
+                        ) -> list[base.SurveyAnswer]:  # fmt: skip
+        return self._answer(answers)
+
 
 def sample(input_type: GraphQLInputType) -> Any:
     """A value for a variable of this type (the scripted backend ignores it)."""

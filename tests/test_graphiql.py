@@ -57,6 +57,8 @@ def test_the_page_starts_with_the_walkthrough_and_its_variables(tmp_path: Path) 
     page = with_walkthrough(get_graphql_ide_html(graphql_ide="graphiql"))
     assert "Welcome to GraphiQL" not in page
     assert "mutation Start($token: String!)" in page
+    # What a widget asks first comes first.
+    assert page.index("query Config($token: String)") < page.index("mutation Start")
     assert "graphiql-visitor" in page
 
 

@@ -131,6 +131,153 @@ async def room_events_of_another_visitor(graphql: GraphQL) -> dict[str, Any]:
     return {"events": events}
 
 
+# ---- before and around the chat ----
+
+
+async def config(graphql: GraphQL) -> dict[str, Any]:
+    """A registered visitor of the Sales department (named, not by id) with an open room."""
+    await graphql.visitor("snapshot-token", name="Baek", department="Sales")
+    await graphql.room("snapshot-token")
+    return await graphql.run("livechatConfig", {"token": "snapshot-token"})
+
+
+async def config_unknown_token(graphql: GraphQL) -> dict[str, Any]:
+    """What the widget's first call answers before any registration."""
+    return await graphql.run("livechatConfig", {"token": "nobody-yet"})
+
+
+async def read_visitor(graphql: GraphQL) -> dict[str, Any]:
+    await graphql.visitor("snapshot-token", name="Baek", email=" Baek@Example.COM ")
+    return await graphql.run("livechatVisitor", {"token": "snapshot-token"})
+
+
+async def custom_fields(graphql: GraphQL) -> dict[str, Any]:
+    await _room(graphql)
+    fields = [
+        {"key": "plan", "value": "gold"},
+        {"key": "order", "value": "A-42", "overwrite": False},
+    ]
+    return await graphql.run(
+        "setLivechatCustomFields", {"input": {"token": "snapshot-token", "fields": fields}}
+    )
+
+
+async def custom_field_refused(graphql: GraphQL) -> dict[str, Any]:
+    """The second field's value fails its regexp: the first is set, the third never sent."""
+    await graphql.visitor("snapshot-token", name="Baek")
+    fields = [
+        {"key": "plan", "value": "silver"},
+        {"key": "plan", "value": "platinum"},
+        {"key": "unknown", "value": "x"},
+    ]
+    return await graphql.run(
+        "setLivechatCustomFields", {"input": {"token": "snapshot-token", "fields": fields}}
+    )
+
+
+async def visitor_status(graphql: GraphQL) -> dict[str, Any]:
+    await _room(graphql)
+    return await graphql.run(
+        "setLivechatVisitorStatus", {"input": {"token": "snapshot-token", "status": "away"}}
+    )
+
+
+async def remove_visitor(graphql: GraphQL) -> dict[str, Any]:
+    """A closed conversation's visitor removed, then asked for again."""
+    rid = await _room(graphql)
+    await graphql.send(token="snapshot-token", rid=rid, msg="forget me")
+    await graphql.close(token="snapshot-token", rid=rid)
+    removed = await graphql.run("removeLivechatVisitor", {"input": {"token": "snapshot-token"}})
+    after = await graphql.run("livechatVisitor", {"token": "snapshot-token"})
+    history = await graphql.run("livechatMessages", {"token": "snapshot-token", "rid": rid})
+    return {**removed, **after, **history}
+
+
+async def remove_visitor_with_open_room(graphql: GraphQL) -> dict[str, Any]:
+    await _room(graphql)
+    return await graphql.run("removeLivechatVisitor", {"input": {"token": "snapshot-token"}})
+
+
+async def offline_message(graphql: GraphQL) -> dict[str, Any]:
+    return await graphql.run(
+        "sendLivechatOfflineMessage",
+        {
+            "input": {
+                "name": "Baek",
+                "email": "baek@example.com",
+                "message": "Do you ship to Seoul?",
+                "department": "Sales",
+                "host": "https://shop.example.com",
+            }
+        },
+    )
+
+
+async def transcript(graphql: GraphQL) -> dict[str, Any]:
+    rid = await _room(graphql)
+    await graphql.send(token="snapshot-token", rid=rid, msg="Hello")
+    asked = await graphql.run(
+        "requestLivechatTranscript",
+        {"input": {"token": "snapshot-token", "rid": rid, "email": "baek@example.com"}},
+    )
+    stranger = await graphql.run(
+        "requestLivechatTranscript",
+        {"input": {"token": "stranger-token", "rid": rid, "email": "x@example.com"}},
+    )
+    return {"asked": asked, "stranger": stranger}
+
+
+async def transfer(graphql: GraphQL) -> dict[str, Any]:
+    rid = await _room(graphql)
+    moved = await graphql.run(
+        "transferLivechatRoom",
+        {"input": {"token": "snapshot-token", "rid": rid, "department": "dep-support"}},
+    )
+    unknown = await graphql.run(
+        "transferLivechatRoom",
+        {"input": {"token": "snapshot-token", "rid": rid, "department": "dep-nowhere"}},
+    )
+    after = await graphql.run("livechatConfig", {"token": "snapshot-token"})
+    return {
+        "moved": moved,
+        "unknown": unknown,
+        "room": after["livechatConfig"]["config"]["raw"]["room"],
+    }
+
+
+async def rate(graphql: GraphQL) -> dict[str, Any]:
+    rid = await _room(graphql)
+    await graphql.close(token="snapshot-token", rid=rid)
+    answers = [
+        {"name": "satisfaction", "value": "5"},
+        {"name": "agentKnowledge", "value": "9"},
+        {"name": "additionalFeedback", "value": "Quick and kind"},
+    ]
+    return await graphql.run(
+        "rateLivechatRoom", {"input": {"token": "snapshot-token", "rid": rid, "answers": answers}}
+    )
+
+
+async def register_reuses_phone(graphql: GraphQL) -> dict[str, Any]:
+    """A new token with a known phone is the known visitor, with their own token."""
+    await graphql.visitor("first-token", name="Baek", phone="+5511999999999")
+    again = await graphql.run(
+        "registerLivechatVisitor",
+        {"input": {"token": "second-token", "name": "Baek K.", "phone": "+5511999999999"}},
+    )
+    return again
+
+
+async def register_refused(graphql: GraphQL) -> dict[str, Any]:
+    bad_email = await graphql.run(
+        "registerLivechatVisitor", {"input": {"token": "snapshot-token", "email": "baek@"}}
+    )
+    bad_department = await graphql.run(
+        "registerLivechatVisitor", {"input": {"token": "snapshot-token", "department": "Legal"}}
+    )
+    return {"email": bad_email, "department": bad_department}
+
+
 SCENARIOS: dict[str, Scenario] = {
     "registerLivechatVisitor": register,
     "openLivechatRoom": open_room,
@@ -141,10 +288,26 @@ SCENARIOS: dict[str, Scenario] = {
     "updateLivechatMessage": edit,
     "deleteLivechatMessage": delete,
     "livechatRoomEvents": room_events_of_another_visitor,
+    "livechatConfig": config,
+    "livechatVisitor": read_visitor,
+    "setLivechatCustomFields": custom_fields,
+    "setLivechatVisitorStatus": visitor_status,
+    "removeLivechatVisitor": remove_visitor,
+    "sendLivechatOfflineMessage": offline_message,
+    "requestLivechatTranscript": transcript,
+    "transferLivechatRoom": transfer,
+    "rateLivechatRoom": rate,
 }
 
 # More scenarios for an operation, each with its own snapshot.
-MORE_SCENARIOS: dict[str, Scenario] = {"livechatMessages-paged": page_back}
+MORE_SCENARIOS: dict[str, Scenario] = {
+    "livechatMessages-paged": page_back,
+    "livechatConfig-unknown-token": config_unknown_token,
+    "setLivechatCustomFields-refused": custom_field_refused,
+    "removeLivechatVisitor-open-room": remove_visitor_with_open_room,
+    "registerLivechatVisitor-phone-reuse": register_reuses_phone,
+    "registerLivechatVisitor-refused": register_refused,
+}
 
 
 def test_every_shipped_operation_has_a_scenario() -> None:

@@ -39,6 +39,7 @@ from app.backends.inprocess.limits import (
     rocketchat_address,
 )
 from app.backends.inprocess.rest import routes
+from app.backends.inprocess.widget_rest import routes as widget_routes
 from app.main import create_app
 from app.settings import Settings
 from tests.servers import serving
@@ -151,7 +152,11 @@ def test_the_address_meteor_derives_for_a_ddp_connection() -> None:
 
 
 def test_every_operation_counts_against_a_route_rocketchat_serves() -> None:
-    served = {(method, route.path) for route in routes for method in route.methods or ()}
+    served = {
+        (method, route.path)
+        for route in [*routes, *widget_routes]
+        for method in route.methods or ()
+    }
     operations = {name for name in dir(LivechatBackend) if not name.startswith("_")} - {
         "subscribe_room",
         "readiness",

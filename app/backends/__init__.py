@@ -39,6 +39,7 @@ async def inprocess_backend(
     """Rocket.Chat's rules on the SQLite file `settings.database` (created if missing)."""
     from app.backends.inprocess.service import InProcessBackend
     from app.backends.inprocess.store import SqliteStore
+    from app.backends.inprocess.widget_config import WidgetOptions
 
     return InProcessBackend(
         await SqliteStore.open(settings.database),
@@ -46,6 +47,9 @@ async def inprocess_backend(
         character_limit=settings.message_character_limit,
         clock=clock,
         new_id=new_id,
+        widget=WidgetOptions.from_settings(settings),
+        smtp_url=settings.smtp_url,
+        mail_from=settings.mail_from,
     )
 
 

@@ -12,8 +12,11 @@ Infrastructure failures are `BackendFailure` subclasses and become top-level Gra
     │   ├── InvalidParams               INVALID_PARAMS    invalid-params (reason: which field)
     │   │   └── EmptyMessage            INVALID_PARAMS    error-invalid-message (an empty edit)
     │   ├── InvalidToken                INVALID_TOKEN     invalid-token
+    │   │   └── InvalidVisitor          INVALID_TOKEN     error-invalid-visitor (transcript)
     │   ├── InvalidRoom                 INVALID_ROOM      invalid-room
+    │   │   └── ErrorInvalidRoom        INVALID_ROOM      error-invalid-room (transcript, 8.x)
     │   ├── RoomClosed                  ROOM_CLOSED       room-closed
+    │   │   └── ConversationClosed      ROOM_CLOSED       This_conversation_is_already_closed (8.x)
     │   ├── MessageTooLong              MESSAGE_TOO_LONG  message-length-exceeds-character-limit
     │   │   └── MessageSizeExceeded     MESSAGE_TOO_LONG  error-message-size-exceeded
     │   ├── InvalidMessage              INVALID_MESSAGE   invalid-message
@@ -21,9 +24,20 @@ Infrastructure failures are `BackendFailure` subclasses and become top-level Gra
     │   │   ├── ActionNotAllowed        NOT_ALLOWED       error-action-not-allowed (not one's own)
     │   │   ├── CloseNotAllowed         NOT_ALLOWED       error-not-allowed-to-close-conversation
     │   │   └── StreamNotAllowed        NOT_ALLOWED       not-allowed (a DDP stream's nosub)
+    │   ├── LivechatDisabled            LIVECHAT_DISABLED error-omnichannel-is-disabled
+    │   ├── InvalidDepartment           INVALID_DEPARTMENT error-invalid-department
+    │   ├── InvalidEmail                INVALID_EMAIL     error-invalid-email
+    │   ├── InvalidCustomField          INVALID_CUSTOM_FIELD invalid-custom-field
+    │   │   └── InvalidCustomFieldValue INVALID_CUSTOM_FIELD "Invalid value for <key> field"
+    │   ├── VisitorHasOpenRooms         VISITOR_HAS_OPEN_ROOMS visitor-has-open-rooms
+    │   ├── InvalidSurveyData           INVALID_PARAMS    invalid-data (no answer kept)
     │   └── OtherLivechatFailure        OTHER             any other id (kept as given)
     │       ├── DuplicateMessageId      OTHER             error-duplicate-message-id
-    │       └── TokenParamNotProvided   OTHER             error-token-param-not-provided
+    │       ├── TokenParamNotProvided   OTHER             error-token-param-not-provided
+    │       ├── RemovingVisitorFailed   OTHER             error-removing-visitor
+    │       ├── OfflineMessageNotSent   OTHER             Error sending Omnichannel offline message
+    │       ├── RoomOnHold              OTHER             error-room-onHold (7.x transfer)
+    │       └── TransferFailed          OTHER             error-transfering-chat (8.x transfer)
     └── BackendFailure                  the backend could not answer: a top-level error
         ├── UpstreamUnavailable         UPSTREAM_UNAVAILABLE
         ├── UpstreamTimeout             UPSTREAM_TIMEOUT
@@ -185,6 +199,117 @@ class RoomEvents(Protocol):
     async def aclose(self) -> None: ...
 
 
+# ---- before and around the chat: config, custom fields, survey, offline form ----
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    """A livechat department as the widget sees it (and, in-process, where its mail goes)."""
+
+    id: str
+    name: str
+    show_on_registration: bool = True
+    show_on_offline_form: bool = True
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WidgetSettings:
+    """The config answer's `settings` block."""
+
+    registration_form: bool = True
+    name_field_registration_form: bool = True
+    email_field_registration_form: bool = True
+    display_offline_form: bool = True
+    file_upload: bool = True
+    transcript: bool = False
+    visitors_can_close_chat: bool = True
+    allow_switching_departments: bool = True
+    force_accept_data_processing_consent: bool = False
+    show_connecting: bool = False
+    agent_hidden_info: bool = False
+    limit_text_length: int | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WidgetTheme:
+    title: str | None = None
+    color: str | None = None
+    offline_title: str | None = None
+    offline_color: str | None = None
+    position: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WidgetMessages:
+    offline_message: str | None = None
+    offline_success_message: str | None = None
+    offline_unavailable_message: str | None = None
+    conversation_finished_message: str | None = None
+    conversation_finished_text: str | None = None
+    transcript_message: str | None = None
+    registration_form_message: str | None = None
+    data_processing_consent_text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Survey:
+    items: tuple[str, ...] = ()
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WidgetConfig:
+    """GET livechat/config: typed, and `raw` the whole of Rocket.Chat's `config` object."""
+
+    enabled: bool
+    online: bool
+    raw: JsonObject
+    settings: WidgetSettings | None = None
+    theme: WidgetTheme | None = None
+    messages: WidgetMessages | None = None
+    survey: Survey | None = None
+    departments: tuple[Department, ...] = ()
+    visitor: Visitor | None = None
+    room: Room | None = None
+    agent: Agent | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomField:
+    """One custom field value (POST livechat/custom.field's body without the token)."""
+
+    key: str
+    value: str
+    overwrite: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyAnswer:
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemovedVisitor:
+    """DELETE livechat/visitor/:token's answer: whose data went, and when."""
+
+    id: str
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineMessage:
+    """The body of POST livechat/offline.message (no token: anyone may leave one)."""
+
+    name: str
+    email: str
+    message: str
+    department: str | None = None
+    host: str | None = None
+
+
 HISTORY_LIMIT = 100
 """The most messages one history page holds (the GraphQL `limit` is 1..HISTORY_LIMIT)."""
 
@@ -320,6 +445,108 @@ class StreamNotAllowed(NotAllowed):
     description = "Rocket.Chat's realtime API refused the room's stream (nosub not-allowed)"
 
 
+class InvalidVisitor(InvalidToken):
+    error = "error-invalid-visitor"
+    reason = "the token is not the room's visitor's"
+    meteor = True
+    description = "The token is not the room's visitor's (transcript, 8.x transfer)"
+
+
+class ErrorInvalidRoom(InvalidRoom):
+    error = "error-invalid-room"
+    reason = "no livechat room has this id"
+    meteor = True
+    description = "No livechat room has this id (transcript, 8.x transfer)"
+
+
+class ConversationClosed(RoomClosed):
+    error = "This_conversation_is_already_closed"
+    reason = "the conversation is already closed"
+    description = "The room is closed (8.x transfer)"
+
+
+class LivechatDisabled(LivechatFailure):
+    code = "LIVECHAT_DISABLED"
+    error = "error-omnichannel-is-disabled"
+    reason = "Omnichannel is disabled"
+    meteor = True
+    description = "Livechat is switched off on the server"
+
+
+class InvalidDepartment(LivechatFailure):
+    code = "INVALID_DEPARTMENT"
+    error = "error-invalid-department"
+    reason = "The provided department is invalid"
+    meteor = True
+    description = "No department has this id or name"
+
+
+class InvalidEmail(LivechatFailure):
+    code = "INVALID_EMAIL"
+    error = "error-invalid-email"
+    reason = "Invalid email"
+    meteor = True
+    description = "The email address is not one"
+
+    @classmethod
+    def from_upstream(cls, error: str, text: str) -> LivechatFailure:
+        """Rocket.Chat names the address ("Invalid email <e>"): kept."""
+        return cls(text.removesuffix(f" [{error}]"))
+
+
+class InvalidCustomField(LivechatFailure):
+    code = "INVALID_CUSTOM_FIELD"
+    error = "invalid-custom-field"
+    reason = "no custom field has this key"
+    description = "An unknown custom field, or a value its regexp refuses"
+
+
+class InvalidCustomFieldValue(InvalidCustomField):
+    """Rocket.Chat throws a plain Error whose text is the id: "Invalid value for <key> field"
+    (English, no code), so the id is made per key."""
+
+    error = "Invalid value for <key> field"
+    reason = "the value does not match the field's regexp"
+
+    PREFIX: ClassVar[str] = "Invalid value for "
+    SUFFIX: ClassVar[str] = " field"
+
+    def __init__(self, key: str = "", reason: str | None = None) -> None:
+        super().__init__(reason)
+        self.key = key
+
+    @property
+    def upstream_error(self) -> str:
+        return f"{self.PREFIX}{self.key}{self.SUFFIX}"
+
+    @classmethod
+    def matches(cls, error: str) -> bool:
+        return error.startswith(cls.PREFIX) and error.endswith(cls.SUFFIX)
+
+    @classmethod
+    def from_upstream(cls, error: str, text: str) -> LivechatFailure:
+        return cls(error.removeprefix(cls.PREFIX).removesuffix(cls.SUFFIX))
+
+
+class VisitorHasOpenRooms(LivechatFailure):
+    code = "VISITOR_HAS_OPEN_ROOMS"
+    error = "visitor-has-open-rooms"
+    reason = "Cannot remove visitors with opened rooms"
+    meteor = True
+    description = "The visitor still has an open room"
+
+
+class InvalidSurveyData(InvalidParams):
+    error = "invalid-data"
+    reason = "no answer is a survey item with a value from 1 to 5, or additionalFeedback"
+    meteor = False
+    description = "No survey answer is one Rocket.Chat keeps"
+
+    @classmethod
+    def from_upstream(cls, error: str, text: str) -> LivechatFailure:
+        return cls()
+
+
 class OtherLivechatFailure(LivechatFailure):
     """A Rocket.Chat error this version has no class for: its id is kept as given."""
 
@@ -350,6 +577,30 @@ class DuplicateMessageId(OtherLivechatFailure):
 class TokenParamNotProvided(OtherLivechatFailure):
     error = "error-token-param-not-provided"
     reason = "the token query parameter is required"
+
+
+class RemovingVisitorFailed(OtherLivechatFailure):
+    error = "error-removing-visitor"
+    reason = "An error ocurred while deleting visitor"
+    meteor = True
+
+
+class OfflineMessageNotSent(OtherLivechatFailure):
+    """Every refusal of an offline message after validation: Rocket.Chat says no more."""
+
+    error = "Error sending Omnichannel offline message"
+    reason = "the offline message was refused (offline form off, or no email)"
+
+
+class RoomOnHold(OtherLivechatFailure):
+    error = "error-room-onHold"
+    reason = "the room is on hold"
+    meteor = True
+
+
+class TransferFailed(OtherLivechatFailure):
+    error = "error-transfering-chat"
+    reason = "the room could not be transferred"
 
 
 def _tree(root: type[LivechatFailure]) -> list[type[LivechatFailure]]:
@@ -445,6 +696,45 @@ class LivechatBackend(Protocol):
         Raises InvalidToken, or InvalidRoom for a room that is unknown, another visitor's or
         closed (as Rocket.Chat refuses a closed room's stream).
         """
+        ...
+
+    async def config(self, token: str | None = None, department: str | None = None) -> WidgetConfig:
+        """GET livechat/config: the widget's settings, `online`, and with `token` the visitor,
+        their open room and its agent."""
+        ...
+
+    async def visitor(self, token: str) -> Visitor:
+        """GET livechat/visitor/:token."""
+        ...
+
+    async def set_custom_fields(self, token: str, fields: list[CustomField]) -> list[CustomField]:
+        """POST livechat/custom.field once per field, in order; the first refusal stops it."""
+        ...
+
+    async def set_visitor_status(self, token: str, status: str) -> str:
+        """POST livechat/visitor.status; answers the status set."""
+        ...
+
+    async def remove_visitor(self, token: str) -> RemovedVisitor:
+        """DELETE livechat/visitor/:token: the visitor with their rooms and messages."""
+        ...
+
+    async def send_offline_message(self, offline: OfflineMessage) -> str:
+        """POST livechat/offline.message; answers Rocket.Chat's message."""
+        ...
+
+    async def request_transcript(self, token: str, rid: str, email: str) -> str:
+        """POST livechat/transcript; answers Rocket.Chat's message."""
+        ...
+
+    async def transfer_room(self, token: str, rid: str, department: str) -> str:
+        """8.x visitor/department.transfer, else 7.x room.transfer; answers the rid."""
+        ...
+
+    async def rate_room(
+        self, token: str, rid: str, answers: list[SurveyAnswer]
+    ) -> list[SurveyAnswer]:
+        """POST livechat/room.survey; answers what was kept."""
         ...
 
     async def readiness(self) -> str | None:

@@ -8,15 +8,20 @@ from datetime import datetime
 
 from app.backends.base import (
     HISTORY_LIMIT,
+    CustomField,
     DeletedMessage,
     InvalidParams,
     LivechatBackend,
     Message,
+    OfflineMessage,
     OutgoingMessage,
+    RemovedVisitor,
     Room,
     RoomEvents,
+    SurveyAnswer,
     Visitor,
     VisitorRegistration,
+    WidgetConfig,
 )
 from app.backends.ids import PATH_ID
 from app.backends.wrapping import Wrapping
@@ -34,6 +39,12 @@ class InputCaps:
     username: int = 128
     department: int = 128
     message: int = 65_536  # the character limit proper is the backend's (5000 by default)
+    status: int = 64
+    custom_field_key: int = 128
+    custom_field_value: int = 4096
+    custom_fields: int = 50  # fields set by one call
+    survey_answers: int = 20
+    host: int = 2048
     # A page of history, plus the one message more that tells whether an older one exists.
     history: int = HISTORY_LIMIT + 1
 
@@ -127,3 +138,67 @@ class GuardedBackend(Wrapping):
         _cap("token", token, self.caps.token)
         _path_id("rid", rid, self.caps.identifier)  # the back-fill reads the room's history
         return await self.inner.subscribe_room(token, rid)
+
+    # ---- before and around the chat ----
+
+    async def config(self, token: str | None = None, department: str | None = None) -> WidgetConfig:
+        _cap("token", token, self.caps.token)
+        _cap("department", department, self.caps.department)
+        return await self.inner.config(token, department)
+
+    async def visitor(self, token: str) -> Visitor:
+        _path_id("token", token, self.caps.token)  # a path segment: visitor/:token
+        return await self.inner.visitor(token)
+
+    async def set_custom_fields(self, token: str, fields: list[CustomField]) -> list[CustomField]:
+        caps = self.caps
+        _cap("token", token, caps.token)
+        if len(fields) > caps.custom_fields:
+            raise InvalidParams(f"'fields' must NOT have more than {caps.custom_fields} items")
+        for field in fields:
+            _cap("key", field.key, caps.custom_field_key)
+            _cap("value", field.value, caps.custom_field_value)
+        return await self.inner.set_custom_fields(token, fields)
+
+    async def set_visitor_status(self, token: str, status: str) -> str:
+        _cap("token", token, self.caps.token)
+        _cap("status", status, self.caps.status)
+        return await self.inner.set_visitor_status(token, status)
+
+    async def remove_visitor(self, token: str) -> RemovedVisitor:
+        _path_id("token", token, self.caps.token)  # a path segment: visitor/:token
+        return await self.inner.remove_visitor(token)
+
+    async def send_offline_message(self, offline: OfflineMessage) -> str:
+        caps = self.caps
+        _cap("name", offline.name, caps.name)
+        _cap("email", offline.email, caps.email)
+        _cap("message", offline.message, caps.message)
+        _cap("department", offline.department, caps.department)
+        _cap("host", offline.host, caps.host)
+        return await self.inner.send_offline_message(offline)
+
+    async def request_transcript(self, token: str, rid: str, email: str) -> str:
+        _cap("token", token, self.caps.token)
+        _cap("rid", rid, self.caps.identifier)
+        _cap("email", email, self.caps.email)
+        return await self.inner.request_transcript(token, rid, email)
+
+    async def transfer_room(self, token: str, rid: str, department: str) -> str:
+        _cap("token", token, self.caps.token)
+        _cap("rid", rid, self.caps.identifier)
+        _cap("department", department, self.caps.department)
+        return await self.inner.transfer_room(token, rid, department)
+
+    async def rate_room(
+        self, token: str, rid: str, answers: list[SurveyAnswer]
+    ) -> list[SurveyAnswer]:
+        caps = self.caps
+        _cap("token", token, caps.token)
+        _cap("rid", rid, caps.identifier)
+        if len(answers) > caps.survey_answers:
+            raise InvalidParams(f"'data' must NOT have more than {caps.survey_answers} items")
+        for answer in answers:
+            _cap("name", answer.name, caps.custom_field_key)
+            _cap("value", answer.value, caps.custom_field_value)
+        return await self.inner.rate_room(token, rid, answers)

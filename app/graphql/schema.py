@@ -23,7 +23,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from app.graphql import messages, validation_cache, visitors
+from app.graphql import config, conversation, messages, validation_cache, visitor_data, visitors
 from app.graphql.documents import Documents
 from app.graphql.errors import LivechatFailureHandler, MaskUnexpectedErrors, coded_request_error
 from app.graphql.execution import CachingExecutionContext
@@ -52,6 +52,15 @@ class Query:
         resolver=messages.livechat_message,
         description="GET /api/v1/livechat/message/:_id (scoped to the room)",
     )
+    # ---- before and around the chat ----
+    livechat_config: config.LivechatConfigResult = strawberry.field(
+        resolver=config.livechat_config,
+        description="GET /api/v1/livechat/config: the widget's settings, whether it is online, "
+        "and with `token` the visitor's own open room and agent",
+    )
+    livechat_visitor: visitor_data.LivechatVisitorResult = strawberry.field(
+        resolver=visitor_data.livechat_visitor, description="GET /api/v1/livechat/visitor/:token"
+    )
 
 
 @strawberry.type(description="Everything a livechat widget does.")
@@ -77,6 +86,40 @@ class Mutation:
     delete_livechat_message: messages.DeleteLivechatMessageResult = strawberry.field(
         resolver=messages.delete_livechat_message,
         description="DELETE /api/v1/livechat/message/:_id (only the visitor's own message)",
+    )
+    # ---- before and around the chat ----
+    set_livechat_custom_fields: visitor_data.SetLivechatCustomFieldsResult = strawberry.field(
+        resolver=visitor_data.set_livechat_custom_fields,
+        description="POST /api/v1/livechat/custom.field, one call per field, in order; stops at "
+        "the first refusal",
+    )
+    set_livechat_visitor_status: visitor_data.SetLivechatVisitorStatusResult = strawberry.field(
+        resolver=visitor_data.set_livechat_visitor_status,
+        description='POST /api/v1/livechat/visitor.status (the widget sends "online" on '
+        'activity, "away" after 5 idle minutes)',
+    )
+    remove_livechat_visitor: visitor_data.RemoveLivechatVisitorResult = strawberry.field(
+        resolver=visitor_data.remove_livechat_visitor,
+        description="DELETE /api/v1/livechat/visitor/:token (the visitor's right to be forgotten)",
+    )
+    send_livechat_offline_message: conversation.SendLivechatOfflineMessageResult = strawberry.field(
+        resolver=conversation.send_livechat_offline_message,
+        description="POST /api/v1/livechat/offline.message (no agent online: leave a "
+        "message by email)",
+    )
+    request_livechat_transcript: conversation.RequestLivechatTranscriptResult = strawberry.field(
+        resolver=conversation.request_livechat_transcript,
+        description="POST /api/v1/livechat/transcript (email the conversation to the visitor)",
+    )
+    transfer_livechat_room: conversation.TransferLivechatRoomResult = strawberry.field(
+        resolver=conversation.transfer_livechat_room,
+        description="POST /api/v1/livechat/room.transfer (Rocket.Chat 7.x) or "
+        "/api/v1/livechat/visitor/department.transfer (8.x): another department",
+    )
+    rate_livechat_room: conversation.RateLivechatRoomResult = strawberry.field(
+        resolver=conversation.rate_livechat_room,
+        description='POST /api/v1/livechat/room.survey (satisfaction answers, "1".."5", and '
+        "additionalFeedback)",
     )
 
 

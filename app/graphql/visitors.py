@@ -60,12 +60,22 @@ class LivechatRoom:
 class RegisterLivechatVisitorInput:
     token: str = strawberry.field(description="The visitor's token; the same token updates them.")
     name: str | None = strawberry.field(default=None, description="Their name.")
-    email: str | None = strawberry.field(default=None, description="Their email.")
-    phone: str | None = strawberry.field(default=None, description="Their phone number.")
+    email: str | None = strawberry.field(
+        default=None,
+        description="Their email: trimmed, lower-cased and validated; another visitor's email "
+        "reuses that visitor, who takes this token.",
+    )
+    phone: str | None = strawberry.field(
+        default=None,
+        description="Their phone number; another visitor's phone reuses that visitor with their "
+        "own token (the answer's token differs from the one sent).",
+    )
     username: str | None = strawberry.field(
         default=None, description='A username; "guest-N" is given when absent.'
     )
-    department: str | None = strawberry.field(default=None, description="A department's id.")
+    department: str | None = strawberry.field(
+        default=None, description="A department's id or name (its id is stored)."
+    )
 
 
 @converted_once

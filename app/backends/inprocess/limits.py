@@ -28,15 +28,20 @@ from datetime import datetime
 
 from app import request_scope
 from app.backends.base import (
+    CustomField,
     DeletedMessage,
     LivechatBackend,
     Message,
+    OfflineMessage,
     OutgoingMessage,
     RateLimited,
+    RemovedVisitor,
     Room,
     RoomEvents,
+    SurveyAnswer,
     Visitor,
     VisitorRegistration,
+    WidgetConfig,
 )
 from app.backends.wrapping import Wrapping
 
@@ -203,6 +208,16 @@ OPERATION_ROUTES = {
     "delete_message": ("DELETE", f"{API}/message/{{message_id}}"),
     "close_room": ("POST", f"{API}/room.close"),
     "message_history": ("GET", f"{API}/messages.history/{{rid}}"),
+    # Before and around the chat (widget_rest.py's routes).
+    "config": ("GET", f"{API}/config"),
+    "visitor": ("GET", f"{API}/visitor/{{token}}"),
+    "set_custom_fields": ("POST", f"{API}/custom.field"),
+    "set_visitor_status": ("POST", f"{API}/visitor.status"),
+    "remove_visitor": ("DELETE", f"{API}/visitor/{{token}}"),
+    "send_offline_message": ("POST", f"{API}/offline.message"),
+    "request_transcript": ("POST", f"{API}/transcript"),
+    "transfer_room": ("POST", f"{API}/visitor/department.transfer"),
+    "rate_room": ("POST", f"{API}/room.survey"),
 }
 
 
@@ -262,3 +277,44 @@ class RateLimitedBackend(Wrapping):
     async def subscribe_room(self, token: str, rid: str) -> RoomEvents:
         # Rocket.Chat's DDP limits are per connection, not these; a subscription is not a call.
         return await self.inner.subscribe_room(token, rid)
+
+    # ---- before and around the chat ----
+
+    async def config(self, token: str | None = None, department: str | None = None) -> WidgetConfig:
+        self._count("config")
+        return await self.inner.config(token, department)
+
+    async def visitor(self, token: str) -> Visitor:
+        self._count("visitor")
+        return await self.inner.visitor(token)
+
+    async def set_custom_fields(self, token: str, fields: list[CustomField]) -> list[CustomField]:
+        for _field in fields:  # one custom.field call per field, as the widget makes them
+            self._count("set_custom_fields")
+        return await self.inner.set_custom_fields(token, fields)
+
+    async def set_visitor_status(self, token: str, status: str) -> str:
+        self._count("set_visitor_status")
+        return await self.inner.set_visitor_status(token, status)
+
+    async def remove_visitor(self, token: str) -> RemovedVisitor:
+        self._count("remove_visitor")
+        return await self.inner.remove_visitor(token)
+
+    async def send_offline_message(self, offline: OfflineMessage) -> str:
+        self._count("send_offline_message")
+        return await self.inner.send_offline_message(offline)
+
+    async def request_transcript(self, token: str, rid: str, email: str) -> str:
+        self._count("request_transcript")
+        return await self.inner.request_transcript(token, rid, email)
+
+    async def transfer_room(self, token: str, rid: str, department: str) -> str:
+        self._count("transfer_room")
+        return await self.inner.transfer_room(token, rid, department)
+
+    async def rate_room(
+        self, token: str, rid: str, answers: list[SurveyAnswer]
+    ) -> list[SurveyAnswer]:
+        self._count("rate_room")
+        return await self.inner.rate_room(token, rid, answers)

@@ -21,14 +21,17 @@ from typing import Any, Protocol
 from app.backends.base import (
     ActionNotAllowed,
     BackendFailure,
+    CloseNotAllowed,
     DeletedMessage,
     DuplicateMessageId,
     EmptyMessage,
+    InvalidDepartment,
     InvalidMessage,
     InvalidParams,
     InvalidRoom,
     InvalidToken,
     JsonObject,
+    LivechatDisabled,
     Message,
     MessageAuthor,
     MessageChanged,
@@ -43,7 +46,11 @@ from app.backends.base import (
 )
 from app.backends.ids import Clock, IdGenerator, random_id, utc_now
 from app.backends.inprocess.broker import Broker
+from app.backends.inprocess.mail import Mailer
 from app.backends.inprocess.store import Lookup, SqliteStore
+from app.backends.inprocess.widget import WidgetRules, valid_email
+from app.backends.inprocess.widget_config import WidgetOptions
+from app.backends.inprocess.widget_store import WidgetStore
 from app.backends.rocketchat_json import message_from_json, message_to_json, parse_datetime
 from app.markdown import MarkdownSyntaxError, parse
 from app.settings import Settings
@@ -88,8 +95,9 @@ def require_text(**fields: str | None) -> None:
             raise InvalidParams(f"'{name}' must NOT have fewer than 1 characters")
 
 
-class InProcessBackend:
-    """The whole livechat behaviour with no Rocket.Chat: visitors, rooms, messages, markdown."""
+class InProcessBackend(WidgetRules):
+    """The whole livechat behaviour with no Rocket.Chat: visitors, rooms, messages, markdown,
+    and (WidgetRules) what surrounds a chat."""
 
     def __init__(
         self,
@@ -101,8 +109,16 @@ class InProcessBackend:
         new_id: IdGenerator = random_id,
         parse_markdown: MarkdownParser = parse,
         broker: Broker | None = None,
+        widget: WidgetOptions | None = None,
+        smtp_url: str | None = None,
+        mail_from: str = Settings.model_fields["mail_from"].default,
     ) -> None:
         self._store = store
+        self.widget = widget or WidgetOptions()
+        self._widget_store = WidgetStore(store)
+        self._mailer = Mailer(
+            self._widget_store, smtp_url=smtp_url, sender=mail_from, clock=clock, new_id=new_id
+        )
         self.broker = broker or Broker()
         # Subscribers hear what the store committed, in commit order, before it is acknowledged.
         store.on_commit(self._publish)
@@ -150,14 +166,32 @@ class InProcessBackend:
         return found
 
     async def register_visitor(self, registration: VisitorRegistration) -> Visitor:
+        """POST livechat/visitor: params → the email trimmed, lower-cased and validated
+        (error-invalid-email) → a department (id or name) other than the stored one must exist
+        (error-invalid-department; the id is stored) → the visitor with this token is updated;
+        else the one with this phone is reused with its own token; else the one with this email
+        is reused and takes the sent token; else a new one ("guest-N")."""
         require_text(token=registration.token)
+        email = valid_email(registration.email) if registration.email is not None else None
+        other = await self._widget_store.match_visitor(
+            registration.token, registration.phone, email
+        )
+
+        def department_id(existing: Visitor | None) -> str | None:
+            wanted = registration.department
+            if not wanted or (existing is not None and existing.department == wanted):
+                return wanted or None
+            found = self.widget.department(wanted)
+            if found is None:
+                raise InvalidDepartment
+            return found.id
 
         def make(existing: Visitor | None, guest_number: int) -> Visitor:
             given = {
                 "name": registration.name,
-                "email": registration.email,
+                "email": email,
                 "phone": registration.phone,
-                "department": registration.department,
+                "department": department_id(existing),
             }
             if existing is not None:
                 changes = {key: value for key, value in given.items() if value is not None}
@@ -171,6 +205,17 @@ class InProcessBackend:
                 **given,
             )
 
+        if other is not None and other.token != registration.token:
+            reuse_token = bool(registration.phone) and other.phone == registration.phone
+            return await self._store.upsert_visitor(
+                other.token,
+                lambda existing, number: make(
+                    existing
+                    if reuse_token or existing is None
+                    else replace(existing, token=registration.token),
+                    number,
+                ),
+            )
         return await self._store.upsert_visitor(registration.token, make)
 
     async def open_room(
@@ -186,6 +231,8 @@ class InProcessBackend:
         def new_room(visitor: Visitor | None) -> Room:
             if visitor is None:
                 raise InvalidToken
+            if not self.widget.enabled:
+                raise LivechatDisabled
             return Room(
                 id=self._new_id(),
                 open=True,
@@ -325,10 +372,13 @@ class InProcessBackend:
         return DeletedMessage(id=message_id, ts=self._clock())
 
     async def close_room(self, token: str, rid: str) -> str:
-        """room.close: params → invalid-token → invalid-room → room-closed; the room's
+        """room.close: params → VISITORS_CAN_CLOSE_CHAT off → error-not-allowed-to-close-
+        conversation → invalid-token → invalid-room → room-closed; the room's
         "livechat-close" system message is stored with the closing, as Rocket.Chat's
         closeRoom saves it (the visitor as its author, the comment as its text)."""
         require_text(token=token, rid=rid)
+        if not self.widget.visitors_can_close_chat:
+            raise CloseNotAllowed
         found = await self._checked(token, rid)
         room, visitor = visitors_room(token, found), found.visitor
         assert visitor is not None  # _checked refuses a missing visitor

@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 from app.backends.base import JsonObject, Room, Visitor
+from app.backends.inprocess import widget_schema
 from app.backends.inprocess.writer import (
     CommitListener,
     Event,
@@ -97,6 +98,7 @@ def _millis(value: object) -> int:
 
 def _create_schema(connection: sqlite3.Connection) -> None:
     connection.executescript(SCHEMA)
+    widget_schema.create_tables(connection)
     _add_ts_column(connection)
     connection.executescript(INDEXES)
 

@@ -54,6 +54,7 @@ from app.backends.upstream.retry import (
     Sleep,
 )
 from app.backends.upstream.transport import TRANSPORT_ERRORS, transport_fault
+from app.backends.upstream.widget import WidgetCalls
 from app.markdown import MarkdownSyntaxError, parse
 
 log = logging.getLogger("app.upstream")
@@ -66,8 +67,9 @@ def realtime_url_for(base_url: str) -> str:
     return base_url.replace("http", "ws", 1).rstrip("/") + "/websocket"
 
 
-class UpstreamBackend:
-    """LivechatBackend over Rocket.Chat's REST API."""
+class UpstreamBackend(WidgetCalls):
+    """LivechatBackend over Rocket.Chat's REST API (the widget's calls around a chat: see
+    WidgetCalls)."""
 
     def __init__(
         self,

@@ -16,6 +16,7 @@ import orjson
 
 from app.backends.base import (
     FAILURE_BY_ERROR,
+    InvalidCustomFieldValue,
     JsonObject,
     LivechatFailure,
     Message,
@@ -68,6 +69,8 @@ def failure_from(body: JsonObject) -> LivechatFailure | None:
         return None
     error = error_id(body)
     kind = FAILURE_BY_ERROR.get(error, OtherLivechatFailure)
+    if kind is OtherLivechatFailure and InvalidCustomFieldValue.matches(error):
+        kind = InvalidCustomFieldValue
     text = str(body.get("error"))
     if kind is OtherLivechatFailure and body.get("message"):
         text = str(body["message"])
@@ -86,11 +89,25 @@ def answer(response: httpx.Response) -> JsonObject:
     return body
 
 
+def answer_or(response: httpx.Response, refused: type[LivechatFailure]) -> JsonObject:
+    """`answer`, where a bare `{success: false}` (Rocket.Chat's `API.v1.failure()` with no
+    error, e.g. a transfer the routing refused) is `refused`."""
+    body = _body(response)
+    if not _succeeded(body) and "error" not in body and response.status_code == 400:
+        raise refused()
+    return answer(response)
+
+
 def _field(body: JsonObject, name: str) -> Any:
     if name not in body:
         log.warning("upstream answer lacks %r", name)
         raise UpstreamError(f"the upstream answer lacks {name!r}")
     return body[name]
+
+
+def convert(convert: Callable[[Any], Any], value: Any) -> Any:
+    """`convert(value)`, where a value not in Rocket.Chat's shape is an UpstreamError."""
+    return _convert(convert, value)
 
 
 def _convert(convert: Callable[[Any], Any], value: Any) -> Any:

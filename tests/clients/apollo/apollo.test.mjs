@@ -213,3 +213,48 @@ test('an edit updates the cached message by id; pages back merge into one list',
   assert.ok(two.editedAt);
   assert.equal(two.md[0].children[1].__typename, 'Bold');
 });
+
+// ---- before and around the chat ----
+
+test('a widget asks the config first, then registers with custom fields', async () => {
+  const token = `apollo-config-${Date.now()}`;
+  const first = await client.query({ query: operation('livechatConfig'), variables: { token } });
+  assert.equal(first.data.livechatConfig.__typename, 'LivechatConfigSuccess');
+  const config = first.data.livechatConfig.config;
+  assert.equal(config.enabled, true);
+  assert.equal(config.settings.registrationForm, true);
+  assert.equal(config.visitor, null); // nobody has this token yet
+  assert.deepEqual(config.departments.map((department) => department.name), ['Sales', 'Support']);
+  assert.equal(config.raw.theme.title, config.theme.title); // Rocket.Chat's answer, whole
+
+  const registered = await client.mutate({
+    mutation: operation('registerLivechatVisitor'),
+    variables: { input: { token, name: 'Ann', email: ' Ann@Example.com', department: 'Sales' } },
+  });
+  assert.equal(registered.data.registerLivechatVisitor.visitor.email, 'ann@example.com');
+
+  const fields = await client.mutate({
+    mutation: operation('setLivechatCustomFields'),
+    variables: { input: { token, fields: [{ key: 'plan', value: 'gold' }, { key: 'order', value: 'A-1' }] } },
+  });
+  assert.deepEqual(
+    fields.data.setLivechatCustomFields.fields.map(({ key, value, overwrite }) => [key, value, overwrite]),
+    [['plan', 'gold', true], ['order', 'A-1', true]],
+  );
+  const refused = await client.mutate({
+    mutation: operation('setLivechatCustomFields'),
+    variables: { input: { token, fields: [{ key: 'plan', value: 'platinum' }] } },
+  });
+  assert.equal(refused.data.setLivechatCustomFields.__typename, 'LivechatError');
+  assert.equal(refused.data.setLivechatCustomFields.code, 'INVALID_CUSTOM_FIELD');
+  assert.equal(refused.data.setLivechatCustomFields.upstreamError, 'Invalid value for plan field');
+
+  // The config now knows the visitor; the cache holds them by id.
+  const again = await client.query({
+    query: operation('livechatConfig'), variables: { token }, fetchPolicy: 'network-only',
+  });
+  const visitor = again.data.livechatConfig.config.visitor;
+  assert.equal(visitor.name, 'Ann');
+  assert.equal(visitor.id, registered.data.registerLivechatVisitor.visitor.id);
+  assert.equal(again.data.livechatConfig.config.raw.guest.department, 'dep-sales');
+});
