@@ -43,6 +43,7 @@ from app.observability.metrics import Metrics
 from app.observability.tracing import provider_from_environment
 from app.persisted_queries import PersistedQueries
 from app.settings import Settings
+from app.widget import mount_widget
 
 BackendFactory = Callable[[Settings], Awaitable[LivechatBackend]]
 
@@ -183,6 +184,8 @@ def create_app(
     schema = served_schema(settings, observers=observers)
     app.state.schema = schema
     app.mount(STATIC_PATH.rstrip("/"), static_files(), name="graphiql-static")
+    if not settings.production:
+        mount_widget(app)  # the example widget at /widget/, for developers
     app.include_router(
         OfflineGraphQLRouter(
             schema,
