@@ -43,7 +43,7 @@ from app.observability.metrics import Metrics
 from app.observability.tracing import provider_from_environment
 from app.persisted_queries import PersistedQueries
 from app.settings import Settings
-from app.widget import mount_widget
+from app.widget import mount_widget, where_the_widget_is
 
 BackendFactory = Callable[[Settings], Awaitable[LivechatBackend]]
 
@@ -158,6 +158,8 @@ def create_app(
         # of the cyclic collector's full passes, which otherwise walk it again and again.
         gc.freeze()
         log.info(where_to_go(settings))
+        if not settings.production:
+            log.info(where_the_widget_is(settings.host, settings.port))
         try:
             yield
         finally:

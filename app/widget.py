@@ -45,3 +45,10 @@ class WidgetFiles(StaticFiles):
 def mount_widget(app: FastAPI, bundle: Path = BUNDLE) -> None:
     """Serve the widget at `/widget/` (`/widget` redirects there)."""
     app.mount(WIDGET_PATH, WidgetFiles(bundle), name="widget")
+
+
+def where_the_widget_is(host: str, port: int, bundle: Path = BUNDLE) -> str:
+    """The startup line for developers: the widget's URL, or how to build it."""
+    url = f"http://{host}:{port}{WIDGET_PATH}/"
+    built = (bundle / "index.html").is_file()
+    return f"Widget: {url}" + ("" if built else " (not built: run `make widget`)")

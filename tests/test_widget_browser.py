@@ -3,12 +3,13 @@ server and against the facade in front of the in-process server: register, send 
 it rendered, edit and delete it, lose the WebSocket and miss nothing, scroll back through the
 history to its first message, close. Every request stays on loopback.
 
-Screenshots land in tests/artefacts/widget/ (gitignored); `--snapshot-update` also refreshes the
-one README shows, examples/widget/screenshot.png."""
+Screenshots land in tests/artefacts/widget/ (gitignored); with UPDATE_WIDGET_SCREENSHOT=1 in the
+environment the test also refreshes the one README shows, examples/widget/screenshot.png."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import subprocess
@@ -23,7 +24,7 @@ import pytest
 
 from app.main import create_app
 from app.settings import Settings
-from app.widget import NOT_BUILT, mount_widget
+from app.widget import NOT_BUILT, mount_widget, where_the_widget_is
 from tests.helpers import NPM, ROOT, GraphQL, npm_ci
 from tests.servers import serving
 
@@ -72,6 +73,15 @@ async def test_an_unbuilt_widget_says_how_to_build_it(tmp_path: Path) -> None:
             assert answer.status_code == 404
             assert answer.text == NOT_BUILT
             assert "make widget" in answer.text
+
+
+def test_the_startup_line_says_where_the_widget_is(tmp_path: Path) -> None:
+    line = where_the_widget_is("127.0.0.1", 8000, tmp_path)
+    assert line == "Widget: http://127.0.0.1:8000/widget/ (not built: run `make widget`)"
+    (tmp_path / "index.html").write_text("<!doctype html>")
+    assert (
+        where_the_widget_is("127.0.0.1", 8000, tmp_path) == "Widget: http://127.0.0.1:8000/widget/"
+    )
 
 
 needs_browser = pytest.mark.skipif(
@@ -224,7 +234,7 @@ async def test_a_visitor_chats_through_the_widget(
         await expect(edited.locator("[data-edited]")).to_be_visible()
         assert await message_ids(page) == [hello_id]
         await shoot(page, f"{kind}-chat")
-        if kind == "in-process" and request.config.getoption("--snapshot-update"):
+        if kind == "in-process" and os.environ.get("UPDATE_WIDGET_SCREENSHOT") == "1":
             await page.locator("[data-widget]").screenshot(path=str(README_SCREENSHOT))
 
         # Delete: gone from the list, and from the room's history.
