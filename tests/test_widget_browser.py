@@ -91,16 +91,18 @@ needs_browser = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def bundle() -> Path:
-    """`make widget`'s steps: the lockfile's packages, then the bundle."""
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`make widget`'s steps: the lockfile's packages, then the bundle, here into a folder of
+    the test's own (tests/test_widget_markdown.py builds dist/ meanwhile)."""
     npm_ci(WIDGET)
     assert NPM is not None
+    folder = tmp_path_factory.mktemp("widget-dist")
     built = subprocess.run(
-        [NPM, "run", "--silent", "build"],
+        [NPM, "run", "--silent", "build", "--", str(folder)],
         cwd=WIDGET, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    return WIDGET / "dist"
+    return folder
 
 
 @pytest.fixture(params=["in-process", "facade"])
@@ -109,7 +111,8 @@ def server(request: pytest.FixtureRequest, bundle: Path, tmp_path: Path) -> Iter
     backend forwarding to an in-process server's Rocket.Chat routes."""
     with ExitStack() as stack:
         if request.param == "in-process":
-            url = stack.enter_context(serving(create_app(Settings(database=tmp_path / "w.db"))))
+            app = create_app(Settings(database=tmp_path / "w.db"), widget_bundle=bundle)
+            url = stack.enter_context(serving(app))
         else:
             rocketchat = stack.enter_context(
                 serving(create_app(Settings(database=tmp_path / "rocketchat.db")))
@@ -117,7 +120,7 @@ def server(request: pytest.FixtureRequest, bundle: Path, tmp_path: Path) -> Iter
             facade = Settings(
                 backend="upstream", upstream_url=rocketchat, database=tmp_path / "unused.db"
             )
-            url = stack.enter_context(serving(create_app(facade)))
+            url = stack.enter_context(serving(create_app(facade, widget_bundle=bundle)))
         yield url
 
 
@@ -246,19 +249,28 @@ async def test_a_visitor_chats_through_the_widget(
         # The WebSocket drops; what is said meanwhile shows once the widget is back, once each.
         await composer.fill("before the cut")
         await composer.press("Enter")
-        await expect(page.locator("[data-message-id]", has_text="before the cut")).to_have_count(1)
+        before_cut = page.locator("[data-message-id]", has_text="before the cut")
+        await expect(before_cut).to_have_count(1)
+        gone_id = await before_cut.get_attribute("data-message-id")
         await sockets.cut()
+        # From another tab of the visitor's, while this one is offline: two sent, one deleted.
         missed = [await api.send(token=token, rid=rid, msg=f"missed {n}") for n in (1, 2)]
+        deleted = await api.run(
+            "deleteLivechatMessage", {"input": {"token": token, "rid": rid, "id": gone_id}}
+        )
+        assert deleted["deleteLivechatMessage"]["__typename"] == "DeleteLivechatMessageSuccess"
         await asyncio.sleep(0.5)
+        await expect(before_cut).to_have_count(1)  # nothing heard while offline
         sockets.down = False
         for sent in missed:
             item = page.locator(f'[data-message-id="{sent["message"]["id"]}"]')
             await expect(item).to_have_count(1)
+        await expect(before_cut).to_have_count(0)
         assert sockets.connections > 1
         after = await api.send(token=token, rid=rid, msg="after the cut")
         await expect(page.locator(f'[data-message-id="{after["message"]["id"]}"]')).to_have_count(1)
         ids = await message_ids(page)
-        assert len(ids) == len(set(ids)) == 4
+        assert len(ids) == len(set(ids)) == 3
 
         # History: 60 more messages; a reload shows the newest page, scrolling up the rest.
         for n in range(1, SEEDED + 1):
@@ -267,7 +279,7 @@ async def test_a_visitor_chats_through_the_widget(
         await expect(page.locator("[data-message-id]", has_text="seed 60")).to_be_visible()
         first_page = len(await message_ids(page))
         assert first_page < SEEDED
-        oldest = page.locator("[data-message-id]", has_text="before the cut")
+        oldest = page.locator("[data-message-id]", has_text="missed 1")
         for _ in range(10):
             if await oldest.count():
                 break
@@ -283,7 +295,7 @@ async def test_a_visitor_chats_through_the_widget(
         seeds = [text for text in texts if text.startswith("seed ")]
         assert seeds == [f"seed {n}" for n in range(1, SEEDED + 1)]
         ids = await message_ids(page)
-        assert len(ids) == len(set(ids)) == 4 + SEEDED
+        assert len(ids) == len(set(ids)) == 3 + SEEDED
         await shoot(page, f"{kind}-history")
 
         # Close: the closed view, and the room is closed for the API too.
@@ -292,6 +304,16 @@ async def test_a_visitor_chats_through_the_widget(
         await shoot(page, f"{kind}-closed")
         refused = await api.send(token=token, rid=rid, msg="too late")
         assert refused["__typename"] == "LivechatError"
+
+        # A new chat, in a new room, closed from elsewhere (another tab): the widget follows.
+        await page.locator("[data-action=new-chat]").click()
+        await expect(chat).to_be_visible()
+        await expect(page.locator("[data-message-id]")).to_have_count(0)
+        second = await chat.get_attribute("data-rid")
+        assert second and second != rid
+        closing = await api.close(token=token, rid=second)
+        assert closing["__typename"] == "CloseLivechatRoomSuccess"
+        await expect(page.locator("[data-view=closed]")).to_be_visible()
 
         await browser.close()
     assert errors == []

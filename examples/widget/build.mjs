@@ -1,4 +1,4 @@
-// The widget's bundle, dist/: esbuild with one plugin, which loads an operation file of
+// The widget's bundle, dist/ (or the folder given: `npm run build -- OUTDIR`): esbuild with one plugin, which loads an operation file of
 // queries/ as its text plus the fragments it spreads (and only those), so the widget sends
 // exactly the shipped documents and the server never sees an unused fragment.
 import { copyFile, mkdir, readFile, readdir, writeFile } from "node:fs/promises";
@@ -8,7 +8,7 @@ import * as esbuild from "esbuild";
 import { parse, print, visit } from "graphql";
 
 const QUERIES = new URL("../../queries/", import.meta.url).pathname;
-const DIST = new URL("dist/", import.meta.url).pathname;
+const DIST = process.argv[2] ?? new URL("dist/", import.meta.url).pathname;
 
 async function fragments() {
   const found = new Map();
@@ -66,4 +66,4 @@ const result = await esbuild.build({
   define: { "globalThis.__DEV__": "false" },
 });
 await writeFile(join(DIST, "meta.json"), JSON.stringify(result.metafile));
-await copyFile("index.html", join(DIST, "index.html"));
+await copyFile(new URL("index.html", import.meta.url), join(DIST, "index.html"));

@@ -58,16 +58,19 @@ async function openChat(): Promise<void> {
   session.visitorId = room.visitorId;
   saveSession(session);
 
+  let ended = false;
+  const closed = () => {
+    if (ended) return; // the close's answer and its event both say so
+    ended = true;
+    session.rid = undefined;
+    saveSession(session);
+    show(closedView(() => void openChat().catch(fail)));
+  };
   const roomSession = new RoomSession(connection, session.token, room, {
     onFeedError: (error) => chat.showError(error),
+    onClosed: closed,
   });
-  const chat = new ChatView(roomSession, room.visitorId, {
-    closed: () => {
-      session.rid = undefined;
-      saveSession(session);
-      show(closedView(() => void openChat().catch(fail)));
-    },
-  });
+  const chat = new ChatView(roomSession, room.visitorId, { closed });
   show(chat.element);
   await roomSession.start();
   chat.settle();

@@ -13,6 +13,7 @@ import type { Connection } from "./client.js";
 import {
   CloseRoom,
   DeleteMessage,
+  type Message,
   Messages,
   type Room,
   type RoomEvent,
@@ -20,7 +21,7 @@ import {
   SendMessage,
   UpdateMessage,
 } from "./documents.js";
-import { success } from "./errors.js";
+import { LivechatFailure, success } from "./errors.js";
 import { randomId } from "./ids.js";
 import { MessageStore } from "./store.js";
 
@@ -29,8 +30,10 @@ export const PAGE_SIZE = 20;
 export interface RoomHandlers {
   /** A room event this widget does not know yet (see the module's docstring). */
   readonly onOtherEvent?: (event: RoomEvent) => void;
-  /** The live feed failed for good (the room was closed elsewhere, the token was refused). */
+  /** The live feed failed for good (the token was refused, the server went away for good). */
   readonly onFeedError?: (error: Error) => void;
+  /** The room was closed: by this visitor, in another tab, or by the agent. */
+  readonly onClosed?: () => void;
 }
 
 export class RoomSession {
@@ -57,6 +60,7 @@ export class RoomSession {
   async refresh(): Promise<void> {
     const page = await this.page(undefined);
     this.store.mergePage(page.messages, page.hasMore, true);
+    this.noticeClose(page.messages);
   }
 
   /** The page before the oldest message held; one load at a time. */
@@ -134,13 +138,26 @@ export class RoomSession {
     switch (event.__typename) {
       case "LivechatMessageEvent":
         this.store.upsert(event.message);
+        this.noticeClose([event.message]);
         break;
       case "LivechatMessageDeleted":
         this.store.remove(event.id);
         break;
+      case "LivechatError":
+        this.handlers.onFeedError?.(new LivechatFailure(event));
+        break;
       default:
-        // LivechatError, and (later) the agent, typing and queue events.
+        // The agent, typing and queue events, once the schema has them.
         this.handlers.onOtherEvent?.(event);
+    }
+  }
+
+  /** The room's close message, from its event or from history (when the room was closed
+   * before the subscription started, the subscription only answers an error). */
+  private noticeClose(messages: readonly Message[]): void {
+    if (this.feed !== undefined && messages.some((message) => message.t === "livechat-close")) {
+      this.stop();
+      this.handlers.onClosed?.();
     }
   }
 
