@@ -84,10 +84,27 @@ def test_the_startup_line_says_where_the_widget_is(tmp_path: Path) -> None:
     )
 
 
+needs_node = pytest.mark.skipif(
+    NPM is None or shutil.which("node") is None, reason="needs Node 20 and npm on PATH"
+)
 needs_browser = pytest.mark.skipif(
     CHROMIUM is None or NPM is None or shutil.which("node") is None,
     reason="needs Chromium (Debian's chromium package; .ci/run installs it), Node 20 and npm",
 )
+
+
+@needs_node
+def test_the_message_store_keeps_each_message_once() -> None:
+    """store.ts on its own (examples/widget/store.test.mjs): duplicates, order, late versions,
+    and the merge of a newest page after a reconnect."""
+    npm_ci(WIDGET)
+    tested = subprocess.run(
+        ["node", "--test", "store.test.mjs"],
+        cwd=WIDGET, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert tested.returncode == 0, tested.stdout[-6000:] + tested.stderr[-2000:]
+    assert "# fail 0" in tested.stdout
+    assert "# pass 6" in tested.stdout
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,8 @@ export class MessageStore {
   /**
    * A page of history, newest first as the API answers it. A page read from the newest end
    * (`newest`) is the truth for the span it covers: a message held in that span but absent from
-   * the page was deleted while nobody was listening.
+   * the page was deleted while nobody was listening. (Older than that span, a deletion missed
+   * while offline stays unseen until the page is read again: one page is what a reconnect costs.)
    */
   mergePage(page: readonly Message[], hasMore: boolean, newest: boolean): void {
     if (newest) {
