@@ -129,7 +129,7 @@ export class RoomSession {
           if (data) this.onEvent(data.livechatRoomEvents);
         },
         error: (error: unknown) => {
-          this.handlers.onFeedError?.(error instanceof Error ? error : new Error(String(error)));
+          this.feedFailed(error instanceof Error ? error : new Error(String(error)));
         },
       });
   }
@@ -144,12 +144,21 @@ export class RoomSession {
         this.store.remove(event.id);
         break;
       case "LivechatError":
-        this.handlers.onFeedError?.(new LivechatFailure(event));
+        this.feedFailed(new LivechatFailure(event));
         break;
       default:
         // The agent, typing and queue events, once the schema has them.
         this.handlers.onOtherEvent?.(event);
     }
+  }
+
+  /** The subscription was refused or ended in error: most often because the room closed
+   * between the history read and the subscribe, and history now holds its close message. */
+  private feedFailed(failure: Error): void {
+    const report = () => {
+      if (this.feed !== undefined) this.handlers.onFeedError?.(failure);
+    };
+    this.refresh().then(report, report);
   }
 
   /** The room's close message, from its event or from history (when the room was closed
