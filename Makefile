@@ -13,7 +13,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)  ## serve on http://127.0.0.1:8000/graphql, in-process, SQLite in ./livechat.db
+# The widget at /widget/ comes with it when npm is there; without npm (or if the build fails) the
+# server starts all the same, and /widget/ says how to build it.
+run: $(STAMP)  ## serve on http://127.0.0.1:8000/graphql (and the widget at /widget/), in-process, SQLite in ./livechat.db
+	@if command -v $(NPM) >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory widget || echo "note: the widget did not build; serving without it"; \
+	else echo "note: no npm on PATH: serving without the widget (/widget/ says how to build it)"; fi
 	$(VENV)/bin/livechat-graphql serve
 
 # The Node clients the suite drives, installed from their lockfiles before the test processes
@@ -50,9 +55,16 @@ bench: $(STAMP)  ## the benchmarks in bench/ (wrk for the HTTP ones, Node for th
 	$(PY) bench/realtime.py
 	$(PY) bench/widget.py
 
-# The widget's bundle, examples/widget/dist/ (not committed): npm ci from its lockfile, then esbuild.
-widget:  ## bundle examples/widget into examples/widget/dist/
-	cd examples/widget && npm ci --no-audit --no-fund --silent && npm run --silent build
+# The widget's bundle, examples/widget/dist/ (not committed): npm ci from its lockfile (again only
+# when the lockfile changes), then esbuild.
+NPM ?= npm
+WIDGET := examples/widget
+
+$(WIDGET)/node_modules/.package-lock.json: $(WIDGET)/package-lock.json
+	cd $(WIDGET) && $(NPM) ci --no-audit --no-fund --silent
+
+widget: $(WIDGET)/node_modules/.package-lock.json  ## bundle examples/widget into examples/widget/dist/
+	cd $(WIDGET) && $(NPM) run --silent build
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

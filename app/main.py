@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
+from pathlib import Path
 from typing import Any, cast
 
 from fastapi import FastAPI, Request
@@ -43,6 +44,7 @@ from app.observability.metrics import Metrics
 from app.observability.tracing import provider_from_environment
 from app.persisted_queries import PersistedQueries
 from app.settings import Settings
+from app.widget import BUNDLE, mount_widget, where_the_widget_is
 
 BackendFactory = Callable[[Settings], Awaitable[LivechatBackend]]
 
@@ -140,9 +142,11 @@ def create_app(
     *,
     backend_factory: BackendFactory = make_backend,
     tracer_provider: TracerProvider | None = None,
+    widget_bundle: Path = BUNDLE,
 ) -> FastAPI:
     """Build the app; the backend is made on startup and closed on shutdown. Metrics and
-    traces are on when settings say so (a test may hand its own `tracer_provider`)."""
+    traces are on when settings say so (a test may hand its own `tracer_provider`, and the
+    folder of its own widget bundle)."""
     settings = settings or Settings()
     metrics = Metrics(ERROR_CODES) if settings.metrics else None
     tracer_provider = tracer_provider or tracer_provider_for(settings)
@@ -157,6 +161,8 @@ def create_app(
         # of the cyclic collector's full passes, which otherwise walk it again and again.
         gc.freeze()
         log.info(where_to_go(settings))
+        if not settings.production:
+            log.info(where_the_widget_is(settings.host, settings.port, widget_bundle))
         try:
             yield
         finally:
@@ -183,6 +189,8 @@ def create_app(
     schema = served_schema(settings, observers=observers)
     app.state.schema = schema
     app.mount(STATIC_PATH.rstrip("/"), static_files(), name="graphiql-static")
+    if not settings.production:
+        mount_widget(app, widget_bundle)  # the example widget at /widget/, for developers
     app.include_router(
         OfflineGraphQLRouter(
             schema,

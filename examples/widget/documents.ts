@@ -1,0 +1,63 @@
+/**
+ * The shipped operations (queries/*.graphql), each typed by what GraphQL Code Generator made of
+ * the same file (`npm run codegen`): a document and its types cannot drift apart, since both are
+ * read from queries/ at build time.
+ */
+
+import { gql, type TypedDocumentNode } from "@apollo/client/core";
+
+import closeRoom from "../../queries/closeLivechatRoom.graphql";
+import deleteMessage from "../../queries/deleteLivechatMessage.graphql";
+import messages from "../../queries/livechatMessages.graphql";
+import roomEvents from "../../queries/livechatRoomEvents.graphql";
+import openRoom from "../../queries/openLivechatRoom.graphql";
+import registerVisitor from "../../queries/registerLivechatVisitor.graphql";
+import sendMessage from "../../queries/sendLivechatMessage.graphql";
+import updateMessage from "../../queries/updateLivechatMessage.graphql";
+import type * as Op from "./generated/operations.js";
+
+function typed<Result, Variables>(text: string): TypedDocumentNode<Result, Variables> {
+  return gql(text) as TypedDocumentNode<Result, Variables>;
+}
+
+export const RegisterVisitor = typed<
+  Op.RegisterLivechatVisitorMutation,
+  Op.RegisterLivechatVisitorMutationVariables
+>(registerVisitor);
+export const OpenRoom = typed<Op.OpenLivechatRoomMutation, Op.OpenLivechatRoomMutationVariables>(
+  openRoom,
+);
+export const Messages = typed<Op.LivechatMessagesQuery, Op.LivechatMessagesQueryVariables>(
+  messages,
+);
+export const SendMessage = typed<
+  Op.SendLivechatMessageMutation,
+  Op.SendLivechatMessageMutationVariables
+>(sendMessage);
+export const UpdateMessage = typed<
+  Op.UpdateLivechatMessageMutation,
+  Op.UpdateLivechatMessageMutationVariables
+>(updateMessage);
+export const DeleteMessage = typed<
+  Op.DeleteLivechatMessageMutation,
+  Op.DeleteLivechatMessageMutationVariables
+>(deleteMessage);
+export const CloseRoom = typed<Op.CloseLivechatRoomMutation, Op.CloseLivechatRoomMutationVariables>(
+  closeRoom,
+);
+export const RoomEvents = typed<
+  Op.LivechatRoomEventsSubscription,
+  Op.LivechatRoomEventsSubscriptionVariables
+>(roomEvents);
+
+export type Message = Op.MessageFieldsFragment;
+export type Room = Extract<
+  Op.OpenLivechatRoomMutation["openLivechatRoom"],
+  { room: unknown }
+>["room"];
+export type Visitor = Extract<
+  Op.RegisterLivechatVisitorMutation["registerLivechatVisitor"],
+  { visitor: unknown }
+>["visitor"];
+export type RoomEvent = Op.LivechatRoomEventsSubscription["livechatRoomEvents"];
+export type LivechatErrorFields = Op.LivechatErrorFieldsFragment;

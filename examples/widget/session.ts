@@ -1,0 +1,52 @@
+/**
+ * The visitor's side of the conversation that outlives a page load, in localStorage: their token
+ * (made here, as Rocket.Chat's widget makes it), whether they
+ * registered, and the room they have open.
+ */
+
+import { randomId } from "./ids.js";
+
+const PREFIX = "livechat-graphql:";
+
+export interface Registration {
+  readonly name: string;
+  readonly email: string;
+}
+
+export interface Session {
+  readonly token: string;
+  registration: Registration | undefined;
+  visitorId: string | undefined;
+  rid: string | undefined;
+}
+
+function read(storage: Storage, key: string): string | undefined {
+  return storage.getItem(PREFIX + key) ?? undefined;
+}
+
+function write(storage: Storage, key: string, value: string | undefined): void {
+  if (value === undefined) storage.removeItem(PREFIX + key);
+  else storage.setItem(PREFIX + key, value);
+}
+
+/** The stored session, a new token the first time. */
+export function loadSession(storage: Storage = localStorage): Session {
+  let token = read(storage, "token");
+  if (token === undefined) {
+    token = randomId();
+    write(storage, "token", token);
+  }
+  const registered = read(storage, "registration");
+  return {
+    token,
+    registration: registered === undefined ? undefined : (JSON.parse(registered) as Registration),
+    visitorId: read(storage, "visitor-id"),
+    rid: read(storage, "rid"),
+  };
+}
+
+export function saveSession(session: Session, storage: Storage = localStorage): void {
+  write(storage, "registration", session.registration && JSON.stringify(session.registration));
+  write(storage, "visitor-id", session.visitorId);
+  write(storage, "rid", session.rid);
+}

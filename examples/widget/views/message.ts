@@ -1,0 +1,51 @@
+/** One message of the list: author, time, the text rendered from `md`, and for the visitor's own
+ * messages, edit and delete. */
+
+import type { Message } from "../documents.js";
+import { renderMarkdown } from "../markdown.js";
+import { h } from "./dom.js";
+
+export interface MessageActions {
+  readonly edit: (message: Message) => void;
+  readonly delete: (message: Message) => void;
+}
+
+const TIME = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+
+export function messageElement(
+  message: Message,
+  own: boolean,
+  actions: MessageActions,
+): HTMLLIElement {
+  const ts = new Date(message.ts);
+  if (message.t) {
+    // A system message (the room's close, later an agent joining): a line, not a bubble.
+    return h(
+      "li",
+      { class: "message system", "data-message-id": message.id, "data-type": message.t },
+      renderMarkdown(message.md, { msg: message.msg }),
+    );
+  }
+  const body = h("div", { class: "body" });
+  body.append(renderMarkdown(message.md, { msg: message.msg }));
+  const item = h(
+    "li",
+    { class: own ? "message own" : "message", "data-message-id": message.id },
+    h(
+      "div",
+      { class: "meta" },
+      h("span", { class: "author" }, message.u.name ?? message.u.username),
+      h("time", { datetime: ts.toISOString(), title: ts.toLocaleString() }, TIME.format(ts)),
+      message.editedAt ? h("span", { class: "edited", "data-edited": true }, "edited") : undefined,
+    ),
+    body,
+  );
+  if (own) {
+    const edit = h("button", { type: "button", "data-action": "edit" }, "Edit");
+    const remove = h("button", { type: "button", "data-action": "delete" }, "Delete");
+    edit.addEventListener("click", () => actions.edit(message));
+    remove.addEventListener("click", () => actions.delete(message));
+    item.append(h("div", { class: "actions" }, edit, remove));
+  }
+  return item;
+}

@@ -1,0 +1,337 @@
+"""The example widget (examples/widget/) in Chromium, as a visitor uses it, against the in-process
+server and against the facade in front of the in-process server: register, send markdown and see
+it rendered, edit and delete it, lose the WebSocket and miss nothing, scroll back through the
+history to its first message, close. Every request stays on loopback.
+
+Screenshots land in tests/artefacts/widget/ (gitignored); with UPDATE_WIDGET_SCREENSHOT=1 in the
+environment the test also refreshes the one README shows, examples/widget/screenshot.png."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+
+from app.main import create_app
+from app.settings import Settings
+from app.widget import NOT_BUILT, mount_widget, where_the_widget_is
+from tests.helpers import NPM, ROOT, GraphQL, npm_ci
+from tests.servers import serving
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page, WebSocketRoute
+
+WIDGET = ROOT / "examples" / "widget"
+ARTEFACTS = ROOT / "tests" / "artefacts" / "widget"
+README_SCREENSHOT = WIDGET / "screenshot.png"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+LOOPBACK = {"127.0.0.1", "localhost", "[::1]"}
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WAIT = 20_000  # ms, for anything the page does after a request
+SEEDED = 60
+
+
+async def test_widget_is_not_served_in_production(tmp_path: Path) -> None:
+    app = create_app(Settings(database=tmp_path / "p.db", production=True))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        assert (await client.get("/widget/")).status_code == 404
+        assert "make widget" not in (await client.get("/widget/")).text
+
+
+async def test_an_unbuilt_widget_says_how_to_build_it(tmp_path: Path) -> None:
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    mount_widget(app, tmp_path / "dist")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t", follow_redirects=True
+    ) as client:
+        for path in ("/widget", "/widget/", "/widget/main.js"):
+            answer = await client.get(path)
+            assert answer.status_code == 404
+            assert answer.text == NOT_BUILT
+            assert "make widget" in answer.text
+
+
+def test_the_startup_line_says_where_the_widget_is(tmp_path: Path) -> None:
+    line = where_the_widget_is("127.0.0.1", 8000, tmp_path)
+    assert line == "Widget: http://127.0.0.1:8000/widget/ (not built: run `make widget`)"
+    (tmp_path / "index.html").write_text("<!doctype html>")
+    assert (
+        where_the_widget_is("127.0.0.1", 8000, tmp_path) == "Widget: http://127.0.0.1:8000/widget/"
+    )
+
+
+needs_node = pytest.mark.skipif(
+    NPM is None or shutil.which("node") is None, reason="needs Node 20 and npm on PATH"
+)
+needs_browser = pytest.mark.skipif(
+    CHROMIUM is None or NPM is None or shutil.which("node") is None,
+    reason="needs Chromium (Debian's chromium package; .ci/run installs it), Node 20 and npm",
+)
+
+
+@needs_node
+def test_the_message_store_keeps_each_message_once() -> None:
+    """store.ts on its own (examples/widget/store.test.mjs): duplicates, order, late versions,
+    and the merge of a newest page after a reconnect."""
+    npm_ci(WIDGET)
+    tested = subprocess.run(
+        ["node", "--test", "store.test.mjs"],
+        cwd=WIDGET, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert tested.returncode == 0, tested.stdout[-6000:] + tested.stderr[-2000:]
+    assert "# fail 0" in tested.stdout
+    assert "# pass 6" in tested.stdout
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`make widget`'s steps: the lockfile's packages, then the bundle, here into a folder of
+    the test's own (tests/test_widget_markdown.py builds dist/ meanwhile)."""
+    npm_ci(WIDGET)
+    assert NPM is not None
+    folder = tmp_path_factory.mktemp("widget-dist")
+    built = subprocess.run(
+        [NPM, "run", "--silent", "build", "--", str(folder)],
+        cwd=WIDGET, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    return folder
+
+
+@pytest.fixture(params=["in-process", "facade"])
+def server(request: pytest.FixtureRequest, bundle: Path, tmp_path: Path) -> Iterator[str]:
+    """The app serving the widget and the API it calls: the in-process backend, or the upstream
+    backend forwarding to an in-process server's Rocket.Chat routes."""
+    with ExitStack() as stack:
+        if request.param == "in-process":
+            app = create_app(Settings(database=tmp_path / "w.db"), widget_bundle=bundle)
+            url = stack.enter_context(serving(app))
+        else:
+            rocketchat = stack.enter_context(
+                serving(create_app(Settings(database=tmp_path / "rocketchat.db")))
+            )
+            facade = Settings(
+                backend="upstream", upstream_url=rocketchat, database=tmp_path / "unused.db"
+            )
+            url = stack.enter_context(serving(create_app(facade, widget_bundle=bundle)))
+        yield url
+
+
+class Sockets:
+    """The page's WebSockets, each forwarded to the server, until `cut` drops them: while cut,
+    the page's attempts to reconnect are refused, as when a network goes away."""
+
+    def __init__(self) -> None:
+        self.open: list[WebSocketRoute] = []
+        self.down = False
+        self.connections = 0
+
+    async def route(self, socket: WebSocketRoute) -> None:
+        if self.down:
+            await socket.close(code=1001, reason="network down")
+            return
+        socket.connect_to_server()
+        self.connections += 1
+        self.open.append(socket)
+
+    async def cut(self) -> None:
+        self.down = True
+        while self.open:
+            await self.open.pop().close(code=1001, reason="network down")
+
+
+async def message_ids(page: Page) -> list[str]:
+    ids: list[str] = await page.eval_on_selector_all(
+        "[data-message-id]", "items => items.map(item => item.dataset.messageId)"
+    )
+    return ids
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Polls `check` until it holds, for as long as the page's own waits."""
+    for _ in range(WAIT // 50):
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"still not {what}")
+
+
+async def shoot(page: Page, name: str) -> None:
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    await page.locator("[data-widget]").screenshot(path=str(ARTEFACTS / f"{name}.png"))
+
+
+@needs_browser
+async def test_a_visitor_chats_through_the_widget(
+    server: str, request: pytest.FixtureRequest
+) -> None:
+    from playwright.async_api import Route, async_playwright, expect
+
+    expect.set_options(timeout=WAIT)
+    kind = request.node.callspec.params["server"]
+    blocked: list[str] = []
+
+    async def loopback_only(route: Route) -> None:
+        host = urlparse(route.request.url).hostname or ""
+        if route.request.url.startswith("data:") or host in LOOPBACK:
+            await route.continue_()
+        else:
+            blocked.append(route.request.url)
+            await route.abort()
+
+    sockets = Sockets()
+    async with async_playwright() as playwright, httpx.AsyncClient(base_url=server) as http:
+        api = GraphQL(http)
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
+        )
+        context = await browser.new_context(
+            viewport={"width": 480, "height": 700}, locale="en-GB", timezone_id="UTC"
+        )
+        await context.route("**/*", loopback_only)
+        page = await context.new_page()
+        await page.route_web_socket(re.compile(r"/graphql$"), sockets.route)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+
+        # Registration first: a new visitor, with a token made in the page.
+        await page.goto(f"{server}/widget/")
+        await page.get_by_label("Name").fill("Ada Lovelace")
+        await page.get_by_label("Email").fill("ada@example.com")
+        await shoot(page, f"{kind}-registration")
+        await page.get_by_role("button", name="Start chat").click()
+        chat = page.locator("[data-view=chat]")
+        await expect(chat).to_be_visible()
+        token = await page.evaluate("localStorage.getItem('livechat-graphql:token')")
+        rid = await chat.get_attribute("data-rid")
+        assert token and rid
+        await expect(page.locator("[data-typing]")).to_have_text("")
+        await expect(page.locator("[data-agent]")).to_have_text("")
+
+        # Send: the message shows once, its markdown rendered.
+        composer = page.locator("textarea[name=msg]")
+        await composer.fill("Hello **world** :smile:")
+        await composer.press("Enter")
+        hello = page.locator("[data-message-id]", has_text="Hello")
+        await expect(hello.locator("strong")).to_have_text("world")
+        await expect(hello).to_contain_text("😄")
+        await expect(hello).not_to_contain_text(":smile:")
+        await expect(composer).to_have_value("")
+        hello_id = await hello.get_attribute("data-message-id")
+        assert await message_ids(page) == [hello_id]
+
+        # Edit: the same message, in its new version, still once.
+        await hello.locator("[data-action=edit]").click()
+        await expect(composer).to_have_value("Hello **world** :smile:")
+        await composer.fill("Hello _edited_ **world** :smile:")
+        await composer.press("Enter")
+        edited = page.locator(f'[data-message-id="{hello_id}"]')
+        await expect(edited.locator("em")).to_have_text("edited")
+        await expect(edited.locator("[data-edited]")).to_be_visible()
+        assert await message_ids(page) == [hello_id]
+        await shoot(page, f"{kind}-chat")
+        if kind == "in-process" and os.environ.get("UPDATE_WIDGET_SCREENSHOT") == "1":
+            await page.locator("[data-widget]").screenshot(path=str(README_SCREENSHOT))
+
+        # Delete: gone from the list, and from the room's history.
+        await edited.locator("[data-action=delete]").click()
+        await expect(edited).to_have_count(0)
+        history = await api.run("livechatMessages", {"token": token, "rid": rid})
+        assert history["livechatMessages"]["messages"] == []
+
+        # The WebSocket drops; what is said meanwhile shows once the widget is back, once each.
+        await composer.fill("before the cut")
+        await composer.press("Enter")
+        before_cut = page.locator("[data-message-id]", has_text="before the cut")
+        await expect(before_cut).to_have_count(1)
+        gone_id = await before_cut.get_attribute("data-message-id")
+        await sockets.cut()
+        # From another tab of the visitor's, while this one is offline: two sent, one deleted.
+        missed = [await api.send(token=token, rid=rid, msg=f"missed {n}") for n in (1, 2)]
+        deleted = await api.run(
+            "deleteLivechatMessage", {"input": {"token": token, "rid": rid, "id": gone_id}}
+        )
+        assert deleted["deleteLivechatMessage"]["__typename"] == "DeleteLivechatMessageSuccess"
+        await asyncio.sleep(0.5)
+        await expect(before_cut).to_have_count(1)  # nothing heard while offline
+        sockets.down = False
+        for sent in missed:
+            item = page.locator(f'[data-message-id="{sent["message"]["id"]}"]')
+            await expect(item).to_have_count(1)
+        await expect(before_cut).to_have_count(0)
+        assert sockets.connections > 1
+        after = await api.send(token=token, rid=rid, msg="after the cut")
+        await expect(page.locator(f'[data-message-id="{after["message"]["id"]}"]')).to_have_count(1)
+        ids = await message_ids(page)
+        assert len(ids) == len(set(ids)) == 3
+
+        # History: 60 more messages; a reload shows the newest page, scrolling up the rest.
+        for n in range(1, SEEDED + 1):
+            await api.send(token=token, rid=rid, msg=f"seed {n}")
+        await page.reload()
+        await expect(page.locator("[data-message-id]", has_text="seed 60")).to_be_visible()
+        first_page = len(await message_ids(page))
+        assert first_page < SEEDED
+        oldest = page.locator("[data-message-id]", has_text="missed 1")
+        for _ in range(10):
+            if await oldest.count():
+                break
+            count = len(await message_ids(page))
+            await page.locator("[data-messages]").evaluate("list => { list.scrollTop = 0; }")
+
+            async def grew(count: int = count) -> bool:
+                return len(await message_ids(page)) > count
+
+            await until(grew, "an older page")
+        await expect(oldest).to_be_visible()
+        texts = await page.locator("[data-message-id] .body").all_inner_texts()
+        seeds = [text for text in texts if text.startswith("seed ")]
+        assert seeds == [f"seed {n}" for n in range(1, SEEDED + 1)]
+        ids = await message_ids(page)
+        assert len(ids) == len(set(ids)) == 3 + SEEDED
+        await shoot(page, f"{kind}-history")
+
+        # Close: the closed view, and the room is closed for the API too.
+        await page.locator("[data-action=close]").click()
+        await expect(page.locator("[data-view=closed]")).to_be_visible()
+        await shoot(page, f"{kind}-closed")
+        refused = await api.send(token=token, rid=rid, msg="too late")
+        assert refused["__typename"] == "LivechatError"
+
+        # A new chat, in a new room, closed from elsewhere (another tab): the widget follows.
+        await page.locator("[data-action=new-chat]").click()
+        await expect(chat).to_be_visible()
+        await expect(page.locator("[data-message-id]")).to_have_count(0)
+        second = await chat.get_attribute("data-rid")
+        assert second and second != rid
+        closing = await api.close(token=token, rid=second)
+        assert closing["__typename"] == "CloseLivechatRoomSuccess"
+        await expect(page.locator("[data-view=closed]")).to_be_visible()
+
+        await browser.close()
+    assert errors == []
+    assert blocked == []
