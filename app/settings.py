@@ -6,8 +6,21 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AgentSetting(BaseModel):
+    """One in-process agent of `AGENTS`, as Rocket.Chat's user with the livechat-agent role."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    username: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    password: str = Field(min_length=1)
+    name: str | None = None
+    email: str | None = None
+    departments: list[str] = Field(default_factory=list)
+    status: Literal["online", "away", "busy", "offline"] = "online"
 
 
 class Settings(BaseSettings):
@@ -102,6 +115,27 @@ class Settings(BaseSettings):
         default=True,
         description="in-process: Rocket.Chat's Livechat_fileupload_enabled and"
         " FileUpload_Enabled together; the config answer's `settings.fileUpload`",
+    )
+
+    # The in-process agents (issue 24): who answers the visitor, and a demo one for development.
+    agents: list[AgentSetting] = Field(
+        default_factory=list,
+        description='in-process: the agents, a JSON list of {"username", "password", "name",'
+        ' "email", "departments", "status"}; they act through Rocket.Chat\'s agent API',
+    )
+    demo_agent: Literal["off", "echo"] = Field(
+        default="off",
+        description="in-process: echo adds the agent `demo` (password `demo`), who shows typing"
+        " and then answers each visitor message with its text quoted in markdown; `make run`"
+        " turns it on; refused in production mode",
+    )
+    show_agent_info: bool = Field(
+        default=True,
+        description="in-process: Rocket.Chat's Livechat_show_agent_info; false answers agent"
+        " info as hidden and sends no agent status or typing",
+    )
+    show_agent_email: bool = Field(
+        default=True, description="in-process: Rocket.Chat's Livechat_show_agent_email"
     )
 
     log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = Field(
@@ -238,6 +272,12 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{proxy!r} is not an IP address or CIDR") from None
         return proxies
+
+    @model_validator(mode="after")
+    def _no_demo_in_production(self) -> "Settings":
+        if self.production and self.demo_agent != "off":
+            raise ValueError("DEMO_AGENT is for development: it cannot run in production mode")
+        return self
 
     @model_validator(mode="after")
     def _one_writer(self) -> "Settings":

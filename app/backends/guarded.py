@@ -8,6 +8,7 @@ from datetime import datetime
 
 from app.backends.base import (
     HISTORY_LIMIT,
+    Agent,
     DeletedMessage,
     InvalidParams,
     LivechatBackend,
@@ -127,3 +128,13 @@ class GuardedBackend(Wrapping):
         _cap("token", token, self.caps.token)
         _path_id("rid", rid, self.caps.identifier)  # the back-fill reads the room's history
         return await self.inner.subscribe_room(token, rid)
+
+    async def agent_info(self, token: str, rid: str) -> tuple[Agent | None, bool]:
+        _path_id("token", token, self.caps.token)  # both go into the upstream path
+        _path_id("rid", rid, self.caps.identifier)
+        return await self.inner.agent_info(token, rid)
+
+    async def set_typing(self, token: str, rid: str, typing: bool) -> None:
+        _cap("token", token, self.caps.token)
+        _path_id("rid", rid, self.caps.identifier)  # the event name is "<rid>/user-activity"
+        return await self.inner.set_typing(token, rid, typing)

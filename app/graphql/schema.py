@@ -23,7 +23,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from app.graphql import messages, validation_cache, visitors
+from app.graphql import agents, messages, validation_cache, visitors
 from app.graphql.documents import Documents
 from app.graphql.errors import LivechatFailureHandler, MaskUnexpectedErrors, coded_request_error
 from app.graphql.execution import CachingExecutionContext
@@ -52,6 +52,10 @@ class Query:
         resolver=messages.livechat_message,
         description="GET /api/v1/livechat/message/:_id (scoped to the room)",
     )
+    livechat_agent: agents.LivechatAgentResult = strawberry.field(
+        resolver=agents.livechat_agent,
+        description="GET /api/v1/livechat/agent.info/:rid/:token (also for a closed room)",
+    )
 
 
 @strawberry.type(description="Everything a livechat widget does.")
@@ -77,6 +81,11 @@ class Mutation:
     delete_livechat_message: messages.DeleteLivechatMessageResult = strawberry.field(
         resolver=messages.delete_livechat_message,
         description="DELETE /api/v1/livechat/message/:_id (only the visitor's own message)",
+    )
+    set_livechat_typing: agents.SetLivechatTypingResult = strawberry.field(
+        resolver=agents.set_livechat_typing,
+        description='DDP method stream-notify-room [<rid>/user-activity, username, ["user-typing"]'
+        " or [], {token}]",
     )
 
 

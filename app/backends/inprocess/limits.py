@@ -28,6 +28,7 @@ from datetime import datetime
 
 from app import request_scope
 from app.backends.base import (
+    Agent,
     DeletedMessage,
     LivechatBackend,
     Message,
@@ -203,6 +204,7 @@ OPERATION_ROUTES = {
     "delete_message": ("DELETE", f"{API}/message/{{message_id}}"),
     "close_room": ("POST", f"{API}/room.close"),
     "message_history": ("GET", f"{API}/messages.history/{{rid}}"),
+    "agent_info": ("GET", f"{API}/agent.info/{{rid}}/{{token}}"),
 }
 
 
@@ -258,6 +260,14 @@ class RateLimitedBackend(Wrapping):
     ) -> list[Message]:
         self._count("message_history")
         return await self.inner.message_history(token, rid, limit, before)
+
+    async def agent_info(self, token: str, rid: str) -> tuple[Agent | None, bool]:
+        self._count("agent_info")
+        return await self.inner.agent_info(token, rid)
+
+    async def set_typing(self, token: str, rid: str, typing: bool) -> None:
+        # A DDP method: Rocket.Chat's DDP limits are per connection, not these.
+        await self.inner.set_typing(token, rid, typing)
 
     async def subscribe_room(self, token: str, rid: str) -> RoomEvents:
         # Rocket.Chat's DDP limits are per connection, not these; a subscription is not a call.
