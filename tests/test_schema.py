@@ -114,8 +114,10 @@ def test_served_agent_types_are_the_widget_contracts(name: str) -> None:
     ("root", "field"), [("Query", "livechatAgent"), ("Mutation", "setLivechatTyping")]
 )
 def test_served_agent_operations_are_the_widget_contracts(root: str, field: str) -> None:
-    wanted = WIDGET_CONTRACT.type_map[root].fields[field]  # type: ignore[union-attr]
-    served = SERVED.type_map[root].fields[field]  # type: ignore[union-attr]
+    wanted_root, served_root = WIDGET_CONTRACT.type_map[root], SERVED.type_map[root]
+    assert isinstance(wanted_root, GraphQLObjectType)
+    assert isinstance(served_root, GraphQLObjectType)
+    wanted, served = wanted_root.fields[field], served_root.fields[field]
     assert str(served.type) == str(wanted.type)
     assert {name: str(arg.type) for name, arg in served.args.items()} == {
         name: str(arg.type) for name, arg in wanted.args.items()
