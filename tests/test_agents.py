@@ -326,7 +326,7 @@ async def test_no_agent_online_refuses_a_room_when_rooms_may_not_wait(tmp_path: 
         rocketchat_settings(tmp_path, agents=[offline], accept_chats_with_no_agents=False)
     )
     with serving(app) as server, serving(create_app(facade_settings(server, tmp_path))) as facade:
-        answers = []
+        answers: list[dict[str, Any]] = []
         for url in (server, facade):
             async with httpx.AsyncClient(base_url=url) as http:
                 token = f"refused-{len(answers)}"
