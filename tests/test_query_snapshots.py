@@ -131,6 +131,19 @@ async def room_events_of_another_visitor(graphql: GraphQL) -> dict[str, Any]:
     return {"events": events}
 
 
+async def agent_info(graphql: GraphQL) -> dict[str, Any]:
+    """A new room with no agent configured waits in the queue: nobody serves it yet."""
+    rid = await _room(graphql)
+    return await graphql.run("livechatAgent", {"token": "snapshot-token", "rid": rid})
+
+
+async def typing(graphql: GraphQL) -> dict[str, Any]:
+    rid = await _room(graphql)
+    return await graphql.run(
+        "setLivechatTyping", {"input": {"token": "snapshot-token", "rid": rid, "typing": True}}
+    )
+
+
 SCENARIOS: dict[str, Scenario] = {
     "registerLivechatVisitor": register,
     "openLivechatRoom": open_room,
@@ -141,6 +154,8 @@ SCENARIOS: dict[str, Scenario] = {
     "updateLivechatMessage": edit,
     "deleteLivechatMessage": delete,
     "livechatRoomEvents": room_events_of_another_visitor,
+    "livechatAgent": agent_info,
+    "setLivechatTyping": typing,
 }
 
 # More scenarios for an operation, each with its own snapshot.
