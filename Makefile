@@ -13,8 +13,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)  ## serve on http://127.0.0.1:8000/graphql, in-process, SQLite in ./livechat.db
-	$(VENV)/bin/livechat-graphql serve
+# `make run` has someone answering: the demo agent (`make run DEMO_AGENT=off` for nobody).
+DEMO_AGENT ?= echo
+
+run: $(STAMP)  ## serve on http://127.0.0.1:8000/graphql, in-process, SQLite in ./livechat.db, with the demo agent
+	LIVECHAT_GRAPHQL_DEMO_AGENT=$(DEMO_AGENT) $(VENV)/bin/livechat-graphql serve
 
 # The Node clients the suite drives, installed from their lockfiles before the test processes
 # start, so that two of them never run `npm ci` into one folder at once.
