@@ -422,7 +422,12 @@ async def test_the_demo_agent_types_then_echoes_in_markdown(tmp_path: Path) -> N
         async with api(server) as visitor:
             rid = await visitor.visitor_with_room("demo")
             await visitor.subscribe("demo", rid, operation("livechatRoomEvents"))
-            await asyncio.sleep(0.2)
+            broker = app.state.backend.inner.broker
+
+            async def live() -> bool:
+                return bool(broker.subscriber_count == 1)
+
+            await eventually(live)
             await visitor.send("demo", rid, "Is **anyone** there?")
             kinds = [await event(visitor) for _ in range(4)]
         assert kinds[0]["message"]["msg"] == "Is **anyone** there?"
