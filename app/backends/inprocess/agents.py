@@ -265,7 +265,6 @@ class AgentDesk:
         service.check_length(msg)
         now = service.now()
         md = await service.markdown(msg, now)
-        built: list[Message] = []
 
         def decide(found: Lookup) -> dict[str, object]:
             if found.room is None or not found.room.open or found.room.agent_id != account.id:
@@ -280,7 +279,6 @@ class AgentDesk:
                 urls=service.urls(msg),
                 md=md,
             )
-            built.append(message)
             return message_to_json(message)
 
         document, _ = await service.store.add_message(room.visitor_token, rid, None, decide)
