@@ -13,13 +13,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The widget at /widget/ comes with it when npm is there; without npm (or if the build fails) the
+# `make run` has someone answering: the demo agent (`make run DEMO_AGENT=off` for nobody). The
+# widget at /widget/ comes with it when npm is there; without npm (or if the build fails) the
 # server starts all the same, and /widget/ says how to build it.
-run: $(STAMP)  ## serve on http://127.0.0.1:8000/graphql (and the widget at /widget/), in-process, SQLite in ./livechat.db
+DEMO_AGENT ?= echo
+
+run: $(STAMP)  ## serve on http://127.0.0.1:8000/graphql (and the widget at /widget/), in-process, SQLite in ./livechat.db, with the demo agent
 	@if command -v $(NPM) >/dev/null 2>&1; then \
 	  $(MAKE) --no-print-directory widget || echo "note: the widget did not build; serving without it"; \
 	else echo "note: no npm on PATH: serving without the widget (/widget/ says how to build it)"; fi
-	$(VENV)/bin/livechat-graphql serve
+	LIVECHAT_GRAPHQL_DEMO_AGENT=$(DEMO_AGENT) $(VENV)/bin/livechat-graphql serve
 
 # The Node clients the suite drives, installed from their lockfiles before the test processes
 # start, so that two of them never run `npm ci` into one folder at once.

@@ -1,4 +1,4 @@
-"""The `livechat-graphql` command: serve, healthcheck, export-schema, export-fragment.
+"""The `livechat-graphql` command: serve, agent, healthcheck, export-schema, export-fragment.
 
 Every `serve` flag is a field of `Settings` (its help and choices come from there) and also reads
 from the environment as LIVECHAT_GRAPHQL_<FLAG>.
@@ -225,6 +225,9 @@ def parser() -> argparse.ArgumentParser:
         "export-fragment", help="print the MarkdownNode fragment that queries/ ships"
     )
     fragment.add_argument("--depth", type=int, help="node levels to nest")
+    from app import agent_cli
+
+    agent_cli.add_parser(commands)
     return main
 
 
@@ -232,6 +235,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     arguments = parser().parse_args(argv)
     if arguments.command == "healthcheck":
         sys.exit(healthcheck(Settings()))
+    if arguments.command == "agent":
+        from app import agent_cli
+
+        sys.exit(agent_cli.main(arguments))
     if arguments.command in ("export-schema", "export-fragment"):
         from app.graphql import export, fragments
         from app.main import served_schema

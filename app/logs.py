@@ -58,6 +58,9 @@ PATTERNS = [
     # header dumps: X-Auth-Token: abc / ('x-auth-token', 'abc')
     re.compile(rf"(?i)(\b{SECRET_NAMES}\s*:\s*)(?![\"'])[^\s,;]+"),
     re.compile(rf"(?i)(['\"]{SECRET_NAMES}['\"]\s*,\s*b?['\"])[^'\"]*"),
+    # Rocket.Chat's routes with the visitor token in the path: agent.info/:rid/:token,
+    # agent.next/:token, visitor/:token
+    re.compile(r"(/livechat/(?:agent\.info/[^/\s?\"']+|agent\.next|visitor)/)[^/\s?\"'#]+"),
 ]
 # A query string in a path or URL, up to where the URL ends in a line of text.
 QUERY_STRING = re.compile(r"\?([^\s\"'<>#]+)")

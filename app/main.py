@@ -223,11 +223,12 @@ def create_app(
 
     rest_routes: list[Route] = []
     if settings.backend == "inprocess":
+        from app.backends.inprocess.agent_rest import routes as agent_routes
         from app.backends.inprocess.ddp import DdpServer
         from app.backends.inprocess.rest import routes as rocketchat_routes
         from app.backends.inprocess.widget_rest import routes as widget_routes
 
-        rest_routes = [*rocketchat_routes, *widget_routes]
+        rest_routes = [*rocketchat_routes, *widget_routes, *agent_routes]
         app.router.routes.extend(rest_routes)
         app.state.ddp = DdpServer(
             lambda websocket: websocket.app.state.backend,

@@ -44,6 +44,19 @@ class CustomFieldSetting(BaseModel):
         return pattern
 
 
+class AgentSetting(BaseModel):
+    """One in-process agent of `AGENTS`, as Rocket.Chat's user with the livechat-agent role."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    username: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    password: str = Field(min_length=1)
+    name: str | None = None
+    email: str | None = None
+    departments: list[str] = Field(default_factory=list)
+    status: Literal["online", "away", "busy", "offline"] = "online"
+
+
 class Settings(BaseSettings):
     """Everything the app needs to start; CLI flags override the environment."""
 
@@ -166,7 +179,6 @@ class Settings(BaseSettings):
     force_accept_data_processing_consent: bool = Field(
         default=False, description="Livechat_force_accept_data_processing_consent"
     )
-    show_agent_info: bool = Field(default=True, description="Livechat_show_agent_info")
     show_connecting: bool = Field(default=False, description="Livechat_Show_Connecting")
     language: str = Field(default="", description="Rocket.Chat's Language (empty: the browser's)")
     theme: dict[str, str] = Field(
@@ -181,11 +193,6 @@ class Settings(BaseSettings):
         " offlineUnavailableMessage, conversationFinishedMessage, conversationFinishedText,"
         " transcriptMessage, registrationFormMessage, dataProcessingConsentText); empty"
         " by default, as in Rocket.Chat",
-    )
-    agents_online: bool = Field(
-        default=False,
-        description="in-process, with no agent records: whether an agent counts as online for"
-        " the config answer's `online` (ACCEPT_CHATS_WITH_NO_AGENTS also makes it true)",
     )
     departments: list[DepartmentSetting] = Field(
         default_factory=list,
@@ -209,6 +216,26 @@ class Settings(BaseSettings):
     )
     mail_from: str = Field(
         default="no-reply@livechat.invalid", description="the From of mail the server sends"
+    )
+    # The in-process agents (issue 24): who answers the visitor, and a demo one for development.
+    agents: list[AgentSetting] = Field(
+        default_factory=list,
+        description='in-process: the agents, a JSON list of {"username", "password", "name",'
+        ' "email", "departments", "status"}; they act through Rocket.Chat\'s agent API',
+    )
+    demo_agent: Literal["off", "echo"] = Field(
+        default="off",
+        description="in-process: echo adds the agent `demo` (password `demo`), who shows typing"
+        " and then answers each visitor message with its text quoted in markdown; `make run`"
+        " turns it on; refused in production mode",
+    )
+    show_agent_info: bool = Field(
+        default=True,
+        description="in-process: Rocket.Chat's Livechat_show_agent_info; false answers agent"
+        " info as hidden and sends no agent status or typing",
+    )
+    show_agent_email: bool = Field(
+        default=True, description="in-process: Rocket.Chat's Livechat_show_agent_email"
     )
 
     log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = Field(
@@ -345,6 +372,12 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{proxy!r} is not an IP address or CIDR") from None
         return proxies
+
+    @model_validator(mode="after")
+    def _no_demo_in_production(self) -> "Settings":
+        if self.production and self.demo_agent != "off":
+            raise ValueError("DEMO_AGENT is for development: it cannot run in production mode")
+        return self
 
     @model_validator(mode="after")
     def _one_writer(self) -> "Settings":

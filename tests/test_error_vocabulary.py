@@ -41,8 +41,9 @@ def test_each_rocket_chat_id_has_one_class() -> None:
 
 
 def test_the_codes_are_the_request_codes_and_every_failure_code() -> None:
-    """24 codes: the request-level `Code`s, the LivechatFailure codes and the BackendFailure
-    codes (storage full or unavailable among them), which metrics label by."""
+    """24 codes of the core API, and the widget areas' own: the request-level `Code`s, the
+    LivechatFailure codes and the BackendFailure codes (storage full or unavailable among
+    them), which metrics label by."""
     family: list[type[base.BackendFailure]] = [
         base.BackendFailure,
         *subclasses(base.BackendFailure),
@@ -50,16 +51,18 @@ def test_the_codes_are_the_request_codes_and_every_failure_code() -> None:
     backend = {kind.code for kind in family}
     assert {*Code, *(kind.code for kind in base.FAILURES), *backend} == ERROR_CODES
     assert {"STORAGE_FULL", "STORAGE_UNAVAILABLE", "NOT_FOUND", "METHOD_NOT_ALLOWED"} < ERROR_CODES
-    # 24 of the core; the widget's config area adds 5.
-    config_codes = {
+    # 24 of the core; the widget's config area adds 5 and its agents 2.
+    widget_codes = {
         "LIVECHAT_DISABLED",
         "INVALID_DEPARTMENT",
         "INVALID_EMAIL",
         "INVALID_CUSTOM_FIELD",
         "VISITOR_HAS_OPEN_ROOMS",
+        "NO_AGENT",
+        "NO_AGENT_ONLINE",
     }
-    assert config_codes < ERROR_CODES
-    assert len(ERROR_CODES) == 24 + len(config_codes)
+    assert widget_codes < ERROR_CODES
+    assert len(ERROR_CODES) == 24 + len(widget_codes)
 
 
 def subclasses(kind: type[base.BackendFailure]) -> list[type[base.BackendFailure]]:

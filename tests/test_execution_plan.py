@@ -152,6 +152,13 @@ class ScriptedBackend:
     async def readiness(self) -> str | None:
         return None
 
+    async def agent_info(self, token: str, rid: str) -> tuple[base.Agent | None, bool]:
+        agent = base.Agent(id="a1", username="ann", name="Ann", status="online", emails=("a@x",))
+        return self._answer((agent, False))
+
+    async def set_typing(self, token: str, rid: str, typing: bool) -> None:
+        return self._answer(None)
+
     async def subscribe_room(self, token: str, rid: str) -> base.RoomEvents:
         return self._answer(Broker().subscribe(rid))  # a room where nothing happens
 

@@ -278,6 +278,19 @@ async def register_refused(graphql: GraphQL) -> dict[str, Any]:
     return {"email": bad_email, "department": bad_department}
 
 
+async def agent_info(graphql: GraphQL) -> dict[str, Any]:
+    """A new room with no agent configured waits in the queue: nobody serves it yet."""
+    rid = await _room(graphql)
+    return await graphql.run("livechatAgent", {"token": "snapshot-token", "rid": rid})
+
+
+async def typing(graphql: GraphQL) -> dict[str, Any]:
+    rid = await _room(graphql)
+    return await graphql.run(
+        "setLivechatTyping", {"input": {"token": "snapshot-token", "rid": rid, "typing": True}}
+    )
+
+
 SCENARIOS: dict[str, Scenario] = {
     "registerLivechatVisitor": register,
     "openLivechatRoom": open_room,
@@ -297,6 +310,8 @@ SCENARIOS: dict[str, Scenario] = {
     "requestLivechatTranscript": transcript,
     "transferLivechatRoom": transfer,
     "rateLivechatRoom": rate,
+    "livechatAgent": agent_info,
+    "setLivechatTyping": typing,
 }
 
 # More scenarios for an operation, each with its own snapshot.

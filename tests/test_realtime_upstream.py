@@ -97,7 +97,7 @@ async def test_upstream_subscription_gives_the_events_in_process_gives(
         rid = await direct.visitor_with_room("same-events")
         direct_operation = await direct.subscribe("same-events", rid, EVENTS)
         await forwarded.subscribe("same-events", rid, EVENTS)
-        await eventually(lambda: live(rocketchat.app, 3))  # 1 broker + 2 DDP streams
+        await eventually(lambda: live(rocketchat.app, 5))  # 1 broker + 4 DDP streams
 
         http = direct.http
         first = await direct.send("same-events", rid, "first **one**")
@@ -165,7 +165,7 @@ async def test_nothing_is_left_running_upstream_after_100_cycles(
             operation = await client.subscribe("cycles", rid)
 
             async def subscribed() -> bool:
-                return len(upstream.live_subscriptions) == 1 and ddp.subscription_count == 2
+                return len(upstream.live_subscriptions) == 1 and ddp.subscription_count == 4
 
             await eventually(subscribed)
             await client.complete(operation)
@@ -198,7 +198,7 @@ async def test_every_message_once_in_order_while_the_upstream_socket_is_cut(
             ):
                 rid = await client.visitor_with_room("faults")
                 await client.subscribe("faults", rid, EVENTS)
-                await eventually(lambda: live(rocketchat.app, 2))
+                await eventually(lambda: live(rocketchat.app, 4))
                 count = 1000
                 cut_at = set(random.sample(range(50, count - 50), 6))
                 sent: list[str] = []
@@ -252,7 +252,7 @@ async def test_keepalive_answers_the_servers_pings_and_drops_a_silent_server(
                 async with api(facade_url) as client:
                     rid = await client.visitor_with_room("keepalive")
                     await client.subscribe("keepalive", rid, EVENTS)
-                    await eventually(lambda: live(server_app, 2))
+                    await eventually(lambda: live(server_app, 4))
                     await asyncio.sleep(1.5)  # many server pings, each answered
                     assert proxy.connections == 1
 
@@ -277,7 +277,7 @@ async def test_a_visitors_subscriptions_share_one_upstream_socket(
         second = await client.subscribe("tabs", rid, EVENTS)
 
         async def one_socket_two_subscribers() -> bool:
-            return len(upstream.live_subscriptions) == 1 and ddp.subscription_count == 2
+            return len(upstream.live_subscriptions) == 1 and ddp.subscription_count == 4
 
         await eventually(one_socket_two_subscribers)
         assert len(ddp.sessions) == 1

@@ -173,14 +173,27 @@ async def test_config_with_livechat_disabled_says_only_that(make: Make) -> None:
     assert answer.json() == {"config": {"enabled": False}, "success": True}
 
 
-async def test_online_follows_the_setting_when_chats_need_an_agent(make: Make) -> None:
-    nobody = await make(accept_chats_with_no_agents=False)
-    someone = await make(accept_chats_with_no_agents=False, agents_online=True)
+async def test_online_follows_the_agents_when_chats_need_an_agent(make: Make) -> None:
+    sales = {"id": "dep-sales", "name": "Sales"}
+    support = {"id": "dep-support", "name": "Support"}
+    nobody = await make(
+        accept_chats_with_no_agents=False,
+        agents=[{"username": "away.one", "password": "pw", "status": "away"}],
+    )
+    someone = await make(
+        accept_chats_with_no_agents=False,
+        departments=[sales, support],
+        agents=[{"username": "ann", "password": "pw", "departments": ["dep-sales"]}],
+    )
     for api in nobody.both():
         assert (await api.run("livechatConfig", {}))["livechatConfig"]["config"]["online"] is False
     for api in someone.both():
         config = (await api.run("livechatConfig", {}))["livechatConfig"]["config"]
         assert config["online"] is True
+        # A department by id or by name: online only where an online agent works.
+        for department, online in [("dep-sales", True), ("Sales", True), ("Support", False)]:
+            answer = await api.run("livechatConfig", {"department": department})
+            assert answer["livechatConfig"]["config"]["online"] is online, department
         # Asked about a department that does not exist: nobody there.
         other = await api.run("livechatConfig", {"department": "dep-nowhere"})
         assert other["livechatConfig"]["config"]["online"] is False

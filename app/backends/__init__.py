@@ -37,11 +37,27 @@ async def inprocess_backend(
     settings: Settings, *, clock: Clock = utc_now, new_id: IdGenerator = random_id
 ) -> InProcessBackend:
     """Rocket.Chat's rules on the SQLite file `settings.database` (created if missing)."""
+    from app.backends.inprocess.agents import AgentAccount, AgentPolicy
     from app.backends.inprocess.service import InProcessBackend
     from app.backends.inprocess.store import SqliteStore
     from app.backends.inprocess.widget_config import WidgetOptions
 
-    return InProcessBackend(
+    accounts = [
+        AgentAccount(
+            username=agent.username,
+            password=agent.password,
+            name=agent.name,
+            email=agent.email,
+            departments=frozenset(agent.departments),
+            status=agent.status,
+        )
+        for agent in settings.agents
+    ]
+    if settings.demo_agent == "echo":
+        from app.backends.inprocess.demo import DEMO_ACCOUNT
+
+        accounts.append(DEMO_ACCOUNT)
+    backend = InProcessBackend(
         await SqliteStore.open(settings.database),
         markdown_options=settings.markdown_options(),
         character_limit=settings.message_character_limit,
@@ -50,7 +66,18 @@ async def inprocess_backend(
         widget=WidgetOptions.from_settings(settings),
         smtp_url=settings.smtp_url,
         mail_from=settings.mail_from,
+        agents=accounts,
+        agent_policy=AgentPolicy(
+            accept_chats_with_no_agents=settings.accept_chats_with_no_agents,
+            show_agent_info=settings.show_agent_info,
+            show_agent_email=settings.show_agent_email,
+        ),
     )
+    if settings.demo_agent == "echo":
+        from app.backends.inprocess.demo import EchoAgent
+
+        backend.on_close(EchoAgent(backend.agents, DEMO_ACCOUNT).start().aclose)
+    return backend
 
 
 def upstream_backend(

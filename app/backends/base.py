@@ -31,13 +31,16 @@ Infrastructure failures are `BackendFailure` subclasses and become top-level Gra
     │   │   └── InvalidCustomFieldValue INVALID_CUSTOM_FIELD "Invalid value for <key> field"
     │   ├── VisitorHasOpenRooms         VISITOR_HAS_OPEN_ROOMS visitor-has-open-rooms
     │   ├── InvalidSurveyData           INVALID_PARAMS    invalid-data (no answer kept)
-    │   └── OtherLivechatFailure        OTHER             any other id (kept as given)
-    │       ├── DuplicateMessageId      OTHER             error-duplicate-message-id
-    │       ├── TokenParamNotProvided   OTHER             error-token-param-not-provided
-    │       ├── RemovingVisitorFailed   OTHER             error-removing-visitor
-    │       ├── OfflineMessageNotSent   OTHER             Error sending Omnichannel offline message
-    │       ├── RoomOnHold              OTHER             error-room-onHold (7.x transfer)
-    │       └── TransferFailed          OTHER             error-transfering-chat (8.x transfer)
+    │   ├── OtherLivechatFailure        OTHER             any other id (kept as given)
+    │   │   ├── DuplicateMessageId      OTHER             error-duplicate-message-id
+    │   │   ├── TokenParamNotProvided   OTHER             error-token-param-not-provided
+    │   │   ├── RemovingVisitorFailed   OTHER             error-removing-visitor
+    │   │   ├── OfflineMessageNotSent   OTHER             Error sending Omnichannel offline message
+    │   │   ├── RoomOnHold              OTHER             error-room-onHold (7.x transfer)
+    │   │   └── TransferFailed          OTHER             error-transfering-chat (8.x transfer)
+    │   ├── NoAgent                     NO_AGENT          invalid-agent (nobody serves the room)
+    │   │   └── AgentNotFound           NO_AGENT          agent-not-found
+    │   └── NoAgentOnline               NO_AGENT_ONLINE   no-agent-online
     └── BackendFailure                  the backend could not answer: a top-level error
         ├── UpstreamUnavailable         UPSTREAM_UNAVAILABLE
         ├── UpstreamTimeout             UPSTREAM_TIMEOUT
@@ -182,7 +185,50 @@ class MessageDeleted:
     rid: str
 
 
-RoomEvent: TypeAlias = MessageChanged | MessageDeleted
+@dataclass(frozen=True, eq=False, slots=True, weakref_slot=True)
+class Typing:
+    """Someone in the room started or stopped typing (`stream-notify-room <rid>/user-activity`).
+
+    `by_visitor` marks the visitor's own typing: it reaches the agents, never the visitor's own
+    subscriptions (Rocket.Chat does not send a connection its own activity)."""
+
+    rid: str
+    username: str
+    typing: bool
+    by_visitor: bool = False
+
+
+@dataclass(frozen=True, eq=False, slots=True, weakref_slot=True)
+class AgentChanged:
+    """Who serves the room changed (`stream-livechat-room` agentData): `agent` None when the
+    room is back in the queue; `hidden` when Rocket.Chat hides agent info."""
+
+    rid: str
+    agent: Agent | None
+    hidden: bool = False
+
+
+@dataclass(frozen=True, eq=False, slots=True, weakref_slot=True)
+class AgentStatusChanged:
+    """The serving agent's presence changed (`stream-livechat-room` agentStatus)."""
+
+    rid: str
+    status: str
+
+
+@dataclass(frozen=True, eq=False, slots=True, weakref_slot=True)
+class QueuePosition:
+    """The room waits for an agent: its place in the queue (`stream-livechat-room` queueData),
+    1 for the next room served."""
+
+    rid: str
+    position: int
+    estimated_wait_time_seconds: int | None = None
+
+
+RoomEvent: TypeAlias = (
+    MessageChanged | MessageDeleted | Typing | AgentChanged | AgentStatusChanged | QueuePosition
+)
 
 
 class RoomEvents(Protocol):
@@ -603,6 +649,26 @@ class TransferFailed(OtherLivechatFailure):
     reason = "the room could not be transferred"
 
 
+class NoAgent(LivechatFailure):
+    code = "NO_AGENT"
+    error = "invalid-agent"
+    reason = "no agent serves this room yet"
+    description = "No agent serves the room yet, or none can be found"
+
+
+class AgentNotFound(NoAgent):
+    error = "agent-not-found"
+    reason = "no agent is available"
+
+
+class NoAgentOnline(LivechatFailure):
+    code = "NO_AGENT_ONLINE"
+    error = "no-agent-online"
+    reason = "Sorry, no online agents"
+    meteor = True
+    description = "No agent is online and rooms may not wait for one"
+
+
 def _tree(root: type[LivechatFailure]) -> list[type[LivechatFailure]]:
     return [root, *(kind for child in root.__subclasses__() for kind in _tree(child))]
 
@@ -735,6 +801,16 @@ class LivechatBackend(Protocol):
         self, token: str, rid: str, answers: list[SurveyAnswer]
     ) -> list[SurveyAnswer]:
         """POST livechat/room.survey; answers what was kept."""
+        ...
+
+    async def agent_info(self, token: str, rid: str) -> tuple[Agent | None, bool]:
+        """The agent serving the visitor's room, open or closed (GET .../agent.info/:rid/:token),
+        and whether Rocket.Chat hides agent info (then the agent is None)."""
+        ...
+
+    async def set_typing(self, token: str, rid: str, typing: bool) -> None:
+        """Tell the room's agent that the visitor is typing, or stopped (DDP method
+        stream-notify-room <rid>/user-activity)."""
         ...
 
     async def readiness(self) -> str | None:

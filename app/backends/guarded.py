@@ -8,6 +8,7 @@ from datetime import datetime
 
 from app.backends.base import (
     HISTORY_LIMIT,
+    Agent,
     CustomField,
     DeletedMessage,
     InvalidParams,
@@ -202,3 +203,13 @@ class GuardedBackend(Wrapping):
             _cap("name", answer.name, caps.custom_field_key)
             _cap("value", answer.value, caps.custom_field_value)
         return await self.inner.rate_room(token, rid, answers)
+
+    async def agent_info(self, token: str, rid: str) -> tuple[Agent | None, bool]:
+        _path_id("token", token, self.caps.token)  # both go into the upstream path
+        _path_id("rid", rid, self.caps.identifier)
+        return await self.inner.agent_info(token, rid)
+
+    async def set_typing(self, token: str, rid: str, typing: bool) -> None:
+        _cap("token", token, self.caps.token)
+        _path_id("rid", rid, self.caps.identifier)  # the event name is "<rid>/user-activity"
+        return await self.inner.set_typing(token, rid, typing)

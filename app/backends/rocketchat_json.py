@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from app.backends.base import JsonObject, Message, MessageAuthor, Room, Visitor
+from app.backends.base import Agent, JsonObject, Message, MessageAuthor, Room, Visitor
 
 
 def format_datetime(moment: datetime) -> str:
@@ -145,4 +145,39 @@ def room_from_json(document: JsonObject) -> Room:
         visitor_username=str(visitor.get("username", "")),
         ts=parse_datetime(document["ts"]) if document.get("ts") is not None else None,
         agent_id=served_by.get("_id"),
+    )
+
+
+def agent_to_json(agent: Agent, *, show_email: bool = True) -> JsonObject:
+    """Rocket.Chat's agent projection (`Users.getAgentInfo`): `emails` only when
+    `Livechat_show_agent_email`, `phone` only when set."""
+    document: JsonObject = {
+        "_id": agent.id,
+        "username": agent.username,
+        "name": agent.name,
+        "status": agent.status,
+    }
+    if show_email and agent.emails:
+        document["emails"] = [{"address": address, "verified": True} for address in agent.emails]
+    if agent.phone is not None:
+        document["phone"] = agent.phone
+    return document
+
+
+def agent_from_json(document: JsonObject) -> Agent | None:
+    """An agent from Rocket.Chat's projection; None for `{"hiddenInfo": true}`. `phone` is a
+    string or, as on some servers, a list of `{phoneNumber}`."""
+    if document.get("hiddenInfo"):
+        return None
+    phone = document.get("phone")
+    if isinstance(phone, list):
+        phone = phone[0].get("phoneNumber") if phone and isinstance(phone[0], dict) else None
+    emails = [email for email in document.get("emails") or [] if isinstance(email, dict)]
+    return Agent(
+        id=str(document["_id"]),
+        username=str(document["username"]),
+        name=document.get("name"),
+        status=document.get("status"),
+        emails=tuple(str(email["address"]) for email in emails if email.get("address")),
+        phone=phone if isinstance(phone, str) else None,
     )

@@ -23,7 +23,15 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from app.graphql import config, conversation, messages, validation_cache, visitor_data, visitors
+from app.graphql import (
+    agents,
+    config,
+    conversation,
+    messages,
+    validation_cache,
+    visitor_data,
+    visitors,
+)
 from app.graphql.documents import Documents
 from app.graphql.errors import LivechatFailureHandler, MaskUnexpectedErrors, coded_request_error
 from app.graphql.execution import CachingExecutionContext
@@ -60,6 +68,10 @@ class Query:
     )
     livechat_visitor: visitor_data.LivechatVisitorResult = strawberry.field(
         resolver=visitor_data.livechat_visitor, description="GET /api/v1/livechat/visitor/:token"
+    )
+    livechat_agent: agents.LivechatAgentResult = strawberry.field(
+        resolver=agents.livechat_agent,
+        description="GET /api/v1/livechat/agent.info/:rid/:token (also for a closed room)",
     )
 
 
@@ -120,6 +132,11 @@ class Mutation:
         resolver=conversation.rate_livechat_room,
         description='POST /api/v1/livechat/room.survey (satisfaction answers, "1".."5", and '
         "additionalFeedback)",
+    )
+    set_livechat_typing: agents.SetLivechatTypingResult = strawberry.field(
+        resolver=agents.set_livechat_typing,
+        description='DDP method stream-notify-room [<rid>/user-activity, username, ["user-typing"]'
+        " or [], {token}]",
     )
 
 

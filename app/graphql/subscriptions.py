@@ -14,22 +14,28 @@ from typing import Annotated, Union
 import strawberry
 
 from app.backends import base
+from app.graphql.agents import LivechatAgent
 from app.graphql.context import Info
 from app.graphql.errors import LivechatError, coded_error, livechat_error
 from app.graphql.messages import Message
 
 ROOM_EVENTS_DESCRIPTION = """A room as it happens: every message stored in it after the \
 subscription is acknowledged (the visitor's own sends included, as Rocket.Chat echoes them), \
-every edit (the same message id again, with editedAt), every deletion, and system messages \
-such as the close (message.t = "livechat-close"). Rocket.Chat's stream-room-messages and \
-stream-notify-room <rid>/deleteMessage. Each message event arrives once per change, in ts \
-order, with no gap even when the upstream connection drops (the facade back-fills from \
-messages.history and de-duplicates by id and updatedAt). A deletion made while the upstream \
-connection was down is reported when the back-fill no longer finds a message delivered since \
-shortly before the drop (Rocket.Chat keeps no tombstones). An expected failure is one \
-LivechatError event, then the stream ends: INVALID_TOKEN, INVALID_ROOM (unknown, another \
-visitor's, or closed), or NOT_ALLOWED when Rocket.Chat's DDP answers nosub "not-allowed" and \
-nothing more precise is known."""
+every edit (the same message id \
+again, with editedAt), every deletion, and system messages such as the close (message.t = \
+"livechat-close"); and who serves the room and who is typing: the agent's typing \
+(LivechatTyping; the visitor's own is not echoed), the agent assigned or the room back in the \
+queue (LivechatAgentChanged), the agent's presence (LivechatAgentStatusChanged) and the place in \
+the queue (LivechatQueuePosition). Rocket.Chat's stream-room-messages, stream-notify-room \
+<rid>/deleteMessage and <rid>/user-activity, and stream-livechat-room. After an upstream \
+reconnect the serving agent is read again, and a change made during the gap arrives as \
+LivechatAgentChanged. Each message event arrives once per change, in ts order, with no gap even \
+when the upstream connection drops (the facade back-fills from messages.history and \
+de-duplicates by id and updatedAt). A deletion made while the upstream connection was down is \
+reported when the back-fill no longer finds a message delivered since shortly before the drop \
+(Rocket.Chat keeps no tombstones). An expected failure is one LivechatError event, then the \
+stream ends: INVALID_TOKEN, INVALID_ROOM (unknown, another visitor's, or closed), or NOT_ALLOWED \
+when Rocket.Chat's DDP answers nosub "not-allowed" and nothing more precise is known."""
 
 
 @strawberry.type(
@@ -45,14 +51,63 @@ class LivechatMessageDeleted:
     rid: strawberry.ID = strawberry.field(description="The room's id.")
 
 
+@strawberry.type(description="Someone in the room started or stopped typing (the agent).")
+class LivechatTyping:
+    rid: strawberry.ID = strawberry.field(description="The room's id.")
+    username: str = strawberry.field(description="Who is typing: the agent's username.")
+    typing: bool = strawberry.field(description="True while typing, false once stopped.")
+
+
+@strawberry.type(
+    description="agent is null when the room is back in the queue; hidden is true when "
+    "Rocket.Chat hides agent info"
+)
+class LivechatAgentChanged:
+    rid: strawberry.ID = strawberry.field(description="The room's id.")
+    agent: LivechatAgent | None = strawberry.field(description="Who serves the room now.")
+    hidden: bool = strawberry.field(description="Rocket.Chat hides agent info.")
+
+
+@strawberry.type(description="The serving agent's presence changed.")
+class LivechatAgentStatusChanged:
+    rid: strawberry.ID = strawberry.field(description="The room's id.")
+    status: str = strawberry.field(description='"online", "away", "busy" or "offline".')
+
+
+@strawberry.type(description="The room waits for an agent: its place in the queue.")
+class LivechatQueuePosition:
+    rid: strawberry.ID = strawberry.field(description="The room's id.")
+    position: int = strawberry.field(description="1 for the next room to be served.")
+    estimated_wait_time_seconds: int | None = strawberry.field(
+        description="Rocket.Chat's estimate, when it makes one."
+    )
+
+
 LivechatRoomEvent = Annotated[
-    Union[LivechatMessageEvent, LivechatMessageDeleted, LivechatError],  # noqa: UP007
+    Union[  # noqa: UP007
+        LivechatMessageEvent,
+        LivechatMessageDeleted,
+        LivechatError,
+        LivechatTyping,
+        LivechatAgentChanged,
+        LivechatAgentStatusChanged,
+        LivechatQueuePosition,
+    ],
     strawberry.union(
-        "LivechatRoomEvent", description="A message stored, changed or deleted; or why not."
+        "LivechatRoomEvent",
+        description="A message stored, changed or deleted; typing; who serves the room; or why"
+        " not.",
     ),
 ]
 
-_GraphQLEvent = LivechatMessageEvent | LivechatMessageDeleted
+_GraphQLEvent = (
+    LivechatMessageEvent
+    | LivechatMessageDeleted
+    | LivechatTyping
+    | LivechatAgentChanged
+    | LivechatAgentStatusChanged
+    | LivechatQueuePosition
+)
 _converted: weakref.WeakKeyDictionary[base.RoomEvent, _GraphQLEvent] = weakref.WeakKeyDictionary()
 
 
@@ -60,14 +115,30 @@ def as_graphql(event: base.RoomEvent) -> _GraphQLEvent:
     """The GraphQL object for a backend event: one per event, whoever subscribes."""
     converted = _converted.get(event)
     if converted is None:
-        if isinstance(event, base.MessageChanged):
-            converted = LivechatMessageEvent(message=Message.from_domain(event.message))
-        else:
-            converted = LivechatMessageDeleted(
-                id=strawberry.ID(event.id), rid=strawberry.ID(event.rid)
-            )
+        converted = _convert(event)
         _converted[event] = converted
     return converted
+
+
+def _convert(event: base.RoomEvent) -> _GraphQLEvent:
+    rid = strawberry.ID(event.rid) if not isinstance(event, base.MessageChanged) else None
+    if isinstance(event, base.MessageChanged):
+        return LivechatMessageEvent(message=Message.from_domain(event.message))
+    assert rid is not None
+    if isinstance(event, base.MessageDeleted):
+        return LivechatMessageDeleted(id=strawberry.ID(event.id), rid=rid)
+    if isinstance(event, base.Typing):
+        return LivechatTyping(rid=rid, username=event.username, typing=event.typing)
+    if isinstance(event, base.AgentChanged):
+        agent = LivechatAgent.from_domain(event.agent) if event.agent is not None else None
+        return LivechatAgentChanged(rid=rid, agent=agent, hidden=event.hidden)
+    if isinstance(event, base.AgentStatusChanged):
+        return LivechatAgentStatusChanged(rid=rid, status=event.status)
+    return LivechatQueuePosition(
+        rid=rid,
+        position=event.position,
+        estimated_wait_time_seconds=event.estimated_wait_time_seconds,
+    )
 
 
 async def livechat_room_events(

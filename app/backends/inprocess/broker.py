@@ -8,8 +8,12 @@ Nothing is replayed: a subscriber gets what is published from the moment it subs
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from app.backends.base import RoomEvent
+
+# Which events a subscriber does not want (a visitor's own typing, for the visitor).
+Skip = Callable[[RoomEvent], bool]
 
 
 class Broker:
@@ -19,8 +23,8 @@ class Broker:
         self._rooms: dict[str, set[BrokerSubscription]] = {}
         self._closed = False
 
-    def subscribe(self, rid: str) -> BrokerSubscription:
-        subscription = BrokerSubscription(self, rid)
+    def subscribe(self, rid: str, skip: Skip | None = None) -> BrokerSubscription:
+        subscription = BrokerSubscription(self, rid, skip)
         if self._closed:
             subscription.end()
         else:
@@ -59,16 +63,19 @@ class BrokerSubscription:
     (its items, getters, putters and an unused `join` event), some 3 KB per subscriber held
     for the subscription's life, to pass a chat room's few events a second."""
 
-    __slots__ = ("_broker", "_ended", "_pending", "_waiter", "rid")
+    __slots__ = ("_broker", "_ended", "_pending", "_skip", "_waiter", "rid")
 
-    def __init__(self, broker: Broker, rid: str) -> None:
+    def __init__(self, broker: Broker, rid: str, skip: Skip | None = None) -> None:
         self._broker = broker
         self.rid = rid
+        self._skip = skip
         self._pending: list[RoomEvent] = []
         self._ended = False
         self._waiter: asyncio.Future[None] | None = None
 
     def deliver(self, event: RoomEvent) -> None:
+        if self._skip is not None and self._skip(event):
+            return
         self._pending.append(event)
         self._wake()
 

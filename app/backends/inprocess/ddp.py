@@ -7,19 +7,27 @@ need, framed as Rocket.Chat frames it:
   not speak); anything before `connect` answered `error` "Must connect first".
 - `ping` answered `pong` (echoing `id`); after `heartbeat` seconds of inbound silence the
   server pings, and closes after as long again without an answer, as Meteor does.
-- `sub` of `stream-room-messages` (event name = rid, key `visitorToken`) and
-  `stream-notify-room` (`<rid>/deleteMessage`, key `token`), params
+- `sub` of `stream-room-messages` (event name = rid, key `visitorToken`),
+  `stream-notify-room` (`<rid>/deleteMessage` and `<rid>/user-activity`, key `token`) and
+  `stream-livechat-room` (event name = rid, key `visitorToken`), params
   `[eventName, {"useCollection": false, "args": [{"token", "visitorToken"}]}]`: `ready` with
   `subs: [id]`, or `nosub` with a Meteor error. A repeated subscription id is a no-op; past
   `max_subscriptions` on one connection (`MAX_SUBSCRIPTIONS_PER_CONNECTION`, as graphql-ws's
-  sockets) a `sub` is answered `nosub` "too-many-subscriptions". The widget's other streams
-  (`<rid>/user-activity`, `<rid>/typing`, `stream-livechat-room`) are accepted and stay silent:
-  there is no agent in process to type or change.
+  sockets) a `sub` is answered `nosub` "too-many-subscriptions". `<rid>/user-activity` carries
+  the agent's typing (`args: [username, ["user-typing"] or [], {}]`; the visitor's own is not
+  echoed), `stream-livechat-room` the agent's changes (`agentData`, `agentStatus`,
+  `queueData`); the pre-6.0 `<rid>/typing` is accepted and stays silent.
+- agents (agents.py): the method `login` with `{"resume": authToken}` (from POST
+  /api/v1/login), after which the agent may subscribe to the rooms they serve without a
+  visitor token; and the method `stream-notify-room` `["<rid>/user-activity", username,
+  ["user-typing"] or [], {...}]` for typing, from an agent (their own username, a room they
+  serve) or a visitor (`{"token"}` of the room's visitor). A refused write is dropped silently,
+  as Rocket.Chat does.
 - events as `changed` frames, `id` the literal "id", dates in EJSON (`{"$date": ms}`). A frame
   is built once per event and stream, whichever sessions and subscriptions push it, and only
   while the socket is open: a session cut off for reading too slowly (app/websocket_protocol.py)
   builds nothing more.
-- `unsub` answered `nosub`; a `method` call answered with Meteor's 404 "Method not found".
+- `unsub` answered `nosub`; any other `method` answered with Meteor's 404 "Method not found".
 - a frame nested deeper than `MAX_FRAME_DEPTH` answered `error` "Bad request" and otherwise
   ignored: orjson reads up to 1,024 levels but writes only 254, and echoing such a frame (as
   `offendingMessage`, or its `id`) would end the session with a traceback in the log.
@@ -31,6 +39,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,22 +49,31 @@ import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app.backends.base import (
+    AgentChanged,
+    AgentStatusChanged,
     JsonObject,
     LivechatBackend,
     LivechatFailure,
     MessageChanged,
     MessageDeleted,
+    QueuePosition,
     RoomEvent,
     RoomEvents,
+    Typing,
 )
+from app.backends.inprocess.agents import AgentAccount, AgentDesk, Unauthorized
 from app.backends.inprocess.limits import meteor_address
-from app.backends.rocketchat_json import message_to_json, parse_datetime
+from app.backends.rocketchat_json import agent_to_json, message_to_json, parse_datetime
 
 log = logging.getLogger("app.ddp")
 
 SUPPORTED_VERSIONS = ("1", "pre2", "pre1")
 DATE_FIELDS = ("ts", "_updatedAt", "editedAt")
-SILENT_NOTIFY_EVENTS = ("user-activity", "typing")
+SILENT_NOTIFY_EVENTS = ("typing",)
+USER_ACTIVITY = "user-activity"
+LIVECHAT_ROOM = "stream-livechat-room"
+TOKEN_LIFETIME = 90 * 24 * 3600  # seconds: Rocket.Chat's default Accounts_LoginExpiration
+LOGGED_OUT = "You've been logged out by the server. Please log in again."
 # A visitor's frames are at most 5 levels deep (`sub`'s params, their args, the credentials).
 MAX_FRAME_DEPTH = 32
 
@@ -104,14 +122,35 @@ _frames: weakref.WeakKeyDictionary[RoomEvent, dict[tuple[str, str], str]] = (
 )
 
 
+def event_args(event: RoomEvent) -> list[Any]:
+    """The `args` of an event's `changed` frame, as Rocket.Chat's streams carry them."""
+    if isinstance(event, MessageChanged):
+        return [ejson_message(event)]
+    if isinstance(event, MessageDeleted):
+        return [{"_id": event.id}]
+    if isinstance(event, Typing):
+        return [event.username, ["user-typing"] if event.typing else [], {}]
+    if isinstance(event, AgentChanged):
+        if event.hidden:
+            return [{"type": "agentData", "data": {"hiddenInfo": True}}]
+        if event.agent is None:  # back in the queue: `data` undefined, left out by EJSON
+            return [{"type": "agentData"}]
+        return [{"type": "agentData", "data": agent_to_json(event.agent)}]
+    if isinstance(event, AgentStatusChanged):
+        return [{"type": "agentStatus", "status": event.status}]
+    data: JsonObject = {"spot": event.position}
+    if event.estimated_wait_time_seconds is not None:
+        data["estimatedWaitTimeSeconds"] = event.estimated_wait_time_seconds
+    return [{"type": "queueData", "data": data}]
+
+
 def changed_frame(collection: str, event_name: str, event: RoomEvent) -> str:
     frames = _frames.get(event)
     if frames is None:
         frames = _frames[event] = {}
     frame = frames.get((collection, event_name))
     if frame is None:
-        argument = ejson_message(event) if isinstance(event, MessageChanged) else {"_id": event.id}
-        fields = {"eventName": event_name, "args": [argument]}
+        fields = {"eventName": event_name, "args": event_args(event)}
         changed = {"msg": "changed", "collection": collection, "id": "id", "fields": fields}
         frame = frames[(collection, event_name)] = orjson.dumps(changed).decode()
     return frame
@@ -142,6 +181,25 @@ class StreamRequest:
             token if isinstance(token, str) else None,
             visitor_token if isinstance(visitor_token, str) else None,
         )
+
+
+def agent_desk(backend: object) -> AgentDesk | None:
+    """The agents of the in-process backend behind the app's wrappers (guards, limits)."""
+    while backend is not None:
+        desk = getattr(backend, "agents", None)
+        if isinstance(desk, AgentDesk):
+            return desk
+        backend = getattr(backend, "inner", None)
+    return None
+
+
+# What each stream pushes to a subscriber: by collection, or by notify event.
+WANTED: dict[str, tuple[type[RoomEvent], ...]] = {
+    "stream-room-messages": (MessageChanged,),
+    "deleteMessage": (MessageDeleted,),
+    USER_ACTIVITY: (Typing,),
+    LIVECHAT_ROOM: (AgentChanged, AgentStatusChanged, QueuePosition),
+}
 
 
 @dataclass
@@ -189,6 +247,7 @@ class DdpSession:
         self.max_subscriptions = max_subscriptions
         self.connected = False
         self.client_address: str | None = None  # as Rocket.Chat would see it
+        self.agent: AgentAccount | None = None  # after `login` with an agent's resume token
         self.subscriptions: dict[str, asyncio.Task[None]] = {}
         self._send_lock = asyncio.Lock()
 
@@ -255,14 +314,58 @@ class DdpSession:
         elif kind == "unsub":
             await self.unsubscribe(str(frame.get("id", "")))
         elif kind == "method":
-            method_id = frame.get("id")
-            name = frame.get("method")
-            error = meteor_error(404, f"Method '{name}' not found")
-            await self.send({"msg": "result", "id": method_id, "error": error})
-            await self.send({"msg": "updated", "methods": [method_id]})
+            await self.call(frame)
         elif kind != "pong":
             await self.send({"msg": "error", "reason": "Bad request", "offendingMessage": frame})
         return True
+
+    async def call(self, frame: JsonObject) -> None:
+        """A method: `login` (resume) and `stream-notify-room` (typing) for agents and
+        visitors; anything else is Meteor's 404."""
+        method_id, name = frame.get("id"), frame.get("method")
+        params = frame.get("params")
+        params = params if isinstance(params, list) else []
+        desk = agent_desk(self.backend)
+        answer: JsonObject = {"msg": "result", "id": method_id}
+        if desk is not None and name == "login":
+            resume = params[0].get("resume") if params and isinstance(params[0], dict) else None
+            try:
+                self.agent = desk.resume(str(resume))
+                expires = int((time.time() + TOKEN_LIFETIME) * 1000)
+                answer["result"] = {
+                    "id": self.agent.id,
+                    "token": resume,
+                    "tokenExpires": {"$date": expires},
+                    "type": "resume",
+                }
+            except Unauthorized:
+                answer["error"] = meteor_error(403, LOGGED_OUT)
+        elif desk is not None and name == "stream-notify-room":
+            await self.notify(desk, params)
+        else:
+            answer["error"] = meteor_error(404, f"Method '{name}' not found")
+        await self.send(answer)
+        await self.send({"msg": "updated", "methods": [method_id]})
+
+    async def notify(self, desk: AgentDesk, params: list[Any]) -> None:
+        """A write to `<rid>/user-activity`: typing, from the logged-in agent or from the
+        visitor whose token comes last. Refused writes are dropped, as Rocket.Chat does."""
+        if len(params) < 3 or not isinstance(params[0], str):
+            return
+        rid, _, event = params[0].partition("/")
+        username, activity = params[1], params[2]
+        if event != USER_ACTIVITY or not isinstance(username, str):
+            return
+        if not isinstance(activity, list):
+            return
+        typing = "user-typing" in activity
+        extra = params[3] if len(params) > 3 and isinstance(params[3], dict) else {}
+        token = extra.get("token")
+        if self.agent is not None:
+            await desk.agent_typing(self.agent, rid, username, typing)
+        elif isinstance(token, str):
+            with contextlib.suppress(LivechatFailure):
+                await desk.visitor_typing(token, rid, typing, username)
 
     async def subscribe(self, sub_id: str, name: str, frame: JsonObject) -> None:
         if sub_id in self.subscriptions:
@@ -284,37 +387,42 @@ class DdpSession:
         rid, _, notify_event = request.event_name.partition("/")
         # Which credential each stream reads, as Rocket.Chat's notifications module does.
         token = request.token if name == "stream-notify-room" else request.visitor_token
-        if name == "stream-notify-room" and notify_event not in (
+        known = name != "stream-notify-room" or notify_event in (
             "deleteMessage",
+            USER_ACTIVITY,
             *SILENT_NOTIFY_EVENTS,
-        ):
-            token = None
+        )
+        desk = agent_desk(self.backend)
         try:
-            if not token:
+            if not known:
                 raise LivechatFailure("not allowed")
-            events = await self.backend.subscribe_room(token, rid)
+            if token:
+                events = await self.backend.subscribe_room(token, rid)
+            elif self.agent is not None and desk is not None:
+                events = await desk.subscribe_as_agent(self.agent, rid)
+            else:
+                raise LivechatFailure("not allowed")
         except LivechatFailure:
             error = meteor_error("not-allowed", "Not allowed")
             await self.send({"msg": "nosub", "id": sub_id, "error": error})
             return
-        if name == "stream-room-messages":
-            wanted: type[RoomEvent] | None = MessageChanged
-        elif notify_event == "deleteMessage":
-            wanted = MessageDeleted
-        else:
-            wanted = None  # accepted, silent
+        wanted = WANTED.get(name) or WANTED.get(notify_event, ())  # `<rid>/typing`: silent
         task = asyncio.create_task(self._push(events, name, request.event_name, wanted))
         self.subscriptions[sub_id] = task
         await self.send({"msg": "ready", "subs": [sub_id]})
 
     async def _push(
-        self, events: RoomEvents, collection: str, event_name: str, wanted: type[RoomEvent] | None
+        self,
+        events: RoomEvents,
+        collection: str,
+        event_name: str,
+        wanted: tuple[type[RoomEvent], ...],
     ) -> None:
         try:
             async for event in events:
                 if self.websocket.application_state is not WebSocketState.CONNECTED:
                     return  # the socket is gone: build nothing more for it
-                if wanted is not None and isinstance(event, wanted):
+                if isinstance(event, wanted):
                     await self.send(changed_frame(collection, event_name, event))
         except (WebSocketDisconnect, RuntimeError):
             pass

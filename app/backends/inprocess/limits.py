@@ -28,6 +28,7 @@ from datetime import datetime
 
 from app import request_scope
 from app.backends.base import (
+    Agent,
     CustomField,
     DeletedMessage,
     LivechatBackend,
@@ -218,6 +219,7 @@ OPERATION_ROUTES = {
     "request_transcript": ("POST", f"{API}/transcript"),
     "transfer_room": ("POST", f"{API}/visitor/department.transfer"),
     "rate_room": ("POST", f"{API}/room.survey"),
+    "agent_info": ("GET", f"{API}/agent.info/{{rid}}/{{token}}"),
 }
 
 
@@ -273,6 +275,14 @@ class RateLimitedBackend(Wrapping):
     ) -> list[Message]:
         self._count("message_history")
         return await self.inner.message_history(token, rid, limit, before)
+
+    async def agent_info(self, token: str, rid: str) -> tuple[Agent | None, bool]:
+        self._count("agent_info")
+        return await self.inner.agent_info(token, rid)
+
+    async def set_typing(self, token: str, rid: str, typing: bool) -> None:
+        # A DDP method: Rocket.Chat's DDP limits are per connection, not these.
+        await self.inner.set_typing(token, rid, typing)
 
     async def subscribe_room(self, token: str, rid: str) -> RoomEvents:
         # Rocket.Chat's DDP limits are per connection, not these; a subscription is not a call.

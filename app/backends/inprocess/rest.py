@@ -31,6 +31,7 @@ from app.backends.base import (
 from app.backends.inprocess.limits import API, RocketChatLimiter, counted, rocketchat_address
 from app.backends.inprocess.service import CLOSED_BY_VISITOR
 from app.backends.rocketchat_json import (
+    agent_to_json,
     format_datetime,
     message_to_json,
     parse_datetime,
@@ -272,5 +273,19 @@ async def message_history(request: Request) -> Response:
             query["token"], rid, int(limit_text), before
         )
         return {"messages": [message_to_json(message) for message in messages]}
+
+    return await _answer(work)
+
+
+@_route("GET", "/agent.info/{rid}/{token}")
+async def agent_info(request: Request) -> Response:
+    rid: str = request.path_params["rid"]
+    token: str = request.path_params["token"]
+
+    async def work() -> JsonObject:
+        agent, hidden = await _backend(request).agent_info(token, rid)
+        if hidden or agent is None:
+            return {"agent": {"hiddenInfo": True}}
+        return {"agent": agent_to_json(agent)}
 
     return await _answer(work)

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
 from app.backends.base import (
     ActionNotAllowed,
+    Agent,
     BackendFailure,
     CloseNotAllowed,
     DeletedMessage,
@@ -40,11 +41,14 @@ from app.backends.base import (
     OutgoingMessage,
     Room,
     RoomClosed,
+    RoomEvent,
     RoomEvents,
+    Typing,
     Visitor,
     VisitorRegistration,
 )
 from app.backends.ids import Clock, IdGenerator, random_id, utc_now
+from app.backends.inprocess.agents import DEFAULT_POLICY, AgentAccount, AgentDesk, AgentPolicy
 from app.backends.inprocess.broker import Broker
 from app.backends.inprocess.mail import Mailer
 from app.backends.inprocess.store import Lookup, SqliteStore
@@ -112,6 +116,8 @@ class InProcessBackend(WidgetRules):
         widget: WidgetOptions | None = None,
         smtp_url: str | None = None,
         mail_from: str = Settings.model_fields["mail_from"].default,
+        agents: Sequence[AgentAccount] = (),
+        agent_policy: AgentPolicy = DEFAULT_POLICY,
     ) -> None:
         self._store = store
         self.widget = widget or WidgetOptions()
@@ -127,6 +133,40 @@ class InProcessBackend(WidgetRules):
         self._clock = clock
         self._new_id = new_id
         self._parse_markdown = parse_markdown
+        self.agents = AgentDesk(self, agents, agent_policy)
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    # ---- what the agents' side (agents.py) shares with the visitor's ----
+
+    @property
+    def store(self) -> SqliteStore:
+        return self._store
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def new_id(self) -> str:
+        return self._new_id()
+
+    def urls(self, text: str) -> list[JsonObject]:
+        return _urls(text)
+
+    def check_length(self, text: str) -> None:
+        self._check_length(text)
+
+    async def markdown(self, text: str, now: datetime) -> list[JsonObject]:
+        return await self._markdown(text, now)
+
+    async def checked_room(self, token: str, rid: str) -> Room:
+        """invalid-token, then invalid-room (a closed room passes): the visitor's room."""
+        require_text(token=token, rid=rid)
+        return visitors_room(token, await self._checked(token, rid))
+
+    async def agent_info(self, token: str, rid: str) -> tuple[Agent | None, bool]:
+        return await self.agents.agent_info(token, rid)
+
+    async def set_typing(self, token: str, rid: str, typing: bool) -> None:
+        await self.agents.visitor_typing(token, rid, typing)
 
     def _publish(self, kind: str, record: JsonObject) -> None:
         """A committed change (the store's `on_commit`) to the room's subscribers."""
@@ -148,7 +188,13 @@ class InProcessBackend(WidgetRules):
             return f"the SQLite database cannot be written: {error}"
         return None
 
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Run `closer` first when the backend closes (what runs beside it: the demo agent)."""
+        self._closers.append(closer)
+
     async def aclose(self) -> None:
+        for closer in self._closers:
+            await closer()
         self.broker.close()
         await self._store.close()
 
@@ -228,7 +274,7 @@ class InProcessBackend(WidgetRules):
                 raise InvalidRoom
             return room, False
 
-        def new_room(visitor: Visitor | None) -> Room:
+        def new_room(visitor: Visitor | None, loads: Mapping[str, int]) -> Room:
             if visitor is None:
                 raise InvalidToken
             if not self.widget.enabled:
@@ -240,9 +286,13 @@ class InProcessBackend(WidgetRules):
                 visitor_token=visitor.token,
                 visitor_username=visitor.username,
                 ts=self._clock(),
+                agent_id=self.agents.choose(visitor.department, loads, agent_id),
             )
 
-        return await self._store.open_room_for(token, new_room)
+        room, created = await self._store.open_room_for(token, new_room)
+        if created and room.agent_id is None:
+            await self.agents.announce_queue()
+        return room, created
 
     async def send_message(self, outgoing: OutgoingMessage) -> Message:
         """One write: the checks and the insert run together in the store's transaction, in
@@ -396,13 +446,15 @@ class InProcessBackend(WidgetRules):
         )
         if await self._store.close_room(room.id, message_to_json(close_message)) is None:
             raise RoomClosed
+        if room.agent_id is None:  # it left the queue: the rooms behind it move up
+            await self.agents.announce_queue()
         return room.id
 
     async def subscribe_room(self, token: str, rid: str) -> RoomEvents:
         require_text(token=token, rid=rid)
         # Subscribed before the checks read the room: a close that commits meanwhile is either
         # seen by the check or delivered as an event, never lost in between.
-        subscription = self.broker.subscribe(rid)
+        subscription = self.broker.subscribe(rid, skip=_visitors_own)
         try:
             room = visitors_room(token, await self._store.lookup(token, rid))
             if not room.open:
@@ -421,6 +473,11 @@ class InProcessBackend(WidgetRules):
         await self._checked(token, rid)
         documents = await self._store.room_messages(rid, limit, before)
         return [message_from_json(document) for document in documents]
+
+
+def _visitors_own(event: RoomEvent) -> bool:
+    """The visitor's own typing is not sent back to them (Rocket.Chat's retransmitToSelf)."""
+    return isinstance(event, Typing) and event.by_visitor
 
 
 def visitors_room(token: str, found: Lookup) -> Room:

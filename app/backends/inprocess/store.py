@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -133,6 +133,15 @@ def _store_message(connection: sqlite3.Connection, document: JsonObject) -> Json
         (document["_id"], document["rid"], orjson.dumps(document), ts),
     )
     return document if cursor.rowcount == 1 else None
+
+
+def _agent_loads(connection: sqlite3.Connection) -> dict[str, int]:
+    """Each agent's count of open rooms served (Rocket.Chat's routing reads the same)."""
+    rows = connection.execute(
+        "SELECT agent_id, COUNT(*) FROM rooms WHERE open = 1 AND agent_id IS NOT NULL "
+        "GROUP BY agent_id"
+    ).fetchall()
+    return {str(agent_id): int(count) for agent_id, count in rows}
 
 
 def _room(row: tuple[object, ...]) -> Room:
@@ -270,10 +279,12 @@ class SqliteStore:
     # ---- rooms ----
 
     async def open_room_for(
-        self, token: str, new_room: Callable[[Visitor | None], Room]
+        self, token: str, new_room: Callable[[Visitor | None, Mapping[str, int]], Room]
     ) -> tuple[Room, bool]:
-        """The visitor's open room, or `new_room(visitor)` stored; one write, so never two open
-        rooms. `new_room` raises to refuse (it is given None when no visitor has `token`)."""
+        """The visitor's open room, or `new_room(visitor, loads)` stored; one write, so never
+        two open rooms, and routing sees every room opened before. `loads` is each agent's
+        count of open rooms served. `new_room` raises to refuse (it is given None when no
+        visitor has `token`)."""
 
         def write(connection: sqlite3.Connection) -> tuple[Room, bool]:
             visitor = _lookup(connection, token, None, None).visitor
@@ -284,7 +295,7 @@ class SqliteStore:
             ).fetchone()
             if visitor is not None and row:
                 return _room(row), False
-            room = new_room(visitor)
+            room = new_room(visitor, _agent_loads(connection))
             connection.execute(
                 f"INSERT INTO rooms ({ROOM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -300,6 +311,48 @@ class SqliteStore:
             return room, True
 
         return await self.writer.write(write)
+
+    async def waiting_rooms(self) -> list[tuple[Room, str | None]]:
+        """Open rooms no agent serves, oldest first (the queue), with the visitor's department."""
+
+        def read(connection: sqlite3.Connection) -> list[tuple[Room, str | None]]:
+            rows = connection.execute(
+                f"SELECT {', '.join(f'r.{name.strip()}' for name in ROOM_COLUMNS.split(','))}, "
+                "v.department FROM rooms r LEFT JOIN visitors v ON v.token = r.visitor_token "
+                "WHERE r.open = 1 AND r.agent_id IS NULL ORDER BY r.ts, r.id"
+            ).fetchall()
+            return [(_room(row[:-1]), row[-1]) for row in rows]
+
+        return await self.writer.read(read)
+
+    async def agent_loads(self) -> dict[str, int]:
+        """Each agent's count of open rooms served."""
+        return await self.writer.read(_agent_loads)
+
+    async def assign_agent(self, rid: str, agent_id: str) -> bool:
+        """The waiting room `rid` is served by `agent_id` from now on; False when it is no
+        longer waiting (closed, or taken meanwhile)."""
+
+        def write(connection: sqlite3.Connection) -> bool:
+            cursor = connection.execute(
+                "UPDATE rooms SET agent_id = ? WHERE id = ? AND open = 1 AND agent_id IS NULL",
+                (agent_id, rid),
+            )
+            return cursor.rowcount == 1
+
+        return await self.writer.write(write)
+
+    async def agent_rooms(self, agent_id: str | None = None) -> list[Room]:
+        """Rooms, open first then newest first: those `agent_id` serves, or every room."""
+
+        def read(connection: sqlite3.Connection) -> list[Room]:
+            where, values = ("WHERE agent_id = ?", (agent_id,)) if agent_id else ("", ())
+            rows = connection.execute(
+                f"SELECT {ROOM_COLUMNS} FROM rooms {where} ORDER BY open DESC, ts DESC", values
+            ).fetchall()
+            return [_room(row) for row in rows]
+
+        return await self.writer.read(read)
 
     async def close_room(self, rid: str, close_message: JsonObject) -> JsonObject | None:
         """Mark the room closed and store its close message, at once; the message as stored,

@@ -36,6 +36,7 @@ from app.backends.base import (
     WidgetConfig,
 )
 from app.backends.ids import Clock, IdGenerator
+from app.backends.inprocess.agents import AgentDesk
 from app.backends.inprocess.mail import Mailer
 from app.backends.inprocess.store import SqliteStore
 from app.backends.inprocess.widget_config import WidgetOptions
@@ -86,15 +87,19 @@ class WidgetRules:
     _widget_store: WidgetStore
     _mailer: Mailer
 
+    agents: AgentDesk
+
     def _agent(self, agent_id: str) -> Agent | None:
-        """The agent serving a room, as the visitor may see them; the in-process backend keeps
-        no agent records, so none."""
-        return None
+        """The agent serving a room, as the visitor may see them: none when agent info is
+        hidden (Rocket.Chat answers `{hiddenInfo: true}` there)."""
+        if not self.agents.policy.show_agent_info:
+            return None
+        return self.agents.agent(agent_id)
 
     def _agents_online(self, department: str | None) -> bool:
-        """Whether an agent (of the department, when given) is online: with no agent records,
-        the AGENTS_ONLINE setting says."""
-        return self.widget.online(department)
+        """Whether chats are accepted now: with no agent, or an agent (of the department, when
+        given) is online."""
+        return self.widget.online(department, self.agents.online)
 
     async def config(self, token: str | None = None, department: str | None = None) -> WidgetConfig:
         """GET livechat/config: disabled → `{enabled: false}`; else the settings, `online`

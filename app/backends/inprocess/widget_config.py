@@ -7,6 +7,7 @@ Made once from `Settings` (defaults are Rocket.Chat's), handed to the backend as
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.backends.base import Agent, Department, JsonObject, Room, Visitor
@@ -60,7 +61,6 @@ class WidgetOptions:
 
     enabled: bool = True
     accept_chats_with_no_agents: bool = True
-    agents_online: bool = False
     registration_form: bool = True
     name_field_registration_form: bool = True
     email_field_registration_form: bool = True
@@ -84,7 +84,6 @@ class WidgetOptions:
         return cls(
             enabled=settings.livechat_enabled,
             accept_chats_with_no_agents=settings.accept_chats_with_no_agents,
-            agents_online=settings.agents_online,
             registration_form=settings.registration_form,
             name_field_registration_form=settings.name_field_registration_form,
             email_field_registration_form=settings.email_field_registration_form,
@@ -135,14 +134,15 @@ class WidgetOptions:
                 return definition
         return None
 
-    def online(self, department: str | None = None) -> bool:
+    def online(self, department: str | None, agent_online: Callable[[str | None], bool]) -> bool:
         """`online`: chats are accepted with no agent, or an agent is online (for the
-        department when one is asked about)."""
+        department when one is asked about, by id or name)."""
         if self.accept_chats_with_no_agents:
             return True
-        if department is not None and self.department(department) is None:
-            return False
-        return self.agents_online
+        if department is None:
+            return agent_online(None)
+        known = self.department(department)
+        return known is not None and agent_online(known.id)
 
     def settings_json(self) -> JsonObject:
         """The `settings` block, in Rocket.Chat's names."""

@@ -27,6 +27,7 @@ from cachetools import LRUCache
 
 from app import request_scope
 from app.backends.base import (
+    Agent,
     DeletedMessage,
     InvalidMessage,
     InvalidParams,
@@ -37,13 +38,15 @@ from app.backends.base import (
     Room,
     RoomEvents,
     UpstreamError,
+    UpstreamUnavailable,
     Visitor,
     VisitorRegistration,
 )
 from app.backends.ids import PATH_ID, IdGenerator, random_id, utc_now
 from app.backends.rocketchat_json import format_datetime, parse_datetime
 from app.backends.upstream import mapping
-from app.backends.upstream.ddp import DdpTiming
+from app.backends.upstream.ddp import TRANSPORT_ERRORS as DDP_ERRORS
+from app.backends.upstream.ddp import DdpConnection, DdpTiming, Dropped
 from app.backends.upstream.realtime import SharedRooms, UpstreamRoomEvents
 from app.backends.upstream.retry import (
     CONNECT_ONLY,
@@ -93,6 +96,8 @@ class UpstreamBackend(WidgetCalls):
         self._markdown_options = dict(markdown_options or {})
         self._new_id = new_id
         self._urls: LRUCache[str, httpx.URL] = LRUCache(256)
+        # The visitor's username per (token, room), for typing: read once, not per keystroke.
+        self._usernames: LRUCache[tuple[str, str], str] = LRUCache(4096)
         # What httpx's `build_request` merges into every request from the client, merged
         # here once: its default headers (lower-case names, as httpx and aiohttp send them)
         # and its timeouts.
@@ -306,6 +311,46 @@ class UpstreamBackend(WidgetCalls):
         if not isinstance(documents, list):
             raise UpstreamError("the upstream answer lacks 'messages'")
         return [mapping.message(document, self._markdown_for) for document in documents]
+
+    async def agent_info(self, token: str, rid: str) -> tuple[Agent | None, bool]:
+        response = await self._call(
+            "GET",
+            f"/api/v1/livechat/agent.info/{_path_segment('rid', rid)}/"
+            f"{_path_segment('token', token)}",
+            IDEMPOTENT,
+        )
+        return mapping.agent(self._body(response))
+
+    async def set_typing(self, token: str, rid: str, typing: bool) -> None:
+        """The DDP method on the room's own socket while the visitor is subscribed (else on a
+        socket of its own, closed after the call). The visitor's username, which Rocket.Chat
+        wants in the call, is read once per room (GET livechat/room, which also refuses a bad
+        token, another's room or a closed one) and remembered."""
+        username = self._usernames.get((token, rid))
+        if username is None:
+            room, _ = await self.open_room(token, rid)
+            username = self._usernames[(token, rid)] = room.visitor_username
+        params = [
+            f"{rid}/user-activity",
+            username,
+            ["user-typing"] if typing else [],
+            {"token": token},
+        ]
+        live = self._shared_rooms.live(token, rid)
+        if live is not None and await live.call("stream-notify-room", params):
+            return
+        try:
+            connection = await DdpConnection.open(
+                self._realtime_url, self._ddp_timing, request_scope.current().visitor_headers()
+            )
+        except (*DDP_ERRORS, Dropped):
+            raise UpstreamUnavailable("the upstream realtime server is unreachable") from None
+        try:
+            await connection.call("stream-notify-room", params)
+        except (*DDP_ERRORS, Dropped):
+            raise UpstreamUnavailable("the upstream realtime server did not answer") from None
+        finally:
+            await connection.close()
 
     async def subscribe_room(self, token: str, rid: str) -> RoomEvents:
         """The visitor's room over DDP, one upstream socket per visitor and room in this

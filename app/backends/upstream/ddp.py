@@ -143,6 +143,16 @@ class DdpConnection:
                     early.append(frame)
         return early
 
+    async def call(self, method: str, params: list[Any]) -> JsonObject:
+        """Run a method on a connection of its own (nothing else is read from it) and return
+        its `result` frame."""
+        await self.send({"msg": "method", "id": "1", "method": method, "params": params})
+        async with asyncio.timeout(self.timing.connect_timeout):
+            while True:
+                frame = await self.receive()
+                if frame["msg"] == "result" and frame.get("id") == "1":
+                    return frame
+
     async def close(self) -> None:
         with contextlib.suppress(*TRANSPORT_ERRORS):
             await self.socket.close()

@@ -16,6 +16,7 @@ import orjson
 
 from app.backends.base import (
     FAILURE_BY_ERROR,
+    Agent,
     InvalidCustomFieldValue,
     JsonObject,
     LivechatFailure,
@@ -25,7 +26,12 @@ from app.backends.base import (
     UpstreamError,
     Visitor,
 )
-from app.backends.rocketchat_json import message_from_json, room_from_json, visitor_from_json
+from app.backends.rocketchat_json import (
+    agent_from_json,
+    message_from_json,
+    room_from_json,
+    visitor_from_json,
+)
 
 log = logging.getLogger("app.upstream")
 
@@ -141,3 +147,9 @@ def message(document: Any, markdown_for: MarkdownFor) -> Message:
         return message_from_json(raw, md)
 
     return _convert(convert, document)  # type: ignore[no-any-return]
+
+
+def agent(body: JsonObject) -> tuple[Agent | None, bool]:
+    """agent.info's answer: the agent, or (None, True) for `{"hiddenInfo": true}`."""
+    found = _convert(agent_from_json, _field(body, "agent"))
+    return found, found is None

@@ -8,15 +8,21 @@ whole state (what it delivered) lives in one object that is gone with its last s
 One multiplexed socket per process would work too (each stream carries its own token), but it
 puts every visitor behind one drop and one connection's DDP rate limits.
 
-- Subscribes `stream-room-messages <rid>` and `stream-notify-room <rid>/deleteMessage` with the
-  visitor's token, as the widget does.
+- Subscribes `stream-room-messages <rid>`, `stream-notify-room <rid>/deleteMessage` and
+  `<rid>/user-activity`, and `stream-livechat-room <rid>` with the visitor's token, as the
+  widget does: messages, deletions, the agent's typing (a visitor's own, which carries its
+  token, is not passed on), and who serves the room (agentData, agentStatus, queueData).
 - Keepalive both ways: every `ping` is answered `pong`; after `ping_after` seconds without a
   frame we ping, after `drop_after` we drop the socket.
 - When the socket drops: reconnect with capped exponential backoff and full jitter, resubscribe,
   then back-fill from `messages.history` everything from the last delivered message on. Every
   message is de-duplicated by `_id` and `_updatedAt`, so the subscriber sees each change once,
   and nothing but a delay. Rocket.Chat keeps no tombstones: a message delivered shortly before
-  the drop that the back-fill no longer finds was deleted meanwhile, and is reported so.
+  the drop that the back-fill no longer finds was deleted meanwhile, and is reported so. The
+  serving agent is read again (`agent.info`) and reported as `AgentChanged` unless it is the
+  one the stream last announced, so an assignment made during the gap is not missed. Typing
+  and status changes during a gap are not replayed: they describe a moment that has passed.
+- `call` runs a DDP method (the visitor's typing) on the room's socket while it is up.
 
 Transport errors (ddp.py's TRANSPORT_ERRORS) never leave this module: a first connection that
 cannot be made is `UpstreamUnavailable`; later ones are retried for as long as the room lives.
@@ -34,6 +40,9 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from app.backends.base import (
+    Agent,
+    AgentChanged,
+    AgentStatusChanged,
     BackendFailure,
     InvalidRoom,
     JsonObject,
@@ -41,11 +50,15 @@ from app.backends.base import (
     Message,
     MessageChanged,
     MessageDeleted,
+    NoAgent,
+    QueuePosition,
     RoomEvent,
     StreamNotAllowed,
+    Typing,
     UpstreamError,
     UpstreamUnavailable,
 )
+from app.backends.rocketchat_json import agent_from_json
 from app.backends.upstream.ddp import (
     TRANSPORT_ERRORS,
     DdpConnection,
@@ -59,6 +72,10 @@ log = logging.getLogger("app.upstream.realtime")
 
 MESSAGES = "stream-room-messages"
 NOTIFY = "stream-notify-room"
+LIVECHAT_ROOM = "stream-livechat-room"
+USER_ACTIVITY = "user-activity"
+# The agent as last announced: unknown until the stream or a re-read says.
+UNKNOWN = object()
 HISTORY_PAGE = 100
 CLOSE_MESSAGE = "livechat-close"
 # The most a back-fill reads: a gap longer than this is a gap (and is logged).
@@ -79,6 +96,8 @@ class RoomReader(Protocol):
     async def open_room(
         self, token: str, rid: str | None = None, agent_id: str | None = None
     ) -> Any: ...
+
+    async def agent_info(self, token: str, rid: str) -> tuple[Agent | None, bool]: ...
 
 
 class UpstreamRoomEvents:
@@ -124,9 +143,19 @@ class UpstreamRoomEvents:
                 NOTIFY,
                 [f"{rid}/deleteMessage", {"useCollection": False, "args": [credentials]}],
             ),
+            f"t{number}": (
+                NOTIFY,
+                [f"{rid}/{USER_ACTIVITY}", {"useCollection": False, "args": [credentials]}],
+            ),
+            f"l{number}": (LIVECHAT_ROOM, [rid, {"useCollection": False, "args": [credentials]}]),
         }
+        self._agent: object = UNKNOWN  # (agent id or None, hidden) as last announced
+        self._connection: DdpConnection | None = None
+        self._calls: dict[str, asyncio.Future[JsonObject]] = {}
+        self._call_ids = itertools.count(1)
         self.reconnects = 0
         self.back_filled = 0  # messages delivered from history after a drop
+        self.agents_reread = 0  # agent changes found by re-reading after a drop
         self.closed = False  # the room's close message went by
 
     # ---- what the GraphQL layer sees ----
@@ -134,6 +163,7 @@ class UpstreamRoomEvents:
     async def start(self) -> None:
         """Connect and subscribe; raises the domain failure when Rocket.Chat refuses."""
         await self._remember_newest()
+        await self._remember_agent()
         connection: DdpConnection | None = None
         for attempt in range(self._timing.first_attempts):
             if attempt:
@@ -185,10 +215,32 @@ class UpstreamRoomEvents:
 
     # ---- the connection's life ----
 
+    async def call(self, method: str, params: list[Any]) -> bool:
+        """Run a DDP method on the room's socket; False when the socket is down (reconnecting)
+        or the call got no answer in time, so the caller may use a socket of its own."""
+        connection = self._connection
+        if connection is None:
+            return False
+        call_id = f"c{next(self._call_ids)}"
+        answered = asyncio.get_running_loop().create_future()
+        self._calls[call_id] = answered
+        try:
+            await connection.send(
+                {"msg": "method", "id": call_id, "method": method, "params": params}
+            )
+            async with asyncio.timeout(self._timing.connect_timeout):
+                await answered
+        except (*TRANSPORT_ERRORS, Dropped):
+            return False
+        finally:
+            self._calls.pop(call_id, None)
+        return True
+
     async def _run(self, connection: DdpConnection, early: list[JsonObject]) -> None:
         try:
             while True:
                 try:
+                    self._connection = connection
                     for frame in early:
                         self._on_frame(frame)
                     while True:
@@ -196,6 +248,7 @@ class UpstreamRoomEvents:
                 except (*TRANSPORT_ERRORS, Dropped) as error:
                     log.info("upstream DDP connection lost (%s); reconnecting", error)
                 finally:
+                    self._connection = None
                     await connection.close()
                 connection, early = await self._reconnect()
         except asyncio.CancelledError:
@@ -216,6 +269,7 @@ class UpstreamRoomEvents:
                 connection = await DdpConnection.open(self.url, self._timing, self.headers)
                 early = await connection.subscribe(self._streams)
                 await self._back_fill()
+                await self._reread_agent()
                 self.reconnects += 1
                 return connection, early
             except Refused as refused:
@@ -247,19 +301,102 @@ class UpstreamRoomEvents:
     # ---- events, de-duplicated ----
 
     def _on_frame(self, frame: JsonObject) -> None:
+        if frame.get("msg") == "result":
+            answered = self._calls.get(str(frame.get("id")))
+            if answered is not None and not answered.done():
+                answered.set_result(frame)
+            return
         if frame.get("msg") != "changed":
             return
         fields = frame.get("fields") or {}
         args = fields.get("args") or []
-        if not args or not isinstance(args[0], dict):
+        collection, event_name = frame.get("collection"), fields.get("eventName")
+        if not args:
             return
-        if frame.get("collection") == MESSAGES and fields.get("eventName") == self.rid:
+        if collection == NOTIFY and event_name == f"{self.rid}/{USER_ACTIVITY}":
+            self._typing(args)
+            return
+        if not isinstance(args[0], dict):
+            return
+        if collection == MESSAGES and event_name == self.rid:
             self._deliver(self._parse(args[0]))
-        elif (
-            frame.get("collection") == NOTIFY
-            and fields.get("eventName") == f"{self.rid}/deleteMessage"
-        ):
+        elif collection == NOTIFY and event_name == f"{self.rid}/deleteMessage":
             self._deleted(str(args[0].get("_id", "")))
+        elif collection == LIVECHAT_ROOM and event_name == self.rid:
+            self._livechat_room(args[0])
+
+    def _typing(self, args: list[Any]) -> None:
+        """`[username, ["user-typing"] or [], extra]`: the agent's; a write that carries a
+        visitor token is the visitor's own (from another of their connections) and is not
+        echoed."""
+        username, activity = args[0], args[1] if len(args) > 1 else []
+        extra = args[2] if len(args) > 2 and isinstance(args[2], dict) else {}
+        if not isinstance(username, str) or not isinstance(activity, list) or extra.get("token"):
+            return
+        self._queue.put_nowait(
+            Typing(rid=self.rid, username=username, typing="user-typing" in activity)
+        )
+
+    def _livechat_room(self, event: JsonObject) -> None:
+        kind = event.get("type")
+        if kind == "agentData":
+            data = event.get("data")
+            if isinstance(data, dict) and data.get("hiddenInfo"):
+                self._announce_agent(None, hidden=True)
+            elif isinstance(data, dict):
+                try:
+                    self._announce_agent(agent_from_json(data), hidden=False)
+                except (KeyError, TypeError, ValueError):
+                    log.warning("upstream sent an unreadable agent: %r", data)
+            else:
+                self._announce_agent(None, hidden=False)
+        elif kind == "agentStatus" and isinstance(event.get("status"), str):
+            self._queue.put_nowait(AgentStatusChanged(rid=self.rid, status=event["status"]))
+        elif kind == "queueData" and isinstance(event.get("data"), dict):
+            data = event["data"]
+            spot, wait = data.get("spot"), data.get("estimatedWaitTimeSeconds")
+            if isinstance(spot, int):
+                self._queue.put_nowait(
+                    QueuePosition(
+                        rid=self.rid,
+                        position=spot,
+                        estimated_wait_time_seconds=wait if isinstance(wait, int) else None,
+                    )
+                )
+
+    def _announce_agent(self, agent: Agent | None, *, hidden: bool) -> bool:
+        """AgentChanged, unless it says what was last announced; whether it was sent."""
+        key = (agent.id if agent else None, hidden)
+        if self._agent == key:
+            return False
+        self._agent = key
+        self._queue.put_nowait(AgentChanged(rid=self.rid, agent=agent, hidden=hidden))
+        return True
+
+    async def _read_agent(self) -> tuple[Agent | None, bool] | None:
+        """The serving agent as agent.info says now; None when the room itself is refused
+        (the subscription says so on its own)."""
+        try:
+            return await self._reader.agent_info(self.token, self.rid)
+        except NoAgent:
+            return None, False
+        except LivechatFailure:
+            return None
+
+    async def _remember_agent(self) -> None:
+        """Who serves the room when the subscription starts: not an event, the baseline a
+        re-read after a gap is compared with."""
+        found = await self._read_agent()
+        if found is not None:
+            agent, hidden = found
+            self._agent = (agent.id if agent else None, hidden)
+
+    async def _reread_agent(self) -> None:
+        """After a gap: the serving agent as it is now (a change meanwhile is announced)."""
+        found = await self._read_agent()
+        if found is not None:
+            agent, hidden = found
+            self.agents_reread += self._announce_agent(agent, hidden=hidden)
 
     def _deliver(self, message: Message) -> bool:
         """Deliver unless this change of this message was delivered already."""
@@ -357,6 +494,11 @@ class SharedRooms:
             return await room.join()
         room = self._rooms[key] = _SharedRoom(self._open(token, rid), self._drop)
         return await room.join()
+
+    def live(self, token: str, rid: str) -> UpstreamRoomEvents | None:
+        """The visitor's room subscription in this process, while it lasts."""
+        room = self._rooms.get((token, rid))
+        return room.upstream if room is not None and not room.ended else None
 
     def _drop(self, room: _SharedRoom) -> None:
         key = (room.upstream.token, room.upstream.rid)
