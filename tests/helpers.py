@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ROOT / "queries"
@@ -116,6 +117,13 @@ class GraphQL:
         data = await self.run("sendLivechatMessage", {"input": fields})
         return data["sendLivechatMessage"]  # type: ignore[no-any-return]
 
+    async def upload(self, file: tuple[str, bytes, str], **fields: Any) -> dict[str, Any]:
+        response = await upload(self.client, {"input": fields}, file)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        assert "errors" not in body, body
+        return body["data"]["uploadLivechatFile"]  # type: ignore[no-any-return]
+
     async def close(self, **fields: Any) -> dict[str, Any]:
         data = await self.run("closeLivechatRoom", {"input": fields})
         return data["closeLivechatRoom"]  # type: ignore[no-any-return]
@@ -127,3 +135,27 @@ class RocketChatServer:
 
     url: str
     ids: CountingIds
+
+
+PREFLIGHT = {"Apollo-Require-Preflight": "true"}
+
+
+async def upload(
+    client: httpx.AsyncClient,
+    variables: dict[str, Any],
+    file: tuple[str, bytes, str],
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """`uploadLivechatFile` as apollo-upload-client sends it: the GraphQL multipart request
+    spec (operations, map, then the file), with the CSRF preflight header."""
+    operations = {"query": operation("uploadLivechatFile"), "variables": variables}
+    operations["variables"]["input"]["file"] = None
+    return await client.post(
+        "/graphql",
+        data={
+            "operations": orjson.dumps(operations).decode(),
+            "map": orjson.dumps({"0": ["variables.input.file"]}).decode(),
+        },
+        files={"0": file},
+        headers=PREFLIGHT if headers is None else headers,
+    )

@@ -41,7 +41,7 @@ def test_each_rocket_chat_id_has_one_class() -> None:
 
 
 def test_the_codes_are_the_request_codes_and_every_failure_code() -> None:
-    """24 codes: the request-level `Code`s, the LivechatFailure codes and the BackendFailure
+    """27 codes: the request-level `Code`s, the LivechatFailure codes and the BackendFailure
     codes (storage full or unavailable among them), which metrics label by."""
     family: list[type[base.BackendFailure]] = [
         base.BackendFailure,
@@ -50,7 +50,7 @@ def test_the_codes_are_the_request_codes_and_every_failure_code() -> None:
     backend = {kind.code for kind in family}
     assert {*Code, *(kind.code for kind in base.FAILURES), *backend} == ERROR_CODES
     assert {"STORAGE_FULL", "STORAGE_UNAVAILABLE", "NOT_FOUND", "METHOD_NOT_ALLOWED"} < ERROR_CODES
-    assert len(ERROR_CODES) == 24
+    assert len(ERROR_CODES) == 27  # files: UPLOAD_DISABLED, FILE_TOO_LARGE, FILE_TYPE_NOT_ALLOWED
 
 
 def subclasses(kind: type[base.BackendFailure]) -> list[type[base.BackendFailure]]:

@@ -6,14 +6,19 @@ import json
 
 import pytest
 from graphql import (
+    EnumTypeExtensionNode,
     GraphQLEnumType,
     GraphQLInputObjectType,
     GraphQLObjectType,
     GraphQLScalarType,
     GraphQLSchema,
     GraphQLUnionType,
+    TypeDefinitionNode,
+    TypeExtensionNode,
+    UnionTypeDefinitionNode,
     build_schema,
     parse,
+    print_ast,
     validate,
 )
 
@@ -55,7 +60,70 @@ def test_served_schema_contains_contract_type_exactly(name: str) -> None:
         assert [t.name for t in served.types] == [t.name for t in wanted.types]
     if isinstance(wanted, GraphQLEnumType):
         assert isinstance(served, GraphQLEnumType)
-        assert set(served.values) == set(wanted.values)
+        # The widget contract extends enums (LivechatErrorCode): nothing beyond those.
+        extended = {
+            value.name.value
+            for definition in WIDGET.definitions
+            if isinstance(definition, EnumTypeExtensionNode) and definition.name.value == name
+            for value in definition.values or ()
+        }
+        assert set(wanted.values) <= set(served.values) <= set(wanted.values) | extended
+
+
+# The widget contract's types (and its extensions of core types) each area serves so far.
+WIDGET = parse((ROOT / "tests/fixtures/contract/schema-widget.graphql").read_text())
+WIDGET_TYPES_SERVED = [
+    # files
+    "Message",
+    "MessageFile",
+    "MessageAttachment",
+    "ImageDimensions",
+    "UploadLivechatFileInput",
+    "UploadLivechatFileResult",
+    "UploadLivechatFileSuccess",
+]
+
+
+@pytest.mark.parametrize("name", WIDGET_TYPES_SERVED)
+def test_served_schema_contains_widget_contract_type_exactly(name: str) -> None:
+    definitions = [
+        definition
+        for definition in WIDGET.definitions
+        if isinstance(definition, TypeDefinitionNode | TypeExtensionNode)
+        and definition.name.value == name
+    ]
+    assert definitions, f"{name} is not in the widget contract"
+    served = SERVED.type_map.get(name)
+    assert served is not None, f"{name} is missing"
+    for definition in definitions:
+        for field in getattr(definition, "fields", None) or ():
+            served_field = getattr(served, "fields", {}).get(field.name.value)
+            assert served_field is not None, f"{name}.{field.name.value} is missing"
+            assert str(served_field.type) == print_ast(field.type), f"{name}.{field.name.value}"
+        if isinstance(definition, UnionTypeDefinitionNode):
+            assert isinstance(served, GraphQLUnionType)
+            assert [t.name for t in served.types] == [t.name.value for t in definition.types]
+    mutation = SERVED.mutation_type
+    assert mutation is not None
+
+
+def test_served_mutations_keep_the_widget_contract() -> None:
+    """The widget contract's mutations this server has (one per area), with its argument
+    and result types."""
+    [extension] = [
+        definition
+        for definition in WIDGET.definitions
+        if isinstance(definition, TypeExtensionNode) and definition.name.value == "Mutation"
+    ]
+    mutation = SERVED.mutation_type
+    assert mutation is not None
+    served = [field for field in extension.fields or () if field.name.value in mutation.fields]
+    assert "uploadLivechatFile" in [field.name.value for field in served]
+    for field in served:
+        mine = mutation.fields[field.name.value]
+        assert str(mine.type) == print_ast(field.type)
+        for argument in field.arguments or ():
+            assert str(mine.args[argument.name.value].type) == print_ast(argument.type)
 
 
 def test_every_type_and_field_is_described() -> None:

@@ -37,11 +37,22 @@ async def inprocess_backend(
     settings: Settings, *, clock: Clock = utc_now, new_id: IdGenerator = random_id
 ) -> InProcessBackend:
     """Rocket.Chat's rules on the SQLite file `settings.database` (created if missing)."""
+    from app.backends.inprocess.files import FileStore
     from app.backends.inprocess.service import InProcessBackend
     from app.backends.inprocess.store import SqliteStore
 
+    store = await SqliteStore.open(settings.database)
+    files = FileStore(
+        settings.upload_directory(),
+        enabled=settings.file_upload_enabled,
+        limit=settings.upload_limit(),
+        allowed=settings.file_upload_media_types,
+        blocked=settings.file_upload_blocked_media_types,
+    )
+    files.sweep(await store.upload_ids())
     return InProcessBackend(
-        await SqliteStore.open(settings.database),
+        store,
+        files=files,
         markdown_options=settings.markdown_options(),
         character_limit=settings.message_character_limit,
         clock=clock,

@@ -9,12 +9,14 @@ from datetime import datetime
 from app.backends.base import (
     HISTORY_LIMIT,
     DeletedMessage,
+    FileDownload,
     InvalidParams,
     LivechatBackend,
     Message,
     OutgoingMessage,
     Room,
     RoomEvents,
+    UploadRequest,
     Visitor,
     VisitorRegistration,
 )
@@ -127,3 +129,21 @@ class GuardedBackend(Wrapping):
         _cap("token", token, self.caps.token)
         _path_id("rid", rid, self.caps.identifier)  # the back-fill reads the room's history
         return await self.inner.subscribe_room(token, rid)
+
+    async def upload_file(self, upload: UploadRequest) -> Message:
+        _cap("token", upload.token, self.caps.token)
+        _path_id("rid", upload.rid, self.caps.identifier)  # a path segment upstream
+        _cap("description", upload.description, self.caps.message)
+        _cap("msg", upload.msg, self.caps.message)
+        _cap("file name", upload.file.name, self.caps.name)
+        _cap("file type", upload.file.type, self.caps.name)
+        return await self.inner.upload_file(upload)
+
+    async def open_file(
+        self, token: str, rid: str, file_id: str, name: str, byte_range: str | None = None
+    ) -> FileDownload:
+        _cap("token", token, self.caps.token)
+        _path_id("rid", rid, self.caps.identifier)
+        _path_id("id", file_id, self.caps.identifier)
+        _cap("name", name, self.caps.name)
+        return await self.inner.open_file(token, rid, file_id, name, byte_range)

@@ -54,6 +54,12 @@ def message_to_json(message: Message) -> JsonObject:
         document["editedAt"] = format_datetime(message.edited_at)
     if message.edited_by is not None:
         document["editedBy"] = {"_id": message.edited_by.id, "username": message.edited_by.username}
+    if message.file is not None:
+        document["file"] = message.file
+    if message.files:
+        document["files"] = message.files
+    if message.attachments:
+        document["attachments"] = message.attachments
     return document
 
 
@@ -81,6 +87,11 @@ def message_from_json(document: JsonObject, md: list[JsonObject] | None = None) 
         t=document.get("t"),
         edited_at=parse_datetime(document["editedAt"]) if document.get("editedAt") else None,
         edited_by=_author(document["editedBy"]) if document.get("editedBy") else None,
+        file=document["file"] if isinstance(document.get("file"), dict) else None,
+        files=[entry for entry in document.get("files") or [] if isinstance(entry, dict)],
+        attachments=[
+            entry for entry in document.get("attachments") or [] if isinstance(entry, dict)
+        ],
     )
 
 

@@ -23,7 +23,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from app.graphql import messages, validation_cache, visitors
+from app.graphql import files, messages, validation_cache, visitors
 from app.graphql.documents import Documents
 from app.graphql.errors import LivechatFailureHandler, MaskUnexpectedErrors, coded_request_error
 from app.graphql.execution import CachingExecutionContext
@@ -77,6 +77,11 @@ class Mutation:
     delete_livechat_message: messages.DeleteLivechatMessageResult = strawberry.field(
         resolver=messages.delete_livechat_message,
         description="DELETE /api/v1/livechat/message/:_id (only the visitor's own message)",
+    )
+    upload_livechat_file: files.UploadLivechatFileResult = strawberry.field(
+        resolver=files.upload_livechat_file,
+        description="POST /api/v1/livechat/upload/:rid with header x-visitor-token: one file, "
+        "stored and announced as a message",
     )
 
 

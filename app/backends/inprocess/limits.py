@@ -29,12 +29,14 @@ from datetime import datetime
 from app import request_scope
 from app.backends.base import (
     DeletedMessage,
+    FileDownload,
     LivechatBackend,
     Message,
     OutgoingMessage,
     RateLimited,
     Room,
     RoomEvents,
+    UploadRequest,
     Visitor,
     VisitorRegistration,
 )
@@ -203,6 +205,7 @@ OPERATION_ROUTES = {
     "delete_message": ("DELETE", f"{API}/message/{{message_id}}"),
     "close_room": ("POST", f"{API}/room.close"),
     "message_history": ("GET", f"{API}/messages.history/{{rid}}"),
+    "upload_file": ("POST", f"{API}/upload/{{rid}}"),
 }
 
 
@@ -258,6 +261,16 @@ class RateLimitedBackend(Wrapping):
     ) -> list[Message]:
         self._count("message_history")
         return await self.inner.message_history(token, rid, limit, before)
+
+    async def upload_file(self, upload: UploadRequest) -> Message:
+        self._count("upload_file")
+        return await self.inner.upload_file(upload)
+
+    async def open_file(
+        self, token: str, rid: str, file_id: str, name: str, byte_range: str | None = None
+    ) -> FileDownload:
+        # Downloads are not REST API calls: Rocket.Chat's limiter does not count them.
+        return await self.inner.open_file(token, rid, file_id, name, byte_range)
 
     async def subscribe_room(self, token: str, rid: str) -> RoomEvents:
         # Rocket.Chat's DDP limits are per connection, not these; a subscription is not a call.

@@ -29,6 +29,7 @@ from app.backends.base import (
     InvalidRoom,
     InvalidToken,
     JsonObject,
+    LocalFile,
     Message,
     MessageAuthor,
     MessageChanged,
@@ -38,11 +39,15 @@ from app.backends.base import (
     Room,
     RoomClosed,
     RoomEvents,
+    Unauthorized,
+    UploadDisabled,
+    UploadRequest,
     Visitor,
     VisitorRegistration,
 )
 from app.backends.ids import Clock, IdGenerator, random_id, utc_now
 from app.backends.inprocess.broker import Broker
+from app.backends.inprocess.files import FileStore, attachment, identify_image
 from app.backends.inprocess.store import Lookup, SqliteStore
 from app.backends.rocketchat_json import message_from_json, message_to_json, parse_datetime
 from app.markdown import MarkdownSyntaxError, parse
@@ -101,8 +106,10 @@ class InProcessBackend:
         new_id: IdGenerator = random_id,
         parse_markdown: MarkdownParser = parse,
         broker: Broker | None = None,
+        files: FileStore | None = None,
     ) -> None:
         self._store = store
+        self._files = files
         self.broker = broker or Broker()
         # Subscribers hear what the store committed, in commit order, before it is acknowledged.
         store.on_commit(self._publish)
@@ -361,6 +368,94 @@ class InProcessBackend:
             await subscription.aclose()
             raise
         return subscription
+
+    async def upload_file(self, upload: UploadRequest) -> Message:
+        """livechat/upload/:rid: params → uploads off: error-file-upload-disabled → no visitor
+        with the token, or the room not their open one: unauthorized (403) → the media type
+        (error-type-not-allowed) → the file, written to disk while it arrives, refused past
+        the size limit (error-file-too-large) → its row and message committed together, the
+        room checked again. Any refusal on the way leaves no file behind."""
+        require_text(token=upload.token, rid=upload.rid)
+        files = self._files
+        if files is None or not files.enabled:
+            raise UploadDisabled
+        found = await self._store.lookup(upload.token, upload.rid)
+        room = found.room
+        if found.visitor is None or room is None or room.visitor_token != upload.token:
+            raise Unauthorized
+        if not room.open:
+            raise Unauthorized
+        media_type = upload.file.type
+        files.check_type(media_type)
+        file_id = self._new_id()
+        size = await files.receive(file_id, upload.file.chunks())
+        try:
+            image = None
+            if media_type.startswith("image/"):
+                image = await asyncio.to_thread(identify_image, files.path(file_id))
+            now = self._clock()
+            text = upload.msg or ""
+            record = {"_id": file_id, "name": upload.file.name, "type": media_type, "size": size}
+            md = await self._markdown(text, now) if text else []
+
+            def decide(lookup: Lookup) -> JsonObject:
+                visitor, current = lookup.visitor, lookup.room
+                if visitor is None or current is None or not current.open:
+                    raise Unauthorized
+                return message_to_json(
+                    Message(
+                        id=self._new_id(),
+                        rid=current.id,
+                        msg=text,
+                        ts=now,
+                        u=MessageAuthor(
+                            id=visitor.id, username=visitor.username, name=visitor.name
+                        ),
+                        updated_at=now,
+                        token=visitor.token,
+                        alias=visitor.name,
+                        urls=_urls(text),
+                        md=md,
+                        file=record,
+                        files=[record],
+                        attachments=[
+                            attachment(
+                                file_id,
+                                upload.file.name,
+                                media_type,
+                                size,
+                                upload.description,
+                                image,
+                            )
+                        ],
+                    )
+                )
+
+            stored = await self._store.add_file_message(upload.token, upload.rid, record, decide)
+        except BaseException:
+            await files.remove(file_id)
+            raise
+        return message_from_json(stored)
+
+    async def open_file(
+        self, token: str, rid: str, file_id: str, name: str, byte_range: str | None = None
+    ) -> LocalFile:
+        """A stored file of the room `rid` whose visitor is `token` (open or closed room);
+        anything else is unauthorized. The name in the URL is not checked, as Rocket.Chat."""
+        if self._files is None:
+            raise Unauthorized
+        found = await self._store.upload(file_id)
+        if found is None:
+            raise Unauthorized
+        record, room_token = found
+        if record["rid"] != rid or room_token != token:
+            raise Unauthorized
+        return LocalFile(
+            path=self._files.path(file_id),
+            name=str(record["name"]),
+            type=str(record["type"]),
+            size=int(record["size"]),
+        )
 
     async def message_history(
         self, token: str, rid: str, limit: int = 20, before: datetime | None = None
