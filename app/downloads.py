@@ -34,7 +34,9 @@ from app.backends.base import (
 
 log = logging.getLogger("app.downloads")
 
-PATH = "/file-upload/{id}/{name}"
+# The name may hold "/" (Rocket.Chat's links use encodeURI, which leaves it): it is decoration,
+# the id alone finds the file.
+PATH = "/file-upload/{id}/{name:path}"
 SAFE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "sandbox",

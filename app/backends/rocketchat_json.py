@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from app.backends.base import JsonObject, Message, MessageAuthor, Room, Visitor
 
@@ -157,3 +158,12 @@ def room_from_json(document: JsonObject) -> Room:
         ts=parse_datetime(document["ts"]) if document.get("ts") is not None else None,
         agent_id=served_by.get("_id"),
     )
+
+
+def file_url(file_id: str, name: str) -> str:
+    """Rocket.Chat's `/file-upload/<id>/<name>`, the name percent-encoded as one segment (a
+    name of dots too, which URL normalisation would otherwise remove)."""
+    segment = quote(name, safe="")
+    if segment.strip(".") == "":
+        segment = segment.replace(".", "%2E")
+    return f"/file-upload/{file_id}/{segment}"

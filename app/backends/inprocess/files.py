@@ -24,11 +24,11 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
-from urllib.parse import quote
 
 from PIL import Image, ImageFilter
 
 from app.backends.base import FileTooLarge, FileTypeNotAllowed, JsonObject
+from app.backends.rocketchat_json import file_url
 
 log = logging.getLogger("app.inprocess.files")
 
@@ -37,11 +37,6 @@ PREVIEW_SIZE = (32, 32)
 # Images past this many pixels get dimensions but no preview (no decode of a huge image).
 PREVIEW_MAX_PIXELS = 50_000_000
 PART_SUFFIX = ".part"
-
-
-def file_url(file_id: str, name: str) -> str:
-    """Rocket.Chat's `/file-upload/<id>/<name>`, the name percent-encoded as one segment."""
-    return f"/file-upload/{file_id}/{quote(name, safe='')}"
 
 
 def media_type_allowed(media_type: str, allowed: Iterable[str], blocked: Iterable[str]) -> bool:

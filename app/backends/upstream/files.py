@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from urllib.parse import quote
 
 import httpx
 
@@ -28,6 +27,7 @@ from app.backends.base import (
     Unauthorized,
     UpstreamError,
 )
+from app.backends.rocketchat_json import file_url
 
 # Headers of Rocket.Chat's file answer that describe the body, passed on to the visitor.
 PASSED_HEADERS = ("content-length", "content-range", "accept-ranges", "last-modified", "etag")
@@ -140,7 +140,9 @@ def download_request(
     sent = {**headers, "cookie": f"rc_rid={rid}; rc_token={token}; rc_room_type=l"}
     if byte_range:
         sent["range"] = byte_range
-    path = f"file-upload/{quote(file_id, safe='')}/{quote(name, safe='')}"
+    # Rocket.Chat finds the file by id; the name is decoration, and aiohttp's URL parsing
+    # would undo the escaping of a name made of dots ("%2E%2E" is ".." to it).
+    path = file_url(file_id, name if name.strip(".") else "file").lstrip("/")
     return httpx.Request(
         "GET",
         base_url.join(path),
