@@ -1,5 +1,6 @@
 """A multipart/form-data body read as it arrives: parts one after another, a file part's bytes
-handed on chunk by chunk, never the whole body in memory.
+handed on chunk by chunk, never the whole body in memory; and the answer to a request whose
+body was not read to its end.
 
 python-multipart's push parser does the parsing; this turns its callbacks into something a
 reader pulls from (`MultipartStream.next`), so that reading the request body is driven by
@@ -9,6 +10,8 @@ sending it on. Whatever is not pulled is not read from the client.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -16,7 +19,8 @@ from dataclasses import dataclass, field
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
-from starlette.types import Receive
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from app.backends.base import FileTooLarge
 
@@ -210,3 +214,45 @@ class StreamedFile:
                 raise FileTooLarge
             if event.data:
                 yield event.data
+
+
+# After a refusal, what is still read (and thrown away) so that a client still sending its
+# body sees the answer before the connection closes (nginx's lingering close): the answer is
+# complete on the wire first, then at most this much, for at most this long.
+LINGER_BYTES = 8 << 20
+LINGER_SECONDS = 1.0
+
+
+class LingeringResponse(Response):
+    """A JSON answer to a request whose body was not read to its end: sent whole (its
+    Content-Length satisfied) with `Connection: close`, then the body is read and discarded
+    within the linger bounds before the response completes and the connection closes.
+    Closing at once, with the client's bytes unread, would make the kernel reset the
+    connection, and a client still sending could lose the answer."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.body, response.status_code, media_type=None)
+        self.raw_headers = [
+            (name, value) for name, value in response.raw_headers if name != b"connection"
+        ]
+        self.raw_headers.append((b"connection", b"close"))
+        self.background = response.background
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        await send({"type": "http.response.body", "body": self.body, "more_body": True})
+        drained = 0
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(LINGER_SECONDS):
+                while drained < LINGER_BYTES:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        break
+                    drained += len(message.get("body", b""))
+                    if not message.get("more_body", False):
+                        break
+        await send({"type": "http.response.body", "body": b""})
+        if self.background is not None:
+            await self.background()

@@ -27,7 +27,13 @@ from strawberry.http import process_result
 from app import request_scope
 from app.graphql.context import request_context
 from app.graphql.errors import Code, graphql_error_response
-from app.multipart import MalformedMultipart, MultipartStream, StreamedFile, boundary_of
+from app.multipart import (
+    LingeringResponse,
+    MalformedMultipart,
+    MultipartStream,
+    StreamedFile,
+    boundary_of,
+)
 
 log = logging.getLogger("app.uploads")
 
@@ -123,7 +129,7 @@ class GraphQLUploads:
             return
         if not stream.complete:
             # The rest of the body is never read: the connection cannot carry another request.
-            response.headers["Connection"] = "close"
+            response = LingeringResponse(response)
         await response(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, reason: str) -> None:

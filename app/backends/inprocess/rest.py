@@ -40,7 +40,13 @@ from app.backends.rocketchat_json import (
     room_to_json,
     visitor_to_json,
 )
-from app.multipart import MalformedMultipart, MultipartStream, StreamedFile, boundary_of
+from app.multipart import (
+    LingeringResponse,
+    MalformedMultipart,
+    MultipartStream,
+    StreamedFile,
+    boundary_of,
+)
 
 PREFIX = API
 
@@ -323,9 +329,7 @@ async def upload(request: Request) -> Response:
         return {**message_to_json(message), "newRoom": False, "showConnecting": False}
 
     response = await _answer(work)
-    if not stream.complete:
-        response.headers["Connection"] = "close"
-    return response
+    return response if stream.complete else LingeringResponse(response)
 
 
 def _upload_limit(request: Request) -> int | None:
