@@ -47,6 +47,7 @@ bench: $(STAMP)  ## the benchmarks in bench/ (wrk for the HTTP ones, Node for th
 	$(PY) bench/markdown.py
 	$(PY) bench/startup.py
 	$(PY) bench/realtime.py
+	$(PY) bench/uploads.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
