@@ -194,3 +194,17 @@ async def test_malformed_multipart_requests_are_400(graphql: GraphQL) -> None:
         assert answer.status_code == 400, name
         assert answer.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST", name
     assert _files(graphql) == []
+
+
+async def test_deleting_a_file_message_deletes_its_file(api: GraphQL) -> None:
+    rid = await _room(api)
+    message = (await _upload(api, ("gone.txt", b"soon gone", "text/plain"), rid=rid))["message"]
+    assert len(_files(api)) == 1
+    deleted = await api.run(
+        "deleteLivechatMessage",
+        {"input": {"token": "upload-token", "rid": rid, "id": message["id"]}},
+    )
+    assert deleted["deleteLivechatMessage"]["__typename"] == "DeleteLivechatMessageSuccess"
+    assert _files(api) == []
+    url = message["attachments"][0]["titleLink"]
+    assert (await api.client.get(url, headers=_cookies(rid, "upload-token"))).status_code == 403

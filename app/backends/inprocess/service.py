@@ -324,11 +324,16 @@ class InProcessBackend:
         return edited
 
     async def delete_message(self, token: str, rid: str, message_id: str) -> DeletedMessage:
-        """DELETE: params → the checks of `_own_message` → gone; answers the id and when."""
+        """DELETE: params → the checks of `_own_message` → gone (with its file, if it carries
+        one); answers the id and when."""
         require_text(token=token, rid=rid)
         await self._own_message(token, rid, message_id)
-        if not await self._store.delete_message(message_id):
+        files: list[str] = []
+        if not await self._store.delete_message(message_id, files):
             raise InvalidMessage
+        if self._files is not None:  # a file message's file goes with it, as Rocket.Chat's
+            for file_id in files:
+                await self._files.remove(file_id)
         return DeletedMessage(id=message_id, ts=self._clock())
 
     async def close_room(self, token: str, rid: str) -> str:

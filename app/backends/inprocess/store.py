@@ -146,6 +146,16 @@ def _store_message(connection: sqlite3.Connection, document: JsonObject) -> Json
     return document if cursor.rowcount == 1 else None
 
 
+def delete_room_uploads(connection: sqlite3.Connection, rids: list[str]) -> list[str]:
+    """Within a write that removes rooms: their files' rows, and the ids of the files to
+    remove from disk once it commits (`FileStore.remove`)."""
+    marks = ", ".join("?" for _ in rids)
+    rows = connection.execute(
+        f"DELETE FROM uploads WHERE rid IN ({marks}) RETURNING id", tuple(rids)
+    ).fetchall()
+    return [str(file_id) for (file_id,) in rows]
+
+
 def _room(row: tuple[object, ...]) -> Room:
     rid, is_open, visitor_id, token, username, ts, agent_id = row
     return Room(
@@ -415,8 +425,9 @@ class SqliteStore:
 
         return await self.writer.write_and_announce(write)
 
-    async def delete_message(self, message_id: str) -> bool:
-        """Remove the message; False when there was none."""
+    async def delete_message(self, message_id: str, files: list[str] | None = None) -> bool:
+        """Remove the message (and the rows of the files it carries, whose ids are added to
+        `files` for the caller to remove from disk); False when there was none."""
 
         def write(connection: sqlite3.Connection) -> tuple[bool, Event]:
             row = connection.execute(
@@ -425,6 +436,11 @@ class SqliteStore:
             if row is None:
                 return False, None
             connection.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            carried = connection.execute(
+                "DELETE FROM uploads WHERE message_id = ? RETURNING id", (message_id,)
+            ).fetchall()
+            if files is not None:
+                files.extend(str(file_id) for (file_id,) in carried)
             return True, ("message.deleted", {"_id": message_id, "rid": row[0]})
 
         return await self.writer.write_and_announce(write)
