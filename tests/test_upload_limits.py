@@ -157,3 +157,48 @@ async def test_kill_9_mid_upload_leaves_nothing_after_the_restart(tmp_path: Path
         assert _leftovers(directory) == []
     finally:
         server.stop()
+
+
+@pytest.fixture
+def one_mib_uploads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The facade and the Rocket.Chat behind it (both started after this) take 1 MiB."""
+    monkeypatch.setenv("LIVECHAT_GRAPHQL_FILE_UPLOAD_MAX_SIZE", str(1 << 20))
+
+
+async def test_upstream_the_cut_and_the_leaving_client_reach_rocketchat(
+    one_mib_uploads: None, upstream_url: str, tmp_path: Path
+) -> None:
+    """Through the facade: an upload over the limit is cut by the facade itself, and a client
+    that leaves mid-file breaks off the facade's upload to Rocket.Chat; the server behind keeps
+    nothing of either."""
+    port = int(upstream_url.rsplit(":", 1)[1])
+    directory = tmp_path / "rocketchat.db.files"
+    rid = await _visitor_room(upstream_url, "far-token")
+    head = _head("far-token", rid)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(_request_head(port, len(head) + (64 << 20)) + head)
+    answer = asyncio.create_task(_answer(reader))
+    sent = 0
+    try:
+        while not answer.done() and sent < 64 << 20:
+            writer.write(CHUNK)
+            await writer.drain()
+            sent += len(CHUNK)
+    except ConnectionError:
+        pass
+    status, body = await asyncio.wait_for(answer, 10)
+    writer.close()
+    assert b"connection: close" in status.lower()
+    error = orjson.loads(body)["data"]["uploadLivechatFile"]
+    assert error["upstreamError"] == "error-file-too-large"
+    assert sent < 32 << 20
+    await _wait_for(lambda: _leftovers(directory) == [])
+
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(_request_head(port, len(head) + (900 << 10)) + head)
+    for _ in range(8):
+        writer.write(CHUNK)
+        await writer.drain()
+    await _wait_for(lambda: any(name.endswith(".part") for name in _leftovers(directory)))
+    writer.close()
+    await _wait_for(lambda: _leftovers(directory) == [])
