@@ -57,6 +57,7 @@ bench: $(STAMP)  ## the benchmarks in bench/ (wrk for the HTTP ones, Node for th
 	$(PY) bench/startup.py
 	$(PY) bench/realtime.py
 	$(PY) bench/widget.py
+	$(PY) bench/uploads.py
 
 # The widget's bundle, examples/widget/dist/ (not committed): npm ci from its lockfile (again only
 # when the lockfile changes), then esbuild.

@@ -34,6 +34,7 @@ from app.graphql.persisted import DocumentCache
 from app.graphql.schema import Schema
 from app.middleware import BodySizeLimit, JsonErrors, RequestScope, answer_bug
 from app.persisted_queries import replay
+from app.uploads import bounded_by_upload_limit
 
 GRAPHQL_PATH = "/graphql"
 JSON = b"application/json"
@@ -66,7 +67,10 @@ class Front:
             (
                 route,
                 RequestScope(
-                    JsonErrors(BodySizeLimit(route.handle, max_body_bytes)), forward_headers
+                    JsonErrors(
+                        BodySizeLimit(route.handle, max_body_bytes, exempt=bounded_by_upload_limit)
+                    ),
+                    forward_headers,
                 ),
             )
             for route in routes

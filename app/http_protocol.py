@@ -11,7 +11,9 @@ connection over the limit is still held open. This protocol adds, per connection
 - the head (request line and headers) limited to `max_header_bytes`, counted before httptools
   sees them; a longer one is answered 431 and the connection closed;
 - the head must arrive within `header_timeout` of its first byte, the body within
-  `body_timeout` of the head; otherwise 408 (or, once the answer has started, a close);
+  `body_timeout` of the head; otherwise 408 (or, once the answer has started, a close). A file
+  upload (bounded by FILE_UPLOAD_MAX_SIZE, not MAX_BODY_BYTES) may take longer on a slow link:
+  its body must only never stall for `body_timeout`;
 - a new connection gets uvicorn's keep-alive idle time to send its first byte, as a kept-alive
   one gets it for the next request;
 - when `limit_concurrency` connections are open, a new one closes the connection idle the
@@ -28,12 +30,14 @@ import asyncio
 import itertools
 import resource
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import orjson
+from starlette.types import Scope
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.graphql.errors import Code
+from app.uploads import bounded_by_upload_limit
 
 HEAD_END = b"\r\n\r\n"
 _IDLE_ORDER = itertools.count()
@@ -90,6 +94,7 @@ class EdgeProtocol(HttpToolsProtocol):
     _refused = False
     _head_timer: asyncio.TimerHandle | None = None
     _body_timer: asyncio.TimerHandle | None = None
+    _body_progress = False  # body bytes came since the body timer was last armed
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -129,8 +134,13 @@ class EdgeProtocol(HttpToolsProtocol):
                 self._head_timer = self.loop.call_later(
                     self.limits.header_timeout, self._head_timed_out
                 )
-        elif self._body_timer is None and self.cycle is not None and self.cycle.more_body:
-            self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_timed_out)
+        elif self.cycle is not None and self.cycle.more_body:
+            self._body_progress = True
+            if self._body_timer is None:
+                self._body_progress = False
+                self._body_timer = self.loop.call_later(
+                    self.limits.body_timeout, self._body_timed_out
+                )
 
     def on_headers_complete(self) -> None:
         self._in_head = False
@@ -189,6 +199,11 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def _body_timed_out(self) -> None:
         self._body_timer = None
+        if self._body_progress and bounded_by_upload_limit(cast(Scope, self.scope)):
+            # An upload that still moves: it gets another period.
+            self._body_progress = False
+            self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_timed_out)
+            return
         if self.cycle is not None and self.cycle.response_started:
             self.transport.close()  # an answer is under way: it cannot be replaced
             return

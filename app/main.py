@@ -30,6 +30,7 @@ from app import logs, request_scope
 from app.backends import make_backend
 from app.backends.base import LivechatBackend
 from app.backends.guarded import GuardedBackend
+from app.downloads import download_route
 from app.front import Front
 from app.graphql.context import Context, request_context
 from app.graphql.errors import ERROR_CODES
@@ -44,6 +45,7 @@ from app.observability.metrics import Metrics
 from app.observability.tracing import provider_from_environment
 from app.persisted_queries import PersistedQueries
 from app.settings import Settings
+from app.uploads import PREFLIGHT_HEADERS, GraphQLUploads, bounded_by_upload_limit
 from app.widget import BUNDLE, mount_widget, where_the_widget_is
 
 BackendFactory = Callable[[Settings], Awaitable[LivechatBackend]]
@@ -176,6 +178,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.trusted_proxies = settings.trusted_proxies
+    app.state.upload_limit = settings.upload_limit()
 
     async def context(request: HTTPConnection) -> Context:  # a Request or a WebSocket
         return request_context(request.app.state.backend, request_scope.current().request_id)
@@ -236,17 +239,31 @@ def create_app(
             max_subscriptions=settings.max_subscriptions_per_connection,
         )
         app.add_api_websocket_route("/websocket", app.state.ddp.serve)
+    app.router.routes.append(download_route())
+    app.add_middleware(
+        GraphQLUploads,
+        path="/graphql",
+        max_operations_bytes=settings.max_body_bytes,
+        upload_limit=settings.upload_limit(),
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["Content-Type", *settings.forward_headers, "X-Request-Id"],
+            allow_headers=[
+                "Content-Type",
+                *settings.forward_headers,
+                "X-Request-Id",
+                *PREFLIGHT_HEADERS,
+            ],
         )
     documents = document_cache(apq_bytes(settings))
     app.state.persisted_queries = documents
     app.add_middleware(PersistedQueries, cache=documents)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, exempt=bounded_by_upload_limit
+    )
     app.add_middleware(JsonErrors)
     app.add_middleware(RequestScope, forward_headers=settings.forward_headers)
     if metrics is not None:

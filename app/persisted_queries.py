@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.graphql.errors import Code, graphql_error_response
 from app.graphql.persisted import DocumentCache, Refusal, resolve
+from app.uploads import is_multipart_graphql
 
 
 class PersistedQueries:
@@ -27,6 +28,10 @@ class PersistedQueries:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        if is_multipart_graphql(scope, self.path):
+            # An upload: its body is streamed to the backend (app.uploads), never read here.
             await self.app(scope, receive, send)
             return
         try:

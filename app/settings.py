@@ -238,6 +238,38 @@ class Settings(BaseSettings):
         default=True, description="in-process: Rocket.Chat's Livechat_show_agent_email"
     )
 
+    # Uploads and downloads (files).
+    file_upload_max_size: int = Field(
+        default=104_857_600,
+        ge=-1,
+        description="Rocket.Chat's FileUpload_MaxFileSize: the largest file in bytes (-1: no"
+        " limit; 0: the default); bounds a multipart upload instead of MAX_BODY_BYTES",
+    )
+    file_upload_media_types: list[str] = Field(
+        default_factory=list,
+        description="in-process: Rocket.Chat's FileUpload_MediaTypeWhiteList, a JSON list of"
+        ' media types ("image/*" wildcards); empty: all',
+    )
+    file_upload_blocked_media_types: list[str] = Field(
+        default_factory=lambda: ["image/svg+xml"],
+        description="in-process: Rocket.Chat's FileUpload_MediaTypeBlackList (wins over the"
+        " allow list)",
+    )
+    file_upload_directory: Path | None = Field(
+        default=None,
+        description="in-process: where uploaded files are kept (default: beside DATABASE,"
+        " named after it with .files)",
+    )
+
+    def upload_limit(self) -> int | None:
+        """The largest upload in bytes, None for no limit (Rocket.Chat reads 0 as its default)."""
+        if self.file_upload_max_size < 0:
+            return None
+        return self.file_upload_max_size or 104_857_600
+
+    def upload_directory(self) -> Path:
+        return self.file_upload_directory or self.database.with_name(self.database.name + ".files")
+
     log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="TRACE adds uvicorn's line per connection made and lost"
     )

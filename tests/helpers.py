@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
+from hypothesis import strategies as st
+from hypothesis_graphql import nodes
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ROOT / "queries"
@@ -131,6 +134,13 @@ class GraphQL:
         data = await self.run("sendLivechatMessage", {"input": fields})
         return data["sendLivechatMessage"]  # type: ignore[no-any-return]
 
+    async def upload(self, file: tuple[str, bytes, str], **fields: Any) -> dict[str, Any]:
+        response = await upload(self.client, {"input": fields}, file)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        assert "errors" not in body, body
+        return body["data"]["uploadLivechatFile"]  # type: ignore[no-any-return]
+
     async def close(self, **fields: Any) -> dict[str, Any]:
         data = await self.run("closeLivechatRoom", {"input": fields})
         return data["closeLivechatRoom"]  # type: ignore[no-any-return]
@@ -142,3 +152,31 @@ class RocketChatServer:
 
     url: str
     ids: CountingIds
+
+
+PREFLIGHT = {"Apollo-Require-Preflight": "true"}
+
+# Scalars hypothesis-graphql cannot make by itself: an `Upload` in a document can only be a
+# literal, never a file (the resolver refuses it with INVALID_PARAMS).
+CUSTOM_SCALARS = {"Upload": st.just("not a file").map(nodes.String)}
+
+
+async def upload(
+    client: httpx.AsyncClient,
+    variables: dict[str, Any],
+    file: tuple[str, bytes, str],
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """`uploadLivechatFile` as apollo-upload-client sends it: the GraphQL multipart request
+    spec (operations, map, then the file), with the CSRF preflight header."""
+    variables = {**variables, "input": {**variables["input"], "file": None}}
+    operations = {"query": operation("uploadLivechatFile"), "variables": variables}
+    return await client.post(
+        "/graphql",
+        data={
+            "operations": orjson.dumps(operations).decode(),
+            "map": orjson.dumps({"0": ["variables.input.file"]}).decode(),
+        },
+        files={"0": file},
+        headers=PREFLIGHT if headers is None else headers,
+    )

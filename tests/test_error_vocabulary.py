@@ -51,7 +51,7 @@ def test_the_codes_are_the_request_codes_and_every_failure_code() -> None:
     backend = {kind.code for kind in family}
     assert {*Code, *(kind.code for kind in base.FAILURES), *backend} == ERROR_CODES
     assert {"STORAGE_FULL", "STORAGE_UNAVAILABLE", "NOT_FOUND", "METHOD_NOT_ALLOWED"} < ERROR_CODES
-    # 24 of the core; the widget's config area adds 5 and its agents 2.
+    # 24 of the core; the widget's config area adds 5 and its agents 2, its files 3.
     widget_codes = {
         "LIVECHAT_DISABLED",
         "INVALID_DEPARTMENT",
@@ -60,6 +60,9 @@ def test_the_codes_are_the_request_codes_and_every_failure_code() -> None:
         "VISITOR_HAS_OPEN_ROOMS",
         "NO_AGENT",
         "NO_AGENT_ONLINE",
+        "UPLOAD_DISABLED",
+        "FILE_TOO_LARGE",
+        "FILE_TYPE_NOT_ALLOWED",
     }
     assert widget_codes < ERROR_CODES
     assert len(ERROR_CODES) == 24 + len(widget_codes)

@@ -43,7 +43,7 @@ from app.graphql.schema import make_schema
 from app.main import request_limits
 from app.markdown import parse as parse_markdown
 from app.settings import Settings
-from tests.helpers import QUERIES, ROOT, operation
+from tests.helpers import CUSTOM_SCALARS, QUERIES, ROOT, operation
 
 LIMITS = request_limits(Settings())
 PLANNED = make_schema(LIMITS)
@@ -102,6 +102,23 @@ WORLDS: dict[str, dict[str, Any]] = {
         )
     },
     "weird-markdown": {"message": message(md=WEIRD_MD, msg="")},
+    "file-message": {
+        "message": message(
+            msg="",
+            file={"_id": "f1", "name": "a.png", "type": "image/png", "size": 5},
+            files=[{"_id": "f1", "name": "a.png", "type": "image/png"}, {"_id": "f2"}],
+            attachments=[
+                {
+                    "title": "a.png",
+                    "type": "file",
+                    "title_link": "/file-upload/f1/a.png",
+                    "image_dimensions": {"width": 8, "height": 6},
+                    "image_size": 5,
+                },
+                {"image_dimensions": {"width": "wide"}, "audio_size": 2**40},
+            ],
+        )
+    },
     "null-in-non-null-field": {"message": message(msg=None)},
     "null-inside-nested-object": {
         "message": message(u=base.MessageAuthor(id="u1", username=None))  # type: ignore[arg-type]
@@ -167,6 +184,14 @@ class ScriptedBackend:
     ) -> list[base.Message]:
         default = [self.world.get("message") or message(), message(id="m2", md=[])]
         return self._answer(self.world.get("history", default))
+
+    async def upload_file(self, upload: base.UploadRequest) -> base.Message:
+        return self._answer(self.world.get("message") or message())
+
+    async def open_file(
+        self, token: str, rid: str, file_id: str, name: str, byte_range: str | None = None
+    ) -> base.FileDownload:
+        raise base.Unauthorized
 
     async def aclose(self) -> None:
         return None
@@ -333,7 +358,7 @@ GENERATED = settings(
 
 
 @GENERATED
-@given(document=from_schema(SDL))
+@given(document=from_schema(SDL, custom_scalars=CUSTOM_SCALARS))
 async def test_generated_documents_answer_alike(document: str) -> None:
     for world in ("rich", "null-inside-list", "livechat-error"):
         await assert_same(document, WORLDS[world])

@@ -20,6 +20,7 @@ from hypothesis_graphql import Mode, from_schema
 from app.graphql.export import sdl
 from app.main import create_app
 from app.settings import Settings
+from tests.helpers import CUSTOM_SCALARS
 from tests.servers import serving
 
 SDL = sdl(create_app(Settings()).state.schema)
@@ -50,13 +51,13 @@ def check(client: httpx.Client, document: str, variables: Any = None) -> None:
 
 
 @CI_EXAMPLES
-@given(document=from_schema(SDL))
+@given(document=from_schema(SDL, custom_scalars=CUSTOM_SCALARS))
 def test_generated_queries_and_mutations(client: httpx.Client, document: str) -> None:
     check(client, document)
 
 
 @CI_EXAMPLES
-@given(document=from_schema(SDL, mode=Mode.NEGATIVE))
+@given(document=from_schema(SDL, mode=Mode.NEGATIVE, custom_scalars=CUSTOM_SCALARS))
 def test_generated_invalid_operations(client: httpx.Client, document: str) -> None:
     check(client, document)
 

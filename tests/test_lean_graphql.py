@@ -31,7 +31,7 @@ from app.graphql.persisted import DocumentCache
 from app.graphql.schema import make_schema, unmirrored
 from app.main import LivechatApp, create_app, request_limits
 from app.settings import Settings
-from tests.helpers import CountingIds, SteppingClock, operation
+from tests.helpers import CUSTOM_SCALARS, CountingIds, SteppingClock, operation
 from tests.servers import serving
 
 REQUEST_ID = "same-request-id"
@@ -337,7 +337,10 @@ def both_paths(tmp_path: Path) -> Iterator[tuple[httpx.Client, httpx.Client]]:
 
 # Valid documents of every shape the schema allows, and invalid ones (unknown fields, wrong
 # argument types), mutations included: both stores see the same sends in the same order.
-DOCUMENTS = st.one_of(from_schema(SDL), from_schema(SDL, mode=Mode.NEGATIVE))
+DOCUMENTS = st.one_of(
+    from_schema(SDL, custom_scalars=CUSTOM_SCALARS),
+    from_schema(SDL, mode=Mode.NEGATIVE, custom_scalars=CUSTOM_SCALARS),
+)
 
 
 @settings(

@@ -6,11 +6,13 @@ until it has a scenario: what users copy is always exercised.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 import pytest
+from PIL import Image
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.amber import AmberSnapshotExtension
 from syrupy.location import PyTestLocation
@@ -291,6 +293,47 @@ async def typing(graphql: GraphQL) -> dict[str, Any]:
     )
 
 
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (30, 120, 200)).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def upload_file(graphql: GraphQL) -> dict[str, Any]:
+    """A screenshot with a description and a text: the file message's every field."""
+    rid = await _room(graphql)
+    answer = await graphql.upload(
+        ("screen shot.png", _png(), "image/png"),
+        token="snapshot-token", rid=rid, description="the error", msg="see **this**",
+    )  # fmt: skip
+    return {"uploadLivechatFile": answer}
+
+
+async def upload_refusals(graphql: GraphQL) -> dict[str, Any]:
+    """Rocket.Chat's refusals of an upload: a blocked type (SVG), a closed room."""
+    rid = await _room(graphql)
+    svg = await graphql.upload(
+        ("x.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml"),
+        token="snapshot-token", rid=rid,
+    )  # fmt: skip
+    await graphql.close(token="snapshot-token", rid=rid)
+    closed = await graphql.upload(
+        ("a.txt", b"hello", "text/plain"), token="snapshot-token", rid=rid
+    )
+    return {"svg": svg, "closed": closed}
+
+
+async def history_with_files(graphql: GraphQL) -> dict[str, Any]:
+    """A room's history with an audio file and another file: each attachment's fields."""
+    rid = await _room(graphql)
+    for file in (
+        ("voice.ogg", b"OggS" + bytes(200), "audio/ogg"),
+        ("notes.txt", b"text", "text/plain"),
+    ):
+        await graphql.upload(file, token="snapshot-token", rid=rid)
+    return await graphql.run("livechatMessages", {"token": "snapshot-token", "rid": rid})
+
+
 SCENARIOS: dict[str, Scenario] = {
     "registerLivechatVisitor": register,
     "openLivechatRoom": open_room,
@@ -312,6 +355,7 @@ SCENARIOS: dict[str, Scenario] = {
     "rateLivechatRoom": rate,
     "livechatAgent": agent_info,
     "setLivechatTyping": typing,
+    "uploadLivechatFile": upload_file,
 }
 
 # More scenarios for an operation, each with its own snapshot.
@@ -322,6 +366,8 @@ MORE_SCENARIOS: dict[str, Scenario] = {
     "removeLivechatVisitor-open-room": remove_visitor_with_open_room,
     "registerLivechatVisitor-phone-reuse": register_reuses_phone,
     "registerLivechatVisitor-refused": register_refused,
+    "uploadLivechatFile-refused": upload_refusals,
+    "livechatMessages-files": history_with_files,
 }
 
 

@@ -38,6 +38,7 @@ async def inprocess_backend(
 ) -> InProcessBackend:
     """Rocket.Chat's rules on the SQLite file `settings.database` (created if missing)."""
     from app.backends.inprocess.agents import AgentAccount, AgentPolicy
+    from app.backends.inprocess.files import FileStore
     from app.backends.inprocess.service import InProcessBackend
     from app.backends.inprocess.store import SqliteStore
     from app.backends.inprocess.widget_config import WidgetOptions
@@ -57,8 +58,18 @@ async def inprocess_backend(
         from app.backends.inprocess.demo import DEMO_ACCOUNT
 
         accounts.append(DEMO_ACCOUNT)
+    store = await SqliteStore.open(settings.database)
+    files = FileStore(
+        settings.upload_directory(),
+        enabled=settings.file_upload_enabled,
+        limit=settings.upload_limit(),
+        allowed=settings.file_upload_media_types,
+        blocked=settings.file_upload_blocked_media_types,
+    )
+    files.sweep(await store.upload_ids())
     backend = InProcessBackend(
-        await SqliteStore.open(settings.database),
+        store,
+        files=files,
         markdown_options=settings.markdown_options(),
         character_limit=settings.message_character_limit,
         clock=clock,

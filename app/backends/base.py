@@ -23,7 +23,13 @@ Infrastructure failures are `BackendFailure` subclasses and become top-level Gra
     │   ├── NotAllowed                  NOT_ALLOWED       error-not-allowed
     │   │   ├── ActionNotAllowed        NOT_ALLOWED       error-action-not-allowed (not one's own)
     │   │   ├── CloseNotAllowed         NOT_ALLOWED       error-not-allowed-to-close-conversation
-    │   │   └── StreamNotAllowed        NOT_ALLOWED       not-allowed (a DDP stream's nosub)
+    │   │   ├── StreamNotAllowed        NOT_ALLOWED       not-allowed (a DDP stream's nosub)
+    │   │   ├── Unauthorized            NOT_ALLOWED       unauthorized (an upload's or a file's 403)
+    │   │   └── Forbidden               NOT_ALLOWED       forbidden (8.x: the same 403)
+    │   ├── UploadDisabled              UPLOAD_DISABLED   error-file-upload-disabled
+    │   ├── FileTooLarge                FILE_TOO_LARGE    error-file-too-large
+    │   │   └── SizeNotAllowed          FILE_TOO_LARGE    error-size-not-allowed
+    │   ├── FileTypeNotAllowed          FILE_TYPE_NOT_ALLOWED  error-type-not-allowed
     │   ├── LivechatDisabled            LIVECHAT_DISABLED error-omnichannel-is-disabled
     │   ├── InvalidDepartment           INVALID_DEPARTMENT error-invalid-department
     │   ├── InvalidEmail                INVALID_EMAIL     error-invalid-email
@@ -52,8 +58,10 @@ Infrastructure failures are `BackendFailure` subclasses and become top-level Gra
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeAlias
 
 JsonObject = dict[str, Any]
@@ -114,6 +122,11 @@ class Message:
     """Rocket.Chat's message type: None for text, e.g. "livechat-close" for a system message."""
     edited_at: datetime | None = None
     edited_by: MessageAuthor | None = None
+    file: JsonObject | None = None
+    """Rocket.Chat's `file` {_id, name, type, size?}: the uploaded file the message carries."""
+    files: list[JsonObject] = field(default_factory=list)
+    attachments: list[JsonObject] = field(default_factory=list)
+    """Rocket.Chat's attachments as it stores them (snake_case keys: title_link, image_url...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +242,56 @@ class QueuePosition:
 RoomEvent: TypeAlias = (
     MessageChanged | MessageDeleted | Typing | AgentChanged | AgentStatusChanged | QueuePosition
 )
+
+
+class FileUpload(Protocol):
+    """A file as it arrives: name and media type from its multipart part's headers, its bytes
+    read while they come in (never held whole). `chunks` raises FileTooLarge once more than
+    the upload limit has come, and may be iterated once."""
+
+    name: str
+    type: str
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRequest:
+    """POST /api/v1/livechat/upload/:rid: the visitor's token header, the file, and the form's
+    `description` (the attachment's) and `msg` (the message's text)."""
+
+    token: str
+    rid: str
+    file: FileUpload
+    description: str | None = None
+    msg: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFile:
+    """A stored file the in-process backend serves from its own disk."""
+
+    path: Path
+    name: str
+    type: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteFile:
+    """A file streamed from Rocket.Chat: its status (200 or 206), the headers that describe
+    the body (Content-Type, Content-Length, Content-Range, Accept-Ranges), the body's chunks,
+    and `close` to release the connection (also when the reader stops early)."""
+
+    status: int
+    headers: dict[str, str]
+    name: str
+    type: str
+    chunks: AsyncIterator[bytes]
+    close: Callable[[], Awaitable[None]]
+
+
+FileDownload: TypeAlias = LocalFile | RemoteFile
 
 
 class RoomEvents(Protocol):
@@ -374,6 +437,7 @@ class LivechatFailure(Exception):
     reason: str = "Rocket.Chat refused the request"
     meteor: ClassVar[bool] = False
     description: ClassVar[str] = ""
+    http_status: ClassVar[int] = 400
 
     def __init__(self, reason: str | None = None) -> None:
         self.reason = reason or type(self).reason
@@ -591,6 +655,55 @@ class InvalidSurveyData(InvalidParams):
     @classmethod
     def from_upstream(cls, error: str, text: str) -> LivechatFailure:
         return cls()
+
+
+class Unauthorized(NotAllowed):
+    error = "unauthorized"
+    reason = "only the room's visitor may do this"
+    meteor = False
+    http_status = 403
+    description = "An upload or download for a visitor or room that is not the caller's, or closed"
+
+
+class Forbidden(Unauthorized):
+    error = "forbidden"
+    description = "Rocket.Chat 8.x's word for the same 403"
+
+
+class _ReasonBody:
+    """Rocket.Chat's upload route answers these as `{reason, success: false}`."""
+
+    upstream_error: str
+
+    def body(self) -> JsonObject:
+        return {"success": False, "reason": self.upstream_error}
+
+
+class UploadDisabled(_ReasonBody, LivechatFailure):
+    code = "UPLOAD_DISABLED"
+    error = "error-file-upload-disabled"
+    reason = "file uploads are disabled"
+    description = "File uploads are switched off (Livechat_fileupload_enabled, FileUpload_Enabled)"
+
+
+class FileTooLarge(LivechatFailure):
+    code = "FILE_TOO_LARGE"
+    error = "error-file-too-large"
+    reason = "File size exceeds the allowed limit"
+    meteor = True
+    description = "The file is over FileUpload_MaxFileSize"
+
+
+class SizeNotAllowed(FileTooLarge):
+    error = "error-size-not-allowed"
+    meteor = False
+
+
+class FileTypeNotAllowed(_ReasonBody, LivechatFailure):
+    code = "FILE_TYPE_NOT_ALLOWED"
+    error = "error-type-not-allowed"
+    reason = "files of this type are not allowed"
+    description = "The file's media type is blocked or not in the allow list"
 
 
 class OtherLivechatFailure(LivechatFailure):
@@ -811,6 +924,18 @@ class LivechatBackend(Protocol):
     async def set_typing(self, token: str, rid: str, typing: bool) -> None:
         """Tell the room's agent that the visitor is typing, or stopped (DDP method
         stream-notify-room <rid>/user-activity)."""
+        ...
+
+    async def upload_file(self, upload: UploadRequest) -> Message:
+        """Store one file and send it as the visitor's message (Rocket.Chat's upload route):
+        refused as soon as a check fails, leaving nothing stored."""
+        ...
+
+    async def open_file(
+        self, token: str, rid: str, file_id: str, name: str, byte_range: str | None = None
+    ) -> FileDownload:
+        """A file of the room `rid` for its visitor `token` (open or closed room), else
+        Unauthorized; `byte_range` is the request's Range header, passed on."""
         ...
 
     async def readiness(self) -> str | None:

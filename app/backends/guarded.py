@@ -11,6 +11,7 @@ from app.backends.base import (
     Agent,
     CustomField,
     DeletedMessage,
+    FileDownload,
     InvalidParams,
     LivechatBackend,
     Message,
@@ -20,6 +21,7 @@ from app.backends.base import (
     Room,
     RoomEvents,
     SurveyAnswer,
+    UploadRequest,
     Visitor,
     VisitorRegistration,
     WidgetConfig,
@@ -213,3 +215,21 @@ class GuardedBackend(Wrapping):
         _cap("token", token, self.caps.token)
         _path_id("rid", rid, self.caps.identifier)  # the event name is "<rid>/user-activity"
         return await self.inner.set_typing(token, rid, typing)
+
+    async def upload_file(self, upload: UploadRequest) -> Message:
+        _cap("token", upload.token, self.caps.token)
+        _path_id("rid", upload.rid, self.caps.identifier)  # a path segment upstream
+        _cap("description", upload.description, self.caps.message)
+        _cap("msg", upload.msg, self.caps.message)
+        _cap("file name", upload.file.name, self.caps.name)
+        _cap("file type", upload.file.type, self.caps.name)
+        return await self.inner.upload_file(upload)
+
+    async def open_file(
+        self, token: str, rid: str, file_id: str, name: str, byte_range: str | None = None
+    ) -> FileDownload:
+        _cap("token", token, self.caps.token)
+        _path_id("rid", rid, self.caps.identifier)
+        _path_id("id", file_id, self.caps.identifier)
+        _cap("name", name, self.caps.name)
+        return await self.inner.open_file(token, rid, file_id, name, byte_range)

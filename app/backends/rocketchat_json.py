@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from app.backends.base import Agent, JsonObject, Message, MessageAuthor, Room, Visitor
 
@@ -54,6 +55,12 @@ def message_to_json(message: Message) -> JsonObject:
         document["editedAt"] = format_datetime(message.edited_at)
     if message.edited_by is not None:
         document["editedBy"] = {"_id": message.edited_by.id, "username": message.edited_by.username}
+    if message.file is not None:
+        document["file"] = message.file
+    if message.files:
+        document["files"] = message.files
+    if message.attachments:
+        document["attachments"] = message.attachments
     return document
 
 
@@ -81,6 +88,11 @@ def message_from_json(document: JsonObject, md: list[JsonObject] | None = None) 
         t=document.get("t"),
         edited_at=parse_datetime(document["editedAt"]) if document.get("editedAt") else None,
         edited_by=_author(document["editedBy"]) if document.get("editedBy") else None,
+        file=document["file"] if isinstance(document.get("file"), dict) else None,
+        files=[entry for entry in document.get("files") or [] if isinstance(entry, dict)],
+        attachments=[
+            entry for entry in document.get("attachments") or [] if isinstance(entry, dict)
+        ],
     )
 
 
@@ -181,3 +193,12 @@ def agent_from_json(document: JsonObject) -> Agent | None:
         emails=tuple(str(email["address"]) for email in emails if email.get("address")),
         phone=phone if isinstance(phone, str) else None,
     )
+
+
+def file_url(file_id: str, name: str) -> str:
+    """Rocket.Chat's `/file-upload/<id>/<name>`, the name percent-encoded as one segment (a
+    name of dots too, which URL normalisation would otherwise remove)."""
+    segment = quote(name, safe="")
+    if segment.strip(".") == "":
+        segment = segment.replace(".", "%2E")
+    return f"/file-upload/{file_id}/{segment}"

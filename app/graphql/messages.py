@@ -8,6 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from app.backends import base
+from app.graphql.attachments import MessageAttachment, MessageFile
 from app.graphql.context import Info
 from app.graphql.errors import LivechatError
 from app.graphql.inputs import converted_once
@@ -86,6 +87,16 @@ class Message:
     edited_by: MessageUser | None = strawberry.field(
         description="Who edited it (Rocket.Chat's editedBy {_id, username})."
     )
+    file: MessageFile | None = strawberry.field(
+        default=None, description="The uploaded file, when the message carries one."
+    )
+    files: list[MessageFile] = strawberry.field(
+        default_factory=list, description="Every file the message carries."
+    )
+    attachments: list[MessageAttachment] = strawberry.field(
+        default_factory=list,
+        description="Rocket.Chat's attachments: an upload's title, link, image/audio/video facts.",
+    )
 
     @classmethod
     def from_domain(cls, message: base.Message) -> Message:
@@ -111,6 +122,9 @@ class Message:
             t=message.t,
             edited_at=DateTime(message.edited_at) if message.edited_at else None,
             edited_by=_user(message.edited_by) if message.edited_by else None,
+            file=MessageFile.from_json(message.file) if message.file is not None else None,
+            files=[MessageFile.from_json(raw) for raw in message.files],
+            attachments=[MessageAttachment.from_json(raw) for raw in message.attachments],
         )
 
 

@@ -27,6 +27,7 @@ from app.graphql import (
     agents,
     config,
     conversation,
+    files,
     messages,
     validation_cache,
     visitor_data,
@@ -137,6 +138,11 @@ class Mutation:
         resolver=agents.set_livechat_typing,
         description='DDP method stream-notify-room [<rid>/user-activity, username, ["user-typing"]'
         " or [], {token}]",
+    )
+    upload_livechat_file: files.UploadLivechatFileResult = strawberry.field(
+        resolver=files.upload_livechat_file,
+        description="POST /api/v1/livechat/upload/:rid with header x-visitor-token: one file, "
+        "stored and announced as a message",
     )
 
 

@@ -31,6 +31,7 @@ from app.backends.base import (
     Agent,
     CustomField,
     DeletedMessage,
+    FileDownload,
     LivechatBackend,
     Message,
     OfflineMessage,
@@ -40,6 +41,7 @@ from app.backends.base import (
     Room,
     RoomEvents,
     SurveyAnswer,
+    UploadRequest,
     Visitor,
     VisitorRegistration,
     WidgetConfig,
@@ -220,6 +222,7 @@ OPERATION_ROUTES = {
     "transfer_room": ("POST", f"{API}/visitor/department.transfer"),
     "rate_room": ("POST", f"{API}/room.survey"),
     "agent_info": ("GET", f"{API}/agent.info/{{rid}}/{{token}}"),
+    "upload_file": ("POST", f"{API}/upload/{{rid}}"),
 }
 
 
@@ -283,6 +286,16 @@ class RateLimitedBackend(Wrapping):
     async def set_typing(self, token: str, rid: str, typing: bool) -> None:
         # A DDP method: Rocket.Chat's DDP limits are per connection, not these.
         await self.inner.set_typing(token, rid, typing)
+
+    async def upload_file(self, upload: UploadRequest) -> Message:
+        self._count("upload_file")
+        return await self.inner.upload_file(upload)
+
+    async def open_file(
+        self, token: str, rid: str, file_id: str, name: str, byte_range: str | None = None
+    ) -> FileDownload:
+        # Downloads are not REST API calls: Rocket.Chat's limiter does not count them.
+        return await self.inner.open_file(token, rid, file_id, name, byte_range)
 
     async def subscribe_room(self, token: str, rid: str) -> RoomEvents:
         # Rocket.Chat's DDP limits are per connection, not these; a subscription is not a call.

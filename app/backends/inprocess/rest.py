@@ -24,8 +24,11 @@ from app.backends.base import (
     JsonObject,
     LivechatBackend,
     LivechatFailure,
+    OtherLivechatFailure,
     OutgoingMessage,
     TokenParamNotProvided,
+    Unauthorized,
+    UploadRequest,
     VisitorRegistration,
 )
 from app.backends.inprocess.limits import API, RocketChatLimiter, counted, rocketchat_address
@@ -37,6 +40,13 @@ from app.backends.rocketchat_json import (
     parse_datetime,
     room_to_json,
     visitor_to_json,
+)
+from app.multipart import (
+    LingeringResponse,
+    MalformedMultipart,
+    MultipartStream,
+    StreamedFile,
+    boundary_of,
 )
 
 PREFIX = API
@@ -50,7 +60,7 @@ async def _answer(work: Callable[[], Awaitable[JsonObject]]) -> Response:
     try:
         body = await work()
     except LivechatFailure as failure:
-        return _json(failure.body(), 400)
+        return _json(failure.body(), failure.http_status)
     except BackendFailure as failure:
         # Nothing was stored, and a retry may succeed once the store can write again.
         error = failure.code.lower().replace("_", "-")
@@ -289,3 +299,58 @@ async def agent_info(request: Request) -> Response:
         return {"agent": agent_to_json(agent)}
 
     return await _answer(work)
+
+
+@_route("POST", "/upload/{rid}")
+async def upload(request: Request) -> Response:
+    """Rocket.Chat's multipart upload: the token in `x-visitor-token`, the form's fields
+    (`description`, `msg`) before the `file` part, the file read while the backend stores it.
+    A refusal ends the request where it stands; the connection is then closed, the rest of
+    the body never read."""
+    token = request.headers.get("x-visitor-token")
+    if not token:
+        return _json(Unauthorized().body(), Unauthorized.http_status)
+    boundary = boundary_of(request.headers.get("content-type", ""))
+    if boundary is None:
+        return _json(InvalidParams("the body must be multipart/form-data").body(), 400)
+    stream = MultipartStream(request.receive, boundary)
+    fields: dict[str, str] = {}
+    file: StreamedFile | None = None
+
+    async def work() -> JsonObject:
+        nonlocal file
+        try:
+            while file is None and (start := await stream.part()) is not None:
+                if start.filename is not None:
+                    if start.name != "file":
+                        raise OtherLivechatFailure("Invalid field name", "invalid-field")
+                    file = StreamedFile(stream, start, _upload_limit(request))
+                else:
+                    value = await stream.field(FORM_FIELD_LIMIT)
+                    fields[start.name] = value.decode("utf-8", "replace")
+        except MalformedMultipart as error:
+            raise InvalidParams(str(error)) from None
+        if file is None:
+            raise OtherLivechatFailure("No file uploaded", "error-no-file")
+        message = await _backend(request).upload_file(
+            UploadRequest(
+                token=token,
+                rid=request.path_params["rid"],
+                file=file,
+                description=fields.get("description"),
+                msg=fields.get("msg"),
+            )
+        )
+        return {**message_to_json(message), "newRoom": False, "showConnecting": False}
+
+    response = await _answer(work)
+    return response if stream.complete else LingeringResponse(response)
+
+
+def _upload_limit(request: Request) -> int | None:
+    limit: int | None = getattr(request.app.state, "upload_limit", None)
+    return limit
+
+
+# The longest text field of an upload form (description, msg) in bytes.
+FORM_FIELD_LIMIT = 65_536

@@ -33,6 +33,7 @@ from app.backends.base import (
     InvalidToken,
     JsonObject,
     LivechatDisabled,
+    LocalFile,
     Message,
     MessageAuthor,
     MessageChanged,
@@ -44,12 +45,16 @@ from app.backends.base import (
     RoomEvent,
     RoomEvents,
     Typing,
+    Unauthorized,
+    UploadDisabled,
+    UploadRequest,
     Visitor,
     VisitorRegistration,
 )
 from app.backends.ids import Clock, IdGenerator, random_id, utc_now
 from app.backends.inprocess.agents import DEFAULT_POLICY, AgentAccount, AgentDesk, AgentPolicy
 from app.backends.inprocess.broker import Broker
+from app.backends.inprocess.files import FileStore, attachment, identify_image
 from app.backends.inprocess.mail import Mailer
 from app.backends.inprocess.store import Lookup, SqliteStore
 from app.backends.inprocess.widget import WidgetRules, valid_email
@@ -118,6 +123,7 @@ class InProcessBackend(WidgetRules):
         mail_from: str = Settings.model_fields["mail_from"].default,
         agents: Sequence[AgentAccount] = (),
         agent_policy: AgentPolicy = DEFAULT_POLICY,
+        files: FileStore | None = None,
     ) -> None:
         self._store = store
         self.widget = widget or WidgetOptions()
@@ -125,6 +131,7 @@ class InProcessBackend(WidgetRules):
         self._mailer = Mailer(
             self._widget_store, smtp_url=smtp_url, sender=mail_from, clock=clock, new_id=new_id
         )
+        self._files = files
         self.broker = broker or Broker()
         # Subscribers hear what the store committed, in commit order, before it is acknowledged.
         store.on_commit(self._publish)
@@ -414,11 +421,16 @@ class InProcessBackend(WidgetRules):
         return edited
 
     async def delete_message(self, token: str, rid: str, message_id: str) -> DeletedMessage:
-        """DELETE: params → the checks of `_own_message` → gone; answers the id and when."""
+        """DELETE: params → the checks of `_own_message` → gone (with its file, if it carries
+        one); answers the id and when."""
         require_text(token=token, rid=rid)
         await self._own_message(token, rid, message_id)
-        if not await self._store.delete_message(message_id):
+        files: list[str] = []
+        if not await self._store.delete_message(message_id, files):
             raise InvalidMessage
+        if self._files is not None:  # a file message's file goes with it, as Rocket.Chat's
+            for file_id in files:
+                await self._files.remove(file_id)
         return DeletedMessage(id=message_id, ts=self._clock())
 
     async def close_room(self, token: str, rid: str) -> str:
@@ -463,6 +475,94 @@ class InProcessBackend(WidgetRules):
             await subscription.aclose()
             raise
         return subscription
+
+    async def upload_file(self, upload: UploadRequest) -> Message:
+        """livechat/upload/:rid: params → uploads off: error-file-upload-disabled → no visitor
+        with the token, or the room not their open one: unauthorized (403) → the media type
+        (error-type-not-allowed) → the file, written to disk while it arrives, refused past
+        the size limit (error-file-too-large) → its row and message committed together, the
+        room checked again. Any refusal on the way leaves no file behind."""
+        require_text(token=upload.token, rid=upload.rid)
+        files = self._files
+        if files is None or not files.enabled:
+            raise UploadDisabled
+        found = await self._store.lookup(upload.token, upload.rid)
+        room = found.room
+        if found.visitor is None or room is None or room.visitor_token != upload.token:
+            raise Unauthorized
+        if not room.open:
+            raise Unauthorized
+        media_type = upload.file.type
+        files.check_type(media_type)
+        file_id = self._new_id()
+        size = await files.receive(file_id, upload.file.chunks())
+        try:
+            image = None
+            if media_type.startswith("image/"):
+                image = await asyncio.to_thread(identify_image, files.path(file_id))
+            now = self._clock()
+            text = upload.msg or ""
+            record = {"_id": file_id, "name": upload.file.name, "type": media_type, "size": size}
+            md = await self._markdown(text, now) if text else []
+
+            def decide(lookup: Lookup) -> JsonObject:
+                visitor, current = lookup.visitor, lookup.room
+                if visitor is None or current is None or not current.open:
+                    raise Unauthorized
+                return message_to_json(
+                    Message(
+                        id=self._new_id(),
+                        rid=current.id,
+                        msg=text,
+                        ts=now,
+                        u=MessageAuthor(
+                            id=visitor.id, username=visitor.username, name=visitor.name
+                        ),
+                        updated_at=now,
+                        token=visitor.token,
+                        alias=visitor.name,
+                        urls=_urls(text),
+                        md=md,
+                        file=record,
+                        files=[record],
+                        attachments=[
+                            attachment(
+                                file_id,
+                                upload.file.name,
+                                media_type,
+                                size,
+                                upload.description,
+                                image,
+                            )
+                        ],
+                    )
+                )
+
+            stored = await self._store.add_file_message(upload.token, upload.rid, record, decide)
+        except BaseException:
+            await files.remove(file_id)
+            raise
+        return message_from_json(stored)
+
+    async def open_file(
+        self, token: str, rid: str, file_id: str, name: str, byte_range: str | None = None
+    ) -> LocalFile:
+        """A stored file of the room `rid` whose visitor is `token` (open or closed room);
+        anything else is unauthorized. The name in the URL is not checked, as Rocket.Chat."""
+        if self._files is None:
+            raise Unauthorized
+        found = await self._store.upload(file_id)
+        if found is None:
+            raise Unauthorized
+        record, room_token = found
+        if record["rid"] != rid or room_token != token:
+            raise Unauthorized
+        return LocalFile(
+            path=self._files.path(file_id),
+            name=str(record["name"]),
+            type=str(record["type"]),
+            size=int(record["size"]),
+        )
 
     async def message_history(
         self, token: str, rid: str, limit: int = 20, before: datetime | None = None

@@ -72,6 +72,18 @@ CREATE TABLE IF NOT EXISTS counters (
 );
 """
 
+# Uploaded files (the bytes are on disk, named by id: see files.py), each with its message.
+UPLOADS = """
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY,
+    rid TEXT NOT NULL,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    message_id TEXT NOT NULL
+);
+"""
+
 # After any migration: the index needs the `ts` column that older files lack.
 INDEXES = "CREATE INDEX IF NOT EXISTS messages_by_room_ts ON messages (rid, ts);"
 
@@ -99,6 +111,7 @@ def _millis(value: object) -> int:
 def _create_schema(connection: sqlite3.Connection) -> None:
     connection.executescript(SCHEMA)
     widget_schema.create_tables(connection)
+    connection.executescript(UPLOADS)
     _add_ts_column(connection)
     connection.executescript(INDEXES)
 
@@ -142,6 +155,16 @@ def _agent_loads(connection: sqlite3.Connection) -> dict[str, int]:
         "GROUP BY agent_id"
     ).fetchall()
     return {str(agent_id): int(count) for agent_id, count in rows}
+
+
+def delete_room_uploads(connection: sqlite3.Connection, rids: list[str]) -> list[str]:
+    """Within a write that removes rooms: their files' rows, and the ids of the files to
+    remove from disk once it commits (`FileStore.remove`)."""
+    marks = ", ".join("?" for _ in rids)
+    rows = connection.execute(
+        f"DELETE FROM uploads WHERE rid IN ({marks}) RETURNING id", tuple(rids)
+    ).fetchall()
+    return [str(file_id) for (file_id,) in rows]
 
 
 def _room(row: tuple[object, ...]) -> Room:
@@ -399,6 +422,50 @@ class SqliteStore:
 
         return await self.writer.write_and_announce(write)
 
+    async def add_file_message(
+        self, token: str, rid: str, upload: JsonObject, decide: Callable[[Lookup], JsonObject]
+    ) -> JsonObject:
+        """A file's row and its message in one transaction: `decide(lookup)` checks the
+        visitor and room again (raising to refuse) and answers the message to store."""
+
+        def write(connection: sqlite3.Connection) -> tuple[JsonObject, Event]:
+            document = decide(_lookup(connection, token, rid, None))
+            stored = _store_message(connection, document)
+            if stored is None:
+                raise sqlite3.IntegrityError(f"message id {document['_id']} is taken")
+            connection.execute(
+                "INSERT INTO uploads (id, rid, name, type, size, message_id) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (upload["_id"], rid, upload["name"], upload["type"], upload["size"], stored["_id"]),
+            )
+            return stored, ("message", stored)
+
+        return await self.writer.write_and_announce(write)
+
+    async def upload(self, file_id: str) -> tuple[JsonObject, str] | None:
+        """The stored file's record and its room's visitor token, if there is such a file."""
+
+        def read(connection: sqlite3.Connection) -> tuple[JsonObject, str] | None:
+            row = connection.execute(
+                "SELECT u.id, u.rid, u.name, u.type, u.size, r.visitor_token FROM uploads u "
+                "JOIN rooms r ON r.id = u.rid WHERE u.id = ?",
+                (file_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            record = {"_id": row[0], "rid": row[1], "name": row[2], "type": row[3], "size": row[4]}
+            return record, str(row[5])
+
+        return await self.writer.read(read)
+
+    async def upload_ids(self) -> set[str]:
+        """Every stored file's id (what the upload directory may hold)."""
+
+        def read(connection: sqlite3.Connection) -> set[str]:
+            return {row[0] for row in connection.execute("SELECT id FROM uploads")}
+
+        return await self.writer.read(read)
+
     async def replace_message(self, document: JsonObject) -> bool:
         """Store a new version of an existing message (same `_id`, `rid` and `ts`); False when
         it is gone."""
@@ -413,8 +480,9 @@ class SqliteStore:
 
         return await self.writer.write_and_announce(write)
 
-    async def delete_message(self, message_id: str) -> bool:
-        """Remove the message; False when there was none."""
+    async def delete_message(self, message_id: str, files: list[str] | None = None) -> bool:
+        """Remove the message (and the rows of the files it carries, whose ids are added to
+        `files` for the caller to remove from disk); False when there was none."""
 
         def write(connection: sqlite3.Connection) -> tuple[bool, Event]:
             row = connection.execute(
@@ -423,6 +491,11 @@ class SqliteStore:
             if row is None:
                 return False, None
             connection.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            carried = connection.execute(
+                "DELETE FROM uploads WHERE message_id = ? RETURNING id", (message_id,)
+            ).fetchall()
+            if files is not None:
+                files.extend(str(file_id) for (file_id,) in carried)
             return True, ("message.deleted", {"_id": message_id, "rid": row[0]})
 
         return await self.writer.write_and_announce(write)

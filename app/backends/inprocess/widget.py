@@ -37,6 +37,7 @@ from app.backends.base import (
 )
 from app.backends.ids import Clock, IdGenerator
 from app.backends.inprocess.agents import AgentDesk
+from app.backends.inprocess.files import FileStore
 from app.backends.inprocess.mail import Mailer
 from app.backends.inprocess.store import SqliteStore
 from app.backends.inprocess.widget_config import WidgetOptions
@@ -88,6 +89,7 @@ class WidgetRules:
     _mailer: Mailer
 
     agents: AgentDesk
+    _files: FileStore | None
 
     def _agent(self, agent_id: str) -> Agent | None:
         """The agent serving a room, as the visitor may see them: none when agent info is
@@ -177,7 +179,10 @@ class WidgetRules:
                 raise VisitorHasOpenRooms
             return visitor
 
-        removed, _rooms = await self._widget_store.remove_visitor(token, decide)
+        removed, file_ids = await self._widget_store.remove_visitor(token, decide)
+        if self._files is not None:
+            for file_id in file_ids:
+                await self._files.remove(file_id)
         return RemovedVisitor(id=removed.id, ts=self._clock())
 
     async def send_offline_message(self, offline: OfflineMessage) -> str:

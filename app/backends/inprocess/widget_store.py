@@ -22,11 +22,12 @@ from app.backends.inprocess.store import (
     SqliteStore,
     _room,
     _visitor,
+    delete_room_uploads,
 )
 from app.backends.rocketchat_json import format_datetime
 
 # Rows that belong to a room and go with it when its visitor is removed: (table, rid column).
-# Other records kept per room belong here too (files' bytes on disk go after the commit).
+# Uploads' rows go too (`delete_room_uploads`); their bytes on disk go after the commit.
 ROOM_RECORDS: list[tuple[str, str]] = [("messages", "rid"), ("room_data", "rid")]
 
 
@@ -216,9 +217,10 @@ class WidgetStore:
     async def remove_visitor(
         self, token: str, decide: Callable[[Visitor | None, list[Room]], Visitor]
     ) -> tuple[Visitor, list[str]]:
-        """Delete the visitor with every room of theirs and what belongs to the rooms, in one
-        transaction. `decide(visitor, rooms)` raises to refuse. Answers the visitor removed and
-        the ids of the rooms that went."""
+        """Delete the visitor with every room of theirs and what belongs to the rooms (their
+        files' rows included), in one transaction. `decide(visitor, rooms)` raises to refuse.
+        Answers the visitor removed and the ids of the files whose bytes are to go from disk
+        once it has committed."""
 
         def write(connection: sqlite3.Connection) -> tuple[Visitor, list[str]]:
             visitor = _visitor_by(connection, "token", token)
@@ -234,13 +236,14 @@ class WidgetStore:
             )
             removed = decide(visitor, rooms)
             rids = [room.id for room in rooms]
+            file_ids = delete_room_uploads(connection, rids) if rids else []
             for rid in rids:
                 for table, column in ROOM_RECORDS:
                     connection.execute(f"DELETE FROM {table} WHERE {column} = ?", (rid,))
                 connection.execute("DELETE FROM rooms WHERE id = ?", (rid,))
             connection.execute("DELETE FROM visitor_data WHERE visitor_id = ?", (removed.id,))
             connection.execute("DELETE FROM visitors WHERE id = ?", (removed.id,))
-            return removed, rids
+            return removed, file_ids
 
         return await self._writer.write(write)
 

@@ -35,8 +35,11 @@ from app.backends.base import (
     LivechatFailure,
     Message,
     OutgoingMessage,
+    RemoteFile,
     Room,
     RoomEvents,
+    Unauthorized,
+    UploadRequest,
     UpstreamError,
     UpstreamUnavailable,
     Visitor,
@@ -44,7 +47,7 @@ from app.backends.base import (
 )
 from app.backends.ids import PATH_ID, IdGenerator, random_id, utc_now
 from app.backends.rocketchat_json import format_datetime, parse_datetime
-from app.backends.upstream import mapping
+from app.backends.upstream import files, mapping
 from app.backends.upstream.ddp import TRANSPORT_ERRORS as DDP_ERRORS
 from app.backends.upstream.ddp import DdpConnection, DdpTiming, Dropped
 from app.backends.upstream.realtime import SharedRooms, UpstreamRoomEvents
@@ -351,6 +354,74 @@ class UpstreamBackend(WidgetCalls):
             raise UpstreamUnavailable("the upstream realtime server did not answer") from None
         finally:
             await connection.close()
+
+    async def upload_file(self, upload: UploadRequest) -> Message:
+        """Streamed to Rocket.Chat's upload route, once (the body cannot be replayed)."""
+        fields = {
+            name: value
+            for name, value in (("description", upload.description), ("msg", upload.msg))
+            if value is not None
+        }
+        path = f"/api/v1/livechat/upload/{_path_segment('rid', upload.rid)}"
+        failed: list[BaseException] = []
+        request = files.upload_request(
+            self._client.base_url.join(path.lstrip("/")),
+            self._headers(),
+            upload.token,
+            upload.file,
+            fields,
+            self._timeout,
+            failed,
+        )
+        try:
+            response = await self._client.send(request)
+        except BaseException as error:
+            if failed:  # the file broke off on our side: that is the answer
+                raise failed[0] from None
+            if isinstance(error, TRANSPORT_ERRORS):
+                raise transport_fault(error).failure from error
+            raise
+        body = self._body(response)
+        return mapping.message(files.uploaded_message(body), self._markdown_for)
+
+    async def open_file(
+        self, token: str, rid: str, file_id: str, name: str, byte_range: str | None = None
+    ) -> RemoteFile:
+        """The file, if one of the room's messages carries it, streamed from Rocket.Chat with
+        the visitor's cookies."""
+
+        async def history(limit: int, last: Message | None) -> list[Message]:
+            return await self.message_history(token, rid, limit, last.ts if last else None)
+
+        message = await files.find_file(history, file_id)
+        if message is None:
+            raise Unauthorized
+        entry = next(
+            entry
+            for entry in [*message.files, *([message.file] if message.file else [])]
+            if entry.get("_id") == file_id
+        )
+        request = files.download_request(
+            self._client.base_url,
+            self._headers(),
+            token,
+            rid,
+            file_id,
+            str(entry.get("name") or name),
+            byte_range,
+            self._timeout,
+        )
+        try:
+            response = await self._client.send(request, stream=True)
+        except TRANSPORT_ERRORS as error:
+            raise transport_fault(error).failure from error
+        try:
+            return files.remote_file(
+                response, str(entry.get("name") or name), str(entry.get("type") or "")
+            )
+        except BaseException:
+            await response.aclose()
+            raise
 
     async def subscribe_room(self, token: str, rid: str) -> RoomEvents:
         """The visitor's room over DDP, one upstream socket per visitor and room in this

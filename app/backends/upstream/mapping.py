@@ -71,7 +71,14 @@ def error_id(body: JsonObject) -> str:
 
 def failure_from(body: JsonObject) -> LivechatFailure | None:
     """Rocket.Chat's `{success: false, error, errorType}` as a domain failure, if it is one."""
-    if _succeeded(body) or "error" not in body:
+    if _succeeded(body):
+        return None
+    if "error" not in body:
+        # The upload route refuses with `{reason: <id>, success: false}`.
+        if isinstance(body.get("reason"), str) and body.get("success") is False:
+            return FAILURE_BY_ERROR.get(body["reason"], OtherLivechatFailure).from_upstream(
+                body["reason"], body["reason"]
+            )
         return None
     error = error_id(body)
     kind = FAILURE_BY_ERROR.get(error, OtherLivechatFailure)

@@ -197,6 +197,8 @@ class _ReadTransport(AiohttpTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await super().handle_async_request(request)
         stream = response.stream
+        if request.extensions.get("stream_body"):
+            return response  # a file: streamed to the visitor as it comes
         if isinstance(stream, AiohttpResponseStream):
             TransportStats.bodies_read += 1
             answer = stream._aiohttp_response
