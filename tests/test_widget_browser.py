@@ -1,7 +1,10 @@
 """The example widget (examples/widget/) in Chromium, as a visitor uses it, against the in-process
-server and against the facade in front of the in-process server: register, send markdown and see
-it rendered, edit and delete it, lose the WebSocket and miss nothing, scroll back through the
-history to its first message, close. Every request stays on loopback.
+server and against the facade in front of the in-process server: the config's theme, register
+with a custom field, send markdown and see it rendered, edit and delete it, lose the WebSocket and
+miss nothing, reload and find the room through the config, scroll back through the history to
+its first message, close, ask for the transcript and rate the chat. With nobody online, the
+offline form and its mail; with Livechat off or no registration form, what shows first. Every
+request stays on loopback.
 
 Screenshots land in tests/artefacts/widget/ (gitignored); with UPDATE_WIDGET_SCREENSHOT=1 in the
 environment the test also refreshes the one README shows, examples/widget/screenshot.png."""
@@ -444,3 +447,35 @@ async def test_with_nobody_online_the_widget_takes_a_message(bundle: Path, tmp_p
     assert rows(database, "SELECT kind, recipient FROM outbox") == [
         ("offline-message", "sales@example.com")
     ]
+
+
+@needs_browser
+async def test_the_config_decides_the_first_view(bundle: Path, tmp_path: Path) -> None:
+    """Livechat switched off: a notice and nothing else. Registration form off: straight into a
+    chat, the visitor registered with their token alone (as Rocket.Chat's widget does)."""
+    from playwright.async_api import async_playwright, expect
+
+    expect.set_options(timeout=WAIT)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
+        )
+        errors: list[str] = []
+        for name, settings, view in [
+            ("disabled", {"livechat_enabled": False}, "disabled"),
+            ("no-form", {"registration_form": False}, "chat"),
+        ]:
+            app = create_app(
+                Settings(database=tmp_path / f"{name}.db", **settings), widget_bundle=bundle
+            )
+            with serving(app) as server:
+                page = await browser.new_page()
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                await page.goto(f"{server}/widget/")
+                await expect(page.locator(f"[data-view={view}]")).to_be_visible()
+                await expect(page.locator("[data-view=registration]")).to_have_count(0)
+                if view == "chat":
+                    await expect(page.locator("textarea[name=msg]")).to_be_enabled()
+                await page.close()
+        await browser.close()
+    assert errors == []
