@@ -34,8 +34,17 @@ const session: Session = loadSession();
 let config: Config;
 let visitorEmail: string | undefined;
 
+/** `view` under the theme's title: the chat's own header carries it, other views get a bar. */
 function show(view: HTMLElement): void {
-  root.replaceChildren(applyTheme(root, config), view);
+  const title = applyTheme(root, config);
+  const heading = view.matches("[data-view=chat]") ? view.querySelector("header h2") : null;
+  if (heading === null) {
+    root.replaceChildren(h("header", { class: "title", "data-title": true }, title), view);
+  } else {
+    heading.textContent = title;
+    heading.setAttribute("data-title", "");
+    root.replaceChildren(view);
+  }
 }
 
 async function register(registration: Registration): Promise<void> {

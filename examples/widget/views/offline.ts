@@ -36,7 +36,6 @@ export function offlineView(
   const form = h(
     "form",
     { class: "form", "data-view": "offline" },
-    h("h2", {}, config.theme?.offlineTitle || "Leave a message"),
     h("p", {}, texts?.offlineMessage || "We are not online right now. Leave us a message."),
     field("Name", name),
     field("Email", email),
@@ -57,7 +56,6 @@ export function offlineView(
     })
       .then(() => {
         form.replaceChildren(
-          h("h2", {}, config.theme?.offlineTitle || "Leave a message"),
           h(
             "p",
             { "data-sent": true },
