@@ -461,10 +461,11 @@ async def test_the_config_decides_the_first_view(bundle: Path, tmp_path: Path) -
             executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
         )
         errors: list[str] = []
-        for name, settings, view in [
+        cases: list[tuple[str, dict[str, Any], str]] = [
             ("disabled", {"livechat_enabled": False}, "disabled"),
             ("no-form", {"registration_form": False}, "chat"),
-        ]:
+        ]
+        for name, settings, view in cases:
             app = create_app(
                 Settings(database=tmp_path / f"{name}.db", **settings), widget_bundle=bundle
             )
