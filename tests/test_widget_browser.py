@@ -135,10 +135,12 @@ class Served:
     database: Path
 
 
-# The registration form's custom field (a regexp the server checks too), the transcript offered
-# after the chat, and the theme's title and colour on the page.
+# The registration form's custom field (a regexp the server checks too) and departments (one to
+# register with, the other to switch to), the transcript offered after the chat, and the theme's
+# title and colour on the page.
 CONFIGURED: dict[str, Any] = {
     "custom_fields": [{"key": "plan", "label": "Plan", "regexp": "^(gold|silver)$"}],
+    "departments": [{"id": "dep-sales", "name": "Sales"}, {"id": "dep-support", "name": "Support"}],
     "enable_transcript": True,
     "theme": {"title": "Acme help", "color": "#008060"},
 }
@@ -258,6 +260,7 @@ async def test_a_visitor_chats_through_the_widget(
         await page.get_by_label("Name").fill("Ada Lovelace")
         await page.get_by_label("Email").fill("ada@example.com")
         await page.get_by_label("Plan").fill("gold")
+        await page.get_by_label("Department").select_option(label="Sales")
         await shoot(page, f"{kind}-registration")
         await page.get_by_role("button", name="Start chat").click()
         chat = page.locator("[data-view=chat]")
@@ -269,6 +272,23 @@ async def test_a_visitor_chats_through_the_widget(
         assert rows(served.database, "SELECT custom_fields FROM visitor_data") == [
             (b'{"plan":"gold"}',)
         ]
+
+        async def room_department() -> str | None:
+            config = await api.run("livechatConfig", {"token": token})
+            department: str | None = config["livechatConfig"]["config"]["raw"]["room"].get(
+                "departmentId"
+            )
+            return department
+
+        assert await room_department() == "dep-sales"
+        # Switching department transfers the open room.
+        await page.locator("[data-department]").select_option(label="Support")
+        await expect(page.locator("[data-department]")).to_be_enabled()
+
+        async def transferred() -> bool:
+            return await room_department() == "dep-support"
+
+        await until(transferred, "transferred to Support")
         await expect(page.locator("[data-typing]")).to_have_text("")
         await expect(page.locator("[data-agent]")).to_have_text("")
 
@@ -282,6 +302,11 @@ async def test_a_visitor_chats_through_the_widget(
         await expect(hello).not_to_contain_text(":smile:")
         await expect(composer).to_have_value("")
         hello_id = await hello.get_attribute("data-message-id")
+
+        async def online() -> bool:
+            return rows(served.database, "SELECT status FROM visitor_data") == [("online",)]
+
+        await until(online, "online, from the visitor's activity")
         assert await message_ids(page) == [hello_id]
 
         # Edit: the same message, in its new version, still once.

@@ -19,6 +19,8 @@ import roomEvents from "../../queries/livechatRoomEvents.graphql";
 import sendMessage from "../../queries/sendLivechatMessage.graphql";
 import sendOfflineMessage from "../../queries/sendLivechatOfflineMessage.graphql";
 import setCustomFields from "../../queries/setLivechatCustomFields.graphql";
+import setVisitorStatus from "../../queries/setLivechatVisitorStatus.graphql";
+import transferRoom from "../../queries/transferLivechatRoom.graphql";
 import updateMessage from "../../queries/updateLivechatMessage.graphql";
 import type * as Op from "./generated/operations.js";
 
@@ -94,3 +96,11 @@ export type Config = Extract<
   Op.LivechatConfigQuery["livechatConfig"],
   { config: unknown }
 >["config"];
+export const SetVisitorStatus = typed<
+  Op.SetLivechatVisitorStatusMutation,
+  Op.SetLivechatVisitorStatusMutationVariables
+>(setVisitorStatus);
+export const TransferRoom = typed<
+  Op.TransferLivechatRoomMutation,
+  Op.TransferLivechatRoomMutationVariables
+>(transferRoom);

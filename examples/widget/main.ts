@@ -15,13 +15,16 @@ import {
   RequestTranscript,
   SendOfflineMessage,
   SetCustomFields,
+  TransferRoom,
 } from "./documents.js";
 import { LivechatFailure, success } from "./errors.js";
+import { trackPresence } from "./presence.js";
 import { RoomSession } from "./room.js";
 import { type Registration, type Session, loadSession, saveSession } from "./session.js";
 import { applyTheme } from "./theme.js";
 import { ChatView } from "./views/chat.js";
 import { closedView } from "./views/closed.js";
+import { departmentSwitch } from "./views/department.js";
 import { h } from "./views/dom.js";
 import { type OfflineMessage, offlineView } from "./views/offline.js";
 import { registrationView } from "./views/registration.js";
@@ -106,9 +109,11 @@ async function openChat(): Promise<void> {
   saveSession(session);
 
   let ended = false;
+  const stopPresence = trackPresence(connection, session.token);
   const closed = () => {
     if (ended) return; // the close's answer and its event both say so
     ended = true;
+    stopPresence();
     session.rid = undefined;
     saveSession(session);
     show(afterChat(room.id));
@@ -118,6 +123,20 @@ async function openChat(): Promise<void> {
     onClosed: closed,
   });
   const chat = new ChatView(roomSession, room.visitorId, { closed });
+  const rid = room.id;
+  const switcher = departmentSwitch(
+    config,
+    async (department) => {
+      const { data } = await connection.apollo.mutate({
+        mutation: TransferRoom,
+        variables: { input: { token: session.token, rid, department } },
+      });
+      success(data?.transferLivechatRoom, "TransferLivechatRoomSuccess");
+      config = await loadConfig(connection, session.token); // as Rocket.Chat's widget
+    },
+    (error) => chat.showError(error),
+  );
+  if (switcher !== undefined) chat.addTool(switcher);
   show(chat.element);
   await roomSession.start();
   chat.settle();
@@ -149,7 +168,7 @@ function afterChat(rid: string): HTMLElement {
       : undefined;
   return closedView(
     { message: config.messages?.conversationFinishedMessage ?? undefined, transcript, survey },
-    () => void openChat().catch(fail),
+    () => void start().catch(fail), // the config again: who is online may have changed
   );
 }
 
