@@ -477,7 +477,8 @@ async def test_with_nobody_online_the_widget_takes_a_message(bundle: Path, tmp_p
 @needs_browser
 async def test_the_config_decides_the_first_view(bundle: Path, tmp_path: Path) -> None:
     """Livechat switched off: a notice and nothing else. Registration form off: straight into a
-    chat, the visitor registered with their token alone (as Rocket.Chat's widget does)."""
+    chat, the visitor registered with their token alone (as Rocket.Chat's widget does). Consent
+    forced: the consent first, and the visitor's data removable after the chat."""
     from playwright.async_api import async_playwright, expect
 
     expect.set_options(timeout=WAIT)
@@ -503,5 +504,30 @@ async def test_the_config_decides_the_first_view(bundle: Path, tmp_path: Path) -
                 if view == "chat":
                     await expect(page.locator("textarea[name=msg]")).to_be_enabled()
                 await page.close()
+
+        # Consent forced: its text and "I agree" first; after the chat, "Remove my data" deletes
+        # the visitor and the widget starts over as someone new.
+        database = tmp_path / "consent.db"
+        consent = Settings(
+            database=database,
+            registration_form=False,
+            force_accept_data_processing_consent=True,
+            messages={"dataProcessingConsentText": "We keep what you write."},
+        )
+        with serving(create_app(consent, widget_bundle=bundle)) as server:
+            page = await browser.new_page()
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await page.goto(f"{server}/widget/")
+            await expect(page.locator("[data-view=consent]")).to_contain_text(
+                "We keep what you write."
+            )
+            await page.locator("[data-action=consent]").click()
+            await expect(page.locator("textarea[name=msg]")).to_be_enabled()
+            assert rows(database, "SELECT COUNT(*) FROM visitors") == [(1,)]
+            await page.locator("[data-action=close]").click()
+            await page.locator("[data-action=remove-data]").click()
+            await expect(page.locator("[data-view=consent]")).to_be_visible()
+            assert rows(database, "SELECT COUNT(*) FROM visitors") == [(0,)]
+            await page.close()
         await browser.close()
     assert errors == []

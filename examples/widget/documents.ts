@@ -14,6 +14,7 @@ import messages from "../../queries/livechatMessages.graphql";
 import openRoom from "../../queries/openLivechatRoom.graphql";
 import rateRoom from "../../queries/rateLivechatRoom.graphql";
 import registerVisitor from "../../queries/registerLivechatVisitor.graphql";
+import removeVisitor from "../../queries/removeLivechatVisitor.graphql";
 import requestTranscript from "../../queries/requestLivechatTranscript.graphql";
 import roomEvents from "../../queries/livechatRoomEvents.graphql";
 import sendMessage from "../../queries/sendLivechatMessage.graphql";
@@ -104,3 +105,7 @@ export const TransferRoom = typed<
   Op.TransferLivechatRoomMutation,
   Op.TransferLivechatRoomMutationVariables
 >(transferRoom);
+export const RemoveVisitor = typed<
+  Op.RemoveLivechatVisitorMutation,
+  Op.RemoveLivechatVisitorMutationVariables
+>(removeVisitor);

@@ -1,9 +1,10 @@
 /**
  * The widget, in Rocket.Chat's widget's order: a visitor token (session.ts), the livechat config
- * for it (config.ts); then Livechat off → a notice; nobody online → the offline form; the
- * registration form when the config asks for one; else the chat, in the visitor's open room or a
- * new one. After the chat: the transcript request and the survey. All through the GraphQL API
- * at the page's own `/graphql` (client.ts).
+ * for it (config.ts); then Livechat off → a notice; consent forced and not given → the consent;
+ * nobody online → the offline form; the registration form when the config asks for one; else
+ * the chat, in the visitor's open room or a new one. After the chat: the transcript request, the
+ * survey, and (with forced consent) the removal of the visitor's data. All through the GraphQL
+ * API at the page's own `/graphql` (client.ts).
  */
 
 import { connect } from "./client.js";
@@ -12,6 +13,7 @@ import {
   OpenRoom,
   RateRoom,
   RegisterVisitor,
+  RemoveVisitor,
   RequestTranscript,
   SendOfflineMessage,
   SetCustomFields,
@@ -20,10 +22,19 @@ import {
 import { LivechatFailure, success } from "./errors.js";
 import { trackPresence } from "./presence.js";
 import { RoomSession } from "./room.js";
-import { type Registration, type Session, loadSession, saveSession } from "./session.js";
+import {
+  type Registration,
+  type Session,
+  consented,
+  forgetSession,
+  giveConsent,
+  loadSession,
+  saveSession,
+} from "./session.js";
 import { applyTheme } from "./theme.js";
 import { ChatView } from "./views/chat.js";
 import { closedView } from "./views/closed.js";
+import { consentView, removeDataButton } from "./views/consent.js";
 import { departmentSwitch } from "./views/department.js";
 import { h } from "./views/dom.js";
 import { type OfflineMessage, offlineView } from "./views/offline.js";
@@ -166,8 +177,25 @@ function afterChat(rid: string): HTMLElement {
           success(data?.rateLivechatRoom, "RateLivechatRoomSuccess");
         })
       : undefined;
+  const removeData =
+    config.settings?.forceAcceptDataProcessingConsent === true
+      ? removeDataButton(async () => {
+          const { data } = await connection.apollo.mutate({
+            mutation: RemoveVisitor,
+            variables: { input: { token } },
+          });
+          success(data?.removeLivechatVisitor, "RemoveLivechatVisitorSuccess");
+          forgetSession(); // a new visitor from here on, as after Rocket.Chat's store reset
+          location.reload();
+        })
+      : undefined;
   return closedView(
-    { message: config.messages?.conversationFinishedMessage ?? undefined, transcript, survey },
+    {
+      message: config.messages?.conversationFinishedMessage ?? undefined,
+      transcript,
+      survey,
+      removeData,
+    },
     () => void start().catch(fail), // the config again: who is online may have changed
   );
 }
@@ -205,7 +233,14 @@ async function start(): Promise<void> {
   session.rid = config.room?.open === true ? config.room.id : undefined;
   saveSession(session);
 
-  if (!config.online) show(offlineView(config, sendOffline));
+  if (config.settings?.forceAcceptDataProcessingConsent === true && !consented()) {
+    show(
+      consentView(config, () => {
+        giveConsent();
+        void start().catch(fail);
+      }),
+    );
+  } else if (!config.online) show(offlineView(config, sendOffline));
   else if (session.registration !== undefined) await openChat();
   else if (wantsRegistration(config)) show(registrationView(config, register));
   else await register({}); // no form asked: the visitor is their token alone

@@ -48,6 +48,21 @@ export function loadSession(storage: Storage = localStorage): Session {
   };
 }
 
+/** Whether the visitor accepted the data processing consent (when the config asks for it). */
+export function consented(storage: Storage = localStorage): boolean {
+  return read(storage, "consent") === "given";
+}
+
+export function giveConsent(storage: Storage = localStorage): void {
+  write(storage, "consent", "given");
+}
+
+/** Forgets everything: the next load is a new visitor, with a new token. */
+export function forgetSession(storage: Storage = localStorage): void {
+  for (const key of ["token", "registration", "visitor-id", "rid", "consent"])
+    write(storage, key, undefined);
+}
+
 export function saveSession(session: Session, storage: Storage = localStorage): void {
   write(storage, "registration", session.registration && JSON.stringify(session.registration));
   write(storage, "visitor-id", session.visitorId);

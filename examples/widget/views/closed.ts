@@ -9,6 +9,7 @@ export interface ClosedParts {
   readonly message: string | undefined;
   readonly transcript: HTMLElement | undefined;
   readonly survey: HTMLElement | undefined;
+  readonly removeData: HTMLElement | undefined;
 }
 
 export function closedView(parts: ClosedParts, startAgain: () => void): HTMLElement {
@@ -21,5 +22,6 @@ export function closedView(parts: ClosedParts, startAgain: () => void): HTMLElem
     parts.transcript,
     parts.survey,
     again,
+    parts.removeData,
   );
 }
