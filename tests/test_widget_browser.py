@@ -1,7 +1,10 @@
 """The example widget (examples/widget/) in Chromium, as a visitor uses it, against the in-process
-server and against the facade in front of the in-process server: register, send markdown and see
-it rendered, edit and delete it, lose the WebSocket and miss nothing, scroll back through the
-history to its first message, close. Every request stays on loopback.
+server and against the facade in front of the in-process server: the config's theme, register
+with a custom field, send markdown and see it rendered, edit and delete it, lose the WebSocket and
+miss nothing, reload and find the room through the config, scroll back through the history to
+its first message, close, ask for the transcript and rate the chat. With nobody online, the
+offline form and its mail; with Livechat off or no registration form, what shows first. Every
+request stays on loopback.
 
 Screenshots land in tests/artefacts/widget/ (gitignored); with UPDATE_WIDGET_SCREENSHOT=1 in the
 environment the test also refreshes the one README shows, examples/widget/screenshot.png."""
@@ -12,11 +15,13 @@ import asyncio
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import httpx
@@ -122,23 +127,49 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@dataclass(frozen=True)
+class Served:
+    """Where the widget is served, and the SQLite database the Rocket.Chat behind it keeps."""
+
+    url: str
+    database: Path
+
+
+# The registration form's custom field (a regexp the server checks too) and departments (one to
+# register with, the other to switch to), the transcript offered after the chat, and the theme's
+# title and colour on the page.
+CONFIGURED: dict[str, Any] = {
+    "custom_fields": [{"key": "plan", "label": "Plan", "regexp": "^(gold|silver)$"}],
+    "departments": [{"id": "dep-sales", "name": "Sales"}, {"id": "dep-support", "name": "Support"}],
+    "enable_transcript": True,
+    "theme": {"title": "Acme help", "color": "#008060"},
+}
+
+
 @pytest.fixture(params=["in-process", "facade"])
-def server(request: pytest.FixtureRequest, bundle: Path, tmp_path: Path) -> Iterator[str]:
+def served(request: pytest.FixtureRequest, bundle: Path, tmp_path: Path) -> Iterator[Served]:
     """The app serving the widget and the API it calls: the in-process backend, or the upstream
     backend forwarding to an in-process server's Rocket.Chat routes."""
     with ExitStack() as stack:
         if request.param == "in-process":
-            app = create_app(Settings(database=tmp_path / "w.db"), widget_bundle=bundle)
+            database = tmp_path / "w.db"
+            app = create_app(Settings(database=database, **CONFIGURED), widget_bundle=bundle)
             url = stack.enter_context(serving(app))
         else:
+            database = tmp_path / "rocketchat.db"
             rocketchat = stack.enter_context(
-                serving(create_app(Settings(database=tmp_path / "rocketchat.db")))
+                serving(create_app(Settings(database=database, **CONFIGURED)))
             )
             facade = Settings(
                 backend="upstream", upstream_url=rocketchat, database=tmp_path / "unused.db"
             )
             url = stack.enter_context(serving(create_app(facade, widget_bundle=bundle)))
-        yield url
+        yield Served(url, database)
+
+
+def rows(database: Path, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(database) as connection:
+        return connection.execute(sql).fetchall()
 
 
 class Sockets:
@@ -187,12 +218,12 @@ async def shoot(page: Page, name: str) -> None:
 
 @needs_browser
 async def test_a_visitor_chats_through_the_widget(
-    server: str, request: pytest.FixtureRequest
+    served: Served, request: pytest.FixtureRequest
 ) -> None:
     from playwright.async_api import Route, async_playwright, expect
 
     expect.set_options(timeout=WAIT)
-    kind = request.node.callspec.params["server"]
+    kind = request.node.callspec.params["served"]
     blocked: list[str] = []
 
     async def loopback_only(route: Route) -> None:
@@ -203,6 +234,7 @@ async def test_a_visitor_chats_through_the_widget(
             blocked.append(route.request.url)
             await route.abort()
 
+    server = served.url
     sockets = Sockets()
     async with async_playwright() as playwright, httpx.AsyncClient(base_url=server) as http:
         api = GraphQL(http)
@@ -220,8 +252,15 @@ async def test_a_visitor_chats_through_the_widget(
 
         # Registration first: a new visitor, with a token made in the page.
         await page.goto(f"{server}/widget/")
+        await expect(page.locator("[data-title]")).to_have_text("Acme help")
+        accent = await page.locator("[data-title]").evaluate(
+            "title => getComputedStyle(title).backgroundColor"
+        )
+        assert accent == "rgb(0, 128, 96)"
         await page.get_by_label("Name").fill("Ada Lovelace")
         await page.get_by_label("Email").fill("ada@example.com")
+        await page.get_by_label("Plan").fill("gold")
+        await page.get_by_label("Department").select_option(label="Sales")
         await shoot(page, f"{kind}-registration")
         await page.get_by_role("button", name="Start chat").click()
         chat = page.locator("[data-view=chat]")
@@ -229,6 +268,27 @@ async def test_a_visitor_chats_through_the_widget(
         token = await page.evaluate("localStorage.getItem('livechat-graphql:token')")
         rid = await chat.get_attribute("data-rid")
         assert token and rid
+        # The custom field was set once the visitor existed, on the visitor.
+        assert rows(served.database, "SELECT custom_fields FROM visitor_data") == [
+            (b'{"plan":"gold"}',)
+        ]
+
+        async def room_department() -> str | None:
+            config = await api.run("livechatConfig", {"token": token})
+            department: str | None = config["livechatConfig"]["config"]["raw"]["room"].get(
+                "departmentId"
+            )
+            return department
+
+        assert await room_department() == "dep-sales"
+        # Switching department transfers the open room.
+        await page.locator("[data-department]").select_option(label="Support")
+        await expect(page.locator("[data-department]")).to_be_enabled()
+
+        async def transferred() -> bool:
+            return await room_department() == "dep-support"
+
+        await until(transferred, "transferred to Support")
         await expect(page.locator("[data-typing]")).to_have_text("")
         await expect(page.locator("[data-agent]")).to_have_text("")
 
@@ -242,6 +302,11 @@ async def test_a_visitor_chats_through_the_widget(
         await expect(hello).not_to_contain_text(":smile:")
         await expect(composer).to_have_value("")
         hello_id = await hello.get_attribute("data-message-id")
+
+        async def online() -> bool:
+            return rows(served.database, "SELECT status FROM visitor_data") == [("online",)]
+
+        await until(online, "online, from the visitor's activity")
         assert await message_ids(page) == [hello_id]
 
         # Edit: the same message, in its new version, still once.
@@ -292,7 +357,11 @@ async def test_a_visitor_chats_through_the_widget(
         # History: 60 more messages; a reload shows the newest page, scrolling up the rest.
         for n in range(1, SEEDED + 1):
             await api.send(token=token, rid=rid, msg=f"seed {n}")
+        # The reload finds the visitor and their room through the config, whatever localStorage
+        # says of the room.
+        await page.evaluate("localStorage.removeItem('livechat-graphql:rid')")
         await page.reload()
+        await expect(chat).to_have_attribute("data-rid", rid)
         await expect(page.locator("[data-message-id]", has_text="seed 60")).to_be_visible()
         first_page = len(await message_ids(page))
         assert first_page < SEEDED
@@ -318,9 +387,26 @@ async def test_a_visitor_chats_through_the_widget(
         # Close: the closed view, and the room is closed for the API too.
         await page.locator("[data-action=close]").click()
         await expect(page.locator("[data-view=closed]")).to_be_visible()
-        await shoot(page, f"{kind}-closed")
         refused = await api.send(token=token, rid=rid, msg="too late")
         assert refused["__typename"] == "LivechatError"
+
+        # After the chat: the transcript to the registered email, and the survey.
+        transcript = page.locator("[data-transcript]")
+        await expect(transcript.locator("input")).to_have_value("ada@example.com")
+        await transcript.get_by_role("button").click()
+        await expect(page.locator("[data-transcript-sent]")).not_to_be_empty()
+        survey = page.locator("[data-survey]")
+        await survey.get_by_role("group", name="Overall satisfaction").get_by_label("5").check()
+        await survey.get_by_label("Anything else?").fill("Quick and kind")
+        await shoot(page, f"{kind}-closed")
+        await survey.get_by_role("button", name="Send rating").click()
+        await expect(page.locator("[data-rated]")).to_be_visible()
+        assert rows(served.database, "SELECT kind, recipient FROM outbox") == [
+            ("transcript", "ada@example.com")
+        ]
+        assert rows(served.database, f"SELECT survey FROM room_data WHERE rid = '{rid}'") == [
+            (b'{"satisfaction":"5","additionalFeedback":"Quick and kind"}',)
+        ]
 
         # A new chat, in a new room, closed from elsewhere (another tab): the widget follows.
         await page.locator("[data-action=new-chat]").click()
@@ -335,3 +421,113 @@ async def test_a_visitor_chats_through_the_widget(
         await browser.close()
     assert errors == []
     assert blocked == []
+
+
+@needs_browser
+async def test_with_nobody_online_the_widget_takes_a_message(bundle: Path, tmp_path: Path) -> None:
+    """Rocket.Chat's offline route: chats need an agent and none is online, so the config
+    answers `online` false and the widget shows the offline form instead of registration. The
+    message goes to the chosen department's email (departments hidden from the offline form are
+    not offered), and the config's success message replaces the form."""
+    from playwright.async_api import async_playwright, expect
+
+    expect.set_options(timeout=WAIT)
+    database = tmp_path / "offline.db"
+    settings = Settings(
+        database=database,
+        accept_chats_with_no_agents=False,
+        departments=[
+            {"id": "dep-sales", "name": "Sales", "email": "sales@example.com"},
+            {"id": "dep-internal", "name": "Internal", "showOnOfflineForm": False},
+        ],
+        offline_email="desk@example.com",
+        messages={"offlineSuccessMessage": "Thanks, we will write back soon."},
+    )
+    with serving(create_app(settings, widget_bundle=bundle)) as server:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
+            )
+            page = await browser.new_page(viewport={"width": 480, "height": 700})
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await page.goto(f"{server}/widget/")
+            form = page.locator("[data-view=offline]")
+            await expect(form).to_be_visible()
+            await expect(page.locator("[data-title]")).to_have_text("Leave a message")
+            await expect(page.locator("[data-view=registration]")).to_have_count(0)
+            department = form.get_by_label("Department")
+            assert await department.locator("option").all_inner_texts() == ["Any", "Sales"]
+            await form.get_by_label("Name").fill("Ann")
+            await form.get_by_label("Email").fill("ann@example.com")
+            await department.select_option(label="Sales")
+            await form.get_by_label("Message").fill("Call me back")
+            await shoot(page, "offline")
+            await form.get_by_role("button", name="Send").click()
+            await expect(page.locator("[data-sent]")).to_have_text(
+                "Thanks, we will write back soon."
+            )
+            await browser.close()
+    assert errors == []
+    assert rows(database, "SELECT kind, recipient FROM outbox") == [
+        ("offline-message", "sales@example.com")
+    ]
+
+
+@needs_browser
+async def test_the_config_decides_the_first_view(bundle: Path, tmp_path: Path) -> None:
+    """Livechat switched off: a notice and nothing else. Registration form off: straight into a
+    chat, the visitor registered with their token alone (as Rocket.Chat's widget does). Consent
+    forced: the consent first, and the visitor's data removable after the chat."""
+    from playwright.async_api import async_playwright, expect
+
+    expect.set_options(timeout=WAIT)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
+        )
+        errors: list[str] = []
+        cases: list[tuple[str, dict[str, Any], str]] = [
+            ("disabled", {"livechat_enabled": False}, "disabled"),
+            ("no-form", {"registration_form": False}, "chat"),
+        ]
+        for name, settings, view in cases:
+            app = create_app(
+                Settings(database=tmp_path / f"{name}.db", **settings), widget_bundle=bundle
+            )
+            with serving(app) as server:
+                page = await browser.new_page()
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                await page.goto(f"{server}/widget/")
+                await expect(page.locator(f"[data-view={view}]")).to_be_visible()
+                await expect(page.locator("[data-view=registration]")).to_have_count(0)
+                if view == "chat":
+                    await expect(page.locator("textarea[name=msg]")).to_be_enabled()
+                await page.close()
+
+        # Consent forced: its text and "I agree" first; after the chat, "Remove my data" deletes
+        # the visitor and the widget starts over as someone new.
+        database = tmp_path / "consent.db"
+        consent = Settings(
+            database=database,
+            registration_form=False,
+            force_accept_data_processing_consent=True,
+            messages={"dataProcessingConsentText": "We keep what you write."},
+        )
+        with serving(create_app(consent, widget_bundle=bundle)) as server:
+            page = await browser.new_page()
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await page.goto(f"{server}/widget/")
+            await expect(page.locator("[data-view=consent]")).to_contain_text(
+                "We keep what you write."
+            )
+            await page.locator("[data-action=consent]").click()
+            await expect(page.locator("textarea[name=msg]")).to_be_enabled()
+            assert rows(database, "SELECT COUNT(*) FROM visitors") == [(1,)]
+            await page.locator("[data-action=close]").click()
+            await page.locator("[data-action=remove-data]").click()
+            await expect(page.locator("[data-view=consent]")).to_be_visible()
+            assert rows(database, "SELECT COUNT(*) FROM visitors") == [(0,)]
+            await page.close()
+        await browser.close()
+    assert errors == []

@@ -8,11 +8,20 @@ import { gql, type TypedDocumentNode } from "@apollo/client/core";
 
 import closeRoom from "../../queries/closeLivechatRoom.graphql";
 import deleteMessage from "../../queries/deleteLivechatMessage.graphql";
+import livechatConfig from "../../queries/livechatConfig.graphql";
+import livechatVisitor from "../../queries/livechatVisitor.graphql";
 import messages from "../../queries/livechatMessages.graphql";
-import roomEvents from "../../queries/livechatRoomEvents.graphql";
 import openRoom from "../../queries/openLivechatRoom.graphql";
+import rateRoom from "../../queries/rateLivechatRoom.graphql";
 import registerVisitor from "../../queries/registerLivechatVisitor.graphql";
+import removeVisitor from "../../queries/removeLivechatVisitor.graphql";
+import requestTranscript from "../../queries/requestLivechatTranscript.graphql";
+import roomEvents from "../../queries/livechatRoomEvents.graphql";
 import sendMessage from "../../queries/sendLivechatMessage.graphql";
+import sendOfflineMessage from "../../queries/sendLivechatOfflineMessage.graphql";
+import setCustomFields from "../../queries/setLivechatCustomFields.graphql";
+import setVisitorStatus from "../../queries/setLivechatVisitorStatus.graphql";
+import transferRoom from "../../queries/transferLivechatRoom.graphql";
 import updateMessage from "../../queries/updateLivechatMessage.graphql";
 import type * as Op from "./generated/operations.js";
 
@@ -61,3 +70,42 @@ export type Visitor = Extract<
 >["visitor"];
 export type RoomEvent = Op.LivechatRoomEventsSubscription["livechatRoomEvents"];
 export type LivechatErrorFields = Op.LivechatErrorFieldsFragment;
+
+export const LivechatConfig = typed<Op.LivechatConfigQuery, Op.LivechatConfigQueryVariables>(
+  livechatConfig,
+);
+export const LivechatVisitor = typed<Op.LivechatVisitorQuery, Op.LivechatVisitorQueryVariables>(
+  livechatVisitor,
+);
+export const SetCustomFields = typed<
+  Op.SetLivechatCustomFieldsMutation,
+  Op.SetLivechatCustomFieldsMutationVariables
+>(setCustomFields);
+export const SendOfflineMessage = typed<
+  Op.SendLivechatOfflineMessageMutation,
+  Op.SendLivechatOfflineMessageMutationVariables
+>(sendOfflineMessage);
+export const RequestTranscript = typed<
+  Op.RequestLivechatTranscriptMutation,
+  Op.RequestLivechatTranscriptMutationVariables
+>(requestTranscript);
+export const RateRoom = typed<Op.RateLivechatRoomMutation, Op.RateLivechatRoomMutationVariables>(
+  rateRoom,
+);
+
+export type Config = Extract<
+  Op.LivechatConfigQuery["livechatConfig"],
+  { config: unknown }
+>["config"];
+export const SetVisitorStatus = typed<
+  Op.SetLivechatVisitorStatusMutation,
+  Op.SetLivechatVisitorStatusMutationVariables
+>(setVisitorStatus);
+export const TransferRoom = typed<
+  Op.TransferLivechatRoomMutation,
+  Op.TransferLivechatRoomMutationVariables
+>(transferRoom);
+export const RemoveVisitor = typed<
+  Op.RemoveLivechatVisitorMutation,
+  Op.RemoveLivechatVisitorMutationVariables
+>(removeVisitor);

@@ -189,6 +189,19 @@ class WidgetOptions:
             "departments": [department_to_json(item) for item in self.departments],
             "resources": {"sound": "/sounds/chime.mp3", "emojis": []},
             "online": online,
+            # Rocket.Chat EE's `livechat.onLoadConfigApi` hook: the visitor-scope custom fields,
+            # which its widget's registration form asks for.
+            "customFields": [
+                {
+                    "_id": item.key,
+                    "label": item.label,
+                    "regexp": item.regexp,
+                    "required": item.required,
+                    "type": "input",
+                }
+                for item in self.custom_fields
+                if item.scope == "visitor"
+            ],
         }
         if visitor is not None:
             guest: JsonObject = {

@@ -31,6 +31,7 @@ export class ChatView {
     "aria-label": "Message",
   });
   private readonly alert = h("p", { role: "alert", class: "error" });
+  private readonly tools = h("div", { class: "tools" });
   private readonly editing = h("div", { class: "editing", hidden: true });
   private readonly elements = new Map<string, { message: Message; element: HTMLLIElement }>();
   private editingId: string | undefined;
@@ -54,6 +55,7 @@ export class ChatView {
       this.alert,
       form,
     );
+    close.before(this.tools);
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       void this.submit();
@@ -86,6 +88,11 @@ export class ChatView {
   settle(): void {
     this.list.scrollTop = this.list.scrollHeight;
     if (this.list.scrollHeight <= this.list.clientHeight) this.loadOlder();
+  }
+
+  /** A control of the config's (the department switch) in the header, before close. */
+  addTool(tool: HTMLElement): void {
+    this.tools.append(tool);
   }
 
   showError(error: unknown): void {
