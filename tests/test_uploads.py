@@ -208,3 +208,16 @@ async def test_deleting_a_file_message_deletes_its_file(api: GraphQL) -> None:
     assert _files(api) == []
     url = message["attachments"][0]["titleLink"]
     assert (await api.client.get(url, headers=_cookies(rid, "upload-token"))).status_code == 403
+
+
+async def test_removing_the_visitor_removes_their_files(api: GraphQL) -> None:
+    """Rocket.Chat's "remove my data" deletes every room of the visitor with its files."""
+    rid = await _room(api)
+    message = (await _upload(api, ("mine.txt", b"my data", "text/plain"), rid=rid))["message"]
+    assert len(_files(api)) == 1
+    await api.close(token="upload-token", rid=rid)
+    removed = await api.run("removeLivechatVisitor", {"input": {"token": "upload-token"}})
+    assert removed["removeLivechatVisitor"]["__typename"] == "RemoveLivechatVisitorSuccess"
+    assert _files(api) == []
+    url = message["attachments"][0]["titleLink"]
+    assert (await api.client.get(url, headers=_cookies(rid, "upload-token"))).status_code == 403
