@@ -3,10 +3,12 @@
  * is scrolled to the top), the typing line, and the composer (Enter sends, Shift+Enter is a new
  * line; editing one's own message reuses it).
  *
- * `[data-agent]` and `[data-typing]` are here, empty, for the agents area: its room events (an
- * agent joined, is typing), which room.ts hands to `onOtherEvent`, will fill them. File upload
- * will sit beside the composer's send button.
+ * `[data-agent]`, `[data-typing]` and the queue notice are filled by `agents` (agent.ts) from the
+ * room events room.ts hands on; the visitor's own typing goes out through `typing`.
  */
+
+import { AgentPanel } from "../agent.js";
+import type { TypingSender } from "../typing.js";
 
 import type { Message } from "../documents.js";
 import type { RoomSession } from "../room.js";
@@ -35,12 +37,18 @@ export class ChatView {
   private readonly editing = h("div", { class: "editing", hidden: true });
   private readonly elements = new Map<string, { message: Message; element: HTMLLIElement }>();
   private editingId: string | undefined;
+  readonly agents: AgentPanel;
 
   constructor(
     private readonly room: RoomSession,
     private readonly visitorId: string,
     private readonly callbacks: ChatCallbacks,
+    private readonly typing?: TypingSender,
   ) {
+    const card = h("div", { class: "agent", "data-agent": true });
+    const typingLine = h("div", { class: "typing", "data-typing": true, "aria-live": "polite" });
+    const queue = h("p", { class: "queue", "data-queue": true, role: "status" });
+    this.agents = new AgentPanel(card, typingLine, queue);
     const close = h("button", { type: "button", "data-action": "close" }, "Close chat");
     const send = h("button", { type: "submit" }, "Send");
     const cancel = h("button", { type: "button", "data-action": "cancel-edit" }, "Cancel");
@@ -49,9 +57,10 @@ export class ChatView {
     this.element = h(
       "section",
       { class: "chat", "data-view": "chat", "data-rid": room.room.id },
-      h("header", {}, h("h2", {}, "Chat"), h("div", { class: "agent", "data-agent": true }), close),
+      h("header", {}, h("h2", {}, "Chat"), card, close),
+      queue,
       this.list,
-      h("div", { class: "typing", "data-typing": true, "aria-live": "polite" }),
+      typingLine,
       this.alert,
       form,
     );
@@ -66,6 +75,9 @@ export class ChatView {
         void this.submit();
       }
       if (event.key === "Escape") this.stopEditing();
+    });
+    this.composer.addEventListener("input", () => {
+      if (this.editingId === undefined && this.composer.value.trim()) this.typing?.keystroke();
     });
     cancel.addEventListener("click", () => this.stopEditing());
     close.addEventListener("click", () => {
@@ -113,6 +125,7 @@ export class ChatView {
     const text = this.composer.value.trim();
     if (!text) return;
     this.alert.textContent = "";
+    if (this.editingId === undefined) this.typing?.stop();
     try {
       if (this.editingId !== undefined) await this.room.edit(this.editingId, text);
       else await this.room.send(text);
