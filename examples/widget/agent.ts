@@ -101,8 +101,13 @@ export class AgentPanel {
   }
 
   private renderTyping(): void {
-    const names = [...this.typers];
-    this.typing.dataset.username = names.join(",");
+    const usernames = [...this.typers];
+    this.typing.dataset.username = usernames.join(",");
+    // The card's name for its agent, as Rocket.Chat's widget shows it; else the username.
+    const agent = this.agent;
+    const names = usernames.map((username) =>
+      agent?.username === username ? (agent.name ?? username) : username,
+    );
     this.typing.textContent =
       names.length === 0 ? "" : `${names.join(", ")} ${names.length === 1 ? "is" : "are"} typing…`;
   }

@@ -30,7 +30,12 @@ export function messageElement(
   body.append(renderMarkdown(message.md, { msg: message.msg }));
   const item = h(
     "li",
-    { class: own ? "message own" : "message", "data-message-id": message.id },
+    {
+      class: own ? "message own" : "message",
+      "data-message-id": message.id,
+      "data-author": message.u.username,
+      "data-own": own,
+    },
     h(
       "div",
       { class: "meta" },
