@@ -12,6 +12,7 @@ environment the test also refreshes the one README shows, examples/widget/screen
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
+from PIL import Image
 
 from app.main import create_app
 from app.settings import Settings
@@ -429,6 +431,23 @@ async def test_a_visitor_chats_through_the_widget(
         assert len(ids) == len(set(ids)) == 3 + SEEDED
         await expect(answers).to_have_count(SEEDED)
         await shoot(page, f"{kind}-history")
+
+        # A file: a PNG made here, uploaded from the picker beside Send, shown as its image,
+        # loaded through /file-upload/ with the room's cookies.
+        picture = io.BytesIO()
+        Image.new("RGB", (40, 30), (0, 128, 96)).save(picture, format="PNG")
+        await page.locator("input[type=file]").set_input_files(
+            {"name": "dot.png", "mimeType": "image/png", "buffer": picture.getvalue()}
+        )
+        image = page.locator(f"{OWN} [data-attachment] img")
+        await expect(image).to_have_count(1)
+        await expect(image).to_have_attribute("width", "40")
+        await until(
+            lambda: image.evaluate("img => img.complete && img.naturalWidth === 40"),
+            "the image loaded",
+        )
+        await expect(page.locator(f"{OWN} [data-download]")).to_have_text("dot.png")
+        await shoot(page, f"{kind}-file")
 
         # Close: the closed view, and the room is closed for the API too.
         await page.locator("[data-action=close]").click()

@@ -24,6 +24,7 @@ import setCustomFields from "../../queries/setLivechatCustomFields.graphql";
 import setTyping from "../../queries/setLivechatTyping.graphql";
 import setVisitorStatus from "../../queries/setLivechatVisitorStatus.graphql";
 import transferRoom from "../../queries/transferLivechatRoom.graphql";
+import uploadFile from "../../queries/uploadLivechatFile.graphql";
 import updateMessage from "../../queries/updateLivechatMessage.graphql";
 import type * as Op from "./generated/operations.js";
 
@@ -119,3 +120,7 @@ export const SetTyping = typed<Op.SetLivechatTypingMutation, Op.SetLivechatTypin
   setTyping,
 );
 export type Agent = Extract<Op.LivechatAgentQuery["livechatAgent"], { agent: unknown }>["agent"];
+export const UploadFile = typed<
+  Op.UploadLivechatFileMutation,
+  Op.UploadLivechatFileMutationVariables
+>(uploadFile);

@@ -139,7 +139,8 @@ async function openChat(): Promise<void> {
     },
   });
   const typing = typingSender(connection, session.token, room.id);
-  const chat = new ChatView(roomSession, room.visitorId, { closed }, typing);
+  const uploads = config.settings?.fileUpload === true;
+  const chat = new ChatView(roomSession, room.visitorId, { closed }, typing, uploads);
   const rid = room.id;
   const switcher = departmentSwitch(
     config,

@@ -19,6 +19,7 @@ import {
   RoomEvents,
   SendMessage,
   UpdateMessage,
+  UploadFile,
 } from "./documents.js";
 import { LivechatFailure, success } from "./errors.js";
 import { randomId } from "./ids.js";
@@ -52,6 +53,7 @@ export class RoomSession {
 
   /** Subscribe first, then read the newest page: nothing said in between is missed. */
   async start(): Promise<void> {
+    this.setFileCookies();
     this.listen();
     this.stopReconnects = this.connection.onReconnect(() => void this.refresh());
     await this.refresh();
@@ -87,6 +89,15 @@ export class RoomSession {
     this.store.upsert(success(data?.sendLivechatMessage, "SendLivechatMessageSuccess").message);
   }
 
+  /** Uploads `file` (a multipart request, through apollo-upload-client): it becomes a message. */
+  async upload(file: File): Promise<void> {
+    const { data } = await this.connection.apollo.mutate({
+      mutation: UploadFile,
+      variables: { input: { token: this.token, rid: this.room.id, file } },
+    });
+    this.store.upsert(success(data?.uploadLivechatFile, "UploadLivechatFileSuccess").message);
+  }
+
   async edit(id: string, msg: string): Promise<void> {
     const { data } = await this.connection.apollo.mutate({
       mutation: UpdateMessage,
@@ -116,6 +127,14 @@ export class RoomSession {
     this.feed?.unsubscribe();
     this.feed = undefined;
     this.stopReconnects?.();
+  }
+
+  /** As Rocket.Chat's widget: the room and token as cookies, which `/file-upload/` downloads
+   * (an `<img>`, a link) carry, since they cannot send the visitor-token header. */
+  private setFileCookies(): void {
+    const attributes = "; path=/; SameSite=Lax";
+    document.cookie = `rc_rid=${encodeURIComponent(this.room.id)}${attributes}`;
+    document.cookie = `rc_token=${encodeURIComponent(this.token)}${attributes}`;
   }
 
   private listen(): void {

@@ -44,6 +44,7 @@ export class ChatView {
     private readonly visitorId: string,
     private readonly callbacks: ChatCallbacks,
     private readonly typing?: TypingSender,
+    uploads = false,
   ) {
     const card = h("div", { class: "agent", "data-agent": true });
     const typingLine = h("div", { class: "typing", "data-typing": true, "aria-live": "polite" });
@@ -53,7 +54,8 @@ export class ChatView {
     const send = h("button", { type: "submit" }, "Send");
     const cancel = h("button", { type: "button", "data-action": "cancel-edit" }, "Cancel");
     this.editing.append("Editing your message ", cancel);
-    const form = h("form", { class: "composer" }, this.editing, this.composer, send);
+    const attach = uploads ? this.fileInput() : undefined;
+    const form = h("form", { class: "composer" }, this.editing, this.composer, attach, send);
     this.element = h(
       "section",
       { class: "chat", "data-view": "chat", "data-rid": room.room.id },
@@ -100,6 +102,27 @@ export class ChatView {
   settle(): void {
     this.list.scrollTop = this.list.scrollHeight;
     if (this.list.scrollHeight <= this.list.clientHeight) this.loadOlder();
+  }
+
+  /** The file picker beside Send (when the config's `fileUpload` is on): each file chosen is
+   * uploaded and shows as a message, an image with its preview. */
+  private fileInput(): HTMLLabelElement {
+    const input = h("input", { type: "file", name: "file", "aria-label": "Attach a file" });
+    input.addEventListener("change", () => {
+      const files = [...(input.files ?? [])];
+      input.value = "";
+      this.alert.textContent = "";
+      void (async () => {
+        for (const file of files) {
+          try {
+            await this.room.upload(file);
+          } catch (error: unknown) {
+            showError(this.alert, error);
+          }
+        }
+      })();
+    });
+    return h("label", { class: "attach", title: "Attach a file" }, "📎", input);
   }
 
   /** A control of the config's (the department switch) in the header, before close. */
