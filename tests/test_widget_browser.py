@@ -447,6 +447,7 @@ async def test_a_visitor_chats_through_the_widget(
             "the image loaded",
         )
         await expect(page.locator(f"{OWN} [data-download]")).to_have_text("dot.png")
+        await page.locator("[data-messages]").evaluate("list => { list.scrollTop = 1e9; }")
         await shoot(page, f"{kind}-file")
 
         # Close: the closed view, and the room is closed for the API too.

@@ -122,7 +122,7 @@ export class ChatView {
         }
       })();
     });
-    return h("label", { class: "attach", title: "Attach a file" }, "📎", input);
+    return h("label", { class: "attach", title: "Attach a file" }, "File", input);
   }
 
   /** A control of the config's (the department switch) in the header, before close. */
