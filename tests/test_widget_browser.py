@@ -12,6 +12,7 @@ environment the test also refreshes the one README shows, examples/widget/screen
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
+from PIL import Image
 
 from app.main import create_app
 from app.settings import Settings
@@ -112,6 +114,20 @@ def test_the_message_store_keeps_each_message_once() -> None:
     assert "# pass 6" in tested.stdout
 
 
+@needs_node
+def test_the_visitors_typing_is_throttled_as_rocketchats_widget() -> None:
+    """typing.ts on its own (examples/widget/typing.test.mjs), on a mocked clock: `typing` at
+    most every 4.5 s while keys are pressed, stopped 5 s after the last key and on send."""
+    npm_ci(WIDGET)
+    tested = subprocess.run(
+        ["node", "--test", "typing.test.mjs"],
+        cwd=WIDGET, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert tested.returncode == 0, tested.stdout[-6000:] + tested.stderr[-2000:]
+    assert "# fail 0" in tested.stdout
+    assert "# pass 3" in tested.stdout
+
+
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`make widget`'s steps: the lockfile's packages, then the bundle, here into a folder of
@@ -143,7 +159,11 @@ CONFIGURED: dict[str, Any] = {
     "departments": [{"id": "dep-sales", "name": "Sales"}, {"id": "dep-support", "name": "Support"}],
     "enable_transcript": True,
     "theme": {"title": "Acme help", "color": "#008060"},
+    # The demo agent answers each visitor message: typing, then the text quoted back.
+    "demo_agent": "echo",
 }
+# The visitor's own messages: the demo agent's answers repeat their text.
+OWN = "[data-message-id][data-own]"
 
 
 @pytest.fixture(params=["in-process", "facade"])
@@ -195,9 +215,10 @@ class Sockets:
             await self.open.pop().close(code=1001, reason="network down")
 
 
-async def message_ids(page: Page) -> list[str]:
+async def message_ids(page: Page, selector: str = OWN) -> list[str]:
+    """The ids of the messages shown (by default the visitor's own), in order."""
     ids: list[str] = await page.eval_on_selector_all(
-        "[data-message-id]", "items => items.map(item => item.dataset.messageId)"
+        selector, "items => items.map(item => item.dataset.messageId)"
     )
     return ids
 
@@ -289,19 +310,39 @@ async def test_a_visitor_chats_through_the_widget(
             return await room_department() == "dep-support"
 
         await until(transferred, "transferred to Support")
+        # The agent's card: the demo agent, routed to the room, online.
+        agent = page.locator("[data-agent]")
+        await expect(agent).to_have_text("Demo agent")
+        await expect(agent).to_have_attribute("data-status", "online")
         await expect(page.locator("[data-typing]")).to_have_text("")
-        await expect(page.locator("[data-agent]")).to_have_text("")
 
         # Send: the message shows once, its markdown rendered.
         composer = page.locator("textarea[name=msg]")
         await composer.fill("Hello **world** :smile:")
         await composer.press("Enter")
-        hello = page.locator("[data-message-id]", has_text="Hello")
+        hello = page.locator(OWN, has_text="Hello")
         await expect(hello.locator("strong")).to_have_text("world")
         await expect(hello).to_contain_text("😄")
         await expect(hello).not_to_contain_text(":smile:")
         await expect(composer).to_have_value("")
         hello_id = await hello.get_attribute("data-message-id")
+        # The agent types, then answers: their reply rendered as markdown too.
+        typing = page.locator("[data-typing]")
+        await expect(typing).to_have_text("Demo agent is typing…")
+        reply = page.locator("[data-message-id][data-author=demo]", has_text="Hello")
+        await expect(reply.locator("blockquote strong")).to_have_text("world")
+        await expect(reply.locator("strong").first).to_have_text("You said:")
+        await expect(reply).to_contain_text("😄")
+        await expect(reply).to_contain_text("Demo agent")
+        await expect(typing).to_have_text("")
+        # The visitor's own typing goes out with setLivechatTyping, and the server takes it.
+        async with page.expect_response(
+            lambda response: "SetLivechatTyping" in (response.request.post_data or "")
+        ) as typed:
+            await composer.press_sequentially("hm")
+        said = (await (await typed.value).json())["data"]["setLivechatTyping"]
+        assert said == {"__typename": "SetLivechatTypingSuccess", "rid": rid, "typing": True}
+        await composer.fill("")
 
         async def online() -> bool:
             return rows(served.database, "SELECT status FROM visitor_data") == [("online",)]
@@ -326,12 +367,14 @@ async def test_a_visitor_chats_through_the_widget(
         await edited.locator("[data-action=delete]").click()
         await expect(edited).to_have_count(0)
         history = await api.run("livechatMessages", {"token": token, "rid": rid})
-        assert history["livechatMessages"]["messages"] == []
+        left = history["livechatMessages"]["messages"]
+        assert [message for message in left if message["token"] == token] == []
+        assert {message["u"]["username"] for message in left} == {"demo"}  # the answers stay
 
         # The WebSocket drops; what is said meanwhile shows once the widget is back, once each.
         await composer.fill("before the cut")
         await composer.press("Enter")
-        before_cut = page.locator("[data-message-id]", has_text="before the cut")
+        before_cut = page.locator(OWN, has_text="before the cut")
         await expect(before_cut).to_have_count(1)
         gone_id = await before_cut.get_attribute("data-message-id")
         await sockets.cut()
@@ -357,32 +400,55 @@ async def test_a_visitor_chats_through_the_widget(
         # History: 60 more messages; a reload shows the newest page, scrolling up the rest.
         for n in range(1, SEEDED + 1):
             await api.send(token=token, rid=rid, msg=f"seed {n}")
+        # The agent answers each, live; the newest of all is the last answer to arrive.
+        answers = page.locator("[data-author=demo]", has_text="seed")
+        await expect(answers).to_have_count(SEEDED)
+        newest = (await message_ids(page, "[data-message-id]"))[-1]
         # The reload finds the visitor and their room through the config, whatever localStorage
         # says of the room.
         await page.evaluate("localStorage.removeItem('livechat-graphql:rid')")
         await page.reload()
         await expect(chat).to_have_attribute("data-rid", rid)
-        await expect(page.locator("[data-message-id]", has_text="seed 60")).to_be_visible()
-        first_page = len(await message_ids(page))
-        assert first_page < SEEDED
-        oldest = page.locator("[data-message-id]", has_text="missed 1")
+        await expect(page.locator(f'[data-message-id="{newest}"]')).to_be_visible()
+        first_page = len(await message_ids(page, "[data-message-id]"))
+        assert first_page < 2 * SEEDED
+        oldest = page.locator(OWN, has_text="missed 1")
         for _ in range(10):
             if await oldest.count():
                 break
-            count = len(await message_ids(page))
+            count = len(await message_ids(page, "[data-message-id]"))
             await page.locator("[data-messages]").evaluate("list => { list.scrollTop = 0; }")
 
             async def grew(count: int = count) -> bool:
-                return len(await message_ids(page)) > count
+                return len(await message_ids(page, "[data-message-id]")) > count
 
             await until(grew, "an older page")
         await expect(oldest).to_be_visible()
-        texts = await page.locator("[data-message-id] .body").all_inner_texts()
+        texts = await page.locator(f"{OWN} .body").all_inner_texts()
         seeds = [text for text in texts if text.startswith("seed ")]
         assert seeds == [f"seed {n}" for n in range(1, SEEDED + 1)]
         ids = await message_ids(page)
         assert len(ids) == len(set(ids)) == 3 + SEEDED
+        await expect(answers).to_have_count(SEEDED)
         await shoot(page, f"{kind}-history")
+
+        # A file: a PNG made here, uploaded from the picker beside Send, shown as its image,
+        # loaded through /file-upload/ with the room's cookies.
+        picture = io.BytesIO()
+        Image.new("RGB", (40, 30), (0, 128, 96)).save(picture, format="PNG")
+        await page.locator("input[type=file]").set_input_files(
+            {"name": "dot.png", "mimeType": "image/png", "buffer": picture.getvalue()}
+        )
+        image = page.locator(f"{OWN} [data-attachment] img")
+        await expect(image).to_have_count(1)
+        await expect(image).to_have_attribute("width", "40")
+        await until(
+            lambda: image.evaluate("img => img.complete && img.naturalWidth === 40"),
+            "the image loaded",
+        )
+        await expect(page.locator(f"{OWN} [data-download]")).to_have_text("dot.png")
+        await page.locator("[data-messages]").evaluate("list => { list.scrollTop = 1e9; }")
+        await shoot(page, f"{kind}-file")
 
         # Close: the closed view, and the room is closed for the API too.
         await page.locator("[data-action=close]").click()

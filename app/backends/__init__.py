@@ -55,9 +55,10 @@ async def inprocess_backend(
         for agent in settings.agents
     ]
     if settings.demo_agent == "echo":
-        from app.backends.inprocess.demo import DEMO_ACCOUNT
+        from app.backends.inprocess.demo import demo_account
 
-        accounts.append(DEMO_ACCOUNT)
+        # In every configured department, so that a visitor who picks one is answered too.
+        accounts.append(demo_account(department.id for department in settings.departments))
     store = await SqliteStore.open(settings.database)
     files = FileStore(
         settings.upload_directory(),
@@ -85,7 +86,7 @@ async def inprocess_backend(
         ),
     )
     if settings.demo_agent == "echo":
-        from app.backends.inprocess.demo import EchoAgent
+        from app.backends.inprocess.demo import DEMO_ACCOUNT, EchoAgent
 
         backend.on_close(EchoAgent(backend.agents, DEMO_ACCOUNT).start().aclose)
     return backend

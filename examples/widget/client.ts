@@ -1,6 +1,9 @@
 /**
  * Apollo Client on the API alone: queries and mutations over HTTP (`/graphql`), the room's events
- * over graphql-ws (`GraphQLWsLink`), chosen per operation by a split link. The cache knows the
+ * over graphql-ws (`GraphQLWsLink`), chosen per operation by a split link; the HTTP side is
+ * apollo-upload-client's link, which sends an operation with a `File` in its variables as a
+ * GraphQL multipart request (with `Apollo-Require-Preflight`, which the server asks of a
+ * multipart request so that a cross-site form cannot post one) and any other as JSON. The cache knows the
  * schema's unions and interfaces from schema/possibleTypes.json, so fragments on `MarkdownNode`
  * and `LivechatError` match the members the server answers.
  *
@@ -8,9 +11,10 @@
  * down is not replayed, so `onReconnect` tells the room to read its history again and merge.
  */
 
-import { ApolloClient, HttpLink, InMemoryCache, split } from "@apollo/client/core";
+import { ApolloClient, InMemoryCache, split } from "@apollo/client/core";
 import { GraphQLWsLink } from "@apollo/client/link/subscriptions";
 import { getMainDefinition } from "@apollo/client/utilities";
+import createUploadLink from "apollo-upload-client/createUploadLink.mjs";
 import { createClient } from "graphql-ws";
 
 import possibleTypes from "../../schema/possibleTypes.json";
@@ -47,7 +51,7 @@ export function connect(endpoint: URL): Connection {
       return definition.kind === "OperationDefinition" && definition.operation === "subscription";
     },
     new GraphQLWsLink(sockets),
-    new HttpLink({ uri: endpoint.href }),
+    createUploadLink({ uri: endpoint.href, headers: { "Apollo-Require-Preflight": "true" } }),
   );
   const apollo = new ApolloClient({
     link,

@@ -8,6 +8,7 @@ import { gql, type TypedDocumentNode } from "@apollo/client/core";
 
 import closeRoom from "../../queries/closeLivechatRoom.graphql";
 import deleteMessage from "../../queries/deleteLivechatMessage.graphql";
+import livechatAgent from "../../queries/livechatAgent.graphql";
 import livechatConfig from "../../queries/livechatConfig.graphql";
 import livechatVisitor from "../../queries/livechatVisitor.graphql";
 import messages from "../../queries/livechatMessages.graphql";
@@ -20,8 +21,10 @@ import roomEvents from "../../queries/livechatRoomEvents.graphql";
 import sendMessage from "../../queries/sendLivechatMessage.graphql";
 import sendOfflineMessage from "../../queries/sendLivechatOfflineMessage.graphql";
 import setCustomFields from "../../queries/setLivechatCustomFields.graphql";
+import setTyping from "../../queries/setLivechatTyping.graphql";
 import setVisitorStatus from "../../queries/setLivechatVisitorStatus.graphql";
 import transferRoom from "../../queries/transferLivechatRoom.graphql";
+import uploadFile from "../../queries/uploadLivechatFile.graphql";
 import updateMessage from "../../queries/updateLivechatMessage.graphql";
 import type * as Op from "./generated/operations.js";
 
@@ -109,3 +112,15 @@ export const RemoveVisitor = typed<
   Op.RemoveLivechatVisitorMutation,
   Op.RemoveLivechatVisitorMutationVariables
 >(removeVisitor);
+
+export const LivechatAgent = typed<Op.LivechatAgentQuery, Op.LivechatAgentQueryVariables>(
+  livechatAgent,
+);
+export const SetTyping = typed<Op.SetLivechatTypingMutation, Op.SetLivechatTypingMutationVariables>(
+  setTyping,
+);
+export type Agent = Extract<Op.LivechatAgentQuery["livechatAgent"], { agent: unknown }>["agent"];
+export const UploadFile = typed<
+  Op.UploadLivechatFileMutation,
+  Op.UploadLivechatFileMutationVariables
+>(uploadFile);

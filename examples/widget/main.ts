@@ -7,6 +7,7 @@
  * API at the page's own `/graphql` (client.ts).
  */
 
+import { typingSender } from "./agent.js";
 import { connect } from "./client.js";
 import { type Config, loadConfig, loadVisitor, wantsRegistration } from "./config.js";
 import {
@@ -132,8 +133,14 @@ async function openChat(): Promise<void> {
   const roomSession = new RoomSession(connection, session.token, room, {
     onFeedError: (error) => chat.showError(error),
     onClosed: closed,
+    onOtherEvent: (event) => chat.agents.handle(event),
+    onMessage: (message) => {
+      if (message.u.username) chat.agents.messageFrom(message.u.username);
+    },
   });
-  const chat = new ChatView(roomSession, room.visitorId, { closed });
+  const typing = typingSender(connection, session.token, room.id);
+  const uploads = config.settings?.fileUpload === true;
+  const chat = new ChatView(roomSession, room.visitorId, { closed }, typing, uploads);
   const rid = room.id;
   const switcher = departmentSwitch(
     config,
@@ -149,6 +156,10 @@ async function openChat(): Promise<void> {
   );
   if (switcher !== undefined) chat.addTool(switcher);
   show(chat.element);
+  const known = config.room?.id === room.id ? config.agent : undefined;
+  chat.agents
+    .load(connection, session.token, room.id, known)
+    .catch((error: unknown) => chat.showError(error));
   await roomSession.start();
   chat.settle();
 }

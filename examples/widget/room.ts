@@ -2,9 +2,8 @@
  * One open room: its history, its live events, and what the visitor does in it. Every change
  * goes through the store (store.ts), whichever way it arrives.
  *
- * Room events this widget handles are the message ones the API has today. Events the server adds
- * (an agent joining, typing, the queue position) arrive as other `__typename`s of the same union:
- * `onEvent` below is where they join, each feeding its own part of the view.
+ * The message events are handled here; the agent's (joined, status, typing, queue position) go
+ * to `onOtherEvent`, which the chat hands to its agent panel (agent.ts).
  */
 
 import type { ObservableSubscription } from "@apollo/client/core";
@@ -20,6 +19,7 @@ import {
   RoomEvents,
   SendMessage,
   UpdateMessage,
+  UploadFile,
 } from "./documents.js";
 import { LivechatFailure, success } from "./errors.js";
 import { randomId } from "./ids.js";
@@ -28,10 +28,12 @@ import { MessageStore } from "./store.js";
 export const PAGE_SIZE = 20;
 
 export interface RoomHandlers {
-  /** A room event this widget does not know yet (see the module's docstring). */
+  /** A room event that is not about messages (see the module's docstring). */
   readonly onOtherEvent?: (event: RoomEvent) => void;
   /** The live feed failed for good (the token was refused, the server went away for good). */
   readonly onFeedError?: (error: Error) => void;
+  /** A message arrived live (the agent's reply ends their typing). */
+  readonly onMessage?: (message: Message) => void;
   /** The room was closed: by this visitor, in another tab, or by the agent. */
   readonly onClosed?: () => void;
 }
@@ -51,6 +53,7 @@ export class RoomSession {
 
   /** Subscribe first, then read the newest page: nothing said in between is missed. */
   async start(): Promise<void> {
+    this.setFileCookies();
     this.listen();
     this.stopReconnects = this.connection.onReconnect(() => void this.refresh());
     await this.refresh();
@@ -86,6 +89,15 @@ export class RoomSession {
     this.store.upsert(success(data?.sendLivechatMessage, "SendLivechatMessageSuccess").message);
   }
 
+  /** Uploads `file` (a multipart request, through apollo-upload-client): it becomes a message. */
+  async upload(file: File): Promise<void> {
+    const { data } = await this.connection.apollo.mutate({
+      mutation: UploadFile,
+      variables: { input: { token: this.token, rid: this.room.id, file } },
+    });
+    this.store.upsert(success(data?.uploadLivechatFile, "UploadLivechatFileSuccess").message);
+  }
+
   async edit(id: string, msg: string): Promise<void> {
     const { data } = await this.connection.apollo.mutate({
       mutation: UpdateMessage,
@@ -117,6 +129,14 @@ export class RoomSession {
     this.stopReconnects?.();
   }
 
+  /** As Rocket.Chat's widget: the room and token as cookies, which `/file-upload/` downloads
+   * (an `<img>`, a link) carry, since they cannot send the visitor-token header. */
+  private setFileCookies(): void {
+    const attributes = "; path=/; SameSite=Lax";
+    document.cookie = `rc_rid=${encodeURIComponent(this.room.id)}${attributes}`;
+    document.cookie = `rc_token=${encodeURIComponent(this.token)}${attributes}`;
+  }
+
   private listen(): void {
     this.feed = this.connection.apollo
       .subscribe({
@@ -138,6 +158,7 @@ export class RoomSession {
     switch (event.__typename) {
       case "LivechatMessageEvent":
         this.store.upsert(event.message);
+        this.handlers.onMessage?.(event.message);
         this.noticeClose([event.message]);
         break;
       case "LivechatMessageDeleted":
@@ -147,7 +168,7 @@ export class RoomSession {
         this.feedFailed(new LivechatFailure(event));
         break;
       default:
-        // The agent, typing and queue events, once the schema has them.
+        // The agent, typing and queue events.
         this.handlers.onOtherEvent?.(event);
     }
   }

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from app.backends.base import BackendFailure, LivechatFailure
@@ -23,6 +25,12 @@ DEMO_ACCOUNT = AgentAccount(
     username="demo", password="demo", name="Demo agent", email="demo@example.com"
 )
 TYPING_SECONDS = 0.8
+
+
+def demo_account(departments: Iterable[str] = ()) -> AgentAccount:
+    """The demo agent, serving `departments` (all configured ones, for `make run`) as well as
+    visitors without a department."""
+    return replace(DEMO_ACCOUNT, departments=frozenset(departments))
 
 
 def echo(text: str) -> str:

@@ -3,10 +3,12 @@
  * is scrolled to the top), the typing line, and the composer (Enter sends, Shift+Enter is a new
  * line; editing one's own message reuses it).
  *
- * `[data-agent]` and `[data-typing]` are here, empty, for the agents area: its room events (an
- * agent joined, is typing), which room.ts hands to `onOtherEvent`, will fill them. File upload
- * will sit beside the composer's send button.
+ * `[data-agent]`, `[data-typing]` and the queue notice are filled by `agents` (agent.ts) from the
+ * room events room.ts hands on; the visitor's own typing goes out through `typing`.
  */
+
+import { AgentPanel } from "../agent.js";
+import type { TypingSender } from "../typing.js";
 
 import type { Message } from "../documents.js";
 import type { RoomSession } from "../room.js";
@@ -35,23 +37,32 @@ export class ChatView {
   private readonly editing = h("div", { class: "editing", hidden: true });
   private readonly elements = new Map<string, { message: Message; element: HTMLLIElement }>();
   private editingId: string | undefined;
+  readonly agents: AgentPanel;
 
   constructor(
     private readonly room: RoomSession,
     private readonly visitorId: string,
     private readonly callbacks: ChatCallbacks,
+    private readonly typing?: TypingSender,
+    uploads = false,
   ) {
+    const card = h("div", { class: "agent", "data-agent": true });
+    const typingLine = h("div", { class: "typing", "data-typing": true, "aria-live": "polite" });
+    const queue = h("p", { class: "queue", "data-queue": true, role: "status" });
+    this.agents = new AgentPanel(card, typingLine, queue);
     const close = h("button", { type: "button", "data-action": "close" }, "Close chat");
     const send = h("button", { type: "submit" }, "Send");
     const cancel = h("button", { type: "button", "data-action": "cancel-edit" }, "Cancel");
     this.editing.append("Editing your message ", cancel);
-    const form = h("form", { class: "composer" }, this.editing, this.composer, send);
+    const attach = uploads ? this.fileInput() : undefined;
+    const form = h("form", { class: "composer" }, this.editing, this.composer, attach, send);
     this.element = h(
       "section",
       { class: "chat", "data-view": "chat", "data-rid": room.room.id },
-      h("header", {}, h("h2", {}, "Chat"), h("div", { class: "agent", "data-agent": true }), close),
+      h("header", {}, h("h2", {}, "Chat"), card, close),
+      queue,
       this.list,
-      h("div", { class: "typing", "data-typing": true, "aria-live": "polite" }),
+      typingLine,
       this.alert,
       form,
     );
@@ -66,6 +77,9 @@ export class ChatView {
         void this.submit();
       }
       if (event.key === "Escape") this.stopEditing();
+    });
+    this.composer.addEventListener("input", () => {
+      if (this.editingId === undefined && this.composer.value.trim()) this.typing?.keystroke();
     });
     cancel.addEventListener("click", () => this.stopEditing());
     close.addEventListener("click", () => {
@@ -88,6 +102,27 @@ export class ChatView {
   settle(): void {
     this.list.scrollTop = this.list.scrollHeight;
     if (this.list.scrollHeight <= this.list.clientHeight) this.loadOlder();
+  }
+
+  /** The file picker beside Send (when the config's `fileUpload` is on): each file chosen is
+   * uploaded and shows as a message, an image with its preview. */
+  private fileInput(): HTMLLabelElement {
+    const input = h("input", { type: "file", name: "file", "aria-label": "Attach a file" });
+    input.addEventListener("change", () => {
+      const files = [...(input.files ?? [])];
+      input.value = "";
+      this.alert.textContent = "";
+      void (async () => {
+        for (const file of files) {
+          try {
+            await this.room.upload(file);
+          } catch (error: unknown) {
+            showError(this.alert, error);
+          }
+        }
+      })();
+    });
+    return h("label", { class: "attach", title: "Attach a file" }, "File", input);
   }
 
   /** A control of the config's (the department switch) in the header, before close. */
@@ -113,6 +148,7 @@ export class ChatView {
     const text = this.composer.value.trim();
     if (!text) return;
     this.alert.textContent = "";
+    if (this.editingId === undefined) this.typing?.stop();
     try {
       if (this.editingId !== undefined) await this.room.edit(this.editingId, text);
       else await this.room.send(text);
