@@ -8,10 +8,7 @@ reads the server's, so the typed answer can only differ where the JSON does.
 
 from __future__ import annotations
 
-from typing import Any
-
 from app.backends.base import (
-    Agent,
     CustomField,
     Department,
     JsonObject,
@@ -22,7 +19,7 @@ from app.backends.base import (
     WidgetSettings,
     WidgetTheme,
 )
-from app.backends.rocketchat_json import room_from_json, visitor_from_json
+from app.backends.rocketchat_json import agent_from_json, room_from_json, visitor_from_json
 
 # The survey Rocket.Chat's config answers (fixed in its code, `agentResposiveness` [sic]).
 SURVEY_ITEMS = ("satisfaction", "agentKnowledge", "agentResposiveness", "agentFriendliness")
@@ -109,35 +106,6 @@ def department_from_json(document: JsonObject) -> Department:
     )
 
 
-def agent_to_json(agent: Agent) -> JsonObject:
-    """Rocket.Chat's `normalizeAgent`/agent.info projection of an agent."""
-    document: JsonObject = {"_id": agent.id, "username": agent.username}
-    if agent.name is not None:
-        document["name"] = agent.name
-    if agent.status is not None:
-        document["status"] = agent.status
-    if agent.emails:
-        document["emails"] = [{"address": address} for address in agent.emails]
-    if agent.phone is not None:
-        document["phone"] = [{"phoneNumber": agent.phone}]
-    return document
-
-
-def agent_from_json(document: JsonObject) -> Agent:
-    phones: Any = document.get("phone") or []
-    phone = phones[0].get("phoneNumber") if isinstance(phones, list) and phones else None
-    return Agent(
-        id=str(document["_id"]),
-        username=str(document.get("username", "")),
-        name=document.get("name"),
-        status=document.get("status"),
-        emails=tuple(
-            str(email["address"]) for email in document.get("emails") or () if "address" in email
-        ),
-        phone=phone if isinstance(phone, str) else None,
-    )
-
-
 def config_from_json(raw: JsonObject) -> WidgetConfig:
     """The config object (without `{config, success}`), typed; with Livechat disabled Rocket.Chat
     sends `{enabled: false}` alone, so everything else is empty."""
@@ -170,7 +138,7 @@ def config_from_json(raw: JsonObject) -> WidgetConfig:
         visitor=visitor_from_json(guest) if isinstance(guest, dict) and guest.get("_id") else None,
         room=room_from_json(room_document) if room_document is not None else None,
         agent=agent_from_json(agent)
-        if isinstance(agent, dict) and agent.get("_id") and not agent.get("hiddenInfo")
+        if isinstance(agent, dict) and agent.get("_id") and "username" in agent
         else None,
     )
 

@@ -11,12 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.backends.base import Agent, Department, JsonObject, Room, Visitor
-from app.backends.widget_json import (
-    SURVEY_ITEMS,
-    SURVEY_VALUES,
-    agent_to_json,
-    department_to_json,
-)
+from app.backends.rocketchat_json import agent_to_json
+from app.backends.widget_json import SURVEY_ITEMS, SURVEY_VALUES, department_to_json
 from app.settings import Settings
 
 # Rocket.Chat's defaults for the theme (Livechat_title, Livechat_title_color,
