@@ -139,6 +139,23 @@ async def test_a_visitors_streams_push_changed_frames_once_per_subscription_id(
     assert app.state.ddp.subscription_count == 0
 
 
+async def test_a_subscription_dropped_at_once_leaves_no_listener(app: FastAPI, server: str) -> None:
+    """`unsub` (or a dropped socket) right behind `sub`: the push task may not have taken a
+    step yet, and the room's listener must go with it all the same."""
+    broker = app.state.backend.inner.broker
+    async with httpx.AsyncClient(base_url=server) as http:
+        rid = await visitor_with_room(http, "ddp-at-once")
+        for cycle in range(20):
+            async with ddp(server) as client:
+                await client.connect()
+                await client.sub(f"m{cycle}", "stream-room-messages", rid, "ddp-at-once")
+                await client.send({"msg": "unsub", "id": f"m{cycle}"})
+                await client.sub(f"k{cycle}", "stream-room-messages", rid, "ddp-at-once")
+                assert await client.frame() == {"msg": "ready", "subs": [f"m{cycle}"]}
+            await asyncio.sleep(0.05)
+            assert (app.state.ddp.subscription_count, broker.subscriber_count) == (0, 0)
+
+
 async def test_the_server_pings_a_silent_client_and_drops_it_when_it_stays_silent(
     server: str,
 ) -> None:

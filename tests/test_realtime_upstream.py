@@ -8,6 +8,7 @@ import asyncio
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.backends.base import Agent, Message, NoAgent
 from app.backends.guarded import GuardedBackend
 from app.backends.upstream.client import UpstreamBackend
+from app.backends.upstream.ddp import DdpTiming
+from app.backends.upstream.realtime import UpstreamRoomEvents
 from app.main import create_app
 from app.settings import Settings
 from tests.proxy import CuttableProxy
@@ -179,6 +183,51 @@ async def test_nothing_is_left_running_upstream_after_100_cycles(
             return not ddp.sessions and await tasks() <= baseline
 
         await eventually(quiet)
+
+
+class EmptyRoom:
+    """The REST side of a room with no messages and no agent yet (a RoomReader)."""
+
+    async def message_history(
+        self, token: str, rid: str, limit: int = 20, before: datetime | None = None
+    ) -> list[Message]:
+        return []
+
+    async def open_room(
+        self, token: str, rid: str | None = None, agent_id: str | None = None
+    ) -> Any:
+        raise AssertionError("the room was not refused")
+
+    async def agent_info(self, token: str, rid: str) -> tuple[Agent | None, bool]:
+        raise NoAgent()
+
+
+async def test_a_room_closed_the_moment_it_started_leaves_no_socket_upstream(
+    rocketchat: Served,
+) -> None:
+    """Closed with no step in between: the task that would read the socket never ran, so
+    closing the socket cannot be left to it."""
+    ddp = rocketchat.app.state.ddp
+    async with api(rocketchat.url) as client:
+        rid = await client.visitor_with_room("at-once")
+    for _ in range(5):
+        events = UpstreamRoomEvents(
+            rocketchat.url.replace("http", "ws", 1) + "/websocket",
+            "at-once",
+            rid,
+            {},
+            EmptyRoom(),
+            lambda document: pytest.fail(f"no message was expected: {document}"),
+            DdpTiming(),
+        )
+        await events.start()
+        assert ddp.subscription_count == 4
+        await events.aclose()
+
+        async def released() -> bool:
+            return not ddp.sessions
+
+        await eventually(released, timeout=5)
 
 
 async def test_every_message_once_in_order_while_the_upstream_socket_is_cut(

@@ -248,7 +248,9 @@ class DdpSession:
         self.connected = False
         self.client_address: str | None = None  # as Rocket.Chat would see it
         self.agent: AgentAccount | None = None  # after `login` with an agent's resume token
-        self.subscriptions: dict[str, asyncio.Task[None]] = {}
+        # Each `sub` id's push task and the events it reads: the events are closed here too,
+        # since a task cancelled before its first step never runs its own `finally`.
+        self.subscriptions: dict[str, tuple[asyncio.Task[None], RoomEvents]] = {}
         self._send_lock = asyncio.Lock()
 
     async def send(self, frame: JsonObject | str) -> None:
@@ -408,7 +410,7 @@ class DdpSession:
             return
         wanted = WANTED.get(name) or WANTED.get(notify_event, ())  # `<rid>/typing`: silent
         task = asyncio.create_task(self._push(events, name, request.event_name, wanted))
-        self.subscriptions[sub_id] = task
+        self.subscriptions[sub_id] = (task, events)
         await self.send({"msg": "ready", "subs": [sub_id]})
 
     async def _push(
@@ -430,18 +432,20 @@ class DdpSession:
             await events.aclose()
 
     async def unsubscribe(self, sub_id: str) -> None:
-        task = self.subscriptions.pop(sub_id, None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        subscription = self.subscriptions.pop(sub_id, None)
+        if subscription is not None:
+            await _stop(*subscription)
         await self.send({"msg": "nosub", "id": sub_id})
 
     async def close(self) -> None:
-        tasks = list(self.subscriptions.values())
+        subscriptions = list(self.subscriptions.values())
         self.subscriptions.clear()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for subscription in subscriptions:
+            await _stop(*subscription)
+
+
+async def _stop(task: asyncio.Task[None], events: RoomEvents) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await events.aclose()

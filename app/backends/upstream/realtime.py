@@ -187,6 +187,7 @@ class UpstreamRoomEvents:
                 raise
         if connection is None:
             raise UpstreamUnavailable("the upstream realtime server is unreachable")
+        self._connection = connection
         self._task = asyncio.create_task(self._run(connection, early))
 
     def __aiter__(self) -> UpstreamRoomEvents:
@@ -210,6 +211,11 @@ class UpstreamRoomEvents:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        # A task cancelled before its first step never runs its body, so `_run`'s own
+        # `finally` cannot be relied on to close the socket it was handed.
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
         self._queue.put_nowait(None)
         self._on_close(self)
 
