@@ -16,6 +16,10 @@ GraphQL execution itself. Two kinds of request come here first:
   or excessive length goes through the guard classes the FastAPI app uses.
 
 Everything else (GET, GraphiQL, WebSockets, multipart, health, metrics) goes to FastAPI.
+
+What every request needs whichever way it is answered (CORS, the current metrics, the server
+span, the drain) wraps this door rather than sitting inside FastAPI (`app.main.LivechatApp`):
+one entrance, so that none of them sends a request the slow way.
 """
 
 from __future__ import annotations
@@ -53,7 +57,6 @@ class Front:
         routes: Sequence[Route],
         forward_headers: Iterable[str],
         max_body_bytes: int,
-        cross_origin: bool,
     ) -> None:
         self.app = app
         self.schema = schema
@@ -61,7 +64,6 @@ class Front:
         self.forward_headers = list(forward_headers)
         self.forwarded = request_scope.header_names(self.forward_headers)
         self.max_body_bytes = max_body_bytes
-        self.cross_origin = cross_origin
         # Each route behind the guards the FastAPI app puts in front of it, in the same order.
         self.routes = [
             (
@@ -83,11 +85,7 @@ class Front:
             if path == GRAPHQL_PATH and scope["method"] == "POST" and self.schema is not None:
                 await self._graphql(scope, receive, send)
                 return
-            if (
-                self.routes
-                and path.startswith(self.route_prefix)
-                and not (self.cross_origin and _has_origin(scope))
-            ):
+            if self.routes and path.startswith(self.route_prefix):
                 for route, guarded in self.routes:
                     match, child_scope = route.matches(scope)
                     if match is Match.FULL:
@@ -128,12 +126,8 @@ class Front:
                 length = value
             elif name == b"content-type":
                 content_type = value
-            elif (name == b"origin" and self.cross_origin) or (
-                name == b"accept" and STREAMED in value
-            ):
-                # CORS headers are the FastAPI app's CORSMiddleware's to give; a multipart
-                # answer is Strawberry's view's.
-                length = None
+            elif name == b"accept" and STREAMED in value:
+                length = None  # a multipart answer is Strawberry's view's
                 break
         if (
             length is None
@@ -186,11 +180,6 @@ class Front:
             }
         )
         await send({"type": "http.response.body", "body": answer})
-
-
-def _has_origin(scope: Scope) -> bool:
-    """A cross-origin request: its CORS headers are the FastAPI app's CORSMiddleware's."""
-    return any(name == b"origin" for name, _ in scope["headers"])
 
 
 def _common_prefix(paths: list[str]) -> str:

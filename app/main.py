@@ -41,6 +41,7 @@ from app.graphql.persisted import document_cache
 from app.graphql.schema import Schema, make_schema
 from app.middleware import BodySizeLimit, JsonErrors, RequestScope
 from app.observability import http as observability
+from app.observability.http import CurrentMetrics
 from app.observability.metrics import Metrics
 from app.observability.tracing import provider_from_environment
 from app.persisted_queries import PersistedQueries
@@ -114,14 +115,20 @@ def tracer_provider_for(settings: Settings) -> TracerProvider | None:
     return provider
 
 
+Wrapper = Callable[[ASGIApp], ASGIApp]
+
+
 class LivechatApp(FastAPI):
     """FastAPI, with the front door (`app.front.Front`) in front of all of it (its per-request
     telemetry check and its middleware stack included): the requests clients send most are
-    answered there, everything else by FastAPI as usual. Outside everything, when proxies are
-    trusted, uvicorn's `ProxyHeadersMiddleware` makes the scope's client the visitor they
-    forward for (the address `app.request_scope` reads)."""
+    answered there, everything else by FastAPI as usual. Around the door, what every request
+    needs whichever way it is answered (`edge`, innermost first: the current metrics, the
+    server span, CORS): one entrance. Outside everything, when proxies are trusted, uvicorn's
+    `ProxyHeadersMiddleware` makes the scope's client the visitor they forward for (the
+    address `app.request_scope` reads, and the server span records)."""
 
-    front: Callable[[ASGIApp], ASGIApp] | None = None
+    front: Wrapper | None = None
+    edge: Sequence[Wrapper] = ()
     trusted_proxies: Sequence[str] = ()
     _entrance: ASGIApp | None = None
 
@@ -130,6 +137,8 @@ class LivechatApp(FastAPI):
             entrance: ASGIApp = partial(FastAPI.__call__, self)
             if self.front is not None:
                 entrance = self.front(entrance)
+            for wrap in self.edge:
+                entrance = wrap(entrance)
             if self.trusted_proxies:
                 # uvicorn types its ASGI apps more narrowly than Starlette; the same protocol.
                 proxied = ProxyHeadersMiddleware(cast(Any, entrance), list(self.trusted_proxies))
@@ -173,6 +182,9 @@ def create_app(
                 tracer_provider.force_flush()
 
     app = LivechatApp(
+        # The server span, GraphQL spans and Prometheus metrics are this app's telemetry, for
+        # both request paths (`edge` below); FastAPI's own would trace its path only, twice.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
         title="livechat-graphql",
         summary="A typed GraphQL API for Rocket.Chat's Omnichannel livechat.",
         lifespan=lifespan,
@@ -246,18 +258,6 @@ def create_app(
         max_operations_bytes=settings.max_body_bytes,
         upload_limit=settings.upload_limit(),
     )
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=[
-                "Content-Type",
-                *settings.forward_headers,
-                "X-Request-Id",
-                *PREFLIGHT_HEADERS,
-            ],
-        )
     documents = document_cache(apq_bytes(settings))
     app.state.persisted_queries = documents
     app.add_middleware(PersistedQueries, cache=documents)
@@ -266,23 +266,41 @@ def create_app(
     )
     app.add_middleware(JsonErrors)
     app.add_middleware(RequestScope, forward_headers=settings.forward_headers)
+    app.front = lambda stack: Front(
+        stack,
+        schema=schema,
+        documents=documents,
+        routes=rest_routes,
+        forward_headers=settings.forward_headers,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    edge: list[Wrapper] = []
     if metrics is not None:
         observability.serve_metrics(app, metrics)
+        edge.append(lambda inner: CurrentMetrics(inner, metrics))
     if tracer_provider is not None:
-        observability.trace_requests(app, tracer_provider)
-    if metrics is None and tracer_provider is None:
-        # With metrics or traces on, every request is counted or traced by FastAPI's
-        # middlewares and Strawberry's observers: then FastAPI serves all of it.
-        app.front = lambda stack: Front(
-            stack,
-            schema=schema,
-            documents=documents,
-            routes=rest_routes,
-            forward_headers=settings.forward_headers,
-            max_body_bytes=settings.max_body_bytes,
-            cross_origin=bool(settings.cors_origins),
-        )
+        provider = tracer_provider
+        edge.append(lambda inner: observability.traced(inner, provider))
+    if settings.cors_origins:
+        edge.append(lambda inner: cross_origin(inner, settings))
+    app.edge = edge
     return app
+
+
+def cross_origin(app: ASGIApp, settings: Settings) -> ASGIApp:
+    """`app` answering CORS preflights and giving cross-origin answers their headers, for the
+    sites `CORS_ORIGINS` names (a widget is embedded on another site by definition)."""
+    return CORSMiddleware(
+        app,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=[
+            "Content-Type",
+            *settings.forward_headers,
+            "X-Request-Id",
+            *PREFLIGHT_HEADERS,
+        ],
+    )
 
 
 def create_app_from_environment() -> FastAPI:

@@ -210,25 +210,60 @@ async def test_answers_before_and_without_the_lean_path_carry_the_request_id(
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
 
 
-async def test_cross_origin_requests_get_their_cors_headers_on_every_route(tmp_path: Path) -> None:
-    """With CORS configured, a request from a page on another origin is answered by the FastAPI
-    app, whose CORSMiddleware adds the headers; the others take the front door."""
+async def test_cross_origin_requests_take_the_front_door_with_their_cors_headers(
+    tmp_path: Path,
+) -> None:
+    """A widget embedded on another site sends `Origin` with every request: CORS wraps the
+    front door, so those requests are answered there, with the headers (and preflights) the
+    FastAPI path gives."""
     origin = "https://widget.example.com"
-    settings = Settings(database=tmp_path / "cors.db", cors_origins=[origin])
+    cors = {"origin": origin, "access-control-request-method": "POST"}
+    preflight = {**cors, "access-control-request-headers": "content-type,x-request-id"}
+
+    async def exchange(front: bool) -> list[tuple[int, dict[str, str], bytes]]:
+        settings = Settings(database=tmp_path / f"cors-{front}.db", cors_origins=[origin])
+        async with served(settings, front=front) as url, httpx.AsyncClient(base_url=url) as client:
+            answers = [
+                await client.options("/graphql", headers=preflight),
+                await client.post(
+                    "/api/v1/livechat/visitor",
+                    json={"visitor": {"token": "visitor"}},
+                    headers={"origin": origin},
+                ),
+                await client.post(
+                    "/graphql", json={"query": "{ __typename }"}, headers={"origin": origin}
+                ),
+                await client.post(
+                    "/graphql",
+                    json={"query": "{ __typename }"},
+                    headers={"origin": "https://x.example"},
+                ),
+                await client.post("/graphql", json={"query": "{ __typename }"}),
+            ]
+        return [
+            (
+                answer.status_code,
+                {
+                    name: value
+                    for name, value in answer.headers.items()
+                    if name.startswith("access-control-") or name in ("vary", "content-type")
+                },
+                answer.content,
+            )
+            for answer in answers
+        ]
+
     answered = LeanStats.answered
-    async with served(settings, front=True) as url, httpx.AsyncClient(base_url=url) as client:
-        register = {"visitor": {"token": "visitor"}}
-        rest = await client.post(
-            "/api/v1/livechat/visitor", json=register, headers={"origin": origin}
-        )
-        graphql = await client.post(
-            "/graphql", json={"query": "{ __typename }"}, headers={"origin": origin}
-        )
-        same_origin = await client.post("/graphql", json={"query": "{ __typename }"})
-    assert rest.status_code == 200 and rest.headers["access-control-allow-origin"] == origin
-    assert graphql.json() == {"data": {"__typename": "Query"}}
-    assert graphql.headers["access-control-allow-origin"] == origin
-    assert same_origin.json() == graphql.json() and LeanStats.answered == answered + 1
+    through_the_door = await exchange(front=True)
+    assert LeanStats.answered == answered + 3
+    assert through_the_door == await exchange(front=False)
+    [allowed, rest, graphql, other_site, same_origin] = through_the_door
+    assert allowed[0] == 200 and allowed[1]["access-control-allow-origin"] == origin
+    assert rest[0] == 200 and rest[1]["access-control-allow-origin"] == origin
+    assert graphql[1]["access-control-allow-origin"] == origin
+    assert graphql[2] == same_origin[2] == b'{"data":{"__typename":"Query"}}'
+    assert "access-control-allow-origin" not in other_site[1]
+    assert "access-control-allow-origin" not in same_origin[1]
 
 
 async def test_the_rest_routes_answer_as_through_fastapi(tmp_path: Path) -> None:

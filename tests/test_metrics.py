@@ -16,7 +16,8 @@ from app.backends.upstream.client import UpstreamBackend
 from app.backends.upstream.observed import MeteredTransport
 from app.backends.upstream.retry import RetryBudget
 from app.graphql.errors import ERROR_CODES
-from app.main import create_app
+from app.graphql.lean import LeanStats
+from app.main import LivechatApp, create_app
 from app.observability import metrics as hooks
 from app.observability.metrics import Metrics
 from app.settings import Settings
@@ -47,11 +48,19 @@ def scrape(url: str) -> Samples:
     return samples(response.text)
 
 
-@pytest.fixture
-def metered(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(params=["front door", "fastapi"])
+def metered(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A metered app; its operations answered by the front door (what is served), or all by
+    FastAPI and Strawberry's view: both count alike."""
     settings = Settings(database=tmp_path / "metered.db", metrics=True)
-    with serving(create_app(settings)) as url:
+    app = create_app(settings)
+    assert isinstance(app, LivechatApp)
+    if request.param == "fastapi":
+        app.front = None
+    answered = LeanStats.answered
+    with serving(app) as url:
         yield url
+    assert (LeanStats.answered > answered) == (request.param == "front door")
 
 
 async def post(
@@ -111,6 +120,7 @@ async def test_operations_are_counted_by_root_field_and_outcome(metered: str) ->
                  operation="sendLivechatMessage", le="+Inf") == 4  # fmt: skip
 
 
+@pytest.mark.parametrize("metered", ["front door"], indirect=True)
 async def test_a_thousand_visitors_and_rooms_add_no_series(metered: str) -> None:
     async def visit(http: httpx.AsyncClient, index: int) -> None:
         token = f"token-{index}-{index * 7919}"

@@ -16,10 +16,12 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import SpanKind
 
 from app.backends import upstream_backend
 from app.backends.base import LivechatBackend
+from app.graphql.lean import LeanStats
 from app.main import create_app
 from app.settings import Settings
 from tests.helpers import RocketChatServer, operation
@@ -121,6 +123,34 @@ def test_one_send_is_one_linked_trace_with_no_token(
             assert TOKEN not in str(value), f"{span.name} carries the token in {name}"
     assert "[REDACTED]" in str((graphql.attributes or {}).get("query"))
     assert rid in str((resolver.attributes or {}).get("graphql.param.input"))
+
+
+def test_with_sampling_off_only_a_sampled_caller_is_traced_and_the_rest_take_the_fast_path(
+    tmp_path: Path, exporter: InMemorySpanExporter
+) -> None:
+    """Tracing configured with the sampler off (`parentbased_always_off`): a request nobody
+    asked to trace records nothing and is answered by the front door; a caller whose
+    `traceparent` says sampled gets its whole trace, GraphQL spans included."""
+    provider = TracerProvider(sampler=ParentBased(ALWAYS_OFF))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = create_app(Settings(database=tmp_path / "sampled.db"), tracer_provider=provider)
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    sampled = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+    with serving(app) as url, httpx.Client(base_url=url) as http:
+        answered = LeanStats.answered
+        rid = visitor_room(http)
+        assert LeanStats.answered == answered + 2
+        assert exporter.get_finished_spans() == ()
+        send = {"input": {"token": TOKEN, "rid": rid, "msg": "traced"}}
+        body = {"query": operation("sendLivechatMessage"), "variables": send}
+        traced = http.post("/graphql", json=body, headers=sampled).json()
+    assert traced["data"]["sendLivechatMessage"]["__typename"] == "SendLivechatMessageSuccess"
+    assert LeanStats.answered == answered + 2
+    spans = exporter.get_finished_spans()
+    assert {format(span.context.trace_id, "032x") for span in spans} == {trace_id}
+    names = [span.name for span in spans]
+    assert any(name.startswith("POST /graphql") for name in names), names
+    assert "GraphQL Resolving: sendLivechatMessage" in names, names
 
 
 def test_a_token_in_a_query_string_never_reaches_a_span(

@@ -12,13 +12,16 @@ context class, as
 
 It answers only what it can answer exactly as Strawberry would: `prepare` returns None for
 anything else (no query, a batch, a variable map that is not an object, an APQ refusal, an
-operation it cannot pick, a subscription, an observed schema) and the caller hands the
-request to Strawberry's view instead. `tests/test_lean_graphql.py` sends the same requests
+operation it cannot pick, a subscription, a schema with an extension it does not mirror, a
+request whose trace is sampled) and the caller hands the request to Strawberry's view instead.
+With metrics on, it counts and times the operation from its own answer, as `OperationMetrics`
+does on the view's path. `tests/test_lean_graphql.py` sends the same requests
 both ways and compares the answers.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from inspect import isawaitable
 from typing import Any, cast
@@ -31,6 +34,7 @@ from graphql import (
     execute,
     get_operation_ast,
 )
+from opentelemetry.trace import get_current_span
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 
 from app.backends.base import LivechatBackend
@@ -40,8 +44,10 @@ from app.graphql.context import request_context
 from app.graphql.errors import mask_errors
 from app.graphql.export import graphql_core_schema
 from app.graphql.json_codec import encode
+from app.graphql.observers import record_operation, root_fields
 from app.graphql.persisted import DocumentCache, Refusal, resolve
 from app.graphql.schema import Schema
+from app.observability import metrics
 
 RUNS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 
@@ -66,8 +72,24 @@ class Prepared:
     errors: list[GraphQLError] | None = None
 
     async def answer(self, backend: LivechatBackend, request_id: str) -> bytes:
-        """The JSON body Strawberry's view would answer, with HTTP status 200."""
+        """The JSON body Strawberry's view would answer, with HTTP status 200; the operation
+        counted and timed, as `OperationMetrics` does, when metrics are on."""
         LeanStats.answered += 1
+        recorder = metrics.current()
+        if recorder is None:
+            body, _ = await self._answer(backend, request_id)
+            return body
+        outcome = metrics.begin_operation()
+        started = time.perf_counter()
+        body, errors = await self._answer(backend, request_id)
+        operation = root_fields(self.document, self.operation_name, self.schema)
+        record_operation(recorder, operation, outcome, time.perf_counter() - started, errors)
+        return body
+
+    async def _answer(
+        self, backend: LivechatBackend, request_id: str
+    ) -> tuple[bytes, list[GraphQLError] | None]:
+        """The body, and the errors it carries as answered (masked)."""
         limit = self.schema.preparation.max_answer_bytes
         if self.errors is not None:
             return _body(None, self.errors, request_id, limit)
@@ -97,18 +119,21 @@ class Prepared:
         return _body(result.data, result.errors, request_id, limit)
 
 
-def _body(data: Any, errors: list[GraphQLError] | None, request_id: str, limit: int) -> bytes:
+def _body(
+    data: Any, errors: list[GraphQLError] | None, request_id: str, limit: int
+) -> tuple[bytes, list[GraphQLError] | None]:
     if not errors:
-        return capped(encode({"data": data}), limit)
+        return capped(encode({"data": data}), limit), None
     masked = mask_errors(errors, request_id)
-    return capped(encode({"data": data, "errors": [error.formatted for error in masked]}), limit)
+    formatted = [error.formatted for error in masked]
+    return capped(encode({"data": data, "errors": formatted}), limit), masked
 
 
 def prepare(schema: Schema, documents: DocumentCache, payload: dict[str, Any]) -> Prepared | None:
     """The request in `payload` (a POST's JSON object) ready to answer, or None when it is
     Strawberry's view that must answer it."""
     preparation = schema.preparation
-    if preparation.observed:
+    if preparation.observed or (preparation.traced and get_current_span().is_recording()):
         return None
     query, variables = payload.get("query"), payload.get("variables")
     operation_name, extensions = payload.get("operationName"), payload.get("extensions")

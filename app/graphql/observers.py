@@ -14,12 +14,13 @@ documents and arguments (tracing setup is `app.observability.tracing`'s).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import Any
 
 import strawberry
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode
+from graphql import DocumentNode, FieldNode, GraphQLError, OperationDefinitionNode
 from opentelemetry.sdk.trace import TracerProvider
 from strawberry.extensions import LifecycleStep, SchemaExtension
 from strawberry.extensions.tracing import OpenTelemetryExtension
@@ -32,21 +33,22 @@ from app.observability import metrics
 INVALID = "invalid"
 
 
-def root_fields(execution_context: object) -> str:
+def root_fields(document: DocumentNode | None, operation_name: str | None, schema: object) -> str:
     """`sendLivechatMessage`, or `a+b` for several; names the schema lacks count as `other`."""
-    document = getattr(execution_context, "graphql_document", None)
     if document is None:
         return INVALID
-    wanted = getattr(execution_context, "operation_name", None)
     operations = [
         definition
         for definition in document.definitions
         if isinstance(definition, OperationDefinitionNode)
-        and (wanted is None or (definition.name is not None and definition.name.value == wanted))
+        and (
+            operation_name is None
+            or (definition.name is not None and definition.name.value == operation_name)
+        )
     ]
     if not operations:
         return INVALID
-    known = schema_root_fields(getattr(execution_context, "schema", None))
+    known = schema_root_fields(schema)
     names = {
         selection.name.value if selection.name.value in known else "other"
         for selection in operations[0].selection_set.selections
@@ -55,8 +57,10 @@ def root_fields(execution_context: object) -> str:
     return "+".join(sorted(names)) or "other"
 
 
+@functools.lru_cache(maxsize=8)
 def schema_root_fields(schema: object) -> frozenset[str]:
-    """Names a root field can have: the schema's own, and introspection's."""
+    """Names a root field can have: the schema's own, and introspection's (a schema's are
+    fixed once it is built, and asked for at every operation; a few schemas per process)."""
     graphql_schema = graphql_core_schema(schema) if isinstance(schema, strawberry.Schema) else None
     names = {"__typename", "__schema", "__type"}
     for root in ("query_type", "mutation_type", "subscription_type"):
@@ -66,8 +70,37 @@ def schema_root_fields(schema: object) -> frozenset[str]:
     return frozenset(names)
 
 
+def record_operation(
+    recorder: metrics.Metrics,
+    operation: str,
+    outcome: metrics.OperationOutcome,
+    elapsed: float,
+    errors: Sequence[GraphQLError] | None,
+    *,
+    refused: bool = False,
+) -> None:
+    """Count and time one operation, labelled by its root fields (`operation`) and how it
+    ended: the first error's code, else the first LivechatError's, else success. The one
+    place both request paths record an operation (`OperationMetrics` for Strawberry's view,
+    `app.graphql.lean` for the fast path), from the errors their answer carries."""
+    if errors:
+        first = errors[0]
+        if refused or first.path is None:
+            # The document was refused (parse, validation, limits: errors with no path): its
+            # fields are not the schema's. Such errors may get their code only now.
+            operation = INVALID
+            first = coded_request_error(first)
+        label = ("error", recorder.error_code((first.extensions or {}).get("code")))
+    elif outcome.livechat_errors:
+        label = ("livechat_error", recorder.error_code(outcome.livechat_errors[0]))
+    else:
+        label = ("success", "")
+    recorder.operations.labels(operation, *label).inc()
+    recorder.operation_duration.labels(operation).observe(elapsed)
+
+
 class OperationMetrics(SchemaExtension):
-    """Records each operation to the app's current `Metrics` (see metrics.py)."""
+    """Records each operation Strawberry's view runs to the app's current `Metrics`."""
 
     def on_operation(self) -> Iterator[None]:
         recorder = metrics.current()
@@ -95,29 +128,14 @@ class OperationMetrics(SchemaExtension):
         raised: list[GraphQLError] | None = None,
     ) -> None:
         context = self.execution_context
-        operation = root_fields(context)
         result = context.result
         errors = (
             raised
             or (result.errors if result is not None else None)
             or context.pre_execution_errors
         )
-        if errors:
-            first = errors[0]
-            if raised or first.path is None:
-                # The document was refused (parse, validation, limits: errors with no path):
-                # its fields are not the schema's. Such errors get their code after the
-                # operation ends.
-                operation = INVALID
-                first = coded_request_error(first)
-            code = recorder.error_code((first.extensions or {}).get("code"))
-            label = ("error", code)
-        elif outcome.livechat_errors:
-            label = ("livechat_error", recorder.error_code(outcome.livechat_errors[0]))
-        else:
-            label = ("success", "")
-        recorder.operations.labels(operation, *label).inc()
-        recorder.operation_duration.labels(operation).observe(elapsed)
+        operation = root_fields(context.graphql_document, context.operation_name, context.schema)
+        record_operation(recorder, operation, outcome, elapsed, errors, refused=bool(raised))
 
 
 SECRET_FIELDS = frozenset({"token", "visitor_token", "password", "auth_token"})

@@ -37,16 +37,26 @@ from app.graphql.documents import Documents
 from app.graphql.errors import LivechatFailureHandler, MaskUnexpectedErrors, coded_request_error
 from app.graphql.execution import CachingExecutionContext
 from app.graphql.limits import RequestLimits, validation_rule
+from app.graphql.observers import GraphQLSpans, OperationMetrics
 from app.graphql.scalars import SCALAR_MAP
 from app.graphql.subscriptions import Subscription
 
 # The estimated bytes of parsed documents (with their validation and plans) a schema keeps.
 DOCUMENT_CACHE_BYTES = 24 * 1024 * 1024
 # The extensions `Preparation` does the work of (DisableIntrospection is its validation rule),
-# beside the schema's own document and validation caches. Any other extension in a schema sends
-# every request through Strawberry's view.
+# beside the schema's own document and validation caches: the lean path records operation
+# metrics itself, and leaves to Strawberry's view only the requests whose trace is sampled,
+# which need GraphQL spans (an unsampled span records nothing). Any other extension in a
+# schema sends every request through Strawberry's view.
 MIRRORED: frozenset[type[SchemaExtension]] = frozenset(
-    {MaskUnexpectedErrors, MaxTokensLimiter, AddValidationRules, DisableIntrospection}
+    {
+        MaskUnexpectedErrors,
+        MaxTokensLimiter,
+        AddValidationRules,
+        DisableIntrospection,
+        OperationMetrics,
+        GraphQLSpans,
+    }
 )
 
 
@@ -152,9 +162,9 @@ class Preparation:
     lean POST path (`app.graphql.lean`) does the same without running them: the same parser
     cache with the same token limit (so both paths share parsed documents, and the validation,
     plans and collected fields kept with them), the same validation rules in Strawberry's
-    order. `observed` says the schema runs an extension this does not mirror (an observer such
-    as metrics or traces, or any extension `make_schema` does not know): then every request
-    takes Strawberry's path, which runs it."""
+    order. `observed` says the schema runs an extension this does not mirror (any extension
+    `make_schema` does not know): then every request takes Strawberry's path, which runs it.
+    `traced` says it runs GraphQL spans: then a request whose trace is sampled takes it too."""
 
     documents: Documents
     max_tokens: int
@@ -162,6 +172,7 @@ class Preparation:
     # The schema's own document and validation caches, as extensions (mirrored here).
     caches: tuple[type[SchemaExtension], ...]
     observed: bool
+    traced: bool
     max_answer_bytes: int
 
     def document(self, query: str) -> DocumentNode:
@@ -227,12 +238,14 @@ def make_schema(
         exception_handlers=[LivechatFailureHandler()],
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production),
     )
+    extensions_of_a_request = schema.get_extensions()
     schema.preparation = Preparation(
         documents=documents,
         max_tokens=limits.max_tokens,
         rules=rules,
         caches=(parsing, validating),
-        observed=bool(unmirrored(schema.get_extensions(), (parsing, validating))),
+        observed=bool(unmirrored(extensions_of_a_request, (parsing, validating))),
+        traced=any(isinstance(extension, GraphQLSpans) for extension in extensions_of_a_request),
         max_answer_bytes=limits.max_answer_bytes,
     )
     return schema

@@ -32,22 +32,22 @@ class CurrentMetrics:
 
 
 def serve_metrics(app: FastAPI, metrics: Metrics) -> None:
-    """`GET /metrics` in Prometheus' text format, and the middleware that feeds it."""
+    """`GET /metrics` in Prometheus' text format (`CurrentMetrics`, around the whole app,
+    feeds it)."""
 
     @app.get("/metrics", include_in_schema=False)
     async def exposition(request: Request) -> Response:
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)
 
-    app.add_middleware(CurrentMetrics, metrics=metrics)
 
-
-def trace_requests(app: FastAPI, tracer_provider: TracerProvider) -> None:
-    """A server span per request, continuing the caller's `traceparent` if it sent one."""
+def traced(app: ASGIApp, tracer_provider: TracerProvider) -> ASGIApp:
+    """`app` with a server span per request, continuing the caller's `traceparent` if it
+    sent one."""
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
-    app.add_middleware(
-        OpenTelemetryMiddleware,
+    return OpenTelemetryMiddleware(
+        app,
         tracer_provider=tracer_provider,
         excluded_urls=UNTRACED_PATHS,
         server_request_hook=server_request_hook,
