@@ -1,6 +1,7 @@
 """`serve --workers 2 --metrics`: a scrape of either worker reports the whole server's counts
 (prometheus_client's multiprocess mode), and the directory of metric files the workers share is
-gone once the server has stopped."""
+gone once the server has stopped; a worker that exits stops counting in the live gauges but not
+in the totals; and one worker keeps its metrics in memory, whatever the environment says."""
 
 from __future__ import annotations
 
@@ -143,3 +144,29 @@ def test_a_worker_that_exits_leaves_the_live_gauges_and_the_totals() -> None:
     for found in (both, one):  # what the exited worker served stays served
         assert value(found, "livechat_graphql_operations_total", operation="sendLivechatMessage",
                      outcome="success", code="") == 2  # fmt: skip
+
+
+def test_one_worker_counts_in_memory_whatever_the_environment_says(
+    rocketchat: RocketChatServer, tmp_path: Path
+) -> None:
+    stale = tmp_path / "stale"  # another run's files, in a directory someone exported
+    stale.mkdir()
+    environment = {**os.environ, MULTIPROCESS_DIR: str(stale)}
+    subprocess.run([sys.executable, "-c", WORKER], env=environment, check=True)
+    left = sorted(stale.iterdir())
+    server = ServerProcess(
+        tmp_path / "unused.db",
+        "--backend", "upstream", "--upstream-url", rocketchat.url, "--workers", "1", "--metrics",
+        environment={MULTIPROCESS_DIR: str(stale)},
+    )  # fmt: skip
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            visit(http, "visitor")
+            found = samples(http.get("/metrics").text)
+    finally:
+        server.stop()
+    total = "livechat_graphql_operations_total"
+    assert value(found, total, operation="sendLivechatMessage", outcome="success", code="") == SENDS
+    assert value(found, "livechat_graphql_subscriptions_open") == 0
+    assert sorted(stale.iterdir()) == left
