@@ -6,6 +6,7 @@ in the totals; and one worker keeps its metrics in memory, whatever the environm
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -87,6 +88,31 @@ def test_any_worker_s_scrape_counts_every_worker_s_operations(
     finally:
         server.stop()
     assert not shared.exists()
+    assert list(temporary.iterdir()) == []
+
+
+def test_a_worker_killed_takes_the_server_down_and_its_metric_files_with_it(
+    rocketchat: RocketChatServer, tmp_path: Path
+) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    server = ServerProcess(
+        tmp_path / "unused.db",
+        "--backend", "upstream", "--upstream-url", rocketchat.url, "--workers", "2", "--metrics",
+        environment={"TMPDIR": str(temporary), "LIVECHAT_GRAPHQL_SHUTDOWN_DRAIN": "0"},
+    )  # fmt: skip
+    server.start()
+    try:
+        assert server.process is not None
+        assert len(list(temporary.iterdir())) == 1
+        deadline = time.monotonic() + 120
+        while len(workers_of(server.process.pid)) < 2:
+            assert time.monotonic() < deadline, "the second worker did not start"
+            time.sleep(0.1)
+        os.kill(workers_of(server.process.pid)[0], signal.SIGKILL)  # as the OOM killer would
+        server.process.wait(timeout=60)
+    finally:
+        server.stop()
     assert list(temporary.iterdir()) == []
 
 
