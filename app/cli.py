@@ -25,6 +25,7 @@ SERVE_FLAGS = (
     "workers",
     "production",
     "rate_limit",
+    "metrics",
 )
 
 
@@ -81,6 +82,11 @@ def edge_options(settings: Settings) -> dict[str, Any]:
 
 
 def serve(settings: Settings) -> None:
+    from app.observability import workers as metric_workers
+
+    # Before anything imports prometheus_client, which reads it then; `supervise` sets it.
+    metric_workers.in_memory()
+
     import uvicorn
 
     from app import logs
@@ -156,10 +162,14 @@ def run_worker(host: str, port: int) -> None:
 
 
 def supervise(settings: Settings, workers: int) -> None:
-    """Start `workers` worker processes and stop them all when told to (or when one dies)."""
+    """Start `workers` worker processes and stop them all when told to (or when one dies).
+    With metrics on, they share a directory of metric files (app/observability/workers.py),
+    so that a scrape of any of them reports the whole server."""
     import multiprocessing
     import multiprocessing.connection
     import signal
+
+    from app.observability.workers import shared_by_workers
 
     if not hasattr(socket, "SO_REUSEPORT"):  # pragma: no cover - not Linux or BSD
         raise SystemExit("several workers need SO_REUSEPORT, which this system lacks")
@@ -176,17 +186,25 @@ def supervise(settings: Settings, workers: int) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for child in children:
-        child.start()
-    try:
-        while not stopping and all(child.is_alive() for child in children):
-            multiprocessing.connection.wait([child.sentinel for child in children], timeout=0.5)
-    finally:
+    with shared_by_workers(settings.metrics) as exited:
+
+        def forget_if_exited(child: multiprocessing.process.BaseProcess) -> None:
+            if child.pid is not None and child.exitcode is not None:
+                exited(child.pid)
+
         for child in children:
-            if child.is_alive():
-                child.terminate()  # SIGTERM: uvicorn finishes what it has in hand
-        for child in children:
-            child.join(timeout=30)
+            child.start()
+        try:
+            while not stopping and all(child.is_alive() for child in children):
+                multiprocessing.connection.wait([child.sentinel for child in children], timeout=0.5)
+        finally:
+            for child in children:
+                if child.is_alive():
+                    child.terminate()  # SIGTERM: uvicorn finishes what it has in hand
+                forget_if_exited(child)  # the one that died, while the others drain
+            for child in children:
+                child.join(timeout=30)
+                forget_if_exited(child)
 
 
 def healthcheck(settings: Settings) -> int:

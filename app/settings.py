@@ -301,7 +301,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
 
     metrics: bool = Field(
-        default=False, description="serve Prometheus metrics at GET /metrics (one per process)"
+        default=False,
+        description="serve Prometheus metrics at GET /metrics (the whole server's, any worker)",
     )
     shutdown_timeout: int = Field(
         default=10,
@@ -418,11 +419,6 @@ class Settings(BaseSettings):
                 "the in-process backend runs in one process (its SQLite store has one writer);"
                 " use workers with the upstream backend"
             )
-        if self.metrics and (self.workers or 1) > 1:
-            raise ValueError(
-                "metrics are per process: with metrics on, run one worker per server and scale"
-                " with replicas (each scraped on its own)"
-            )
         return self
 
     def tracing_exporter(self) -> str | None:
@@ -439,7 +435,7 @@ class Settings(BaseSettings):
     def worker_count(self) -> int:
         if self.workers is not None:
             return self.workers
-        return 1 if self.backend == "inprocess" or self.metrics else os.cpu_count() or 1
+        return 1 if self.backend == "inprocess" else os.cpu_count() or 1
 
     def export_to_environment(self) -> None:
         """Write every setting to LIVECHAT_GRAPHQL_*, for worker processes that build their

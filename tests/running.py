@@ -77,3 +77,54 @@ class ServerProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
+
+
+def workers_of(pid: int) -> list[int]:
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(child) for child in (task / "children").read_text().split()]
+    return [
+        child
+        for child in children
+        if b"multiprocessing" in Path(f"/proc/{child}/cmdline").read_bytes()
+        and b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
+
+
+def established_on(port: int) -> dict[int, int]:
+    """Socket inode -> remote port, for connections accepted on `port` (IPv4 loopback)."""
+    found = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, state, inode = fields[1], fields[2], fields[3], int(fields[9])
+        if state == "01" and int(local.split(":")[1], 16) == port:
+            found[inode] = int(remote.split(":")[1], 16)
+    return found
+
+
+def socket_inodes(pid: int) -> set[int]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def listening_on(port: int) -> int:
+    """Sockets listening on `port` (IPv4): one per worker that has started serving."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        count += fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port
+    return count
+
+
+def worker_serving(workers: list[int], port: int, client_port: int) -> int:
+    """Which of `workers` holds the connection a client made to `port` from `client_port`."""
+    inodes = {inode for inode, remote in established_on(port).items() if remote == client_port}
+    (worker,) = [pid for pid in workers if socket_inodes(pid) & inodes]
+    return worker

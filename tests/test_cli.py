@@ -14,42 +14,8 @@ import httpx
 
 from app.main import create_app
 from app.settings import Settings
+from tests.running import established_on, socket_inodes, workers_of
 from tests.servers import free_port, serving
-
-
-def workers_of(pid: int) -> list[int]:
-    children = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        children += [int(child) for child in (task / "children").read_text().split()]
-    return [
-        child
-        for child in children
-        if b"multiprocessing" in Path(f"/proc/{child}/cmdline").read_bytes()
-        and b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes()
-    ]
-
-
-def established_on(port: int) -> dict[int, int]:
-    """Socket inode -> remote port, for connections accepted on `port` (IPv4 loopback)."""
-    found = {}
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, remote, state, inode = fields[1], fields[2], fields[3], int(fields[9])
-        if state == "01" and int(local.split(":")[1], 16) == port:
-            found[inode] = int(remote.split(":")[1], 16)
-    return found
-
-
-def socket_inodes(pid: int) -> set[int]:
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(int(target[8:-1]))
-    return inodes
 
 
 def test_two_workers_share_the_connections_and_stop_with_the_server(tmp_path: Path) -> None:

@@ -276,10 +276,11 @@ def test_the_hooks_other_parts_call_record_to_the_current_metrics() -> None:
     )
 
 
-def test_metrics_and_several_workers_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="one worker per server"):
-        Settings(backend="upstream", upstream_url="http://x", metrics=True, workers=2)
-    assert Settings(backend="upstream", upstream_url="http://x", metrics=True).worker_count() == 1
+def test_metrics_take_as_many_workers_as_without(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    assert Settings(backend="upstream", upstream_url="http://x", metrics=True).worker_count() == 4
+    two = Settings(backend="upstream", upstream_url="http://x", metrics=True, workers=2)
+    assert two.worker_count() == 2
 
 
 @pytest.mark.parametrize("code", sorted(ERROR_CODES))

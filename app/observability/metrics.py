@@ -5,7 +5,11 @@ hands its `Metrics`, Rocket.Chat's route templates, HTTP status codes), never fr
 tokens, room and message ids and free text would give every visitor a series of their own.
 
 One `Metrics` per app, on its own registry, so that two apps in one process (tests put a
-facade in front of an in-process "Rocket.Chat") count apart. The app's middleware makes it the
+facade in front of an in-process "Rocket.Chat") count apart. With several workers
+(`serve --workers N`, app/cli.py) the supervisor gives them one private PROMETHEUS_MULTIPROC_DIR:
+prometheus_client then keeps every value in a file of its process there, and a scrape of any
+worker reads all the files, so it reports the whole server (prometheus_client's multiprocess
+mode: gauges say how they combine, `Enum` is not supported). The app's middleware makes it the
 current one for each request, and the lifespan for everything the backend starts, so a hook
 needs no argument to find it:
 
@@ -21,6 +25,7 @@ Upstream attempts (route, status, latency) are counted by the transport in `tran
 from __future__ import annotations
 
 import contextvars
+import os
 import re
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
@@ -30,16 +35,20 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
-    Enum,
     Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
+    multiprocess,
 )
+
+from app.observability.workers import MULTIPROCESS_DIR
 
 NAMESPACE = "livechat_graphql"
 
 CIRCUIT_STATES = ("closed", "open", "half_open")
+# The label an `Enum` named upstream_circuit_state would carry: the same series as one.
+CIRCUIT_LABEL = f"{NAMESPACE}_upstream_circuit_state"
 
 # Rocket.Chat's livechat routes as templates; any other path is counted as "other".
 UPSTREAM_ROUTES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -123,12 +132,13 @@ class Metrics:
             registry=r,
         )
         # Registered when a breaker first reports: no breaker, no series (not a false "closed").
-        self.circuit_state: Enum | None = None
+        self.circuit_state: Gauge | None = None
         self.subscriptions_open = Gauge(
             "subscriptions_open",
             "Subscriptions currently open.",
             namespace=NAMESPACE,
             registry=r,
+            multiprocess_mode="livesum",  # the live workers' together
         )
         self.store_commit_duration = Histogram(
             "store_commit_duration_seconds",
@@ -144,14 +154,22 @@ class Metrics:
             registry=r,
             buckets=GROUP_SIZE_BUCKETS,
         )
+        # A registry of its own for the files: families registered beside the collector would
+        # be counted twice, once from this process's memory and once from its file.
+        self._scraped = r
+        directory = os.environ.get(MULTIPROCESS_DIR)
+        if directory:
+            self._scraped = CollectorRegistry()
+            multiprocess.MultiProcessCollector(self._scraped, directory)  # type: ignore[no-untyped-call]
 
     def error_code(self, code: object) -> str:
         """The label for an error's code: the code itself if it is one of ours, else OTHER."""
         return code if isinstance(code, str) and code in self.error_codes else "OTHER"
 
     def exposition(self) -> tuple[bytes, str]:
-        """The text format Prometheus scrapes, and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        """The text format Prometheus scrapes, and its content type: this app's registry, or
+        with several workers every worker's files."""
+        return generate_latest(self._scraped), CONTENT_TYPE_LATEST
 
     @contextmanager
     def active(self) -> Iterator[Metrics]:
@@ -218,14 +236,19 @@ def set_circuit_state(state: str) -> None:
         if state not in CIRCUIT_STATES:
             raise ValueError(f"unknown circuit state {state!r}")
         if metrics.circuit_state is None:
-            metrics.circuit_state = Enum(
+            # What an `Enum` shows (1 for the state, 0 for the others), as a gauge per state,
+            # since multiprocess mode has no `Enum`: there each live worker's breaker is a
+            # series of its own, labelled with its `pid`.
+            metrics.circuit_state = Gauge(
                 "upstream_circuit_state",
                 "The upstream circuit breaker's state.",
+                [CIRCUIT_LABEL],
                 namespace=NAMESPACE,
                 registry=metrics.registry,
-                states=list(CIRCUIT_STATES),
+                multiprocess_mode="liveall",
             )
-        metrics.circuit_state.state(state)
+        for each in CIRCUIT_STATES:
+            metrics.circuit_state.labels(each).set(1 if each == state else 0)
 
 
 def count_upstream_retry(method: str, path: str, reason: str) -> None:
