@@ -128,29 +128,42 @@ def test_one_send_is_one_linked_trace_with_no_token(
 def test_with_sampling_off_only_a_sampled_caller_is_traced_and_the_rest_take_the_fast_path(
     tmp_path: Path, exporter: InMemorySpanExporter
 ) -> None:
-    """Tracing configured with the sampler off (`parentbased_always_off`): a request nobody
-    asked to trace records nothing and is answered by the front door; a caller whose
-    `traceparent` says sampled gets its whole trace, GraphQL spans included."""
+    """Tracing configured with the sampler off (`parentbased_always_off`), the facade in front
+    of a Rocket.Chat: a request nobody asked to trace builds no span, server or client, and
+    is answered by the front door; a caller whose `traceparent` says sampled gets its whole
+    trace, GraphQL spans and the upstream call included."""
     provider = TracerProvider(sampler=ParentBased(ALWAYS_OFF))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    app = create_app(Settings(database=tmp_path / "sampled.db"), tracer_provider=provider)
+    upstream = create_app(Settings(database=tmp_path / "rc.db"))
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     sampled = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
-    with serving(app) as url, httpx.Client(base_url=url) as http:
-        answered = LeanStats.answered
-        rid = visitor_room(http)
-        assert LeanStats.answered == answered + 2
-        assert exporter.get_finished_spans() == ()
-        send = {"input": {"token": TOKEN, "rid": rid, "msg": "traced"}}
-        body = {"query": operation("sendLivechatMessage"), "variables": send}
-        traced = http.post("/graphql", json=body, headers=sampled).json()
+    with serving(upstream) as upstream_url:
+        settings = Settings(
+            backend="upstream", upstream_url=upstream_url, database=tmp_path / "unused.db"
+        )
+
+        async def factory(settings: Settings) -> LivechatBackend:
+            return upstream_backend(settings, tracer_provider=provider)
+
+        app = create_app(settings, backend_factory=factory, tracer_provider=provider)
+        with serving(app) as url, httpx.Client(base_url=url) as http:
+            answered = LeanStats.answered
+            rid = visitor_room(http)
+            assert LeanStats.answered == answered + 2
+            assert exporter.get_finished_spans() == ()
+            send = {"input": {"token": TOKEN, "rid": rid, "msg": "traced"}}
+            body = {"query": operation("sendLivechatMessage"), "variables": send}
+            traced = http.post("/graphql", json=body, headers=sampled).json()
     assert traced["data"]["sendLivechatMessage"]["__typename"] == "SendLivechatMessageSuccess"
     assert LeanStats.answered == answered + 2
-    spans = exporter.get_finished_spans()
+    spans = list(exporter.get_finished_spans())
     assert {format(span.context.trace_id, "032x") for span in spans} == {trace_id}
-    names = [span.name for span in spans]
-    assert any(name.startswith("POST /graphql") for name in names), names
-    assert "GraphQL Resolving: sendLivechatMessage" in names, names
+    [client] = [span for span in spans if span.kind is SpanKind.CLIENT]
+    assert client.name == "POST /api/v1/livechat/message"
+    resolver = parent_of(client, spans)
+    assert resolver.name == "GraphQL Resolving: sendLivechatMessage"
+    request = parent_of(parent_of(resolver, spans), spans)
+    assert request.kind is SpanKind.SERVER and request.name.startswith("POST /graphql")
 
 
 def test_a_token_in_a_query_string_never_reaches_a_span(

@@ -15,12 +15,15 @@ secret fields, and URLs lose their query strings.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from typing import Any
 
+from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, Sampler
 from opentelemetry.trace import Span
 
 from app.logs import REDACTED
@@ -47,6 +50,29 @@ def scrub_url_attributes(span: Span) -> None:
 def server_request_hook(span: Span, scope: Mapping[str, Any]) -> None:
     if span.is_recording():
         scrub_url_attributes(span)
+
+
+class Sampling(enum.Enum):
+    """What the provider's sampler decides without being asked: NEVER (`always_off`), ASKED
+    (`parentbased_always_off`: only a caller's sampled `traceparent` makes a trace), or
+    DECIDES (anything else: the sampler is asked for each span)."""
+
+    NEVER = "never"
+    ASKED = "asked"
+    DECIDES = "decides"
+
+
+def sampling(provider: trace.TracerProvider) -> Sampling:
+    """Read from the sampler's description, the one public account of what it is."""
+    sampler = getattr(provider, "sampler", None)
+    if not isinstance(sampler, Sampler):
+        return Sampling.DECIDES
+    description = sampler.get_description()
+    if description == ALWAYS_OFF.get_description():
+        return Sampling.NEVER
+    if description == ParentBased(ALWAYS_OFF).get_description():  # type: ignore[no-untyped-call]
+        return Sampling.ASKED
+    return Sampling.DECIDES
 
 
 def exporter(kind: str) -> SpanExporter:

@@ -11,11 +11,11 @@ import time
 from typing import Any
 
 import httpx
-from opentelemetry.trace import Span, TracerProvider
+from opentelemetry.trace import Span, TracerProvider, get_current_span
 
 from app.backends.upstream.transport import transport_fault
 from app.observability import metrics
-from app.observability.tracing import scrub_url_attributes
+from app.observability.tracing import Sampling, sampling, scrub_url_attributes
 
 
 def failure_kind(error: Exception) -> str:
@@ -62,10 +62,32 @@ def observed(
 ) -> httpx.AsyncBaseTransport:
     """`inner` with metrics, and with client spans when a tracer provider is given."""
     transport: httpx.AsyncBaseTransport = MeteredTransport(inner)
-    if tracer_provider is not None:
-        from opentelemetry.instrumentation.httpx import AsyncOpenTelemetryTransport
+    if tracer_provider is None or sampling(tracer_provider) is Sampling.NEVER:
+        return transport
+    from opentelemetry.instrumentation.httpx import AsyncOpenTelemetryTransport
 
-        transport = AsyncOpenTelemetryTransport(
-            transport, tracer_provider=tracer_provider, request_hook=_name_and_scrub
-        )
-    return transport
+    spans = AsyncOpenTelemetryTransport(
+        transport, tracer_provider=tracer_provider, request_hook=_name_and_scrub
+    )
+    if sampling(tracer_provider) is Sampling.ASKED:
+        return InTracesOnly(transport, spans)
+    return spans
+
+
+class InTracesOnly(httpx.AsyncBaseTransport):
+    """Client spans only within a request's trace, when the sampler traces only callers who
+    ask (`parentbased_always_off`): outside one (the server span was skipped, see
+    `app.observability.http.ServerSpans`), a client span would be a root the sampler drops,
+    built for nothing."""
+
+    def __init__(self, untraced: httpx.AsyncBaseTransport, traced: httpx.AsyncBaseTransport):
+        self.untraced = untraced
+        self.traced = traced
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if get_current_span().get_span_context().is_valid:
+            return await self.traced.handle_async_request(request)
+        return await self.untraced.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.traced.aclose()  # it closes what it wraps, `untraced`
