@@ -24,6 +24,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import count
@@ -140,7 +141,9 @@ def ms(values: list[float], quantile: float = 0.5) -> str:
     return f"{statistics.quantiles(values, n=100)[round(quantile * 100) - 1] * 1000:.2f}"
 
 
-def facades(upstream: str, counts: list[int]) -> Iterator[tuple[str, Any]]:
+def facades(
+    upstream: str, counts: list[int]
+) -> Iterator[tuple[str, AbstractContextManager[processes.Server]]]:
     for workers in counts:
         name = f"ours {workers}w"
         yield name, processes.livechat_graphql(

@@ -179,6 +179,7 @@ RATIOS = [
     ("ours/Yoga {n}", "ours", "Yoga", None, False),
     ("ours/Yoga best", "ours", "Yoga", 0, False),
     ("CPU/req ours/Yoga {n}", "ours", "Yoga", None, True),
+    ("deployed/Yoga {n}", "deployed", "Yoga", None, False),
     ("ours/Mesh {n}", "ours", "Mesh", None, False),
     ("ours/Mesh best", "ours", "Mesh", 0, False),
 ]
