@@ -24,7 +24,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import count
@@ -34,6 +34,7 @@ import aiohttp
 import operations
 import orjson
 import processes
+import side_by_side
 import uvloop
 
 STEPS = ("config", "register", "open", "send", "typing", "history")
@@ -116,12 +117,15 @@ class Visitor:
 JSON = {"Content-Type": "application/json"}
 
 
-async def journeys(url: str, visitors: int, total: int, prefix: str) -> tuple[Tally, float]:
-    """`total` journeys, `visitors` at a time; the tally and the seconds they took."""
+async def journeys(
+    url: str, visitors: int, total: int, prefix: str, headers: dict[str, str]
+) -> tuple[Tally, float]:
+    """`total` journeys, `visitors` at a time, each request with `headers`; the tally and the
+    seconds they took."""
     tally = Tally()
     numbers = count()
     connector = aiohttp.TCPConnector(limit=visitors)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
         visitor = Visitor(session, f"{url}/graphql", tally)
 
         async def one_after_another() -> None:
@@ -143,13 +147,47 @@ def ms(values: list[float], quantile: float = 0.5) -> str:
 
 def facades(
     upstream: str, counts: list[int]
-) -> Iterator[tuple[str, AbstractContextManager[processes.Server]]]:
+) -> Iterator[tuple[str, AbstractContextManager[processes.Server], dict[str, str]]]:
+    """Each facade to walk the journeys through, bare and as deployed (bench/side_by_side.py),
+    and the headers its visitors send."""
+    serve = ["--backend", "upstream", "--upstream-url", upstream]
+    info = {"LIVECHAT_GRAPHQL_LOG_LEVEL": "INFO"}  # the default, as served
     for workers in counts:
-        name = f"ours {workers}w"
-        yield name, processes.livechat_graphql(
-            "--backend", "upstream", "--upstream-url", upstream, "--workers", str(workers),
-            env={"LIVECHAT_GRAPHQL_LOG_LEVEL": "INFO"},
-        )  # fmt: skip
+        served = [*serve, "--workers", str(workers)]
+        yield f"ours {workers}w", processes.livechat_graphql(*served, env=info), {}
+        deployed = {**info, **side_by_side.deployed_environment()}
+        yield (
+            f"deployed {workers}w",
+            processes.livechat_graphql(*served, env=deployed),
+            {"Origin": side_by_side.ORIGIN},
+        )
+
+
+def measure(
+    facade: processes.Server,
+    rocketchat: processes.Server,
+    headers: dict[str, str],
+    visitors: int,
+    total: int,
+    prefix: str,
+) -> list[str]:
+    """One row: `total` journeys, `visitors` at a time."""
+    servers = (facade, rocketchat)
+    cpu = [server.cpu_seconds() for server in servers]
+    client = time.process_time()
+    tally, seconds = uvloop.run(journeys(facade.url, visitors, total, prefix, headers))
+    done = max(1, tally.journeys)
+    per_journey = [
+        1000 * (server.cpu_seconds() - before) / done
+        for server, before in zip(servers, cpu, strict=True)
+    ]
+    client_ms = 1000 * (time.process_time() - client) / done
+    return [
+        str(tally.journeys), f"{tally.journeys / seconds:.1f}", f"{tally.requests / seconds:.0f}",
+        *(ms(tally.seconds[step]) for step in STEPS), ms(tally.seconds["send"], 0.99),
+        *(f"{value:.1f}" for value in per_journey), f"{client_ms:.1f}",
+        str(tally.non_2xx), str(tally.errors),
+    ]  # fmt: skip
 
 
 def run(arguments: argparse.Namespace) -> None:
@@ -164,31 +202,21 @@ def run(arguments: argparse.Namespace) -> None:
         tempfile.TemporaryDirectory() as scratch,
         processes.livechat_graphql("--database", f"{scratch}/rocketchat.db") as rocketchat,
     ):
-        for name, starting in facades(rocketchat.url, arguments.processes):
-            with starting as facade:
+        for name, starting, headers in facades(rocketchat.url, arguments.processes):
+            with ExitStack() as stack:
+                try:
+                    facade = stack.enter_context(starting)
+                except processes.NotServing as refusal:
+                    reason = side_by_side.refused_because(str(refusal))
+                    for visitors in arguments.visitors:
+                        rows.append([str(visitors), name, f"refused: {reason}", *["-"] * 14])
+                    continue
                 # warm up: each document parsed, the upstream's pool and DDP path opened
-                uvloop.run(journeys(facade.url, 2, 2, f"warm-{run_id}-{name}"))
+                uvloop.run(journeys(facade.url, 2, 2, f"warm-{run_id}-{name}", headers))
                 for visitors in arguments.visitors:
-                    servers = (facade, rocketchat)
-                    cpu = [server.cpu_seconds() for server in servers]
-                    client = time.process_time()
                     prefix = f"{run_id}-{name}-{visitors}"
-                    tally, seconds = uvloop.run(
-                        journeys(facade.url, visitors, arguments.journeys, prefix)
-                    )
-                    per_journey = [
-                        1000 * (server.cpu_seconds() - before) / max(1, tally.journeys)
-                        for server, before in zip(servers, cpu, strict=True)
-                    ]
-                    client_ms = 1000 * (time.process_time() - client) / max(1, tally.journeys)
-                    rows.append([
-                        str(visitors), name, str(tally.journeys),
-                        f"{tally.journeys / seconds:.1f}", f"{tally.requests / seconds:.0f}",
-                        *(ms(tally.seconds[step]) for step in STEPS),
-                        ms(tally.seconds["send"], 0.99),
-                        *(f"{value:.1f}" for value in per_journey), f"{client_ms:.1f}",
-                        str(tally.non_2xx), str(tally.errors),
-                    ])  # fmt: skip
+                    row = measure(facade, rocketchat, headers, visitors, arguments.journeys, prefix)
+                    rows.append([str(visitors), name, *row])
                     print(" | ".join(rows[-1]), flush=True)
     print()
     print(operations.markdown_table(header, rows))
