@@ -27,7 +27,7 @@ run: $(STAMP)  ## serve on http://127.0.0.1:8000/graphql (and the widget at /wid
 # The Node clients the suite drives, installed from their lockfiles before the test processes
 # start, so that two of them never run `npm ci` into one folder at once.
 NODE_CLIENTS := tests/clients/apollo tests/clients/realtime tests/clients/markdown-oracle \
-	examples/widget
+	examples/widget bench/yoga
 
 test: $(STAMP)  ## the whole test suite, a test file at a time in each of three processes (most tests wait on sockets, not the CPU)
 	@if command -v npm >/dev/null 2>&1; then for client in $(NODE_CLIENTS); do \

@@ -14,56 +14,34 @@ tree selected) and the REST call straight to the upstream. Two upstreams:
 Prints a markdown table: requests/s, p50 and p99 both ways, the throughput ratio and the p50
 latency the facade adds.
 
-    python bench/facade.py --against-mesh [--requests 3000] [--concurrency 1 32] [--rounds 2]
+    python bench/facade.py --against-mesh --against-yoga [--requests 3000] [--concurrency 1 32]
+                           [--rounds 2] [--processes 1 2]
 
-Side by side with GraphQL Mesh (`@omnigraph/openapi` + Hive Gateway, installed from the
-lockfile in bench/mesh/ with `npm ci`), what a team would use instead: our facade with 1 and 2
-workers, Mesh with 1 and 2 forks, and the REST call itself, all against the same fixed
-upstream, on two workloads (flat: the message's fields without md; full: the shipped operation,
-whole md tree, against Mesh's `md { type value { type value } }`). The cells run interleaved,
-every round in the same order, so a noisy machine weighs on all alike. Each server runs with
-its default logging. Then: resident memory of each server, and how the 2-worker facade's CPU
-time split between its workers (connections spread by SO_REUSEPORT).
+Side by side (bench/side_by_side.py), either flag alone or both (`--side-by-side` for ours
+alone): our facade bare and deployed
+(metrics, CORS with `Origin`, tracing configured with the sampler off) with 1 and 2 workers,
+GraphQL Mesh (bench/mesh/) and the hand-written GraphQL Yoga facade (bench/yoga/) with 1 and 2
+forks, and the REST call itself, all against the same fixed upstream, on two workloads (flat:
+the message's fields without md; full: the shipped operation, whole md tree), cells
+interleaved round by round.
+
+    python bench/facade.py --journey [--visitors 1 32] [--journeys 200] [--processes 1 2]
+
+The visitor journey (bench/journey.py): config, register, open, 10 sends, 20 typing calls and
+one history page per visitor, through the facade to a second server playing Rocket.Chat.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shutil
-import subprocess
 import tempfile
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
 
+import journey
 import loadgen
 import operations
 import processes
-
-MESH = Path(__file__).resolve().parent / "mesh"
-FLAT_DOCUMENT = """
-mutation Send($input: SendLivechatMessageInput!) {
-  sendLivechatMessage(input: $input) {
-    __typename
-    ... on SendLivechatMessageSuccess {
-      message { id rid msg token alias ts updatedAt u { id username name } urls { url }
-                mentions { id } channels { id } }
-    }
-  }
-}
-"""
-MESH_FIELDS = "_id rid msg token alias ts _updatedAt u { _id username name } urls mentions channels"
-MESH_DOCUMENT = """
-mutation Send($i: post_api_v1_livechat_message_request_Input) {
-  post_api_v1_livechat_message(input: $i) {
-    ... on post_api_v1_livechat_message_200_response { message { %s } }
-  }
-}
-"""
-MESH_SUCCESS = '"_id":"djsajdkscks787"'
+import side_by_side
 
 
 def measure(
@@ -97,153 +75,31 @@ def measure(
     return rows
 
 
-def ours_body(workload: str) -> dict[str, Any]:
-    body = operations.graphql_send("bench", operations.FIXED_UPSTREAM_ROOM)
-    if workload == "flat":
-        body["query"] = FLAT_DOCUMENT
-    return body
-
-
-def mesh_body(workload: str) -> dict[str, Any]:
-    fields = MESH_FIELDS + (" md { type value { type value } }" if workload == "full" else "")
-    variables = {"token": "bench", "rid": operations.FIXED_UPSTREAM_ROOM, "msg": operations.MESSAGE}
-    return {"query": MESH_DOCUMENT % fields, "variables": {"i": variables}}
-
-
-def install_mesh() -> str:
-    """`npm ci` in bench/mesh (once), and the path of its Hive Gateway."""
-    npm = shutil.which("npm")
-    if npm is None:
-        raise SystemExit("--against-mesh needs Node.js and npm")
-    gateway = MESH / "node_modules" / ".bin" / "hive-gateway"
-    if not gateway.exists():
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=MESH, check=True)
-    return str(gateway)
-
-
-@contextmanager
-def mesh(gateway: str, upstream: str, forks: int, scratch: Path) -> Iterator[processes.Server]:
-    """Hive Gateway serving Mesh's supergraph composed against `upstream`."""
-    supergraph = scratch / f"supergraph-{forks}.graphql"
-    env = {**os.environ, "MESH_UPSTREAM": upstream}
-    subprocess.run(
-        [str(MESH / "node_modules" / ".bin" / "mesh-compose"), "-o", str(supergraph)],
-        cwd=MESH, env=env, check=True, capture_output=True,
-    )  # fmt: skip
-    command = [gateway, "supergraph", str(supergraph), "--fork", str(forks)]
-    with processes.running(command, "/healthcheck", env={"MESH_UPSTREAM": upstream}) as server:
-        yield server
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def tree_cpu_seconds(server: processes.Server) -> float:
-    """CPU time of the server and all its workers: a per-request cost that other load on the
-    machine does not inflate the way it inflates latency."""
-    pids = [server.process.pid, *processes._descendants(server.process.pid)]
-    return sum(cpu_seconds(pid) for pid in pids)
-
-
-def worker_split(server: processes.Server) -> list[float]:
-    """CPU seconds of each worker process (the children that did work), largest first."""
-    children = processes._descendants(server.process.pid)
-    seconds = sorted((cpu_seconds(pid) for pid in children), reverse=True)
-    return [value for value in seconds if value > 0.5]
-
-
-def against_mesh(arguments: argparse.Namespace) -> None:
-    gateway = install_mesh()
-    info = {"LIVECHAT_GRAPHQL_LOG_LEVEL": "INFO"}  # the default, as served
-    print(f"load before: {os.getloadavg()}", flush=True)
-    with ExitStack() as stack, tempfile.TemporaryDirectory() as scratch:
-        fixed = stack.enter_context(processes.fixed_upstream())
-        upstream = ["--backend", "upstream", "--upstream-url", fixed.url]
-        servers = {
-            "ours 1w": stack.enter_context(
-                processes.livechat_graphql(*upstream, "--workers", "1", env=info)
-            ),
-            "ours 2w": stack.enter_context(
-                processes.livechat_graphql(*upstream, "--workers", "2", env=info)
-            ),
-            "Mesh 1": stack.enter_context(mesh(gateway, fixed.url, 1, Path(scratch))),
-            "Mesh 2": stack.enter_context(mesh(gateway, fixed.url, 2, Path(scratch))),
-        }
-        header = ["round", "workload", "conc.", *(f"{name} req/s" for name in servers),
-                  "REST req/s", "best ours / best Mesh", "ours 1w p50 +REST ms",
-                  "Mesh 1 p50 +REST ms", "CPU ms/req ours 1w", "CPU ms/req Mesh 1",
-                  "failed (ours, Mesh, REST)"]  # fmt: skip
-        rows = []
-        for name, server in servers.items():  # warm up: Node's JIT, Python's caches
-            for workload in ("flat", "full"):
-                ours = name.startswith("ours")
-                loadgen.post(
-                    f"{server.url}/graphql",
-                    ours_body(workload) if ours else mesh_body(workload),
-                    expect="",
-                    connections=8,
-                    requests=max(200, arguments.requests // 4),
-                )
-        for round_number in range(1, arguments.rounds + 1):
-            for workload in ("flat", "full"):
-                for connections in arguments.concurrency:
-                    results = {}
-                    cpu_ms = {}
-                    for name, server in servers.items():
-                        ours = name.startswith("ours")
-                        cpu_before = tree_cpu_seconds(server)
-                        results[name] = loadgen.post(
-                            f"{server.url}/graphql",
-                            ours_body(workload) if ours else mesh_body(workload),
-                            expect=operations.GRAPHQL_SUCCESS if ours else MESH_SUCCESS,
-                            connections=connections,
-                            requests=arguments.requests,
-                        )
-                        spent = tree_cpu_seconds(server) - cpu_before
-                        cpu_ms[name] = 1000 * spent / results[name].requests
-                    rest = loadgen.post(
-                        f"{fixed.url}/api/v1/livechat/message",
-                        operations.rest_send("bench", operations.FIXED_UPSTREAM_ROOM),
-                        expect=operations.REST_SUCCESS,
-                        connections=connections,
-                        requests=arguments.requests,
-                    )
-                    best_ours = max(results["ours 1w"].per_second, results["ours 2w"].per_second)
-                    best_mesh = max(results["Mesh 1"].per_second, results["Mesh 2"].per_second)
-                    rows.append([
-                        str(round_number), workload, str(connections),
-                        *(f"{result.per_second:.0f}" for result in results.values()),
-                        f"{rest.per_second:.0f}", f"{best_ours / best_mesh:.2f}",
-                        f"{results['ours 1w'].p50_ms - rest.p50_ms:+.2f}",
-                        f"{results['Mesh 1'].p50_ms - rest.p50_ms:+.2f}",
-                        f"{cpu_ms['ours 1w']:.2f}", f"{cpu_ms['Mesh 1']:.2f}",
-                        "/".join(str(count) for count in (
-                            results["ours 1w"].failures + results["ours 2w"].failures,
-                            results["Mesh 1"].failures + results["Mesh 2"].failures,
-                            rest.failures)),
-                    ])  # fmt: skip
-                    print(" | ".join(rows[-1]), flush=True)
-        print()
-        print(operations.markdown_table(header, rows))
-        print()
-        memory = {name: server.resident_bytes() / 2**20 for name, server in servers.items()}
-        print("resident MiB: " + ", ".join(f"{name} {mib:.0f}" for name, mib in memory.items()))
-        print(f"memory ours 1w / Mesh 1: {memory['ours 1w'] / memory['Mesh 1']:.2f}")
-        split = worker_split(servers["ours 2w"])
-        print(f"ours 2w, CPU seconds per worker: {json.dumps([round(s, 1) for s in split])}")
-    print(f"load after: {os.getloadavg()}", flush=True)
+def flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="ours bare and deployed (implied by --against-*)",
+    )
+    parser.add_argument("--against-mesh", action="store_true", help="side by side with Mesh")
+    parser.add_argument("--against-yoga", action="store_true", help="side by side with Yoga")
+    parser.add_argument("--rounds", type=int, default=2, help="side by side: interleaved rounds")
+    parser.add_argument(
+        "--processes", type=int, nargs="+", default=[1, 2], help="workers, or forks, per server"
+    )
+    parser.add_argument("--journey", action="store_true", help="the visitor journey")
+    parser.add_argument("--visitors", type=int, nargs="+", default=[1, 32], help="journey")
+    parser.add_argument("--journeys", type=int, default=200, help="journey: per measurement")
 
 
 def main() -> None:
-    def mesh_flags(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--against-mesh", action="store_true", help="side by side with Mesh")
-        parser.add_argument("--rounds", type=int, default=2, help="with --against-mesh")
-
-    arguments = loadgen.arguments(__doc__, mesh_flags)
-    if arguments.against_mesh:
-        against_mesh(arguments)
+    arguments = loadgen.arguments(__doc__, flags)
+    arguments.side_by_side |= arguments.against_mesh or arguments.against_yoga
+    if arguments.side_by_side:
+        side_by_side.run(arguments)
+    if arguments.journey:
+        journey.run(arguments)
+    if arguments.side_by_side or arguments.journey:
         return
     rows = []
     with (

@@ -26,7 +26,8 @@ class LoadResult:
     seconds: float
     p50_ms: float
     p99_ms: float
-    failures: int
+    failures: int  # answers not 200 or lacking the expected text, and socket errors
+    graphql_errors: int = 0  # answers carrying a GraphQL `errors` key
 
     @property
     def per_second(self) -> float:
@@ -55,8 +56,16 @@ def require_wrk() -> str:
     return wrk
 
 
-def post(url: str, body: Any, *, expect: str, connections: int, requests: int) -> LoadResult:
-    """POST `body` (JSON) `requests` times over `connections` connections."""
+def post(
+    url: str,
+    body: Any,
+    *,
+    expect: str,
+    connections: int,
+    requests: int,
+    headers: dict[str, str] | None = None,
+) -> LoadResult:
+    """POST `body` (JSON) `requests` times over `connections` connections, with `headers`."""
     threads = min(connections, 2)
     with tempfile.NamedTemporaryFile("wb", suffix=".json") as body_file:
         body_file.write(json.dumps(body).encode())
@@ -66,6 +75,9 @@ def post(url: str, body: Any, *, expect: str, connections: int, requests: int) -
             "BENCH_BODY_FILE": body_file.name,
             "BENCH_EXPECT": expect,
             "BENCH_REQUESTS_PER_THREAD": str(max(1, requests // threads)),
+            "BENCH_HEADERS": "\n".join(
+                f"{name}: {value}" for name, value in (headers or {}).items()
+            ),
         }
         wrk = subprocess.Popen(
             [require_wrk(), "-t", str(threads), "-c", str(connections), "-d", "600s",
@@ -87,4 +99,5 @@ def post(url: str, body: Any, *, expect: str, connections: int, requests: int) -
         p50_ms=summary["p50_us"] / 1000,
         p99_ms=summary["p99_us"] / 1000,
         failures=summary["failures"] + summary["socket_errors"],
+        graphql_errors=summary["graphql_errors"],
     )

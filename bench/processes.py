@@ -7,10 +7,12 @@ for (until it answers), and stopped when its `with` block ends.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
@@ -28,6 +30,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class NotServing(RuntimeError):
+    """A server that exited or never answered; its message ends with what it said last, so a
+    configuration the server refuses (e.g. a setting another build accepts) reads as such."""
+
+
 def wait_until_answering(process: subprocess.Popen[bytes], url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -37,7 +44,7 @@ def wait_until_answering(process: subprocess.Popen[bytes], url: str, timeout: fl
         except httpx.TransportError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not come up")
+            raise NotServing(f"{url} did not come up")
         time.sleep(0.02)
 
 
@@ -51,6 +58,11 @@ class Server:
         """Resident memory of the server and its worker processes (Linux /proc)."""
         pids = [self.process.pid, *_descendants(self.process.pid)]
         return sum(_resident(pid) for pid in pids)
+
+    def peak_resident_bytes(self) -> int:
+        """The high-water mark of resident memory (VmHWM) of each of its processes, summed."""
+        pids = [self.process.pid, *_descendants(self.process.pid)]
+        return sum(_resident(pid, "VmHWM:") for pid in pids)
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) of the server and its worker processes so far (Linux)."""
@@ -72,9 +84,9 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def _resident(pid: int) -> int:
+def _resident(pid: int, field: str = "VmRSS:") -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field):
             return int(line.split()[1]) * 1024
     return 0
 
@@ -89,25 +101,33 @@ def running(
     """Run `command` (which must take `--port`) in `cwd` and yield it once it answers."""
     port = free_port()
     began = time.perf_counter()
-    process = subprocess.Popen(
-        [*command, "--port", str(port)],
-        env={**os.environ, "LIVECHAT_GRAPHQL_LOG_LEVEL": "WARNING", **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: workers and forks are stopped too
-        cwd=cwd,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_answering(process, base_url + health_path)
-        yield Server(base_url, process, began)
-    finally:
-        process.terminate()
-        with suppress(subprocess.TimeoutExpired):
+    # what it says on stderr, read if it does not come up
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(
+            [*command, "--port", str(port)],
+            env={**os.environ, "LIVECHAT_GRAPHQL_LOG_LEVEL": "WARNING", **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            start_new_session=True,  # its own process group: workers and forks are stopped too
+            cwd=cwd,
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            try:
+                wait_until_answering(process, base_url + health_path)
+            except NotServing as failure:
+                errors.seek(0)
+                said = errors.read().decode(errors="replace").strip().splitlines() or ["(none)"]
+                reasons = [line.strip() for line in said if re.search(r"\berror\b[,:]", line)]
+                raise NotServing(f"{failure}: {(reasons or said)[-1]}") from None
+            yield Server(base_url, process, began)
+        finally:
+            process.terminate()
+            with suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=15)
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # whatever of the group is left
             process.wait(timeout=15)
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # whatever of the group is left
-        process.wait(timeout=15)
 
 
 def livechat_graphql(

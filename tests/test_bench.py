@@ -54,3 +54,58 @@ def test_a_benchmark_prints_its_table_with_nothing_failed(
     for row in table:
         assert row[-1] == "0", f"failed requests in {row}"
         assert all(cell for cell in row), row
+
+
+def tables(output: str) -> list[list[list[str]]]:
+    """Each markdown table the script printed, as rows of cells (header and rule left out)."""
+    found: list[list[list[str]]] = []
+    lines: list[str] = []
+    for line in [*output.splitlines(), ""]:
+        if line.startswith("| "):
+            lines.append(line)
+        elif lines:
+            found.append(table_rows("\n".join(lines)))
+            lines = []
+    return found
+
+
+def run_facade(*arguments: str) -> str:
+    finished = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "facade.py"), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return finished.stdout
+
+
+def test_side_by_side_measures_each_cell_with_no_failure_and_no_graphql_error() -> None:
+    node = shutil.which("node") is not None and shutil.which("npm") is not None
+    peers = ["--against-yoga"] if node else ["--side-by-side"]
+    output = run_facade(
+        *peers, *shlex.split("--requests 30 --concurrency 2 --rounds 1 --processes 1")
+    )
+    cells, ratios = tables(output)
+    expected = {"ours 1w", "deployed 1w", "REST"} | ({"Yoga 1"} if node else set())
+    for workload in ("flat", "full"):
+        rows = {row[3]: row for row in cells if row[1] == workload}
+        assert set(rows) == expected, output
+        for name, row in rows.items():
+            per_second, p50, p99, cpu, peak = (float(cell) for cell in row[4:9])
+            assert per_second > 0 and 0 < p50 <= p99 and cpu >= 0 and peak > 0, row
+            assert row[9:] == ["0", "0"], f"{name}: non-2xx or GraphQL errors in {row}"
+    assert [row[1] for row in ratios] == ["flat", "full"]
+    assert all(float(ratio) > 0 for row in ratios for ratio in row[3:]), ratios
+
+
+def test_the_visitor_journey_completes_every_journey_without_an_error() -> None:
+    output = run_facade(*shlex.split("--journey --visitors 1 2 --journeys 2 --processes 1"))
+    (rows,) = tables(output)
+    assert [row[:2] for row in rows] == [
+        ["1", "ours 1w"], ["2", "ours 1w"], ["1", "deployed 1w"], ["2", "deployed 1w"]
+    ], output  # fmt: skip
+    for row in rows:
+        assert row[2] == "2" and float(row[3]) > 0, row  # every journey done
+        assert all(float(p50) > 0 for p50 in row[5:11]), row  # each step kind answered
+        assert row[-2:] == ["0", "0"], f"non-2xx or GraphQL errors in {row}"
