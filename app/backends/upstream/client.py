@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -60,7 +61,7 @@ from app.backends.upstream.retry import (
     Sleep,
 )
 from app.backends.upstream.transport import TRANSPORT_ERRORS, transport_fault
-from app.backends.upstream.widget import WidgetCalls
+from app.backends.upstream.widget import WidgetCalls, shared_configs
 from app.markdown import MarkdownSyntaxError, parse
 
 log = logging.getLogger("app.upstream")
@@ -88,6 +89,7 @@ class UpstreamBackend(WidgetCalls):
         sleep: Sleep = asyncio.sleep,
         realtime_url: str | None = None,
         ddp_timing: DdpTiming | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._retrying = Retrying(budget or RetryBudget(), sleep)
@@ -101,6 +103,7 @@ class UpstreamBackend(WidgetCalls):
         self._urls: LRUCache[str, httpx.URL] = LRUCache(256)
         # The visitor's username per (token, room), for typing: read once, not per keystroke.
         self._usernames: LRUCache[tuple[str, str], str] = LRUCache(4096)
+        self._shared_configs = shared_configs(clock)
         # What httpx's `build_request` merges into every request from the client, merged
         # here once: its default headers (lower-case names, as httpx and aiohttp send them)
         # and its timeouts.
@@ -118,6 +121,7 @@ class UpstreamBackend(WidgetCalls):
         return None
 
     async def aclose(self) -> None:
+        self._shared_configs.cancel()
         for events in list(self.live_subscriptions):
             await events.aclose()
         await self._client.aclose()
