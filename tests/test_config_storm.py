@@ -82,6 +82,7 @@ class Stack:
     facade: Counting
     clock: ManualClock
     url: str
+    rocketchat_url: str
 
     @asynccontextmanager
     async def client(self, address: str = "127.0.0.1") -> AsyncIterator[httpx.AsyncClient]:
@@ -89,6 +90,10 @@ class Stack:
         transport = httpx.AsyncHTTPTransport(local_address=address)
         async with httpx.AsyncClient(transport=transport, base_url=self.url) as client:
             yield client
+
+    def rocketchat_client(self) -> httpx.AsyncClient:
+        """Straight to Rocket.Chat (the in-process server), as a widget would go."""
+        return httpx.AsyncClient(base_url=self.rocketchat_url)
 
 
 @contextmanager
@@ -109,7 +114,7 @@ def stack(tmp_path: Path, **rocketchat_settings: Any) -> Iterator[Stack]:
         )
         facade = Counting(cast(ASGIApp, create_app(facade_settings, backend_factory=factory)))
         with serving(cast(FastAPI, facade)) as url:
-            yield Stack(rocketchat, facade, clock, url)
+            yield Stack(rocketchat, facade, clock, url, rocketchat_url)
 
 
 async def ask_config(client: httpx.AsyncClient, **variables: str) -> dict[str, Any]:
@@ -225,10 +230,14 @@ async def test_a_visitor_past_their_limit_cannot_refuse_the_config_to_others(
         assert served["data"]["livechatConfig"]["config"]["enabled"] is True
 
 
-async def test_twenty_typing_calls_cost_at_most_one_rest_call(tmp_path: Path) -> None:
-    """Typing goes over DDP; the visitor's username it needs is looked up once per room."""
+async def test_twenty_typing_calls_cost_no_rest_call_and_at_most_one_lookup(
+    tmp_path: Path,
+) -> None:
+    """Typing goes over DDP. The visitor's username it needs is known from the room's opening
+    through the facade; for a room opened elsewhere (another replica, the widget itself) it is
+    looked up once."""
     with stack(tmp_path) as servers:
-        async with servers.client() as client:
+        async with servers.client() as client, servers.rocketchat_client() as rocketchat:
 
             async def run(name: str, variables: dict[str, Any]) -> dict[str, Any]:
                 response = await client.post(
@@ -238,17 +247,29 @@ async def test_twenty_typing_calls_cost_at_most_one_rest_call(tmp_path: Path) ->
                 assert "errors" not in body, body
                 return body["data"]  # type: ignore[no-any-return]
 
+            async def typing_calls(token: str, rid: str) -> int:
+                """The REST calls Rocket.Chat is asked while the visitor types 20 times."""
+                before = len(servers.rocketchat.calls)
+                for n in range(20):
+                    typed = await run(
+                        "setLivechatTyping",
+                        {"input": {"token": token, "rid": rid, "typing": n % 2 == 0}},
+                    )
+                    assert typed["setLivechatTyping"] == {
+                        "__typename": "SetLivechatTypingSuccess",
+                        "rid": rid,
+                        "typing": n % 2 == 0,
+                    }
+                return len(servers.rocketchat.calls) - before
+
             await run("registerLivechatVisitor", {"input": {"token": "typist", "name": "Ty"}})
             opened = await run("openLivechatRoom", {"input": {"token": "typist"}})
-            rid = opened["openLivechatRoom"]["room"]["id"]
-            before = len(servers.rocketchat.calls)
-            for n in range(20):
-                typed = await run(
-                    "setLivechatTyping",
-                    {"input": {"token": "typist", "rid": rid, "typing": n % 2 == 0}},
-                )
-                assert typed["setLivechatTyping"]["__typename"] == "SetLivechatTypingSuccess"
-            assert len(servers.rocketchat.calls) - before <= 1
+            assert await typing_calls("typist", opened["openLivechatRoom"]["room"]["id"]) == 0
+
+            visitor = {"visitor": {"token": "elsewhere", "name": "El"}}
+            assert (await rocketchat.post("/api/v1/livechat/visitor", json=visitor)).is_success
+            room = await rocketchat.get("/api/v1/livechat/room", params={"token": "elsewhere"})
+            assert await typing_calls("elsewhere", room.json()["room"]["_id"]) == 1
 
 
 # ---- SharedCalls on its own: one event loop, each step in a known order ----

@@ -222,7 +222,11 @@ class UpstreamBackend(WidgetCalls):
         if agent_id is not None:
             params["agentId"] = agent_id
         response = await self._call("GET", "/api/v1/livechat/room", CONNECT_ONLY, params=params)
-        return mapping.room(self._body(response))
+        room, created = mapping.room(self._body(response))
+        if room.visitor_username:
+            # What typing in it needs: a visitor who opened their room here types at no lookup.
+            self._usernames[(token, room.id)] = room.visitor_username
+        return room, created
 
     async def send_message(self, outgoing: OutgoingMessage) -> Message:
         message_id = outgoing.id or self._new_id()
@@ -331,8 +335,9 @@ class UpstreamBackend(WidgetCalls):
     async def set_typing(self, token: str, rid: str, typing: bool) -> None:
         """The DDP method on the room's own socket while the visitor is subscribed (else on a
         socket of its own, closed after the call). The visitor's username, which Rocket.Chat
-        wants in the call, is read once per room (GET livechat/room, which also refuses a bad
-        token, another's room or a closed one) and remembered."""
+        wants in the call, is kept from the room's opening here, else read once per room (GET
+        livechat/room, which also refuses a bad token, another's room or a closed one) and
+        remembered: no REST call per keystroke."""
         username = self._usernames.get((token, rid))
         if username is None:
             room, _ = await self.open_room(token, rid)
