@@ -5,7 +5,9 @@ A page-load storm (a campaign, a newsletter, a widget on a busy page) asks the s
 Rocket.Chat thousands of times a second; Rocket.Chat itself only recomputes it once a second.
 A failure is never kept: everyone who awaited that call gets it, and the next asker starts a
 new call. The kept answers are cachetools' `TTLCache` (bounded, expiring on a clock that tests
-can step); the calls under way are a dict of tasks.
+can step); the calls under way are a dict of tasks. (async-lru's `alru_cache(ttl=...)` shares
+calls too, but expires on the event loop's timers, which no test can step, and cannot tell the
+asker who started a call from the others: see `own_failures`.)
 
 The call runs in a task of its own (with the starter's context), so a starter that goes away
 (a client that disconnects) does not take the answer from the others waiting on it.
