@@ -7,6 +7,8 @@ Imports are lazy so that each implementation's dependencies stay off the other's
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from app.backends.ids import Clock, IdGenerator, random_id, utc_now
@@ -97,9 +99,10 @@ def upstream_backend(
     *,
     new_id: IdGenerator = random_id,
     tracer_provider: TracerProvider | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> UpstreamBackend:
     """Rocket.Chat at `settings.upstream_url`, over one pooled client observed for metrics and
-    (when OTEL_* turn them on) traces."""
+    (when OTEL_* turn them on) traces. `monotonic` times the answers it keeps (tests step it)."""
     from opentelemetry import trace
 
     from app.backends.upstream.client import UpstreamBackend
@@ -140,4 +143,5 @@ def upstream_backend(
             backoff_cap=settings.upstream_ddp_backoff_cap,
             connect_timeout=settings.upstream_connect_timeout,
         ),
+        clock=monotonic,
     )

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -60,7 +61,7 @@ from app.backends.upstream.retry import (
     Sleep,
 )
 from app.backends.upstream.transport import TRANSPORT_ERRORS, transport_fault
-from app.backends.upstream.widget import WidgetCalls
+from app.backends.upstream.widget import WidgetCalls, shared_configs
 from app.markdown import MarkdownSyntaxError, parse
 
 log = logging.getLogger("app.upstream")
@@ -88,6 +89,7 @@ class UpstreamBackend(WidgetCalls):
         sleep: Sleep = asyncio.sleep,
         realtime_url: str | None = None,
         ddp_timing: DdpTiming | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._retrying = Retrying(budget or RetryBudget(), sleep)
@@ -101,6 +103,7 @@ class UpstreamBackend(WidgetCalls):
         self._urls: LRUCache[str, httpx.URL] = LRUCache(256)
         # The visitor's username per (token, room), for typing: read once, not per keystroke.
         self._usernames: LRUCache[tuple[str, str], str] = LRUCache(4096)
+        self._shared_configs = shared_configs(clock)
         # What httpx's `build_request` merges into every request from the client, merged
         # here once: its default headers (lower-case names, as httpx and aiohttp send them)
         # and its timeouts.
@@ -118,6 +121,7 @@ class UpstreamBackend(WidgetCalls):
         return None
 
     async def aclose(self) -> None:
+        self._shared_configs.cancel()
         for events in list(self.live_subscriptions):
             await events.aclose()
         await self._client.aclose()
@@ -218,7 +222,11 @@ class UpstreamBackend(WidgetCalls):
         if agent_id is not None:
             params["agentId"] = agent_id
         response = await self._call("GET", "/api/v1/livechat/room", CONNECT_ONLY, params=params)
-        return mapping.room(self._body(response))
+        room, created = mapping.room(self._body(response))
+        if room.visitor_username:
+            # What typing in it needs: a visitor who opened their room here types at no lookup.
+            self._usernames[(token, room.id)] = room.visitor_username
+        return room, created
 
     async def send_message(self, outgoing: OutgoingMessage) -> Message:
         message_id = outgoing.id or self._new_id()
@@ -327,8 +335,9 @@ class UpstreamBackend(WidgetCalls):
     async def set_typing(self, token: str, rid: str, typing: bool) -> None:
         """The DDP method on the room's own socket while the visitor is subscribed (else on a
         socket of its own, closed after the call). The visitor's username, which Rocket.Chat
-        wants in the call, is read once per room (GET livechat/room, which also refuses a bad
-        token, another's room or a closed one) and remembered."""
+        wants in the call, is kept from the room's opening here, else read once per room (GET
+        livechat/room, which also refuses a bad token, another's room or a closed one) and
+        remembered: no REST call per keystroke."""
         username = self._usernames.get((token, rid))
         if username is None:
             room, _ = await self.open_room(token, rid)

@@ -10,21 +10,26 @@ The department transfer route depends on the server's version: 8.x serves
 `livechat/visitor/department.transfer`, 7.x `livechat/room.transfer` (gone in 8.x). The first
 transfer asks 8.x's route; a 404 (the route does not exist) sends it, and every later one, to
 7.x's. Nothing for the operator to configure.
+
+A config without a token is the same for every visitor of a page, and a page load asks for it:
+identical ones asked at once share one call, and its answer is kept a second (see `config`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import httpx
 
+from app import request_scope
 from app.backends.base import (
     CustomField,
     InvalidParams,
     JsonObject,
     OfflineMessage,
+    RateLimited,
     RemovedVisitor,
     SurveyAnswer,
     TransferFailed,
@@ -35,6 +40,7 @@ from app.backends.base import (
 from app.backends.ids import PATH_ID
 from app.backends.rocketchat_json import parse_datetime
 from app.backends.upstream import mapping
+from app.backends.upstream.coalesce import SharedCalls
 from app.backends.upstream.retry import CONNECT_ONLY, IDEMPOTENT, RetryPolicy
 from app.backends.widget_json import (
     config_from_json,
@@ -48,6 +54,33 @@ log = logging.getLogger("app.upstream")
 API = "/api/v1/livechat"
 TRANSFER_8X = f"{API}/visitor/department.transfer"
 TRANSFER_7X = f"{API}/room.transfer"
+
+# Rocket.Chat memoises the config's settings for a second (`settings()` in its livechat API's
+# lib/livechat.ts): a tokenless answer kept as long is no staler than Rocket.Chat's own.
+CONFIG_KEPT_FOR = 1.0
+# Headers no shared answer depends on: the visitor's (the call carries its starter's).
+_NOT_IN_KEY = frozenset({"x-forwarded-for", "x-real-ip", "user-agent", "x-request-id"})
+
+# A department (or none) and the forwarded headers the asker sent, as (name, value) pairs.
+ConfigKey = tuple[str | None, tuple[tuple[str, str], ...]]
+
+
+def shared_configs(clock: Callable[[], float]) -> SharedCalls[ConfigKey, WidgetConfig]:
+    """Tokenless configs, shared and kept `CONFIG_KEPT_FOR`; a 429 is its starter's own."""
+    return SharedCalls(CONFIG_KEPT_FOR, own_failures=(RateLimited,), clock=clock)
+
+
+def _config_key(department: str | None) -> ConfigKey:
+    """What a tokenless answer may depend on: the department, and whatever forwarded header the
+    operator allow-listed (`FORWARD_HEADERS`: Rocket.Chat's config ignores them, but a proxy
+    in front of it might not, and a shared answer must not cross them)."""
+    forwarded = request_scope.current().forwarded_headers
+    headers = sorted(
+        (name.lower(), value)
+        for name, value in forwarded.items()
+        if name.lower() not in _NOT_IN_KEY
+    )
+    return department, tuple(headers)
 
 
 class _Calls(Protocol):
@@ -76,6 +109,8 @@ class WidgetCalls:
 
     # 8.x's transfer route until a server answers 404 for it.
     _transfer_route: str = TRANSFER_8X
+    # Made by `UpstreamBackend.__init__` (with its clock).
+    _shared_configs: SharedCalls[ConfigKey, WidgetConfig]
 
     async def _widget_call(
         self,
@@ -91,6 +126,28 @@ class WidgetCalls:
         return mapping.answer(response)
 
     async def config(self, token: str | None = None, department: str | None = None) -> WidgetConfig:
+        """A visitor's config (with a token: their visitor, room and agent) is asked afresh
+        every time. Without a token Rocket.Chat's answer depends on the department alone, so
+        identical ones asked at once share one call, and its answer is kept `CONFIG_KEPT_FOR`;
+        a failure is given to everyone who waited on that call and never kept.
+
+        Whose address the shared call carries (Rocket.Chat limits each address to 10 config
+        calls a minute, see `IncomingRequest.visitor_headers`): its starter's, with the
+        starter's User-Agent and request id. Each upstream call is so counted against a visitor
+        who asked, once, and the visitors served by it or by the kept answer spend nothing.
+        The facade's own address would spend one limit for everyone: a busy page would meet
+        Rocket.Chat's 429 within seconds. A 429 is the starter's alone: the others who waited
+        on it ask on their own (each with their address), so a visitor past their limit, who
+        would often start the call, cannot refuse the config to the others."""
+        if token is not None:
+            return await self._fetch_config(token, department)
+
+        async def fetch() -> WidgetConfig:
+            return await self._fetch_config(None, department)
+
+        return await self._shared_configs.get(_config_key(department), fetch)
+
+    async def _fetch_config(self, token: str | None, department: str | None) -> WidgetConfig:
         params = {
             name: value
             for name, value in (("token", token), ("department", department))
