@@ -95,8 +95,7 @@ def record_operation(
         label = ("livechat_error", recorder.error_code(outcome.livechat_errors[0]))
     else:
         label = ("success", "")
-    recorder.operations.labels(operation, *label).inc()
-    recorder.operation_duration.labels(operation).observe(elapsed)
+    recorder.count_operation(operation, *label, elapsed)
 
 
 class OperationMetrics(SchemaExtension):

@@ -108,6 +108,9 @@ class Metrics:
             namespace=NAMESPACE,
             registry=r,
         )
+        # Each operation's two labelled series, by (operation, outcome, code): all from closed
+        # sets, and `labels()` costs as much as the count itself.
+        self._operation_series: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
         self.upstream_requests = Counter(
             "upstream_requests",
             "Attempts sent to the upstream Rocket.Chat by route template and HTTP status"
@@ -161,6 +164,19 @@ class Metrics:
         if directory:
             self._scraped = CollectorRegistry()
             multiprocess.MultiProcessCollector(self._scraped, directory)  # type: ignore[no-untyped-call]
+
+    def count_operation(self, operation: str, outcome: str, code: str, seconds: float) -> None:
+        """One operation: counted by root field(s), outcome and code, and timed."""
+        key = (operation, outcome, code)
+        series = self._operation_series.get(key)
+        if series is None:
+            series = self._operation_series[key] = (
+                self.operations.labels(operation, outcome, code),
+                self.operation_duration.labels(operation),
+            )
+        counter, duration = series
+        counter.inc()
+        duration.observe(seconds)
 
     def error_code(self, code: object) -> str:
         """The label for an error's code: the code itself if it is one of ours, else OTHER."""
