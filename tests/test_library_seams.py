@@ -264,6 +264,14 @@ async def test_21_22_upstream_calls_read_bodies_at_once_and_keep_no_cookies(
     assert callable(httpx_aiohttp_transport.map_aiohttp_exceptions)
 
 
+def test_24_an_httpx_response_reads_its_content_from_where_read_leaves_it() -> None:
+    """The direct path hands httpx an answer already read, as `Response.read` leaves it."""
+    assert "self._content" in inspect.getsource(httpx.Response.read)
+    response = httpx.Response(200, stream=httpx.ByteStream(b"{}"))
+    response._content = b"{}"
+    assert response.content == b"{}" and response.json() == {}
+
+
 async def test_23_the_upstream_client_builds_requests_as_build_request_would() -> None:
     """client.py makes each request itself, with the client's headers and the timeout
     extension: what httpx's `build_request` merges is still only that."""
