@@ -54,7 +54,7 @@ from app.graphql.plans import _default_getter
 from app.graphql.schema import Schema, make_schema
 from app.main import request_limits
 from app.settings import Settings
-from tests.helpers import GraphQL, operation
+from tests.helpers import GraphQL, RocketChatServer, operation
 
 
 def schema(*, production: bool = False) -> Schema:
@@ -245,16 +245,31 @@ def test_20_a_starlette_route_matches_as_the_front_door_asks_it() -> None:
 
 
 async def test_21_22_upstream_calls_read_bodies_at_once_and_keep_no_cookies(
-    upstream_graphql: GraphQL,
+    rocketchat: RocketChatServer, upstream_graphql: GraphQL
 ) -> None:
-    """Every answer from Rocket.Chat is read by `_ReadTransport` through httpx-aiohttp's
-    stream internals, and httpx offers it to `_NoCookies` rather than a jar."""
-    read, skipped = TransportStats.bodies_read, TransportStats.cookies_skipped
+    """The served backend's calls take aiohttp's pool directly (`send_direct`); what still
+    goes through httpx (readiness, files, a traced client) has each answer read by
+    `_ReadTransport` through httpx-aiohttp's stream internals, and httpx offers it to
+    `_NoCookies` rather than a jar."""
+    direct, read = TransportStats.direct_sends, TransportStats.bodies_read
     await upstream_graphql.visitor("seams")
+    assert TransportStats.direct_sends > direct
+    read, skipped = TransportStats.bodies_read, TransportStats.cookies_skipped
+    client = make_client(rocketchat.url, max_connections=1, timeouts=ClientTimeouts(5, 5))
+    async with client:
+        assert (await client.get("/api/v1/livechat/config")).status_code == 200
     assert TransportStats.bodies_read > read
     assert TransportStats.cookies_skipped > skipped
     assert httpx_aiohttp_transport.AiohttpResponseStream.__init__ is not None
     assert callable(httpx_aiohttp_transport.map_aiohttp_exceptions)
+
+
+def test_24_an_httpx_response_reads_its_content_from_where_read_leaves_it() -> None:
+    """The direct path hands httpx an answer already read, as `Response.read` leaves it."""
+    assert "self._content" in inspect.getsource(httpx.Response.read)
+    response = httpx.Response(200, stream=httpx.ByteStream(b"{}"))
+    response._content = b"{}"
+    assert response.content == b"{}" and response.json() == {}
 
 
 async def test_23_the_upstream_client_builds_requests_as_build_request_would() -> None:

@@ -4,6 +4,7 @@ the request got: a retry policy trusts that to decide whether another attempt is
 from __future__ import annotations
 
 import asyncio
+import gzip
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from app.backends.upstream.transport import (
     TRANSPORT_ERRORS,
     ClientTimeouts,
     Reached,
+    UpstreamClient,
     make_client,
     transport_fault,
 )
@@ -139,16 +141,32 @@ async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
     await reader.read()  # until the client gives up and closes
 
 
-async def real_fault(url: str) -> Exception:
+async def call(
+    client: UpstreamClient, via: str, method: str, path: str, body: bytes | None = None
+) -> httpx.Response:
+    """A call through httpx's client, or on the client's direct path, as the backend sends."""
+    if via == "httpx":
+        return await client.request(method, path, content=body)
+    assert client.direct is not None
+    url = client.base_url.join(path.lstrip("/"))
+    headers = dict(client.headers.items())
+    return await client.direct(method, url, headers, body, client.timeout.as_dict())
+
+
+VIAS = pytest.mark.parametrize("via", ["httpx", "direct"])
+
+
+async def real_fault(url: str, via: str = "httpx") -> Exception:
     timeouts = ClientTimeouts(connect=1, read=0.2)
     async with make_client(url, max_connections=10, timeouts=timeouts) as client:
         with pytest.raises(TRANSPORT_ERRORS) as raised:
-            await client.post("/api/v1/livechat/message", json={"msg": "hi"})
+            await call(client, via, "POST", "/api/v1/livechat/message", b'{"msg": "hi"}')
     return raised.value
 
 
-async def test_a_refused_connection_is_reported_as_nothing_sent() -> None:
-    fault = transport_fault(await real_fault(f"http://127.0.0.1:{free_port()}"))
+@VIAS
+async def test_a_refused_connection_is_reported_as_nothing_sent(via: str) -> None:
+    fault = transport_fault(await real_fault(f"http://127.0.0.1:{free_port()}", via))
     assert fault.reached is Reached.CONNECT
     assert isinstance(fault.failure, UpstreamUnavailable)
 
@@ -159,11 +177,12 @@ async def test_a_refused_connection_is_reported_as_nothing_sent() -> None:
      (never_answer, Reached.TIMEOUT, UpstreamTimeout)],
     ids=["cut-mid-body", "no-answer"],
 )  # fmt: skip
+@VIAS
 async def test_a_request_that_reached_the_server_is_never_reported_as_unsent(
-    handler: Handler, reached: Reached, failure: type[BackendFailure]
+    handler: Handler, reached: Reached, failure: type[BackendFailure], via: str
 ) -> None:
     async with serve(handler) as url:
-        fault = transport_fault(await real_fault(url))
+        fault = transport_fault(await real_fault(url, via))
         assert fault.reached is reached
         assert isinstance(fault.failure, failure)
 
@@ -179,9 +198,32 @@ async def set_cookie(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
     writer.close()
 
 
-async def test_a_cookie_one_answer_sets_never_rides_on_another_call() -> None:
+@VIAS
+async def test_a_cookie_one_answer_sets_never_rides_on_another_call(via: str) -> None:
     async with serve(set_cookie) as url:
         timeouts = ClientTimeouts(connect=3, read=10)
         async with make_client(url, max_connections=10, timeouts=timeouts) as client:
-            answers = [(await client.get("/api/v1/livechat/room")).text for _ in range(2)]
+            answers = [
+                (await call(client, via, "GET", "/api/v1/livechat/room")).text for _ in range(2)
+            ]
     assert answers == ["clean", "clean"]
+
+
+async def gzipped(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await read_request(reader)
+    body = gzip.compress(b'{"success": true}')
+    writer.write(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\n"
+        b"content-length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    await writer.drain()
+    writer.close()
+
+
+@VIAS
+async def test_a_compressed_answer_is_read_decompressed(via: str) -> None:
+    async with serve(gzipped) as url:
+        timeouts = ClientTimeouts(connect=3, read=10)
+        async with make_client(url, max_connections=10, timeouts=timeouts) as client:
+            answer = await call(client, via, "GET", "/api/v1/livechat/config")
+    assert answer.json() == {"success": True}

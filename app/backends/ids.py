@@ -19,9 +19,20 @@ IdGenerator = Callable[[], str]
 Clock = Callable[[], datetime]
 
 
+_ID_SPACE = len(ID_ALPHABET) ** ID_LENGTH
+
+
 def random_id() -> str:
-    """A 17-character id from Meteor's `Random.id()` alphabet, as Rocket.Chat makes them."""
-    return "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
+    """A 17-character id from Meteor's `Random.id()` alphabet, as Rocket.Chat makes them:
+    one uniform draw below 55**17 written in base 55, so every id is as likely as with a
+    `secrets.choice` per character, from one read of the OS's randomness instead of 17 (a
+    visible share of a send's CPU)."""
+    number = secrets.randbelow(_ID_SPACE)
+    characters = []
+    for _ in range(ID_LENGTH):
+        number, digit = divmod(number, len(ID_ALPHABET))
+        characters.append(ID_ALPHABET[digit])
+    return "".join(characters)
 
 
 def utc_now() -> datetime:

@@ -60,7 +60,7 @@ from app.backends.upstream.retry import (
     RetryPolicy,
     Sleep,
 )
-from app.backends.upstream.transport import TRANSPORT_ERRORS, transport_fault
+from app.backends.upstream.transport import TRANSPORT_ERRORS, UpstreamClient, transport_fault
 from app.backends.upstream.widget import WidgetCalls, shared_configs
 from app.markdown import MarkdownSyntaxError, parse
 
@@ -109,6 +109,10 @@ class UpstreamBackend(WidgetCalls):
         # and its timeouts.
         self._client_headers = dict(client.headers.items())
         self._timeout = client.timeout.as_dict()
+        # aiohttp's pool without httpx's client around it, for the calls answered whole,
+        # when the client is the one `make_client` made with nothing that needs httpx's
+        # request in between (spans); any other client is only called through httpx.
+        self._direct = client.direct if isinstance(client, UpstreamClient) else None
 
     async def readiness(self) -> str | None:
         """Ready when Rocket.Chat answers its public `GET /api/info` (any answer below 500)."""
@@ -162,7 +166,8 @@ class UpstreamBackend(WidgetCalls):
         headers = self._headers()
         # The body encoded once (orjson, not httpx's stdlib json), the URL made absolute once
         # per path and the headers merged above: each attempt is the request `build_request`
-        # would make, without its merging, sent by the client's `send`.
+        # would make, without its merging, sent by the client's `send`, or the same sent on
+        # the client's direct path.
         content = None
         if json is not None:
             content = orjson.dumps(json)
@@ -171,16 +176,26 @@ class UpstreamBackend(WidgetCalls):
         if url is None:
             url = self._urls[path] = self._client.base_url.join(path.lstrip("/"))
 
-        def attempt() -> Awaitable[httpx.Response]:
-            request = httpx.Request(
-                method,
-                url,
-                content=content,
-                params=params,
-                headers=headers,
-                extensions={"timeout": self._timeout},
-            )
-            return self._client.send(request)
+        direct = self._direct
+        if direct is not None:
+            target = url if params is None else url.copy_merge_params(params)
+            timeout = self._timeout
+
+            def attempt() -> Awaitable[httpx.Response]:
+                return direct(method, target, headers, content, timeout)
+
+        else:
+
+            def attempt() -> Awaitable[httpx.Response]:
+                request = httpx.Request(
+                    method,
+                    url,
+                    content=content,
+                    params=params,
+                    headers=headers,
+                    extensions={"timeout": self._timeout},
+                )
+                return self._client.send(request)
 
         return await self._retrying.run(
             attempt,

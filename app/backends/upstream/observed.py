@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from opentelemetry.trace import Span, TracerProvider, get_current_span
 
-from app.backends.upstream.transport import transport_fault
+from app.backends.upstream.transport import DirectSend, Timeouts, direct_send, transport_fault
 from app.observability import metrics
 from app.observability.tracing import Sampling, sampling, scrub_url_attributes
 
@@ -47,6 +47,34 @@ class MeteredTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+    def direct_through(self) -> DirectSend | None:
+        """The inner transport's direct path (`transport.direct_send`), counted alike."""
+        inner = direct_send(self.inner)
+        if inner is None:
+            return None
+
+        async def metered(
+            method: str,
+            url: httpx.URL,
+            headers: dict[str, str],
+            content: bytes | None,
+            timeouts: Timeouts,
+        ) -> httpx.Response:
+            if metrics.current() is None:
+                return await inner(method, url, headers, content, timeouts)
+            started = time.perf_counter()
+            try:
+                response = await inner(method, url, headers, content, timeouts)
+            except Exception as error:
+                elapsed = time.perf_counter() - started
+                metrics.observe_upstream_attempt(method, url.path, failure_kind(error), elapsed)
+                raise
+            elapsed = time.perf_counter() - started
+            metrics.observe_upstream_attempt(method, url.path, str(response.status_code), elapsed)
+            return response
+
+        return metered
 
 
 async def _name_and_scrub(span: Span, request: Any) -> None:

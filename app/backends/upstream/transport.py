@@ -3,7 +3,12 @@
 The client is httpx (its API, timeouts, errors and test seams) over aiohttp's connection pool
 (`httpx_aiohttp.AiohttpTransport`). httpx's own pool (httpcore) costs more per request than
 the whole GraphQL layer and collapses under concurrency: on the facade benchmark it capped a
-pass-through at about 500 requests/s at 32 connections, aiohttp's pool at about 3,000.
+pass-through at about 500 requests/s at 32 connections, aiohttp's pool at about 3,000. httpx's
+client over aiohttp still cost more CPU than aiohttp itself, so the calls whose answers are read
+whole (every operation but files) take the direct path under it (`DirectSend`): the same
+aiohttp call, the same errors, the same metrics, without httpx's request, client and response
+machinery; a client wrapped by something that needs httpx's request (the tracing transport, a
+test's transport) is called through httpx as before.
 
 Every error a call can raise is mapped here, once, to a `TransportFault`: the domain failure it
 becomes and whether the request may have reached the server (which decides whether a retry is
@@ -31,14 +36,15 @@ was sent), so the aiohttp error it came from, kept as `__cause__`, is read first
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
+from yarl import URL
 
 from app.backends.base import (
     BackendFailure,
@@ -159,7 +165,8 @@ class TransportStats:
     (tests/test_library_seams.py): a new release that went round them would only cost CPU."""
 
     cookies_skipped = 0
-    bodies_read = 0
+    bodies_read = 0  # on httpx's path
+    direct_sends = 0  # on the direct path (`_ReadTransport.send_direct`)
 
 
 class _NoCookies(httpx.Cookies):
@@ -186,6 +193,23 @@ class _CookielessClient(httpx.AsyncClient):
         return None
 
 
+Timeouts = Mapping[str, float | None]
+
+
+class DirectSend(Protocol):
+    """One attempt sent on aiohttp's pool without httpx's client around it (see
+    `_ReadTransport.send_direct`): the answer as httpx's `send` would give it, read whole."""
+
+    def __call__(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: dict[str, str],
+        content: bytes | None,
+        timeouts: Timeouts,
+    ) -> Awaitable[httpx.Response]: ...
+
+
 class _ReadTransport(AiohttpTransport):
     """The aiohttp transport with each answer's body read at once, by aiohttp's own `read`,
     and handed to httpx as bytes. httpx reads the whole body of every answer we ask for
@@ -210,6 +234,81 @@ class _ReadTransport(AiohttpTransport):
             response.stream = httpx.ByteStream(body)
         return response
 
+    async def send_direct(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: dict[str, str],
+        content: bytes | None,
+        timeouts: Timeouts,
+    ) -> httpx.Response:
+        """What `handle_async_request` does for a request the caller built whole (its headers
+        merged, its body encoded, its URL absolute), without httpx's client and request
+        objects: `AsyncClient.send` (auth, redirects, hooks, a bound stream, the response's
+        read through its decoders) and `Request` cost more CPU than aiohttp's own request.
+        aiohttp is asked exactly as httpx-aiohttp asks it (no redirects, no decompression,
+        the same timeouts, the URL as httpx encoded it), and its errors are raised as they
+        are: `transport_fault` reads aiohttp's errors first anyway."""
+        if not isinstance(self.client, aiohttp.ClientSession):
+            self.client = self.get_client()
+        answer = await self.client.request(
+            method,
+            URL(str(url), encoded=True),
+            headers=headers,
+            data=content or None,
+            allow_redirects=False,
+            auto_decompress=False,
+            compress=False,
+            timeout=_aiohttp_timeout(timeouts),
+        )
+        try:
+            body = await answer.read()
+        finally:
+            answer.release()
+        TransportStats.direct_sends += 1
+        raw = answer.raw_headers
+        if any(name.lower() == b"content-encoding" for name, _ in raw):
+            # httpx decodes the Content-Encoding, as it does on its own path.
+            return httpx.Response(answer.status, headers=raw, content=body)
+        # The body as it came, taken as read (what `Response.read` leaves): httpx's read
+        # through its decoders made this answer cost eight times more.
+        response = httpx.Response(answer.status, headers=raw, stream=httpx.ByteStream(body))
+        response._content = body
+        return response
+
+
+_timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
+
+
+def _aiohttp_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
+    """httpx's timeouts as httpx-aiohttp gives them to aiohttp, made once per set of values."""
+    key = (timeouts.get("connect"), timeouts.get("read"), timeouts.get("pool"))
+    made = _timeouts.get(key)
+    if made is None:
+        made = _timeouts[key] = aiohttp.ClientTimeout(
+            sock_connect=key[0], sock_read=key[1], connect=key[2]
+        )
+    return made
+
+
+def direct_send(transport: httpx.AsyncBaseTransport) -> DirectSend | None:
+    """The direct path through `transport`, if it has one: aiohttp's transport itself, or a
+    wrapper that offers its own around it (`direct_through`, as the metered one does). A
+    transport without one (a test's, the tracing one) is only reached through httpx."""
+    if isinstance(transport, _ReadTransport):
+        return transport.send_direct
+    through = getattr(transport, "direct_through", None)
+    return through() if callable(through) else None
+
+
+class UpstreamClient(_CookielessClient):
+    """The client `make_client` gives: httpx's, and the direct path under it (`direct`,
+    None when its transport has none) for the calls whose answers are read whole."""
+
+    def __init__(self, *, direct: DirectSend | None, **options: object) -> None:
+        super().__init__(**options)  # type: ignore[arg-type]
+        self.direct = direct
+
 
 def make_client(
     base_url: str,
@@ -217,7 +316,7 @@ def make_client(
     max_connections: int,
     timeouts: ClientTimeouts,
     wrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
-) -> httpx.AsyncClient:
+) -> UpstreamClient:
     """The pooled client to `base_url`, over aiohttp's connection pool; `wrap` puts the
     observing transport (metrics, spans) around it."""
     limits = httpx.Limits(
@@ -235,9 +334,11 @@ def make_client(
             cookie_jar=aiohttp.DummyCookieJar(),
         )
 
-    return _CookielessClient(
+    transport = (wrap or _unwrapped)(_ReadTransport(limits=limits, client=session))
+    return UpstreamClient(
+        direct=direct_send(transport),
         base_url=base_url,
-        transport=(wrap or _unwrapped)(_ReadTransport(limits=limits, client=session)),
+        transport=transport,
         timeout=httpx.Timeout(
             connect=timeouts.connect,
             read=timeouts.read,
