@@ -117,5 +117,34 @@ class InTracesOnly(httpx.AsyncBaseTransport):
             return await self.traced.handle_async_request(request)
         return await self.untraced.handle_async_request(request)
 
+    def direct_through(self) -> DirectSend | None:
+        """The untraced transport's direct path for calls outside a trace; within one, the
+        request httpx would build, through the tracing transport, read whole."""
+        untraced = direct_send(self.untraced)
+        if untraced is None:
+            return None
+        traced = self.traced
+
+        async def sent(
+            method: str,
+            url: httpx.URL,
+            headers: dict[str, str],
+            content: bytes | None,
+            timeouts: Timeouts,
+        ) -> httpx.Response:
+            if not get_current_span().get_span_context().is_valid:
+                return await untraced(method, url, headers, content, timeouts)
+            request = httpx.Request(
+                method, url, headers=headers, content=content, extensions={"timeout": timeouts}
+            )
+            response = await traced.handle_async_request(request)
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+            return response
+
+        return sent
+
     async def aclose(self) -> None:
         await self.traced.aclose()  # it closes what it wraps, `untraced`
