@@ -22,7 +22,7 @@ both ways and compares the answers.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from inspect import isawaitable
 from typing import Any, cast
 
@@ -150,14 +150,13 @@ def prepare(schema: Schema, documents: DocumentCache, payload: dict[str, Any]) -
             return None
     if not isinstance(query, str) or not query:
         return None
-    request = Prepared(schema, query, None, variables, operation_name, extensions)
     try:
         document = preparation.document(query)
     except GraphQLError as error:
         # A syntax error, or too many tokens: Strawberry codes it (`process_errors`).
         errors = [error]
         schema._process_errors(errors)
-        return replace(request, errors=errors)
+        return Prepared(schema, query, None, variables, operation_name, extensions, errors)
     except Exception:
         return None
     operation = get_operation_ast(document, operation_name)
@@ -166,5 +165,5 @@ def prepare(schema: Schema, documents: DocumentCache, payload: dict[str, Any]) -
     errors = validation_cache.errors(graphql_core_schema(schema), document, preparation.rules)
     if errors:
         schema._process_errors(errors)  # in place, in the cache, as Strawberry's path does
-        return replace(request, errors=errors)
-    return replace(request, document=document)
+        return Prepared(schema, query, None, variables, operation_name, extensions, errors)
+    return Prepared(schema, query, document, variables, operation_name, extensions)
