@@ -25,6 +25,7 @@ Upstream attempts (route, status, latency) are counted by the transport in `tran
 from __future__ import annotations
 
 import contextvars
+import functools
 import os
 import re
 from collections.abc import Collection, Iterator
@@ -70,6 +71,7 @@ GROUP_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
+@functools.lru_cache(maxsize=1024)
 def upstream_route(method: str, path: str) -> str:
     """`GET /api/v1/livechat/message/{_id}` for `GET /api/v1/livechat/message/abc?token=x`."""
     path = path.split("?", 1)[0]
@@ -111,6 +113,7 @@ class Metrics:
         # Each operation's two labelled series, by (operation, outcome, code): all from closed
         # sets, and `labels()` costs as much as the count itself.
         self._operation_series: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+        self._upstream_series: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
         self.upstream_requests = Counter(
             "upstream_requests",
             "Attempts sent to the upstream Rocket.Chat by route template and HTTP status"
@@ -173,6 +176,19 @@ class Metrics:
             series = self._operation_series[key] = (
                 self.operations.labels(operation, outcome, code),
                 self.operation_duration.labels(operation),
+            )
+        counter, duration = series
+        counter.inc()
+        duration.observe(seconds)
+
+    def count_upstream_attempt(self, route: str, status: str, seconds: float) -> None:
+        """One attempt to Rocket.Chat: counted by route template and status, and timed."""
+        key = (route, status)
+        series = self._upstream_series.get(key)
+        if series is None:
+            series = self._upstream_series[key] = (
+                self.upstream_requests.labels(route, status),
+                self.upstream_duration.labels(route),
             )
         counter, duration = series
         counter.inc()
@@ -276,9 +292,7 @@ def count_upstream_retry(method: str, path: str, reason: str) -> None:
 def observe_upstream_attempt(method: str, path: str, status: str, seconds: float) -> None:
     metrics = _current.get()
     if metrics is not None:
-        route = upstream_route(method, path)
-        metrics.upstream_requests.labels(route, status).inc()
-        metrics.upstream_duration.labels(route).observe(seconds)
+        metrics.count_upstream_attempt(upstream_route(method, path), status, seconds)
 
 
 @dataclass
