@@ -31,7 +31,7 @@ from app.graphql.persisted import DocumentCache
 from app.graphql.schema import make_schema, unmirrored
 from app.main import LivechatApp, create_app, request_limits
 from app.settings import Settings
-from tests.helpers import CUSTOM_SCALARS, CountingIds, SteppingClock, operation
+from tests.helpers import CUSTOM_SCALARS, QUERIES, CountingIds, SteppingClock, operation
 from tests.servers import serving
 
 REQUEST_ID = "same-request-id"
@@ -264,6 +264,33 @@ async def test_cross_origin_requests_take_the_front_door_with_their_cors_headers
     assert graphql[2] == same_origin[2] == b'{"data":{"__typename":"Query"}}'
     assert "access-control-allow-origin" not in other_site[1]
     assert "access-control-allow-origin" not in same_origin[1]
+
+
+async def test_every_shipped_query_and_mutation_takes_the_front_door_as_deployed(
+    tmp_path: Path,
+) -> None:
+    """Each operation in queries/ but the multipart upload and the subscription, from a widget
+    on another site to a server with metrics and CORS on: the front door answers it (bad
+    variables included: that is an answer too), and it is counted."""
+    origin = "https://widget.example.com"
+    settings = Settings(database=tmp_path / "deployed.db", metrics=True, cors_origins=[origin])
+    shipped = sorted(
+        path.stem
+        for path in QUERIES.glob("*.graphql")
+        if path.stem not in ("uploadLivechatFile", "livechatRoomEvents")
+    )
+    assert {"livechatConfig", "setLivechatTyping", "transferLivechatRoom"} <= set(shipped)
+    async with served(settings, front=True) as url, httpx.AsyncClient(base_url=url) as client:
+        for name in shipped:
+            answered = LeanStats.answered
+            response = await client.post(
+                "/graphql", json={"query": operation(name)}, headers={"origin": origin}
+            )
+            assert response.status_code == 200 and "data" in response.json(), name
+            assert response.headers["access-control-allow-origin"] == origin
+            assert LeanStats.answered == answered + 1, name
+        scraped = (await client.get("/metrics")).text
+    assert 'operation="invalid"' in scraped  # missing variables: refused, and counted
 
 
 async def test_the_rest_routes_answer_as_through_fastapi(tmp_path: Path) -> None:
