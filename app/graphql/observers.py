@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-import weakref
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -34,27 +33,11 @@ from app.observability import metrics
 INVALID = "invalid"
 
 
-# Each parsed document's labels by operation name: documents come from the parser's cache, the
-# same objects request after request, and the label is a function of the document alone.
-_labels: weakref.WeakKeyDictionary[DocumentNode, dict[str | None, str]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def root_fields(document: DocumentNode | None, operation_name: str | None, schema: object) -> str:
-    """`sendLivechatMessage`, or `a+b` for several; names the schema lacks count as `other`."""
+    """`sendLivechatMessage`, or `a+b` for several; names the schema lacks count as `other`.
+    (Not kept per document: graphql-core's nodes hash and compare the whole tree.)"""
     if document is None:
         return INVALID
-    labels = _labels.get(document)
-    if labels is None:
-        labels = _labels[document] = {}
-    label = labels.get(operation_name)
-    if label is None:
-        label = labels[operation_name] = _root_fields(document, operation_name, schema)
-    return label
-
-
-def _root_fields(document: DocumentNode, operation_name: str | None, schema: object) -> str:
     operations = [
         definition
         for definition in document.definitions
