@@ -44,6 +44,9 @@ def serve_metrics(app: FastAPI, metrics: Metrics) -> None:
 def traced(app: ASGIApp, tracer_provider: TracerProvider) -> ASGIApp:
     """`app` with a server span per request, continuing the caller's `traceparent` if it
     sent one (see `ServerSpans`)."""
+    decided = sampling(tracer_provider)
+    if decided is Sampling.NEVER:
+        return app
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
     spans = OpenTelemetryMiddleware(
@@ -53,12 +56,7 @@ def traced(app: ASGIApp, tracer_provider: TracerProvider) -> ASGIApp:
         server_request_hook=server_request_hook,
         exclude_spans=["receive", "send"],
     )
-    decided = sampling(tracer_provider)
-    if decided is Sampling.NEVER:
-        return app
-    if decided is Sampling.ASKED:
-        return ServerSpans(app, spans)
-    return spans
+    return ServerSpans(app, spans) if decided is Sampling.ASKED else spans
 
 
 class ServerSpans:

@@ -112,8 +112,8 @@ class Metrics:
         )
         # Each operation's two labelled series, by (operation, outcome, code): all from closed
         # sets, and `labels()` costs as much as the count itself.
-        self._operation_series: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
-        self._upstream_series: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+        self._operation_series: dict[tuple[str, ...], tuple[Counter, Histogram]] = {}
+        self._upstream_series: dict[tuple[str, ...], tuple[Counter, Histogram]] = {}
         self.upstream_requests = Counter(
             "upstream_requests",
             "Attempts sent to the upstream Rocket.Chat by route template and HTTP status"
@@ -170,29 +170,40 @@ class Metrics:
 
     def count_operation(self, operation: str, outcome: str, code: str, seconds: float) -> None:
         """One operation: counted by root field(s), outcome and code, and timed."""
-        key = (operation, outcome, code)
-        series = self._operation_series.get(key)
-        if series is None:
-            series = self._operation_series[key] = (
-                self.operations.labels(operation, outcome, code),
-                self.operation_duration.labels(operation),
-            )
-        counter, duration = series
-        counter.inc()
-        duration.observe(seconds)
+        self._count(
+            self._operation_series,
+            self.operations,
+            self.operation_duration,
+            (operation, outcome, code),
+            seconds,
+        )
 
     def count_upstream_attempt(self, route: str, status: str, seconds: float) -> None:
         """One attempt to Rocket.Chat: counted by route template and status, and timed."""
-        key = (route, status)
-        series = self._upstream_series.get(key)
+        self._count(
+            self._upstream_series,
+            self.upstream_requests,
+            self.upstream_duration,
+            (route, status),
+            seconds,
+        )
+
+    @staticmethod
+    def _count(
+        kept: dict[tuple[str, ...], tuple[Counter, Histogram]],
+        counter: Counter,
+        duration: Histogram,
+        labels: tuple[str, ...],
+        seconds: float,
+    ) -> None:
+        """Counted under `labels` and timed under the first of them, each pair of labelled
+        series made once (`kept`)."""
+        series = kept.get(labels)
         if series is None:
-            series = self._upstream_series[key] = (
-                self.upstream_requests.labels(route, status),
-                self.upstream_duration.labels(route),
-            )
-        counter, duration = series
-        counter.inc()
-        duration.observe(seconds)
+            series = kept[labels] = (counter.labels(*labels), duration.labels(labels[0]))
+        counted, timed = series
+        counted.inc()
+        timed.observe(seconds)
 
     def error_code(self, code: object) -> str:
         """The label for an error's code: the code itself if it is one of ours, else OTHER."""

@@ -8,6 +8,7 @@ A transport wrapper sees what httpx's event hooks do not: attempts that end in a
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 import httpx
@@ -33,17 +34,8 @@ class MeteredTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if metrics.current() is None:
             return await self.inner.handle_async_request(request)
-        method, path = request.method, request.url.path
-        started = time.perf_counter()
-        try:
-            response = await self.inner.handle_async_request(request)
-        except Exception as error:
-            elapsed = time.perf_counter() - started
-            metrics.observe_upstream_attempt(method, path, failure_kind(error), elapsed)
-            raise
-        elapsed = time.perf_counter() - started
-        metrics.observe_upstream_attempt(method, path, str(response.status_code), elapsed)
-        return response
+        attempt = self.inner.handle_async_request(request)
+        return await _counted(request.method, request.url.path, attempt)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -61,20 +53,26 @@ class MeteredTransport(httpx.AsyncBaseTransport):
             content: bytes | None,
             timeouts: Timeouts,
         ) -> httpx.Response:
+            attempt = inner(method, url, headers, content, timeouts)
             if metrics.current() is None:
-                return await inner(method, url, headers, content, timeouts)
-            started = time.perf_counter()
-            try:
-                response = await inner(method, url, headers, content, timeouts)
-            except Exception as error:
-                elapsed = time.perf_counter() - started
-                metrics.observe_upstream_attempt(method, url.path, failure_kind(error), elapsed)
-                raise
-            elapsed = time.perf_counter() - started
-            metrics.observe_upstream_attempt(method, url.path, str(response.status_code), elapsed)
-            return response
+                return await attempt
+            return await _counted(method, url.path, attempt)
 
         return metered
+
+
+async def _counted(method: str, path: str, attempt: Awaitable[httpx.Response]) -> httpx.Response:
+    """`attempt`'s answer, counted and timed by its status, or its failure by kind."""
+    started = time.perf_counter()
+    try:
+        response = await attempt
+    except Exception as error:
+        elapsed = time.perf_counter() - started
+        metrics.observe_upstream_attempt(method, path, failure_kind(error), elapsed)
+        raise
+    elapsed = time.perf_counter() - started
+    metrics.observe_upstream_attempt(method, path, str(response.status_code), elapsed)
+    return response
 
 
 async def _name_and_scrub(span: Span, request: Any) -> None:
@@ -90,16 +88,15 @@ def observed(
 ) -> httpx.AsyncBaseTransport:
     """`inner` with metrics, and with client spans when a tracer provider is given."""
     transport: httpx.AsyncBaseTransport = MeteredTransport(inner)
-    if tracer_provider is None or sampling(tracer_provider) is Sampling.NEVER:
+    decided = sampling(tracer_provider) if tracer_provider is not None else Sampling.NEVER
+    if decided is Sampling.NEVER:
         return transport
     from opentelemetry.instrumentation.httpx import AsyncOpenTelemetryTransport
 
     spans = AsyncOpenTelemetryTransport(
         transport, tracer_provider=tracer_provider, request_hook=_name_and_scrub
     )
-    if sampling(tracer_provider) is Sampling.ASKED:
-        return InTracesOnly(transport, spans)
-    return spans
+    return InTracesOnly(transport, spans) if decided is Sampling.ASKED else spans
 
 
 class InTracesOnly(httpx.AsyncBaseTransport):
