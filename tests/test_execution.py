@@ -81,3 +81,21 @@ async def test_a_finished_execution_is_freed_by_its_reference_count(graphql: Gra
     finally:
         gc.enable()
     assert after == before
+
+
+async def test_plans_built_on_a_request_keep_nothing_of_it(graphql: GraphQL) -> None:
+    """A document's plans and collected fields live as long as the document; the executor
+    that first ran it (its context, its variables: a visitor's token and message) must not."""
+    await graphql.visitor()
+    rid = (await graphql.room())["room"]["id"]
+    fresh = SEND_PLAIN.replace("message { id", "message { firstSeen: id")  # no plans yet
+
+    def executors() -> list[CachingExecutionContext]:
+        gc.collect()
+        return [found for found in gc.get_objects() if isinstance(found, CachingExecutionContext)]
+
+    before = len(executors())
+    assert (await message(graphql, fresh, rid))["firstSeen"]
+    left = executors()
+    assert len(left) == before, [executor.variable_values.coerced for executor in left]
+    assert (await message(graphql, fresh, rid))["md"]  # and the plans it built still serve

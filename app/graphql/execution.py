@@ -28,15 +28,22 @@ from graphql import (
     GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLResolveInfoHelpers,
+    GraphQLSchema,
     OperationDefinitionNode,
     is_leaf_type,
 )
-from graphql.execution.collect_fields import CollectedFields, FieldDetails
+from graphql.execution.collect_fields import (
+    CollectedFields,
+    FieldDetails,
+    FragmentDetails,
+    collect_subfields,
+)
+from graphql.execution.values import VariableValues
 from graphql.pyutils import AwaitableOrValue, Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from app.graphql.documents import kept
-from app.graphql.plans import Completer, PlanBuilder, Unsupported
+from app.graphql.documents import Kept, kept
+from app.graphql.plans import Collect, Completer, PlanBuilder, Unsupported
 
 EVENT_CACHE_SIZE = 1024
 # Estimated bytes of one collected selection (its dict and lists) and of one compiled object
@@ -52,6 +59,7 @@ def _released(*_: Any) -> Any:
 
 
 _NO_HELPERS = GraphQLResolveInfoHelpers(gather=_released, track=_released)
+_NO_VARIABLES = VariableValues({}, {})
 
 
 def _key(kind: str, output_type: Any, field_details_list: list[FieldDetails]) -> tuple[Any, ...]:
@@ -81,6 +89,39 @@ def _has_directives(node: Any) -> bool:
     return selection_set is not None and any(
         _has_directives(selection) for selection in selection_set.selections
     )
+
+
+class _DocumentCollector:
+    """graphql-core's field collection with no variables (a directive-free document's does
+    not depend on them), each selection collected once per document."""
+
+    def __init__(
+        self,
+        held: Kept,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDetails],
+        operation: OperationDefinitionNode,
+        hide_suggestions: bool,
+    ) -> None:
+        self.held = held
+        self.arguments = (schema, fragments, _NO_VARIABLES, operation)
+        self.hide_suggestions = hide_suggestions
+
+    def __call__(
+        self, return_type: GraphQLObjectType, field_details_list: list[FieldDetails]
+    ) -> CollectedFields:
+        memo = self.held.memo
+        key = _key("collected", return_type, field_details_list)
+        cached: CollectedFields | None = memo.get(key)
+        if cached is not None:
+            ExecutionStats.collected_hits += 1
+            return cached
+        collected = collect_subfields(
+            *self.arguments, return_type, field_details_list, self.hide_suggestions
+        )
+        memo[key] = collected
+        self.held.add(COLLECTED_BYTES)
+        return collected
 
 
 class CachingExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -147,16 +188,20 @@ class CachingExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> CollectedFields:
         if not self._directive_free():
             return super().collect_subfields(return_type, field_details_list)
+        return self._document_collector()(return_type, field_details_list)
+
+    def _document_collector(self) -> Collect:
+        """Field collection for a directive-free document, kept with it. It holds the
+        document's parts and nothing of this request: plans built with it live as long as the
+        document, and must not keep the executor that first ran it alive, with its context
+        and variables (a visitor's token and message)."""
         held = kept(self.operation)
-        key = _key("collected", return_type, field_details_list)
-        cached: CollectedFields | None = held.memo.get(key)
-        if cached is not None:
-            ExecutionStats.collected_hits += 1
-            return cached
-        collected: CollectedFields = super().collect_subfields(return_type, field_details_list)
-        held.memo[key] = collected
-        held.add(COLLECTED_BYTES)
-        return collected
+        collector: Collect | None = held.memo.get("collector")
+        if collector is None:
+            collector = held.memo["collector"] = _DocumentCollector(
+                held, self.schema, self.fragments, self.operation, self.hide_suggestions
+            )
+        return collector
 
     def _plan(
         self, return_type: GraphQLOutputType, field_details_list: list[FieldDetails]
@@ -167,7 +212,7 @@ class CachingExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if cached is not _MISSING:
             return cached  # type: ignore[no-any-return]
         builder = PlanBuilder(
-            self.schema, self.collect_subfields, planned=lambda: held.add(PLAN_BYTES)
+            self.schema, self._document_collector(), planned=lambda: held.add(PLAN_BYTES)
         )
         try:
             plan: Completer | None = builder.completer(return_type, field_details_list)
