@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.name_converter import NameConverter
 from strawberry.types.arguments import convert_argument
 from strawberry.types.base import StrawberryObjectDefinition
 
@@ -84,3 +85,20 @@ def test_every_input_type_of_the_schema_has_the_converter() -> None:
 
 def test_scalars_come_from_the_schema() -> None:
     assert set(SCALAR_MAP) <= set(SCHEMA.schema_converter.scalar_registry)
+
+
+def test_every_argument_keeps_the_name_strawberry_gives_it() -> None:
+    strawberry_names = NameConverter(auto_camel_case=True)
+    kept = CONFIG.name_converter
+    arguments = [
+        argument
+        for graphql_type in SCHEMA._schema.type_map.values()
+        for field in getattr(graphql_type, "fields", {}).values()
+        if (definition := field.extensions.get("strawberry-definition")) is not None
+        for argument in getattr(definition, "arguments", ())
+    ]
+    assert len(arguments) > 10
+    for _ in range(2):  # found, then kept
+        assert [kept.from_argument(a) for a in arguments] == [
+            strawberry_names.from_argument(a) for a in arguments
+        ]

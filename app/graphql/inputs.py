@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 from strawberry.relay.types import GlobalID
 from strawberry.scalars import is_scalar
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types.arguments import InputContext
+from strawberry.schema.name_converter import NameConverter
+from strawberry.types.arguments import InputContext, StrawberryArgument
 from strawberry.types.base import (
     StrawberryMaybe,
     StrawberryObjectDefinition,
@@ -93,3 +94,22 @@ def converted_once(cls: T) -> T:
     assert definition.is_input, f"{cls.__name__} is not a strawberry.input"
     definition.from_input = InputConverter(definition)
     return cls
+
+
+class KeptNames(NameConverter):
+    """Strawberry's names, with each argument's GraphQL name found once per process: Strawberry
+    asks for it again for every argument of every call (`convert_arguments`), and the answer
+    depends on the argument alone, an object that lives as long as the schema."""
+
+    def __init__(self, auto_camel_case: bool = True) -> None:
+        super().__init__(auto_camel_case)
+        # id -> (the argument, kept alive so that its id is never reused, and its name)
+        self._arguments: dict[int, tuple[StrawberryArgument, str]] = {}
+
+    def from_argument(self, argument: StrawberryArgument) -> str:
+        known = self._arguments.get(id(argument))
+        if known is not None and known[0] is argument:
+            return known[1]
+        name = super().from_argument(argument)
+        self._arguments[id(argument)] = (argument, name)
+        return name

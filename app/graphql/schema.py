@@ -36,6 +36,7 @@ from app.graphql import (
 from app.graphql.documents import Documents
 from app.graphql.errors import LivechatFailureHandler, MaskUnexpectedErrors, coded_request_error
 from app.graphql.execution import CachingExecutionContext
+from app.graphql.inputs import KeptNames
 from app.graphql.limits import RequestLimits, validation_rule
 from app.graphql.observers import GraphQLSpans, OperationMetrics
 from app.graphql.scalars import SCALAR_MAP
@@ -236,7 +237,11 @@ def make_schema(
         extensions=extensions,
         execution_context_class=execution_context_class,
         exception_handlers=[LivechatFailureHandler()],
-        config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=production),
+        config=StrawberryConfig(
+            scalar_map=SCALAR_MAP,
+            disable_field_suggestions=production,
+            name_converter=KeptNames(),
+        ),
     )
     extensions_of_a_request = schema.get_extensions()
     schema.preparation = Preparation(
