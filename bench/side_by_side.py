@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import tempfile
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -217,6 +218,20 @@ def ratios_of(cells: list[Cell], counts: list[int]) -> list[Ratio]:
     return ratios
 
 
+def medians(ratio_rows: list[list[str]]) -> list[list[str]]:
+    """Per workload and concurrency, the median of each ratio over the rounds (with three or
+    more): on a host with steal time a single round can land in a burst."""
+    by_place: dict[tuple[str, str], list[list[str]]] = {}
+    for row in ratio_rows:
+        by_place.setdefault((row[1], row[2]), []).append(row[3:])
+    return [
+        ["median", workload, connections,
+         *(f"{statistics.median(float(r[i]) for r in rounds):.2f}" for i in range(len(rounds[0])))]
+        for (workload, connections), rounds in by_place.items()
+        if len(rounds) >= 3
+    ]  # fmt: skip
+
+
 def run(arguments: argparse.Namespace) -> None:
     print(f"load before: {os.getloadavg()}", flush=True)
     workloads = ("flat", "full")
@@ -240,7 +255,9 @@ def run(arguments: argparse.Namespace) -> None:
                 for connections in arguments.concurrency:
                     place = [str(round_number), workload, str(connections)]
                     measured: dict[str, Measured] = {}
-                    for cell in cells:
+                    # The order alternates, so that neither side always runs first after
+                    # a change of workload (the host's bursts of steal time last seconds).
+                    for cell in cells if round_number % 2 else cells[::-1]:
                         if cell.server is None:
                             rows.append([*place, cell.name, f"refused: {cell.refused}",
                                          *["-"] * 6])  # fmt: skip
@@ -260,6 +277,6 @@ def run(arguments: argparse.Namespace) -> None:
         print(operations.markdown_table(header, rows))
         print()
         ratio_header = ["round", "workload", "conc.", *(ratio.title for ratio in ratios)]
-        print(operations.markdown_table(ratio_header, ratio_rows))
+        print(operations.markdown_table(ratio_header, ratio_rows + medians(ratio_rows)))
         print()
     print(f"load after: {os.getloadavg()}", flush=True)

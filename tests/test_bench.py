@@ -84,7 +84,7 @@ def test_side_by_side_measures_each_cell_with_no_failure_and_no_graphql_error() 
     node = shutil.which("node") is not None and shutil.which("npm") is not None
     peers = ["--against-yoga"] if node else ["--side-by-side"]
     output = run_facade(
-        *peers, *shlex.split("--requests 30 --concurrency 2 --rounds 1 --processes 1")
+        *peers, *shlex.split("--requests 30 --concurrency 2 --rounds 3 --processes 1")
     )
     cells, ratios = tables(output)
     expected = {"ours 1w", "deployed 1w", "REST"} | ({"Yoga 1"} if node else set())
@@ -95,8 +95,16 @@ def test_side_by_side_measures_each_cell_with_no_failure_and_no_graphql_error() 
             per_second, p50, p99, cpu, peak = (float(cell) for cell in row[4:9])
             assert per_second > 0 and 0 < p50 <= p99 and cpu >= 0 and peak > 0, row
             assert row[9:] == ["0", "0"], f"{name}: non-2xx or GraphQL errors in {row}"
-    assert [row[1] for row in ratios] == ["flat", "full"]
+    # Each round's ratios, then their medians.
+    assert [row[:2] for row in ratios] == [
+        *([str(round_), workload] for round_ in (1, 2, 3) for workload in ("flat", "full")),
+        ["median", "flat"], ["median", "full"],
+    ]  # fmt: skip
     assert all(float(ratio) > 0 for row in ratios for ratio in row[3:]), ratios
+    for median, workload in zip(ratios[-2:], ("flat", "full"), strict=True):
+        rounds = [row for row in ratios[:-2] if row[1] == workload]
+        for column, value in enumerate(median[3:], start=3):
+            assert sorted(float(row[column]) for row in rounds)[1] == float(value), ratios
 
 
 def test_the_visitor_journey_completes_every_journey_without_an_error() -> None:
