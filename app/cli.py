@@ -81,22 +81,6 @@ def edge_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-# Net new container objects between young collections (Python's default is 700). A request
-# in flight holds a few thousand; with 32 at once the count crossed 700 again and again while
-# nothing was garbage, and the young collections that followed were a tenth of a send's CPU.
-# Requests leave no cycles (app/graphql/execution.py frees each executor by its reference
-# count), so the collector has little to find, and 10,000 young objects are a few MiB.
-YOUNG_COLLECTION_THRESHOLD = 10_000
-
-
-def collect_less() -> None:
-    """The cyclic collector's young-generation threshold for a serving process."""
-    import gc
-
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, middle, old)
-
-
 def serve(settings: Settings) -> None:
     from app.observability import workers as metric_workers
 
@@ -106,8 +90,6 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     from app import logs
-
-    collect_less()
 
     logs.configure(settings.log_level, settings.log_format, access_every=settings.log_access_every)
     # SIGTERM is how containers and supervisors ask for a stop (app/shutdown.py says how it
@@ -165,7 +147,6 @@ def run_worker(host: str, port: int) -> None:
     from app.main import create_app_from_environment
     from app.shutdown import Draining, DrainingServer
 
-    collect_less()
     settings = Settings()
     sock = listening_socket(host, port)
     app = Draining(create_app_from_environment())

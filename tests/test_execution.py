@@ -4,9 +4,12 @@ between variable values."""
 from __future__ import annotations
 
 import gc
+from pathlib import Path
 from typing import Any
 
 from app.graphql.execution import CachingExecutionContext
+from app.main import YOUNG_COLLECTION_THRESHOLD, create_app
+from app.settings import Settings
 from tests.helpers import GraphQL
 
 SEND_WITH_DIRECTIVES = """
@@ -99,3 +102,16 @@ async def test_plans_built_on_a_request_keep_nothing_of_it(graphql: GraphQL) -> 
     left = executors()
     assert len(left) == before, [executor.variable_values.coerced for executor in left]
     assert (await message(graphql, fresh, rid))["md"]  # and the plans it built still serve
+
+
+async def test_the_app_collects_less_often_however_it_is_served(tmp_path: Path) -> None:
+    """The young-generation threshold is the app's own, set as it starts, so that `uvicorn
+    app.main:app` gets it as `livechat-graphql serve` does."""
+    threshold = gc.get_threshold()
+    gc.set_threshold(700, *threshold[1:])
+    try:
+        app = create_app(Settings(database=tmp_path / "gc.db"))
+        async with app.router.lifespan_context(app):
+            assert gc.get_threshold()[0] == YOUNG_COLLECTION_THRESHOLD
+    finally:
+        gc.set_threshold(*threshold)
