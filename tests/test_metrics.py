@@ -256,24 +256,12 @@ def test_the_hooks_other_parts_call_record_to_the_current_metrics() -> None:
             hooks.subscription_opened()
             inside = samples(metrics.exposition()[0].decode())
             hooks.subscription_closed()
-        hooks.set_circuit_state("open")
-        with pytest.raises(ValueError):
-            hooks.set_circuit_state("ajar")
     found = samples(metrics.exposition()[0].decode())
     assert value(inside, "livechat_graphql_subscriptions_open") == 2
-    assert not [name for name, _ in inside if "circuit" in name], "a circuit nobody reported"
     assert value(found, "livechat_graphql_subscriptions_open") == 0
     assert value(found, "livechat_graphql_store_commit_duration_seconds_count") == 2
     assert value(found, "livechat_graphql_store_commit_group_size_sum") == 4
     assert value(found, "livechat_graphql_store_commit_group_size_bucket", le="2.0") == 1
-    assert (
-        value(
-            found,
-            "livechat_graphql_upstream_circuit_state",
-            livechat_graphql_upstream_circuit_state="open",
-        )
-        == 1
-    )
 
 
 def test_metrics_take_as_many_workers_as_without(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -314,3 +314,31 @@ async def test_graphiql_runs_a_subscription_in_a_real_browser(app: FastAPI, serv
     event = answer["data"]["livechatRoomEvents"]
     assert event["__typename"] == "LivechatMessageEvent"
     assert event["message"]["msg"] == "seen"
+
+
+async def test_open_subscriptions_are_counted_while_they_last(tmp_path: Path) -> None:
+    """`subscriptions_open` is what an operator reads to size the realtime side: it follows
+    each subscription from its start to its completion, and to its socket's close."""
+    app = create_app(Settings(database=tmp_path / "counted.db", metrics=True))
+
+    def open_now(url: str) -> float:
+        exposition = httpx.get(f"{url}/metrics").text
+        found = [
+            line.split()[-1]
+            for line in exposition.splitlines()
+            if line.startswith("livechat_graphql_subscriptions_open ")
+        ]
+        return float(found[0])
+
+    with serving(app) as url:
+        async with api(url) as first:
+            rid = await first.visitor_with_room("counted")
+            one = await first.subscribe("counted", rid)
+            await first.subscribe("counted", rid)  # ends with its socket
+            await eventually(lambda: live_subscriptions(app, 2))
+            assert open_now(url) == 2
+            await first.complete(one)
+            await eventually(lambda: live_subscriptions(app, 1))
+            assert open_now(url) == 1
+        await eventually(lambda: live_subscriptions(app, 0))
+        assert open_now(url) == 0

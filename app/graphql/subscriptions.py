@@ -18,6 +18,7 @@ from app.graphql.agents import LivechatAgent
 from app.graphql.context import Info
 from app.graphql.errors import LivechatError, coded_error, livechat_error
 from app.graphql.messages import Message
+from app.observability import metrics
 
 ROOM_EVENTS_DESCRIPTION = """A room as it happens: every message stored in it after the \
 subscription is acknowledged (the visitor's own sends included, as Rocket.Chat echoes them), \
@@ -152,8 +153,9 @@ async def livechat_room_events(
     except base.BackendFailure as failure:
         raise coded_error(failure) from None
     try:
-        async for event in events:
-            yield as_graphql(event)
+        with metrics.tracking_subscription():
+            async for event in events:
+                yield as_graphql(event)
     except base.LivechatFailure as failure:
         yield livechat_error(failure)
     except base.BackendFailure as failure:

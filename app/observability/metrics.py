@@ -15,7 +15,6 @@ needs no argument to find it:
 
     observe_store_commit(seconds, group_size)   after each store commit (a group of sends)
     subscription_opened() / subscription_closed()   or `with tracking_subscription():`
-    set_circuit_state("closed" | "open" | "half_open")   when the upstream breaker moves
     count_upstream_retry(method, path, reason)   before each retry of an upstream call
     note_livechat_error(code)   when a LivechatFailure becomes GraphQL data
 
@@ -47,9 +46,6 @@ from app.observability.workers import MULTIPROCESS_DIR
 
 NAMESPACE = "livechat_graphql"
 
-CIRCUIT_STATES = ("closed", "open", "half_open")
-# The label an `Enum` named upstream_circuit_state would carry: the same series as one.
-CIRCUIT_LABEL = f"{NAMESPACE}_upstream_circuit_state"
 
 # Rocket.Chat's livechat routes as templates; any other path is counted as "other".
 UPSTREAM_ROUTES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -137,8 +133,6 @@ class Metrics:
             namespace=NAMESPACE,
             registry=r,
         )
-        # Registered when a breaker first reports: no breaker, no series (not a false "closed").
-        self.circuit_state: Gauge | None = None
         self.subscriptions_open = Gauge(
             "subscriptions_open",
             "Subscriptions currently open.",
@@ -271,27 +265,6 @@ def tracking_subscription() -> Iterator[None]:
         yield
     finally:
         metrics.subscriptions_open.dec()
-
-
-def set_circuit_state(state: str) -> None:
-    metrics = _current.get()
-    if metrics is not None:
-        if state not in CIRCUIT_STATES:
-            raise ValueError(f"unknown circuit state {state!r}")
-        if metrics.circuit_state is None:
-            # What an `Enum` shows (1 for the state, 0 for the others), as a gauge per state,
-            # since multiprocess mode has no `Enum`: there each live worker's breaker is a
-            # series of its own, labelled with its `pid`.
-            metrics.circuit_state = Gauge(
-                "upstream_circuit_state",
-                "The upstream circuit breaker's state.",
-                [CIRCUIT_LABEL],
-                namespace=NAMESPACE,
-                registry=metrics.registry,
-                multiprocess_mode="liveall",
-            )
-        for each in CIRCUIT_STATES:
-            metrics.circuit_state.labels(each).set(1 if each == state else 0)
 
 
 def count_upstream_retry(method: str, path: str, reason: str) -> None:

@@ -34,7 +34,7 @@ def shared_by_workers(metrics: bool) -> Iterator[Callable[[int], None]]:
     """With `metrics`, a fresh private directory (mode 0700, under TMPDIR) as
     PROMETHEUS_MULTIPROC_DIR for the workers started in the block, which inherit the
     environment; removed after it, so no run counts another's. Yields what to call with a
-    worker's pid once it has exited: its live gauges (open subscriptions, its breaker) stop
+    worker's pid once it has exited: its live gauge (open subscriptions) stops
     counting, while its counters and histograms stay in the totals, since the server did serve
     those requests."""
     in_memory()
