@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.backends.base import InvalidParams, InvalidToken, OtherLivechatFailure, UpstreamError
+from app.backends.rocketchat_json import format_datetime, parse_datetime
 from app.backends.upstream import mapping
 from app.graphql.markdown_nodes import UnknownMarkdownNode, from_json
 from app.markdown import parse
@@ -98,3 +102,20 @@ def test_a_body_that_is_not_rocket_chats_json_is_an_upstream_error(content: byte
 def test_a_message_in_the_wrong_shape_is_an_upstream_error() -> None:
     with pytest.raises(UpstreamError):
         parsed({"_id": "x", "msg": "no author, no room"})
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2),  # a day in: every offset below stays in year 1 in UTC
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]),
+    )
+)
+def test_dates_are_written_as_javascript_s_to_iso_string_writes_them(moment: datetime) -> None:
+    """Four-digit year, milliseconds (truncated), `Z`; read back to the same millisecond."""
+    utc = moment.astimezone(UTC)
+    expected = (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+        f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
+    )
+    assert format_datetime(moment) == expected
+    assert parse_datetime(expected) == utc.replace(microsecond=utc.microsecond // 1000 * 1000)
