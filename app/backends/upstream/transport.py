@@ -44,7 +44,6 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
-from yarl import URL
 
 from app.backends.base import (
     BackendFailure,
@@ -52,6 +51,7 @@ from app.backends.base import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from app.backends.upstream.wire import Pool
 
 # What a call may raise: everything `transport_fault` knows how to map.
 TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
@@ -234,6 +234,8 @@ class _ReadTransport(AiohttpTransport):
             response.stream = httpx.ByteStream(body)
         return response
 
+    wire: Pool | None = None
+
     async def send_direct(
         self,
         method: str,
@@ -243,30 +245,23 @@ class _ReadTransport(AiohttpTransport):
         timeouts: Timeouts,
     ) -> httpx.Response:
         """What `handle_async_request` does for a request the caller built whole (its headers
-        merged, its body encoded, its URL absolute), without httpx's client and request
-        objects: `AsyncClient.send` (auth, redirects, hooks, a bound stream, the response's
-        read through its decoders) and `Request` cost more CPU than aiohttp's own request.
-        aiohttp is asked exactly as httpx-aiohttp asks it (no redirects, no decompression,
-        the same timeouts, the URL as httpx encoded it), and its errors are raised as they
-        are: `transport_fault` reads aiohttp's errors first anyway."""
-        if not isinstance(self.client, aiohttp.ClientSession):
-            self.client = self.get_client()
-        answer = await self.client.request(
-            method,
-            URL(str(url), encoded=True),
-            headers=headers,
-            data=content or None,
-            allow_redirects=False,
-            auto_decompress=False,
-            compress=False,
-            timeout=_aiohttp_timeout(timeouts),
-        )
-        try:
-            body = await answer.read()
-        finally:
-            answer.release()
+        merged, its body encoded, its URL absolute), on the lean client (`wire.Pool`) instead
+        of aiohttp's, and without httpx's client and request objects: `AsyncClient.send`
+        (auth, redirects, hooks, a bound stream, the response's read through its decoders),
+        `Request` and aiohttp's own request and response machinery cost several times the
+        CPU of the exchange itself. The request on the wire is the one aiohttp sent; the
+        errors are httpx's, which `transport_fault` maps as it mapped aiohttp's."""
+        wire = self.wire
+        if wire is None:
+            # Made on the first call, inside the running loop, as aiohttp's session is.
+            limits = self.limits
+            wire = self.wire = Pool(
+                max_connections=limits.max_connections or 100,
+                keepalive_expiry=limits.keepalive_expiry or 5.0,
+            )
+        answer = await wire.request(method, url, headers, content, timeouts)
         TransportStats.direct_sends += 1
-        raw = answer.raw_headers
+        raw, body = answer.headers, answer.body
         if any(name.lower() == b"content-encoding" for name, _ in raw):
             # httpx decodes the Content-Encoding, as it does on its own path.
             return httpx.Response(answer.status, headers=raw, content=body)
@@ -276,19 +271,13 @@ class _ReadTransport(AiohttpTransport):
         response._content = body
         return response
 
-
-_timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
-
-
-def _aiohttp_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
-    """httpx's timeouts as httpx-aiohttp gives them to aiohttp, made once per set of values."""
-    key = (timeouts.get("connect"), timeouts.get("read"), timeouts.get("pool"))
-    made = _timeouts.get(key)
-    if made is None:
-        made = _timeouts[key] = aiohttp.ClientTimeout(
-            sock_connect=key[0], sock_read=key[1], connect=key[2]
-        )
-    return made
+    async def aclose(self) -> None:
+        wire, self.wire = self.wire, None
+        try:
+            await super().aclose()
+        finally:
+            if wire is not None:
+                await wire.aclose()
 
 
 def direct_send(transport: httpx.AsyncBaseTransport) -> DirectSend | None:
