@@ -501,6 +501,24 @@ async def test_a_malformed_answer_is_a_protocol_error(garbage: bytes) -> None:
     assert isinstance(error, httpx.RemoteProtocolError) and reached is Reached.RESET
 
 
+async def test_a_second_answer_to_one_request_ends_its_connection() -> None:
+    async def twice(peer: Peer) -> None:
+        while await peer.request():
+            peer.send(ok(b"connection %d" % peer.number) + ok(b"unasked"))
+
+    async with upstream(twice) as server, client(server.url) as made:
+        answers = [(await call(made)).text for _ in range(2)]
+    assert answers == ["connection 0", "connection 1"]
+
+
+async def test_a_closed_client_refuses_another_call() -> None:
+    async with upstream(answer_each) as server, client(server.url) as made:
+        await call(made)
+        await made.aclose()
+        with pytest.raises(RuntimeError):
+            await call(made)
+
+
 async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
     async def once_then_close(peer: Peer) -> None:
         await peer.request()

@@ -165,6 +165,7 @@ class _Connection(asyncio.Protocol):
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
         self.headers_done = False
+        self.out_of_step = False
         self.cut_before_answer = False  # closed or reset before the answer's head
         self.read_timeout: float | None = None
         self.last_read = 0.0
@@ -215,6 +216,13 @@ class _Connection(asyncio.Protocol):
             self.lost.set_result(None)
 
     # ---- httptools ----
+
+    def on_message_begin(self) -> None:
+        if self.headers_done:
+            # A second answer to one request: the connection is out of step. The answer
+            # already given keeps its headers; the connection is closed once it is released.
+            self.headers = []
+            self.out_of_step = True
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))
@@ -400,7 +408,8 @@ class Pool:
     async def _acquire(self, origin: Origin, timeouts: Mapping[str, float | None]) -> _Connection:
         while True:
             if self.closed:
-                raise httpx.ConnectError("the client was closed")
+                # As aiohttp's closed session refused it ("Session is closed").
+                raise RuntimeError("the upstream client is closed")
             idle = self.idle.get(origin)
             if idle:
                 now = self.loop.time()
@@ -486,7 +495,7 @@ class Pool:
         return connection
 
     def _release(self, connection: _Connection) -> None:
-        if not connection.reusable or connection.closed or self.closed:
+        if not connection.reusable or connection.closed or connection.out_of_step or self.closed:
             connection.close()
             return
         connection.answer = None
