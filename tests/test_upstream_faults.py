@@ -67,13 +67,16 @@ class DirectFaults(FaultyTransport):
     its httpx path and on its direct path (the lean client of `transport.wire`), where the
     backend sends every call but files."""
 
-    def __init__(self, plan: Callable[[httpx.Request], str | None], inner: Any) -> None:
+    def __init__(
+        self, plan: Callable[[httpx.Request], str | None], inner: httpx.AsyncBaseTransport
+    ) -> None:
         super().__init__(plan)
-        self._real = inner
+        # FaultyTransport forwards to any transport; its attribute is typed as the one it makes.
+        self._real = inner  # type: ignore[assignment]
         direct = direct_send(inner)
         assert direct is not None
         self._direct = FaultyTransport(plan)
-        self._direct._real = _Direct(direct)
+        self._direct._real = _Direct(direct)  # type: ignore[assignment]
         self._direct.injected = self.injected
 
     def direct_through(self) -> DirectSend:
