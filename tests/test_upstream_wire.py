@@ -40,6 +40,7 @@ from app.backends.upstream.transport import (
 
 Script = Callable[["Peer"], Awaitable[None]]
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
+TIMEOUTS: dict[str, float | None] = {"connect": 1.0, "read": 1.0, "pool": 1.0}
 
 
 def ok(body: bytes) -> bytes:
@@ -626,13 +627,52 @@ async def test_idle_connections_are_closed_after_the_keep_alive_expiry() -> None
     async with upstream(answer_each) as server:
         pool = wire.Pool(max_connections=4, keepalive_expiry=0.05)
         url = httpx.URL(server.url)
-        timeouts = {"connect": 1.0, "read": 1.0, "pool": 1.0}
-        first = await pool.request("GET", url, {}, None, timeouts)
+        first = await pool.request("GET", url, {}, None, TIMEOUTS)
         await asyncio.sleep(0.15)
         assert pool.open == 0  # closed by the sweep, not only when next asked for
-        second = await pool.request("GET", url, {}, None, timeouts)
+        second = await pool.request("GET", url, {}, None, TIMEOUTS)
         await pool.aclose()
     assert (first.body, second.body) == (b"connection 0", b"connection 1")
+
+
+async def test_a_name_is_looked_up_once_per_ttl() -> None:
+    """Each call connects anew (the server closes after each answer); the name is looked up
+    once."""
+
+    async def closing(peer: Peer) -> None:
+        await peer.request()
+        peer.send(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+
+    async with upstream(closing) as server:
+        pool = wire.Pool(max_connections=2, keepalive_expiry=5)
+        url = httpx.URL(f"http://localhost:{httpx.URL(server.url).port}/")
+        first = await pool.request("GET", url, {}, None, TIMEOUTS)
+        looked_up = pool.resolved[wire.origin_of(url)]
+        second = await pool.request("GET", url, {}, None, TIMEOUTS)
+        assert pool.resolved[wire.origin_of(url)] is looked_up
+        await pool.aclose()
+    assert (first.body, second.body) == (b"ok", b"ok")
+    assert len(server.peers) == 2
+
+
+async def test_each_address_of_a_name_is_tried_in_turn() -> None:
+    """A name with two addresses, nothing listening on the first (as `localhost` may name ::1
+    first): the second answers."""
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        refused: int = unused.getsockname()[1]
+        async with upstream(answer_each) as server:
+            pool = wire.Pool(max_connections=2, keepalive_expiry=5)
+            url = httpx.URL("http://upstream.invalid/")
+            listening = httpx.URL(server.url).port or 0
+            addresses = [
+                (int(socket.AF_INET), "127.0.0.1", refused),
+                (int(socket.AF_INET), "127.0.0.1", listening),
+            ]
+            pool.resolved[wire.origin_of(url)] = (float("inf"), addresses)
+            answer = await pool.request("GET", url, {}, None, TIMEOUTS)
+            await pool.aclose()
+    assert answer.body == b"connection 0"
 
 
 async def test_a_cancelled_call_closes_its_connection_and_frees_its_slot() -> None:

@@ -27,9 +27,10 @@ import base64
 import contextlib
 import functools
 import select
+import socket
 import ssl
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, cast
 
@@ -43,6 +44,8 @@ _DEFAULT_ACCEPT = "*/*"
 _DEFAULT_ACCEPT_ENCODING = "gzip, deflate"
 _METHODS_WITHOUT_BODY = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _METHODS_WITH_BODY = frozenset({"PATCH", "POST", "PUT"})
+# How long a name's addresses are kept (aiohttp's `ttl_dns_cache` default).
+_DNS_TTL = 10.0
 # The methods aiohttp sent a second time when the connection broke before any answer.
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
@@ -155,7 +158,7 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.closed = False  # closed by either side: never to be used again
         self.lost: asyncio.Future[None] = self.loop.create_future()
-        self.counted = True  # holds one of the pool's slots
+        self.counted = False  # holds one of the pool's slots (once connected)
         self.idle_since = 0.0
         self.reusable = False  # the last answer left it ready for the next request
         # The exchange under way.
@@ -352,6 +355,7 @@ class Pool:
         self.waiters: deque[asyncio.Future[None]] = deque()
         self.sweep: asyncio.TimerHandle | None = None
         self.hosts: dict[Origin, str] = {}
+        self.resolved: dict[Origin, tuple[float, list[tuple[int, str, int]]]] = {}
         self.closed = False
 
     async def request(
@@ -458,41 +462,77 @@ class Pool:
         return False
 
     async def _connect(self, origin: Origin, timeout: float | None) -> _Connection:
+        """A new connection to `origin`, in the slot it takes (given back if it fails)."""
         self.open += 1
-        tls = _tls_context() if origin.scheme == "https" else None
         made: list[_Connection] = []
 
         def protocol() -> _Connection:
-            connection = _Connection(self, origin)
-            made.append(connection)
-            return connection
+            made.append(_Connection(self, origin))
+            return made[-1]
 
         try:
             async with asyncio.timeout(timeout):
-                await self.loop.create_connection(
-                    protocol,
-                    origin.host,
-                    origin.port,
-                    ssl=tls,
-                    server_hostname=origin.host.rstrip(".") if tls else None,
-                )
+                await self._open(origin, protocol)
         except BaseException as error:
-            if made:
-                made[-1].close()  # gives its slot back
-            else:
-                self.open -= 1
-                self._wake()
+            for connection in made:
+                connection.close()  # a TLS handshake that failed, or a cancel
+            self.open -= 1
+            self._wake()
             if isinstance(error, TimeoutError):
                 raise httpx.ConnectTimeout("no connection to the upstream server in time") from None
             if isinstance(error, OSError):  # refused, DNS, TLS (ssl.SSLError is an OSError)
                 raise httpx.ConnectError(str(error) or type(error).__name__) from error
             raise
         connection = made[-1]
-        self.connections.add(connection)
-        if self.closed:
+        if connection.closed or self.closed:
+            # Closed by the server as it was opened (nothing was sent), or by our `aclose`.
             connection.close()
-            raise httpx.ConnectError("the client was closed")
+            self.open -= 1
+            self._wake()
+            raise httpx.ConnectError("the connection was closed as it was opened")
+        connection.counted = True
+        self.connections.add(connection)
         return connection
+
+    async def _open(self, origin: Origin, protocol: Callable[[], _Connection]) -> None:
+        """Connect to the first of `origin`'s addresses that answers, as asyncio would, but
+        with the addresses kept for `_DNS_TTL` seconds, as aiohttp kept them: a server that
+        closes its connections after each answer must not cost a lookup per call."""
+        tls = _tls_context() if origin.scheme == "https" else None
+        errors: list[OSError] = []
+        for family, host, port in await self._addresses(origin):
+            try:
+                await self.loop.create_connection(
+                    protocol,
+                    host,
+                    port,
+                    family=family,
+                    ssl=tls,
+                    server_hostname=origin.host.rstrip(".") if tls else None,
+                )
+                return
+            except ssl.SSLError:
+                raise  # the server's certificate or TLS, not its address
+            except OSError as error:
+                errors.append(error)
+        self.resolved.pop(origin, None)  # none answered: look the name up again next time
+        if len(errors) == 1:
+            raise errors[0]
+        raise OSError(f"Multiple exceptions: {', '.join(str(error) for error in errors)}")
+
+    async def _addresses(self, origin: Origin) -> list[tuple[int, str, int]]:
+        now = self.loop.time()
+        cached = self.resolved.get(origin)
+        if cached is not None and now < cached[0]:
+            return cached[1]
+        found = await self.loop.getaddrinfo(origin.host, origin.port, type=socket.SOCK_STREAM)
+        addresses: list[tuple[int, str, int]] = list(
+            dict.fromkeys(
+                (int(family), str(address[0]), int(address[1])) for family, *_, address in found
+            )
+        )
+        self.resolved[origin] = (now + _DNS_TTL, addresses)
+        return addresses
 
     def _release(self, connection: _Connection) -> None:
         if not connection.reusable or connection.closed or connection.out_of_step or self.closed:
