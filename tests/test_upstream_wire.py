@@ -585,6 +585,29 @@ async def test_at_most_max_connections_are_open_and_the_rest_wait() -> None:
     assert server.busiest == 2 and len(server.peers) == 2
 
 
+async def test_calls_waiting_for_a_connection_get_it_in_turn() -> None:
+    gate = asyncio.Event()
+
+    async def first_held(peer: Peer) -> None:
+        served = 0
+        while await peer.request():
+            if served == 0:
+                await gate.wait()
+            served += 1
+            peer.send(ok(b"%d" % served))
+
+    async with upstream(first_held) as server, client(server.url, max_connections=1) as made:
+        busy = asyncio.ensure_future(call(made))
+        waiting = []
+        for _ in range(3):
+            await asyncio.sleep(0.01)
+            waiting.append(asyncio.ensure_future(call(made)))
+        await asyncio.sleep(0.01)
+        gate.set()
+        answers = [(await answer).text for answer in [busy, *waiting]]
+    assert answers == ["1", "2", "3", "4"]
+
+
 async def test_no_free_connection_in_time_is_a_pool_timeout() -> None:
     gate = asyncio.Event()
 

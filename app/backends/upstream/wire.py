@@ -197,6 +197,7 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.pool._discard(self)
+        self.pool.connections.discard(self)
         answer = self.answer
         if answer is not None and not answer.done():
             self.cut_before_answer = not self.headers_done
@@ -336,7 +337,9 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         self._stop_timer()
         if self.transport is not None:
-            self.transport.abort()
+            self.transport.abort()  # `connection_lost` follows, once the socket is closed
+        else:
+            self.pool.connections.discard(self)
         self.pool._discard(self)
 
 
@@ -410,6 +413,8 @@ class Pool:
     # ---- the pool ----
 
     async def _acquire(self, origin: Origin, timeouts: Mapping[str, float | None]) -> _Connection:
+        deadline: float | None = None
+        woken = False
         while True:
             if self.closed:
                 # As aiohttp's closed session refused it ("Session is closed").
@@ -425,14 +430,20 @@ class Pool:
                     connection.close()
             if self.open < self.max_connections or self._evict():
                 return await self._connect(origin, timeouts.get("connect"))
-            await self._wait(timeouts.get("pool"))
+            if deadline is None and (wait := timeouts.get("pool")) is not None:
+                deadline = self.loop.time() + wait
+            await self._wait(deadline, first=woken)
+            woken = True  # and beaten to it: next in line, within the same deadline
 
-    async def _wait(self, timeout: float | None) -> None:
-        """Until a slot or an idle connection comes free, or `timeout` runs out."""
+    async def _wait(self, deadline: float | None, *, first: bool) -> None:
+        """Until a slot or an idle connection comes free, or the deadline passes."""
         waiter: asyncio.Future[None] = self.loop.create_future()
-        self.waiters.append(waiter)
+        if first:
+            self.waiters.appendleft(waiter)
+        else:
+            self.waiters.append(waiter)
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout_at(deadline):
                 await waiter
         except BaseException as error:
             if waiter.done() and not waiter.cancelled():
@@ -564,12 +575,12 @@ class Pool:
             self.sweep = self.loop.call_at(oldest + expiry, self._sweep)
 
     def _discard(self, connection: _Connection) -> None:
-        """A connection closed: its slot is free (once), and it is no longer idle."""
+        """A connection closed: its slot is free (once), and it is no longer idle. It stays
+        among `connections` until its socket is closed (`_lost`), for `aclose` to wait for."""
         if not connection.counted:
             return
         connection.counted = False
         self.open -= 1
-        self.connections.discard(connection)
         idle = self.idle.get(connection.origin)
         if idle and connection in idle:
             idle.remove(connection)
