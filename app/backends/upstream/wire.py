@@ -154,7 +154,7 @@ class _Connection(asyncio.Protocol):
         self.origin = origin
         self.loop = pool.loop
         self.transport: asyncio.Transport | None = None
-        self.fd = -1
+        self.poller: select.poll | None = None  # to see if the server spoke while it was idle
         self.parser = httptools.HttpResponseParser(self)
         self.closed = False  # closed by either side: never to be used again
         self.lost: asyncio.Future[None] = self.loop.create_future()
@@ -180,7 +180,9 @@ class _Connection(asyncio.Protocol):
         # uvloop's transports are not asyncio.Transport subclasses, but have its methods.
         self.transport = cast(asyncio.Transport, transport)
         sock = transport.get_extra_info("socket")
-        self.fd = sock.fileno() if sock is not None else -1
+        if sock is not None:
+            self.poller = select.poll()
+            self.poller.register(sock.fileno(), select.POLLIN)
 
     def data_received(self, data: bytes) -> None:
         if self.answer is None or self.answer.done():
@@ -327,10 +329,7 @@ class _Connection(asyncio.Protocol):
         """Whether bytes (or the end) came while it was idle and the loop has not yet read
         them: a server that closed an idle connection just now. Sending on it would fail
         (a POST may not be retried), so it is dropped instead, as httpcore drops one."""
-        if self.fd < 0:
-            return False
-        readable, _, _ = select.select([self.fd], [], [], 0)
-        return bool(readable)
+        return self.poller is not None and bool(self.poller.poll(0))
 
     def close(self) -> None:
         """Close at once (nothing of ours is left to write), and give back its slot."""
