@@ -346,14 +346,16 @@ def test_the_client_sends_the_headers_the_wire_test_assumes() -> None:
 
 
 @pytest.mark.parametrize(("method", "path", "headers", "body"), REQUESTS)
+@pytest.mark.parametrize("userinfo", ["", "us%C3%A9r:p%40ss@"], ids=["", "userinfo"])
 async def test_the_request_on_the_wire_is_the_one_aiohttp_sent(
-    method: str, path: str, headers: dict[str, str], body: bytes | None
+    method: str, path: str, headers: dict[str, str], body: bytes | None, userinfo: str
 ) -> None:
     """What send_direct sent on aiohttp (`session.request` as it was called there) and what
     it sends now are the same bytes: the Host, the headers in their order, the defaults
-    aiohttp added, Content-Length and Content-Type."""
+    aiohttp added, Authorization from the URL's user, Content-Length and Content-Type."""
 
     async def by_aiohttp(url: str) -> None:
+        url = url.replace("://", f"://{userinfo}")
         async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
             target = httpx.URL(url).join(path)
             answer = await session.request(
@@ -369,6 +371,7 @@ async def test_the_request_on_the_wire_is_the_one_aiohttp_sent(
             answer.release()
 
     async def by_wire(url: str) -> None:
+        url = url.replace("://", f"://{userinfo}")
         async with client(url) as made:
             assert made.direct is not None
             target = made.base_url.join(path)
