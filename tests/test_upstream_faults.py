@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -20,6 +20,14 @@ from app.backends.base import (
 )
 from app.backends.upstream.client import UpstreamBackend
 from app.backends.upstream.retry import RetryBudget
+from app.backends.upstream.transport import (
+    ClientTimeouts,
+    DirectSend,
+    Timeouts,
+    UpstreamClient,
+    direct_send,
+    make_client,
+)
 from app.main import create_app
 from app.settings import Settings
 from tests.faults import FaultyTransport
@@ -43,11 +51,83 @@ def first_sends(*faults: str) -> Callable[[httpx.Request], str | None]:
     return plan
 
 
+class _Direct(httpx.AsyncBaseTransport):
+    """Sends a request on a direct path with the arguments it was given (kept on the request):
+    what `FaultyTransport` forwards to when the faults are injected on the direct path."""
+
+    def __init__(self, direct: DirectSend) -> None:
+        self.direct = direct
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.direct(*request.extensions["direct"])
+
+
+class DirectFaults(FaultyTransport):
+    """`FaultyTransport` around the transport `make_client` makes: the same faults injected on
+    its httpx path and on its direct path (the lean client of `transport.wire`), where the
+    backend sends every call but files."""
+
+    def __init__(
+        self, plan: Callable[[httpx.Request], str | None], inner: httpx.AsyncBaseTransport
+    ) -> None:
+        super().__init__(plan)
+        # FaultyTransport forwards to any transport; its attribute is typed as the one it makes.
+        self._real = inner  # type: ignore[assignment]
+        direct = direct_send(inner)
+        assert direct is not None
+        self._direct = FaultyTransport(plan)
+        self._direct._real = _Direct(direct)  # type: ignore[assignment]
+        self._direct.injected = self.injected
+
+    def direct_through(self) -> DirectSend:
+        async def send(
+            method: str,
+            url: httpx.URL,
+            headers: dict[str, str],
+            content: bytes | None,
+            timeouts: Timeouts,
+        ) -> httpx.Response:
+            arguments = (method, url, headers, content, timeouts)
+            request = httpx.Request(
+                method, url, headers=headers, content=content, extensions={"direct": arguments}
+            )
+            return await self._direct.handle_async_request(request)
+
+        return send
+
+
+PATHS = ("httpx", "direct")
+path = PATHS[0]  # the one `upstream` sends on; set per test by `each_path`
+
+
+@pytest.fixture(autouse=True, params=PATHS)
+def each_path(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test on both paths the backend sends on: through httpx's client, and on the
+    client's direct path, with the same faults injected before the same real server."""
+    global path
+    path = request.param
+    yield
+    path = PATHS[0]
+
+
 async def upstream(
     rocketchat: RocketChatServer, plan: Callable[..., Any], budget: RetryBudget = FAST
 ) -> UpstreamBackend:
-    transport = FaultyTransport(plan)
-    client = httpx.AsyncClient(base_url=rocketchat.url, transport=transport, timeout=5)
+    transport: FaultyTransport
+    client: httpx.AsyncClient
+    if path == "direct":
+        timeouts = ClientTimeouts(connect=5, read=5)
+
+        def faulty(inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+            nonlocal transport
+            transport = DirectFaults(plan, inner)
+            return transport
+
+        client = make_client(rocketchat.url, max_connections=10, timeouts=timeouts, wrap=faulty)
+        assert isinstance(client, UpstreamClient) and client.direct is not None
+    else:
+        transport = FaultyTransport(plan)
+        client = httpx.AsyncClient(base_url=rocketchat.url, transport=transport, timeout=5)
     backend = UpstreamBackend(client, budget=budget)
     backend.transport = transport  # type: ignore[attr-defined]
     return backend

@@ -4,30 +4,36 @@ The client is httpx (its API, timeouts, errors and test seams) over aiohttp's co
 (`httpx_aiohttp.AiohttpTransport`). httpx's own pool (httpcore) costs more per request than
 the whole GraphQL layer and collapses under concurrency: on the facade benchmark it capped a
 pass-through at about 500 requests/s at 32 connections, aiohttp's pool at about 3,000. httpx's
-client over aiohttp still cost more CPU than aiohttp itself, so the calls whose answers are read
-whole (every operation but files) take the direct path under it (`DirectSend`): the same
-aiohttp call, the same errors, the same metrics, without httpx's request, client and response
-machinery; a client wrapped by something that needs httpx's request (the tracing transport, a
-test's transport) is called through httpx as before.
+client over aiohttp still cost more CPU than aiohttp itself, and aiohttp's client more than the
+exchange it makes, so the calls whose answers are read whole (every operation but files) take
+the direct path under it (`DirectSend`): the lean HTTP/1.1 client of `wire` (its own pool, the
+same request on the wire as aiohttp sent, httpx's errors), the same metrics, without httpx's
+request, client and response machinery nor aiohttp's. A client wrapped by something that needs
+httpx's request (the tracing transport, a test's transport) is called through httpx, over
+aiohttp, as before; so are files, streamed as they come.
 
 Every error a call can raise is mapped here, once, to a `TransportFault`: the domain failure it
 becomes and whether the request may have reached the server (which decides whether a retry is
-safe). The aiohttp transport converts aiohttp's errors into httpx's, but coarsely (a server that
-closed the connection mid-answer becomes `httpx.ConnectTimeout`, which would claim that nothing
-was sent), so the aiohttp error it came from, kept as `__cause__`, is read first:
+safe). On the httpx path the aiohttp transport converts aiohttp's errors into httpx's, but
+coarsely (a server that closed the connection mid-answer becomes `httpx.ConnectTimeout`, which
+would claim that nothing was sent), so the aiohttp error it came from, kept as `__cause__`, is
+read first. The direct path raises httpx's errors itself, each for what happened (see `wire`),
+with no aiohttp cause:
 
-    aiohttp (the cause, when there is one)
+    aiohttp (the cause, when there is one: the httpx path)
       ClientConnectorError and subclasses (refused, DNS, TLS)  -> CONNECT  UpstreamUnavailable
       ConnectionTimeoutError (no connection in time)           -> CONNECT  UpstreamTimeout
       SocketTimeoutError, ServerTimeoutError (no answer)       -> TIMEOUT  UpstreamTimeout
       ServerDisconnectedError, ClientOSError, ClientPayloadError,
         ClientConnectionResetError, other ClientConnectionError -> RESET   UpstreamUnavailable
       any other ClientError (bad URL, redirects, proxy answer) -> NEVER    UpstreamError
-    httpx
-      ConnectError                                             -> CONNECT  UpstreamUnavailable
+    httpx (the direct path raises these: what it raises for which, in brackets)
+      ConnectError (refused, DNS, TLS)                         -> CONNECT  UpstreamUnavailable
       ConnectTimeout, PoolTimeout (nothing sent)               -> CONNECT  UpstreamTimeout
-      ReadTimeout, WriteTimeout, other TimeoutException        -> TIMEOUT  UpstreamTimeout
-      ReadError, WriteError, RemoteProtocolError, CloseError   -> RESET    UpstreamUnavailable
+      ReadTimeout (no answer), WriteTimeout, other TimeoutException
+                                                               -> TIMEOUT  UpstreamTimeout
+      ReadError (reset), RemoteProtocolError (closed before the answer ended, or a malformed
+        answer), WriteError, CloseError                        -> RESET    UpstreamUnavailable
       NetworkError, ProtocolError (others)                     -> RESET    UpstreamUnavailable
       every other HTTPError, StreamError, InvalidURL, CookieConflict -> NEVER UpstreamError
     OSError (a socket error neither library wrapped)           -> RESET    UpstreamUnavailable
@@ -44,7 +50,6 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
-from yarl import URL
 
 from app.backends.base import (
     BackendFailure,
@@ -52,6 +57,7 @@ from app.backends.base import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from app.backends.upstream.wire import Pool
 
 # What a call may raise: everything `transport_fault` knows how to map.
 TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
@@ -197,7 +203,7 @@ Timeouts = Mapping[str, float | None]
 
 
 class DirectSend(Protocol):
-    """One attempt sent on aiohttp's pool without httpx's client around it (see
+    """One attempt sent on the lean client's pool without httpx's client around it (see
     `_ReadTransport.send_direct`): the answer as httpx's `send` would give it, read whole."""
 
     def __call__(
@@ -216,7 +222,8 @@ class _ReadTransport(AiohttpTransport):
     anyway; through the transport's stream it took aiohttp's chunk iterator, an exception
     mapping per chunk and a close of the aiohttp answer, more CPU than the rest of httpx's
     read. The errors of the read are mapped as the stream maps them (and their aiohttp cause
-    kept); the body stays as sent (httpx decodes any Content-Encoding, as before)."""
+    kept); the body stays as sent (httpx decodes any Content-Encoding, as before). Its
+    direct path (`send_direct`) is not aiohttp's but the lean client's (`wire.Pool`)."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await super().handle_async_request(request)
@@ -234,6 +241,8 @@ class _ReadTransport(AiohttpTransport):
             response.stream = httpx.ByteStream(body)
         return response
 
+    wire: Pool | None = None
+
     async def send_direct(
         self,
         method: str,
@@ -243,30 +252,23 @@ class _ReadTransport(AiohttpTransport):
         timeouts: Timeouts,
     ) -> httpx.Response:
         """What `handle_async_request` does for a request the caller built whole (its headers
-        merged, its body encoded, its URL absolute), without httpx's client and request
-        objects: `AsyncClient.send` (auth, redirects, hooks, a bound stream, the response's
-        read through its decoders) and `Request` cost more CPU than aiohttp's own request.
-        aiohttp is asked exactly as httpx-aiohttp asks it (no redirects, no decompression,
-        the same timeouts, the URL as httpx encoded it), and its errors are raised as they
-        are: `transport_fault` reads aiohttp's errors first anyway."""
-        if not isinstance(self.client, aiohttp.ClientSession):
-            self.client = self.get_client()
-        answer = await self.client.request(
-            method,
-            URL(str(url), encoded=True),
-            headers=headers,
-            data=content or None,
-            allow_redirects=False,
-            auto_decompress=False,
-            compress=False,
-            timeout=_aiohttp_timeout(timeouts),
-        )
-        try:
-            body = await answer.read()
-        finally:
-            answer.release()
+        merged, its body encoded, its URL absolute), on the lean client (`wire.Pool`) instead
+        of aiohttp's, and without httpx's client and request objects: `AsyncClient.send`
+        (auth, redirects, hooks, a bound stream, the response's read through its decoders),
+        `Request` and aiohttp's own request and response machinery cost several times the
+        CPU of the exchange itself. The request on the wire is the one aiohttp sent; the
+        errors are httpx's, which `transport_fault` maps as it mapped aiohttp's."""
+        wire = self.wire
+        if wire is None:
+            # Made on the first call, inside the running loop, as aiohttp's session is.
+            limits = self.limits
+            wire = self.wire = Pool(
+                max_connections=limits.max_connections or 100,
+                keepalive_expiry=limits.keepalive_expiry or 5.0,
+            )
+        answer = await wire.request(method, url, headers, content, timeouts)
         TransportStats.direct_sends += 1
-        raw = answer.raw_headers
+        raw, body = answer.headers, answer.body
         if any(name.lower() == b"content-encoding" for name, _ in raw):
             # httpx decodes the Content-Encoding, as it does on its own path.
             return httpx.Response(answer.status, headers=raw, content=body)
@@ -276,25 +278,20 @@ class _ReadTransport(AiohttpTransport):
         response._content = body
         return response
 
-
-_timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
-
-
-def _aiohttp_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
-    """httpx's timeouts as httpx-aiohttp gives them to aiohttp, made once per set of values."""
-    key = (timeouts.get("connect"), timeouts.get("read"), timeouts.get("pool"))
-    made = _timeouts.get(key)
-    if made is None:
-        made = _timeouts[key] = aiohttp.ClientTimeout(
-            sock_connect=key[0], sock_read=key[1], connect=key[2]
-        )
-    return made
+    async def aclose(self) -> None:
+        """aiohttp's session and the lean client's pool, each if it was made."""
+        try:
+            await super().aclose()
+        finally:
+            if self.wire is not None:
+                await self.wire.aclose()  # and refuses any later call, as a closed session
 
 
 def direct_send(transport: httpx.AsyncBaseTransport) -> DirectSend | None:
-    """The direct path through `transport`, if it has one: aiohttp's transport itself, or a
-    wrapper that offers its own around it (`direct_through`, as the metered one does). A
-    transport without one (a test's, the tracing one) is only reached through httpx."""
+    """The direct path through `transport`, if it has one: the lean client under our aiohttp
+    transport, or a wrapper that offers its own around it (`direct_through`, as the metered
+    one does). A transport without one (a test's, the tracing one) is only reached through
+    httpx."""
     if isinstance(transport, _ReadTransport):
         return transport.send_direct
     through = getattr(transport, "direct_through", None)
@@ -317,8 +314,10 @@ def make_client(
     timeouts: ClientTimeouts,
     wrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
 ) -> UpstreamClient:
-    """The pooled client to `base_url`, over aiohttp's connection pool; `wrap` puts the
-    observing transport (metrics, spans) around it."""
+    """The pooled client to `base_url`: its direct path on the lean client's pool, its httpx
+    path on aiohttp's; `wrap` puts the observing transport (metrics, spans) around both. Each
+    pool holds at most `max_connections`; aiohttp's is only made once something takes the
+    httpx path (readiness, files, a traced call)."""
     limits = httpx.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections
     )
