@@ -44,6 +44,7 @@ _IDLE_ORDER = itertools.count()
 # File descriptors kept for what is not a client's connection: the listening socket, SQLite,
 # logs, the upstream pool (added to this), DNS.
 RESERVED_FILES = 64
+UPSTREAM_POOLS = 2
 
 
 @dataclass(frozen=True)
@@ -55,14 +56,16 @@ class EdgeLimits:
 
 def connection_limit(configured: int | None, upstream_connections: int) -> int:
     """The connections served at once: as configured, else what the open-file limit leaves
-    once the upstream pool and the process's own files have theirs (a client beyond the file
-    limit is not even accepted, and the server's own calls would fail too)."""
+    once the upstream pools and the process's own files have theirs (a client beyond the file
+    limit is not even accepted, and the server's own calls would fail too). The upstream
+    client has two pools of `upstream_connections` each (app/backends/upstream/transport.py):
+    one for the calls answered whole, one for files and traced calls."""
     if configured is not None:
         return configured
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return 65_536
-    return max(16, soft - upstream_connections - RESERVED_FILES)
+    return max(16, soft - UPSTREAM_POOLS * upstream_connections - RESERVED_FILES)
 
 
 def _refusal(status: bytes, message: str) -> bytes:

@@ -98,7 +98,11 @@ class Settings(BaseSettings):
     upstream_retry_after_cap: float = Field(
         default=5.0, ge=0, description="longest Retry-After we wait out before answering"
     )
-    upstream_max_connections: int = Field(default=100, ge=1)
+    upstream_max_connections: int = Field(
+        default=100,
+        ge=1,
+        description="per pool: one for the calls answered whole, one for files and traced calls",
+    )
     upstream_realtime_url: str | None = Field(
         default=None, description="Rocket.Chat's DDP WebSocket; ws(s)://<upstream>/websocket"
     )
@@ -358,7 +362,7 @@ class Settings(BaseSettings):
         ge=2,
         description="connections (WebSockets included) served at once per process; at the cap"
         " a new one closes the longest idle, else is answered 503; default the open-file limit"
-        " less UPSTREAM_MAX_CONNECTIONS and 64",
+        " less twice UPSTREAM_MAX_CONNECTIONS and 64",
     )
 
     # What one request may cost: the answer's values estimated from the document
