@@ -9,15 +9,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+from graphql import parse
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.backends.base import LivechatBackend
 from app.backends.upstream.client import UpstreamBackend
 from app.backends.upstream.observed import MeteredTransport
 from app.backends.upstream.retry import RetryBudget
+from app.graphql.documents import kept
 from app.graphql.errors import ERROR_CODES
 from app.graphql.lean import LeanStats
-from app.main import LivechatApp, create_app
+from app.graphql.observers import root_fields
+from app.graphql.schema import make_schema
+from app.main import LivechatApp, create_app, request_limits
 from app.observability import metrics as hooks
 from app.observability.metrics import Metrics
 from app.settings import Settings
@@ -284,3 +288,18 @@ def test_a_code_from_elsewhere_is_counted_as_other() -> None:
     """A label is never taken from a request: an unknown code does not make a series."""
     assert Metrics(ERROR_CODES).error_code("SOMETHING_A_CLIENT_SENT") == "OTHER"
     assert Metrics(ERROR_CODES).error_code(None) == "OTHER"
+
+
+def test_an_operation_s_label_is_kept_with_its_document_per_operation_name() -> None:
+    schema = make_schema(request_limits(Settings()))
+    document = parse(
+        "query A { livechatConfig { __typename } } "
+        'mutation B { sendLivechatMessage(input: {token: "t", rid: "r", msg: "m"}) '
+        "{ __typename } nothing: __typename }"
+    )
+    assert root_fields(document, "A", schema) == "livechatConfig"
+    assert root_fields(document, "B", schema) == "__typename+sendLivechatMessage"
+    assert root_fields(document, "C", schema) == "invalid"
+    labels = [value for key, value in kept(document).memo.items() if key[0] == "root fields"]
+    assert sorted(labels) == ["__typename+sendLivechatMessage", "invalid", "livechatConfig"]
+    assert root_fields(document, "A", schema) == "livechatConfig"  # from the memo

@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from strawberry.extensions import LifecycleStep, SchemaExtension
 from strawberry.extensions.tracing import OpenTelemetryExtension
 
+from app.graphql.documents import kept
 from app.graphql.errors import coded_request_error
 from app.graphql.export import graphql_core_schema
 from app.logs import redact
@@ -35,9 +36,20 @@ INVALID = "invalid"
 
 def root_fields(document: DocumentNode | None, operation_name: str | None, schema: object) -> str:
     """`sendLivechatMessage`, or `a+b` for several; names the schema lacks count as `other`.
-    (Not kept per document: graphql-core's nodes hash and compare the whole tree.)"""
+    Kept with the document (`documents.kept`, an attribute of it: graphql-core's nodes hash
+    and compare the whole tree, so they are no dictionary's keys), per operation name."""
     if document is None:
         return INVALID
+    known = schema_root_fields(schema)
+    memo = kept(document).memo
+    key = ("root fields", operation_name, known)
+    label: str | None = memo.get(key)
+    if label is None:
+        label = memo[key] = _root_fields(document, operation_name, known)
+    return label
+
+
+def _root_fields(document: DocumentNode, operation_name: str | None, known: frozenset[str]) -> str:
     operations = [
         definition
         for definition in document.definitions
@@ -49,7 +61,6 @@ def root_fields(document: DocumentNode | None, operation_name: str | None, schem
     ]
     if not operations:
         return INVALID
-    known = schema_root_fields(schema)
     names = {
         selection.name.value if selection.name.value in known else "other"
         for selection in operations[0].selection_set.selections
