@@ -242,6 +242,24 @@ async def test_an_answer_that_ends_its_connection_is_not_followed_by_another(hea
     assert len(server.peers) == 2
 
 
+async def test_a_switching_protocols_answer_ends_its_connection() -> None:
+    """A 101 hands the connection to another protocol: the next call takes a new one."""
+
+    async def switching(peer: Peer) -> None:
+        while await peer.request():
+            if peer.number == 0:
+                peer.send(
+                    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n"
+                )
+            else:
+                peer.send(ok(b"connection %d" % peer.number))
+
+    async with upstream(switching) as server, client(server.url) as made:
+        first = await call(made)
+        second = await call(made)
+    assert (first.status_code, second.text) == (101, "connection 1")
+
+
 async def test_an_interim_answer_is_skipped() -> None:
     async def continued(peer: Peer) -> None:
         while await peer.request():

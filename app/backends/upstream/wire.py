@@ -192,7 +192,10 @@ class _Connection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
+            # A 101: the answer was settled (as reusable, by its keep-alive) just before this;
+            # the connection now speaks another protocol and is never to be reused.
             self._finish(reusable=False)
+            self.reusable = False
         except httptools.HttpParserError as error:
             self._fail(httpx.RemoteProtocolError(f"malformed answer: {error}"))
 
