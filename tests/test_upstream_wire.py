@@ -12,6 +12,7 @@ import contextlib
 import gzip
 import inspect
 import os
+import select
 import shutil
 import socket
 import ssl
@@ -430,6 +431,44 @@ async def test_an_unknown_host_is_a_connect_error() -> None:
     async with client("http://no-such-host.invalid") as made:
         error, reached = await fault_of(made)
     assert isinstance(error, httpx.ConnectError) and reached is Reached.CONNECT
+
+
+async def test_a_connection_closed_as_it_is_opened_is_a_connect_error() -> None:
+    """The server accepts and closes before the client's first write, and its FIN has come
+    before the loop read it: nothing was sent, so it is a connect error (a POST may be tried
+    again), not a reset, and the slot is given back. The server's close is made just as the
+    connection is opened (`_open` wrapped), which is the one moment a test can't wait for."""
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(1)
+        port = listening.getsockname()[1]
+        pool = wire.Pool(max_connections=1, keepalive_expiry=5)
+        real_open = pool._open
+
+        async def open_then_closed(
+            origin: wire.Origin, protocol: Callable[[], wire._Connection]
+        ) -> None:
+            made: list[wire._Connection] = []
+
+            def keep() -> wire._Connection:
+                made.append(protocol())
+                return made[-1]
+
+            await real_open(origin, keep)
+            accepted, _ = listening.accept()
+            accepted.close()  # FIN, before the client wrote anything
+            assert made[0].transport is not None
+            sock = made[0].transport.get_extra_info("socket")
+            select.select([sock.fileno()], [], [], 1)  # until it came, without the loop
+
+        pool._open = open_then_closed  # type: ignore[method-assign]
+        url = httpx.URL(f"http://127.0.0.1:{port}/")
+        with pytest.raises(httpx.HTTPError) as raised:
+            await pool.request("POST", url, {}, b"x", TIMEOUTS)
+        assert pool.open == 0
+        await pool.aclose()
+    assert isinstance(raised.value, httpx.ConnectError)
+    assert transport_fault(raised.value).reached is Reached.CONNECT
 
 
 async def test_no_connection_in_time_is_a_connect_timeout() -> None:

@@ -497,7 +497,17 @@ class Pool:
                 raise httpx.ConnectError(str(error) or type(error).__name__) from error
             raise
         connection = made[-1]
-        if connection.closed or self.closed:
+        transport = connection.transport
+        if (
+            connection.closed
+            or self.closed
+            or transport is None
+            or transport.is_closing()
+            # The server's FIN (or RST) already came, and the loop has not read it yet
+            # (`connection_lost` would run a step later). Not asked of a TLS connection: a
+            # TLS 1.3 server sends its session tickets just after the handshake.
+            or (origin.scheme != "https" and connection._readable())
+        ):
             # Closed by the server as it was opened (nothing was sent), or by our `aclose`.
             connection.close()
             self.open -= 1
