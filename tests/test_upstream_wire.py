@@ -688,6 +688,51 @@ async def test_no_free_connection_in_time_is_a_pool_timeout() -> None:
     assert isinstance(error, httpx.PoolTimeout) and reached is Reached.CONNECT
 
 
+async def test_waiting_for_a_slot_and_connecting_share_one_timeout() -> None:
+    """A call waits for the pool's one slot (held by a call to another server), then its
+    connect stalls: it fails within one timeout of its start, not a wait and a timeout."""
+    gate = asyncio.Event()
+
+    async def held(peer: Peer) -> None:
+        await peer.request()
+        await gate.wait()
+        peer.send(ok(b"late"))
+
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(0)
+        port = listening.getsockname()[1]
+        filling = []  # the backlog full: the kernel drops the client's SYN, and it waits
+        for _ in range(4):
+            sock = socket.socket()
+            sock.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                sock.connect(("127.0.0.1", port))
+            filling.append(sock)
+        try:
+            async with upstream(held) as server:
+                pool = wire.Pool(max_connections=1, keepalive_expiry=5)
+                timeouts = {"connect": 0.4, "read": 5.0, "pool": 0.4}
+                busy = asyncio.ensure_future(
+                    pool.request("GET", httpx.URL(server.url), {}, None, timeouts)
+                )
+                await asyncio.sleep(0.02)
+                loop = asyncio.get_running_loop()
+                loop.call_later(0.2, gate.set)  # the slot comes free halfway
+                started = loop.time()
+                with pytest.raises(httpx.TimeoutException):
+                    await pool.request(
+                        "GET", httpx.URL(f"http://127.0.0.1:{port}/"), {}, None, timeouts
+                    )
+                took = loop.time() - started
+                assert (await busy).body == b"late"
+                await pool.aclose()
+        finally:
+            for sock in filling:
+                sock.close()
+    assert took < 0.55  # 0.4, not 0.2 + 0.4
+
+
 async def test_a_slot_freed_by_a_failure_goes_to_a_waiting_call() -> None:
     async def first_fails(peer: Peer) -> None:
         await peer.request()

@@ -415,7 +415,11 @@ class Pool:
     # ---- the pool ----
 
     async def _acquire(self, origin: Origin, timeouts: Mapping[str, float | None]) -> _Connection:
-        deadline: float | None = None
+        # One deadline for waiting for a slot and connecting in it, as aiohttp's
+        # ClientTimeout(connect=pool, sock_connect=connect) bounded them together.
+        connect = timeouts.get("connect")
+        wait = timeouts.get("pool")
+        deadline = None if wait is None else self.loop.time() + wait
         woken = False
         while True:
             if self.closed:
@@ -431,9 +435,11 @@ class Pool:
                         return connection
                     connection.close()
             if self.open < self.max_connections or self._evict():
-                return await self._connect(origin, timeouts.get("connect"))
-            if deadline is None and (wait := timeouts.get("pool")) is not None:
-                deadline = self.loop.time() + wait
+                timeout = connect
+                if deadline is not None:
+                    left = max(deadline - self.loop.time(), 0.0)
+                    timeout = left if timeout is None else min(timeout, left)
+                return await self._connect(origin, timeout)
             await self._wait(deadline, first=woken)
             woken = True  # and beaten to it: next in line, within the same deadline
 
