@@ -842,6 +842,40 @@ async def test_closing_the_client_closes_busy_and_idle_connections() -> None:
         gate.set()
 
 
+async def test_closing_the_client_closes_a_connection_being_opened() -> None:
+    """A call whose connect stalls (the server's backlog full) when the client is closed: the
+    connect is given up at once, its socket closed, the call failed."""
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(0)
+        port = listening.getsockname()[1]
+        filling = []
+        for _ in range(4):
+            sock = socket.socket()
+            sock.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                sock.connect(("127.0.0.1", port))
+            filling.append(sock)
+        try:
+            before = sockets_to(port)
+            pool = wire.Pool(max_connections=2, keepalive_expiry=5)
+            timeouts = {"connect": 5.0, "read": 5.0, "pool": 5.0}
+            url = httpx.URL(f"http://127.0.0.1:{port}/")
+            stalled = asyncio.ensure_future(pool.request("GET", url, {}, None, timeouts))
+            await asyncio.sleep(0.05)
+            assert sockets_to(port) == before + 1
+            async with asyncio.timeout(1):
+                await pool.aclose()
+                with pytest.raises(httpx.ConnectError):
+                    await stalled
+            await settled()
+            assert sockets_to(port) == before
+            assert pool.open == 0
+        finally:
+            for sock in filling:
+                sock.close()
+
+
 # ---- TLS ----
 
 

@@ -357,6 +357,7 @@ class Pool:
         self.open = 0
         self.idle: dict[Origin, list[_Connection]] = {}
         self.connections: set[_Connection] = set()
+        self.opening: set[asyncio.Task[None]] = set()  # connections being opened
         self.waiters: deque[asyncio.Future[None]] = deque()
         self.sweep: asyncio.TimerHandle | None = None
         self.hosts: dict[Origin, str] = {}
@@ -402,6 +403,11 @@ class Pool:
         if self.sweep is not None:
             self.sweep.cancel()
             self.sweep = None
+        # Those being opened too: a connect or a TLS handshake under way is cancelled (which
+        # closes its socket), and one made but not yet handed to its call is closed.
+        opening = list(self.opening)
+        for task in opening:
+            task.cancel()
         connections = list(self.connections)
         for connection in connections:
             connection._fail(httpx.ReadError("the client was closed"))
@@ -409,8 +415,10 @@ class Pool:
         for waiter in self.waiters:
             if not waiter.done():
                 waiter.set_result(None)
-        if connections:
-            await asyncio.wait([c.lost for c in connections])
+        # (One still in its TLS handshake has no transport of its own: it is never `lost`.)
+        waiting = [*opening, *(c.lost for c in connections if c.transport is not None)]
+        if waiting:
+            await asyncio.wait(waiting)
 
     # ---- the pool ----
 
@@ -487,21 +495,36 @@ class Pool:
 
         def protocol() -> _Connection:
             made.append(_Connection(self, origin))
+            self.connections.add(made[-1])  # for `aclose` to close, from now on
             return made[-1]
 
+        opening = self.loop.create_task(self._open(origin, protocol))
+        self.opening.add(opening)
         try:
             async with asyncio.timeout(timeout):
-                await self._open(origin, protocol)
+                await opening  # a cancel or the timeout cancels it too
         except BaseException as error:
             for connection in made:
                 connection.close()  # a TLS handshake that failed, or a cancel
             self.open -= 1
             self._wake()
+            task = asyncio.current_task()
+            if (
+                isinstance(error, asyncio.CancelledError)
+                and opening.cancelled()
+                and self.closed
+                and task is not None
+                and not task.cancelling()
+            ):
+                # Cancelled by `aclose`, not this call's own cancel.
+                raise httpx.ConnectError("the client was closed") from None
             if isinstance(error, TimeoutError):
                 raise httpx.ConnectTimeout("no connection to the upstream server in time") from None
             if isinstance(error, OSError):  # refused, DNS, TLS (ssl.SSLError is an OSError)
                 raise httpx.ConnectError(str(error) or type(error).__name__) from error
             raise
+        finally:
+            self.opening.discard(opening)
         connection = made[-1]
         transport = connection.transport
         if (
