@@ -793,14 +793,74 @@ async def test_each_address_of_a_name_is_tried_in_turn() -> None:
             pool = wire.Pool(max_connections=2, keepalive_expiry=5)
             url = httpx.URL("http://upstream.invalid/")
             listening = httpx.URL(server.url).port or 0
-            addresses = [
-                (int(socket.AF_INET), "127.0.0.1", refused),
-                (int(socket.AF_INET), "127.0.0.1", listening),
+            addresses: list[wire.AddrInfo] = [
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", refused)),
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", listening)),
             ]
             pool.resolved[wire.origin_of(url)] = (float("inf"), addresses)
             answer = await pool.request("GET", url, {}, None, TIMEOUTS)
             await pool.aclose()
     assert answer.body == b"connection 0"
+
+
+async def test_an_address_that_does_not_answer_does_not_hold_up_the_next() -> None:
+    """Happy Eyeballs: the first address drops the SYNs (its backlog full); the second is
+    tried after 250 ms and answers, well within the connect timeout."""
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(0)
+        silent = listening.getsockname()[1]
+        filling = []
+        for _ in range(4):
+            sock = socket.socket()
+            sock.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                sock.connect(("127.0.0.1", silent))
+            filling.append(sock)
+        try:
+            async with upstream(answer_each) as server:
+                pool = wire.Pool(max_connections=2, keepalive_expiry=5)
+                url = httpx.URL("http://upstream.invalid/")
+                answering = httpx.URL(server.url).port or 0
+                addresses: list[wire.AddrInfo] = [
+                    (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", silent)),
+                    (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", answering)),
+                ]
+                pool.resolved[wire.origin_of(url)] = (float("inf"), addresses)
+                loop = asyncio.get_running_loop()
+                started = loop.time()
+                answer = await pool.request("GET", url, {}, None, TIMEOUTS)  # connect: 1 s
+                took = loop.time() - started
+                await pool.aclose()
+        finally:
+            for sock in filling:
+                sock.close()
+    assert answer.body == b"connection 0"
+    assert 0.2 < took < 0.6
+
+
+async def test_a_timed_out_connect_looks_the_name_up_again() -> None:
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(0)
+        port = listening.getsockname()[1]
+        filling = []
+        for _ in range(4):
+            sock = socket.socket()
+            sock.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                sock.connect(("127.0.0.1", port))
+            filling.append(sock)
+        try:
+            pool = wire.Pool(max_connections=2, keepalive_expiry=5)
+            url = httpx.URL(f"http://localhost:{port}/")
+            with pytest.raises(httpx.ConnectTimeout):
+                await pool.request("GET", url, {}, None, {**TIMEOUTS, "connect": 0.1})
+            assert wire.origin_of(url) not in pool.resolved
+            await pool.aclose()
+        finally:
+            for sock in filling:
+                sock.close()
 
 
 async def test_a_cancelled_call_closes_its_connection_and_frees_its_slot() -> None:

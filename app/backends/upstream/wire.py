@@ -32,8 +32,9 @@ import ssl
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
+import aiohappyeyeballs
 import httptools
 import httpx
 
@@ -46,6 +47,11 @@ _METHODS_WITHOUT_BODY = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _METHODS_WITH_BODY = frozenset({"PATCH", "POST", "PUT"})
 # How long a name's addresses are kept (aiohttp's `ttl_dns_cache` default).
 _DNS_TTL = 10.0
+# How long an address is given before the next is tried alongside it (aiohttp's Happy
+# Eyeballs delay, RFC 8305's recommended 250 ms).
+_HAPPY_EYEBALLS_DELAY = 0.25
+# An address of a name, as getaddrinfo gives it: (family, type, proto, canonname, sockaddr).
+AddrInfo = tuple[int, int, int, str, tuple[Any, ...]]
 # The methods aiohttp sent a second time when the connection broke before any answer.
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
@@ -361,7 +367,7 @@ class Pool:
         self.waiters: deque[asyncio.Future[None]] = deque()
         self.sweep: asyncio.TimerHandle | None = None
         self.hosts: dict[Origin, str] = {}
-        self.resolved: dict[Origin, tuple[float, list[tuple[int, str, int]]]] = {}
+        self.resolved: dict[Origin, tuple[float, list[AddrInfo]]] = {}
         self.closed = False
 
     async def request(
@@ -519,6 +525,7 @@ class Pool:
                 # Cancelled by `aclose`, not this call's own cancel.
                 raise httpx.ConnectError("the client was closed") from None
             if isinstance(error, TimeoutError):
+                self.resolved.pop(origin, None)  # look the name up again next time
                 raise httpx.ConnectTimeout("no connection to the upstream server in time") from None
             if isinstance(error, OSError):  # refused, DNS, TLS (ssl.SSLError is an OSError)
                 raise httpx.ConnectError(str(error) or type(error).__name__) from error
@@ -547,40 +554,45 @@ class Pool:
         return connection
 
     async def _open(self, origin: Origin, protocol: Callable[[], _Connection]) -> None:
-        """Connect to the first of `origin`'s addresses that answers, as asyncio would, but
-        with the addresses kept for `_DNS_TTL` seconds, as aiohttp kept them: a server that
-        closes its connections after each answer must not cost a lookup per call."""
+        """Connect to `origin`'s addresses as aiohttp did, Happy Eyeballs (RFC 8305): the
+        first tried, the next started alongside it after 250 ms without an answer, the first
+        to connect kept; with the addresses kept for `_DNS_TTL` seconds, as aiohttp kept
+        them: a server that closes its connections after each answer must not cost a lookup
+        per call."""
         tls = _tls_context() if origin.scheme == "https" else None
-        errors: list[OSError] = []
-        for family, host, port in await self._addresses(origin):
-            try:
-                await self.loop.create_connection(
-                    protocol,
-                    host,
-                    port,
-                    family=family,
-                    ssl=tls,
-                    server_hostname=origin.host.rstrip(".") if tls else None,
-                )
-                return
-            except ssl.SSLError:
-                raise  # the server's certificate or TLS, not its address
-            except OSError as error:
-                errors.append(error)
-        self.resolved.pop(origin, None)  # none answered: look the name up again next time
-        if len(errors) == 1:
-            raise errors[0]
-        raise OSError(f"Multiple exceptions: {', '.join(str(error) for error in errors)}")
+        try:
+            sock = await aiohappyeyeballs.start_connection(
+                await self._addresses(origin),
+                happy_eyeballs_delay=_HAPPY_EYEBALLS_DELAY,
+                loop=self.loop,
+            )
+        except OSError:
+            self.resolved.pop(origin, None)  # none answered: look the name up again next time
+            raise
+        try:
+            await self.loop.create_connection(
+                protocol,
+                sock=sock,
+                ssl=tls,
+                server_hostname=origin.host.rstrip(".") if tls else None,
+            )
+        except BaseException:
+            sock.close()  # a TLS handshake that failed, or a cancel
+            raise
 
-    async def _addresses(self, origin: Origin) -> list[tuple[int, str, int]]:
+    async def _addresses(self, origin: Origin) -> list[AddrInfo]:
         now = self.loop.time()
         cached = self.resolved.get(origin)
         if cached is not None and now < cached[0]:
             return cached[1]
-        found = await self.loop.getaddrinfo(origin.host, origin.port, type=socket.SOCK_STREAM)
-        addresses: list[tuple[int, str, int]] = list(
+        # Only the families this host has an address of, as aiohttp asked (AI_ADDRCONFIG).
+        found = await self.loop.getaddrinfo(
+            origin.host, origin.port, type=socket.SOCK_STREAM, flags=socket.AI_ADDRCONFIG
+        )
+        addresses: list[AddrInfo] = list(
             dict.fromkeys(
-                (int(family), str(address[0]), int(address[1])) for family, *_, address in found
+                (int(family), int(kind), proto, canonname, tuple(address))
+                for family, kind, proto, canonname, address in found
             )
         )
         self.resolved[origin] = (now + _DNS_TTL, addresses)
