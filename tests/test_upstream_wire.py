@@ -162,6 +162,28 @@ async def client(
     assert sockets_to(port) <= before
 
 
+@contextlib.contextmanager
+def stalling_port() -> Iterator[int]:
+    """A loopback port whose connects hang: its listening socket's backlog is full and never
+    accepted from, so the kernel drops a new client's SYN and the client keeps waiting."""
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(0)
+        port: int = listening.getsockname()[1]
+        filling = []
+        try:
+            for _ in range(4):
+                sock = socket.socket()
+                filling.append(sock)
+                sock.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    sock.connect(("127.0.0.1", port))
+            yield port
+        finally:
+            for sock in filling:
+                sock.close()
+
+
 async def settled() -> None:
     for _ in range(3):
         await asyncio.sleep(0)
@@ -472,23 +494,9 @@ async def test_a_connection_closed_as_it_is_opened_is_a_connect_error() -> None:
 
 
 async def test_no_connection_in_time_is_a_connect_timeout() -> None:
-    with socket.socket() as listening:
-        listening.bind(("127.0.0.1", 0))
-        listening.listen(0)
-        port = listening.getsockname()[1]
-        filling = []  # the backlog full: the kernel drops the client's SYN, and it waits
-        for _ in range(4):
-            sock = socket.socket()
-            sock.setblocking(False)
-            with contextlib.suppress(BlockingIOError):
-                sock.connect(("127.0.0.1", port))
-            filling.append(sock)
-        try:
-            async with client(f"http://127.0.0.1:{port}", connect=0.2) as made:
-                error, reached = await fault_of(made)
-        finally:
-            for sock in filling:
-                sock.close()
+    with stalling_port() as port:
+        async with client(f"http://127.0.0.1:{port}", connect=0.2) as made:
+            error, reached = await fault_of(made)
     assert isinstance(error, httpx.ConnectTimeout) and reached is Reached.CONNECT
     assert isinstance(transport_fault(error).failure, UpstreamTimeout)
 
@@ -698,38 +706,24 @@ async def test_waiting_for_a_slot_and_connecting_share_one_timeout() -> None:
         await gate.wait()
         peer.send(ok(b"late"))
 
-    with socket.socket() as listening:
-        listening.bind(("127.0.0.1", 0))
-        listening.listen(0)
-        port = listening.getsockname()[1]
-        filling = []  # the backlog full: the kernel drops the client's SYN, and it waits
-        for _ in range(4):
-            sock = socket.socket()
-            sock.setblocking(False)
-            with contextlib.suppress(BlockingIOError):
-                sock.connect(("127.0.0.1", port))
-            filling.append(sock)
-        try:
-            async with upstream(held) as server:
-                pool = wire.Pool(max_connections=1, keepalive_expiry=5)
-                timeouts = {"connect": 0.4, "read": 5.0, "pool": 0.4}
-                busy = asyncio.ensure_future(
-                    pool.request("GET", httpx.URL(server.url), {}, None, timeouts)
+    with stalling_port() as port:
+        async with upstream(held) as server:
+            pool = wire.Pool(max_connections=1, keepalive_expiry=5)
+            timeouts = {"connect": 0.4, "read": 5.0, "pool": 0.4}
+            busy = asyncio.ensure_future(
+                pool.request("GET", httpx.URL(server.url), {}, None, timeouts)
+            )
+            await asyncio.sleep(0.02)
+            loop = asyncio.get_running_loop()
+            loop.call_later(0.2, gate.set)  # the slot comes free halfway
+            started = loop.time()
+            with pytest.raises(httpx.TimeoutException):
+                await pool.request(
+                    "GET", httpx.URL(f"http://127.0.0.1:{port}/"), {}, None, timeouts
                 )
-                await asyncio.sleep(0.02)
-                loop = asyncio.get_running_loop()
-                loop.call_later(0.2, gate.set)  # the slot comes free halfway
-                started = loop.time()
-                with pytest.raises(httpx.TimeoutException):
-                    await pool.request(
-                        "GET", httpx.URL(f"http://127.0.0.1:{port}/"), {}, None, timeouts
-                    )
-                took = loop.time() - started
-                assert (await busy).body == b"late"
-                await pool.aclose()
-        finally:
-            for sock in filling:
-                sock.close()
+            took = loop.time() - started
+            assert (await busy).body == b"late"
+            await pool.aclose()
     assert took < 0.55  # 0.4, not 0.2 + 0.4
 
 
@@ -806,61 +800,33 @@ async def test_each_address_of_a_name_is_tried_in_turn() -> None:
 async def test_an_address_that_does_not_answer_does_not_hold_up_the_next() -> None:
     """Happy Eyeballs: the first address drops the SYNs (its backlog full); the second is
     tried after 250 ms and answers, well within the connect timeout."""
-    with socket.socket() as listening:
-        listening.bind(("127.0.0.1", 0))
-        listening.listen(0)
-        silent = listening.getsockname()[1]
-        filling = []
-        for _ in range(4):
-            sock = socket.socket()
-            sock.setblocking(False)
-            with contextlib.suppress(BlockingIOError):
-                sock.connect(("127.0.0.1", silent))
-            filling.append(sock)
-        try:
-            async with upstream(answer_each) as server:
-                pool = wire.Pool(max_connections=2, keepalive_expiry=5)
-                url = httpx.URL("http://upstream.invalid/")
-                answering = httpx.URL(server.url).port or 0
-                addresses: list[wire.AddrInfo] = [
-                    (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", silent)),
-                    (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", answering)),
-                ]
-                pool.resolved[wire.origin_of(url)] = (float("inf"), addresses)
-                loop = asyncio.get_running_loop()
-                started = loop.time()
-                answer = await pool.request("GET", url, {}, None, TIMEOUTS)  # connect: 1 s
-                took = loop.time() - started
-                await pool.aclose()
-        finally:
-            for sock in filling:
-                sock.close()
+    with stalling_port() as silent:
+        async with upstream(answer_each) as server:
+            pool = wire.Pool(max_connections=2, keepalive_expiry=5)
+            url = httpx.URL("http://upstream.invalid/")
+            answering = httpx.URL(server.url).port or 0
+            addresses: list[wire.AddrInfo] = [
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", silent)),
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", answering)),
+            ]
+            pool.resolved[wire.origin_of(url)] = (float("inf"), addresses)
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            answer = await pool.request("GET", url, {}, None, TIMEOUTS)  # connect: 1 s
+            took = loop.time() - started
+            await pool.aclose()
     assert answer.body == b"connection 0"
     assert 0.2 < took < 0.6
 
 
 async def test_a_timed_out_connect_looks_the_name_up_again() -> None:
-    with socket.socket() as listening:
-        listening.bind(("127.0.0.1", 0))
-        listening.listen(0)
-        port = listening.getsockname()[1]
-        filling = []
-        for _ in range(4):
-            sock = socket.socket()
-            sock.setblocking(False)
-            with contextlib.suppress(BlockingIOError):
-                sock.connect(("127.0.0.1", port))
-            filling.append(sock)
-        try:
-            pool = wire.Pool(max_connections=2, keepalive_expiry=5)
-            url = httpx.URL(f"http://localhost:{port}/")
-            with pytest.raises(httpx.ConnectTimeout):
-                await pool.request("GET", url, {}, None, {**TIMEOUTS, "connect": 0.1})
-            assert wire.origin_of(url) not in pool.resolved
-            await pool.aclose()
-        finally:
-            for sock in filling:
-                sock.close()
+    with stalling_port() as port:
+        pool = wire.Pool(max_connections=2, keepalive_expiry=5)
+        url = httpx.URL(f"http://localhost:{port}/")
+        with pytest.raises(httpx.ConnectTimeout):
+            await pool.request("GET", url, {}, None, {**TIMEOUTS, "connect": 0.1})
+        assert wire.origin_of(url) not in pool.resolved
+        await pool.aclose()
 
 
 async def test_a_cancelled_call_closes_its_connection_and_frees_its_slot() -> None:
@@ -905,35 +871,21 @@ async def test_closing_the_client_closes_busy_and_idle_connections() -> None:
 async def test_closing_the_client_closes_a_connection_being_opened() -> None:
     """A call whose connect stalls (the server's backlog full) when the client is closed: the
     connect is given up at once, its socket closed, the call failed."""
-    with socket.socket() as listening:
-        listening.bind(("127.0.0.1", 0))
-        listening.listen(0)
-        port = listening.getsockname()[1]
-        filling = []
-        for _ in range(4):
-            sock = socket.socket()
-            sock.setblocking(False)
-            with contextlib.suppress(BlockingIOError):
-                sock.connect(("127.0.0.1", port))
-            filling.append(sock)
-        try:
-            before = sockets_to(port)
-            pool = wire.Pool(max_connections=2, keepalive_expiry=5)
-            timeouts = {"connect": 5.0, "read": 5.0, "pool": 5.0}
-            url = httpx.URL(f"http://127.0.0.1:{port}/")
-            stalled = asyncio.ensure_future(pool.request("GET", url, {}, None, timeouts))
-            await asyncio.sleep(0.05)
-            assert sockets_to(port) == before + 1
-            async with asyncio.timeout(1):
-                await pool.aclose()
-                with pytest.raises(httpx.ConnectError):
-                    await stalled
-            await settled()
-            assert sockets_to(port) == before
-            assert pool.open == 0
-        finally:
-            for sock in filling:
-                sock.close()
+    with stalling_port() as port:
+        before = sockets_to(port)
+        pool = wire.Pool(max_connections=2, keepalive_expiry=5)
+        timeouts = {"connect": 5.0, "read": 5.0, "pool": 5.0}
+        url = httpx.URL(f"http://127.0.0.1:{port}/")
+        stalled = asyncio.ensure_future(pool.request("GET", url, {}, None, timeouts))
+        await asyncio.sleep(0.05)
+        assert sockets_to(port) == before + 1
+        async with asyncio.timeout(1):
+            await pool.aclose()
+            with pytest.raises(httpx.ConnectError):
+                await stalled
+        await settled()
+        assert sockets_to(port) == before
+        assert pool.open == 0
 
 
 # ---- TLS ----
