@@ -48,16 +48,23 @@ def visit(http: httpx.Client, token: str) -> None:
         call("sendLivechatMessage", {"input": {"token": token, "rid": rid, "msg": f"m{index}"}})
 
 
-def test_any_worker_s_scrape_counts_every_worker_s_operations(
-    rocketchat: RocketChatServer, tmp_path: Path
-) -> None:
-    temporary = tmp_path / "tmp"  # where the server makes its directory of metric files
+def two_metered_workers(rocketchat: RocketChatServer, tmp_path: Path) -> tuple[ServerProcess, Path]:
+    """A server of two workers with metrics, in front of `rocketchat`, not yet started, and
+    the TMPDIR it makes its directory of metric files in."""
+    temporary = tmp_path / "tmp"
     temporary.mkdir()
     server = ServerProcess(
         tmp_path / "unused.db",
         "--backend", "upstream", "--upstream-url", rocketchat.url, "--workers", "2", "--metrics",
         environment={"TMPDIR": str(temporary), "LIVECHAT_GRAPHQL_SHUTDOWN_DRAIN": "0"},
     )  # fmt: skip
+    return server, temporary
+
+
+def test_any_worker_s_scrape_counts_every_worker_s_operations(
+    rocketchat: RocketChatServer, tmp_path: Path
+) -> None:
+    server, temporary = two_metered_workers(rocketchat, tmp_path)
     server.start()
     try:
         assert server.process is not None
@@ -94,13 +101,7 @@ def test_any_worker_s_scrape_counts_every_worker_s_operations(
 def test_a_worker_killed_takes_the_server_down_and_its_metric_files_with_it(
     rocketchat: RocketChatServer, tmp_path: Path
 ) -> None:
-    temporary = tmp_path / "tmp"
-    temporary.mkdir()
-    server = ServerProcess(
-        tmp_path / "unused.db",
-        "--backend", "upstream", "--upstream-url", rocketchat.url, "--workers", "2", "--metrics",
-        environment={"TMPDIR": str(temporary), "LIVECHAT_GRAPHQL_SHUTDOWN_DRAIN": "0"},
-    )  # fmt: skip
+    server, temporary = two_metered_workers(rocketchat, tmp_path)
     server.start()
     try:
         assert server.process is not None
