@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, cast
 
 from fastapi import FastAPI, Request
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.requests import HTTPConnection
@@ -39,7 +38,7 @@ from app.graphql.limits import RequestLimits
 from app.graphql.observers import GraphQLSpans, OperationMetrics
 from app.graphql.persisted import document_cache
 from app.graphql.schema import Schema, make_schema
-from app.middleware import BodySizeLimit, JsonErrors, RequestScope
+from app.middleware import BodySizeLimit, CrossOrigin, JsonErrors, RequestScope
 from app.observability import http as observability
 from app.observability.http import CurrentMetrics
 from app.observability.metrics import Metrics
@@ -307,7 +306,7 @@ def create_app(
 def cross_origin(app: ASGIApp, settings: Settings) -> ASGIApp:
     """`app` answering CORS preflights and giving cross-origin answers their headers, for the
     sites `CORS_ORIGINS` names (a widget is embedded on another site by definition)."""
-    return CORSMiddleware(
+    return CrossOrigin(
         app,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST"],

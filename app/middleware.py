@@ -1,13 +1,15 @@
-"""HTTP guards in front of every route: one id per request, the body size limit, and a JSON
-answer for any bug."""
+"""HTTP guards in front of every route: one id per request, the body size limit, a JSON answer
+for any bug, and CORS."""
 
 from __future__ import annotations
 
 import logging
 import sys
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -158,3 +160,66 @@ async def answer_bug(scope: Scope, receive: Receive, send: Send, request_id: str
     )
     response.headers["X-Request-Id"] = request_id
     await response(scope, receive, send)
+
+
+class CrossOrigin(CORSMiddleware):
+    """Starlette's CORS, with the headers of an answer to a simple (not preflight) request
+    worked out once per origin. They depend on the origin alone, and building them each time
+    (a `Headers` over the request, a `MutableHeaders` over the answer, each scanned twice) cost
+    every request of a widget on another site about as much as counting it in the metrics.
+
+    Only a request without `Origin` or from a site named in the list is answered from the
+    memo (so it holds at most one entry per named site), and only when the answer carries
+    none of the headers CORS sets; everything else, preflights included, goes Starlette's way.
+    The memo is Starlette's own answer, asked once."""
+
+    def __init__(self, app: ASGIApp, **options: Any) -> None:
+        super().__init__(app, **options)
+        self.memo: dict[str | None, list[tuple[bytes, bytes]]] = {}
+        names = [name.lower() for name in (*self.simple_headers, "vary")]
+        self.set_by_cors = frozenset(
+            {name.encode("latin-1") for name in names} | {b"access-control-allow-origin"}
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] == "OPTIONS":
+            await super().__call__(scope, receive, send)
+            return
+        origin: str | None = None
+        for name, value in scope["headers"]:
+            if name == b"origin":
+                origin = value.decode("latin-1")
+                break
+        added = self.memo.get(origin)
+        if added is None:
+            if origin is not None and origin not in self.allow_origins:
+                await super().__call__(scope, receive, send)
+                return
+            added = self.memo[origin] = await self._starlettes_headers(origin)
+        set_by_cors = self.set_by_cors
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] != "http.response.start":
+                await send(message)
+                return
+            headers = message.get("headers", [])
+            for name, _ in headers:  # lowercase, as Starlette's `MutableHeaders` takes them
+                if name in set_by_cors:
+                    await self.send(message, send, Headers(scope=scope))
+                    return
+            message["headers"] = [*headers, *added]
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+    async def _starlettes_headers(self, origin: str | None) -> list[tuple[bytes, bytes]]:
+        """What Starlette adds to an answer without headers, for a request from `origin`."""
+        answers: list[Message] = []
+
+        async def keep(message: Message) -> None:
+            answers.append(message)
+
+        raw = [] if origin is None else [(b"origin", origin.encode("latin-1"))]
+        start: Message = {"type": "http.response.start", "status": 200, "headers": []}
+        await self.send(start, keep, Headers(raw=raw))
+        return list(answers[0]["headers"])

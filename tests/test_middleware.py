@@ -1,5 +1,6 @@
 """The HTTP guards over a real socket: a body over the limit is refused with an answer the
-client can read, whichever way it sends; every answer carries the request's id."""
+client can read, whichever way it sends; every answer carries the request's id; CORS answers
+as Starlette's."""
 
 from __future__ import annotations
 
@@ -9,12 +10,19 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import urlparse
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 
 from app.main import create_app
+from app.middleware import CrossOrigin
 from app.settings import Settings
 from tests.servers import serving
 
@@ -96,3 +104,73 @@ def test_every_answer_carries_the_request_id(server: str) -> None:
     )
     assert len(theirs.headers["x-request-id"]) == 32  # not a plain token: replaced by ours
     assert httpx.get(f"{server}/healthz").headers["x-request-id"]
+
+
+# ---- CORS: Starlette's answers, the common ones from a memo ----
+
+WIDGET_SITE = "https://widget.example"
+
+
+def answering_with(headers: list[tuple[str, str]]) -> Starlette:
+    """An app whose every answer carries `headers`, as a route may set its own."""
+
+    async def answer(request: Request) -> Response:
+        response = PlainTextResponse("ok")
+        for name, value in headers:
+            response.headers.append(name, value)
+        return response
+
+    return Starlette(routes=[Route("/", answer, methods=["GET", "POST", "OPTIONS"])])
+
+
+CORS_CONFIGURATIONS = {
+    "one site": {"allow_origins": [WIDGET_SITE], "allow_methods": ["GET", "POST"]},
+    "sites, credentials, exposed": {
+        "allow_origins": [WIDGET_SITE, "https://other.example"],
+        "allow_credentials": True,
+        "expose_headers": ["X-Request-Id"],
+        "allow_headers": ["Content-Type"],
+    },
+    "any site": {"allow_origins": ["*"]},
+    "a pattern": {"allow_origins": [WIDGET_SITE], "allow_origin_regex": r"https://.*\.test"},
+}
+ANSWER_HEADERS = {
+    "plain": [],
+    "varies": [("Vary", "Accept-Encoding")],
+    "sets its own CORS": [("Access-Control-Allow-Origin", "https://self.example")],
+}
+REQUESTS = [
+    ("POST", {"Origin": WIDGET_SITE}),
+    ("POST", {}),
+    ("GET", {"Origin": "https://elsewhere.example"}),
+    ("GET", {"Origin": "https://a.test"}),
+    ("OPTIONS", {"Origin": WIDGET_SITE, "Access-Control-Request-Method": "POST"}),
+    ("OPTIONS", {"Origin": WIDGET_SITE}),
+    ("POST", {"Origin": WIDGET_SITE.upper()}),
+]
+
+
+@pytest.mark.parametrize("answer_headers", ANSWER_HEADERS.values(), ids=list(ANSWER_HEADERS))
+@pytest.mark.parametrize("options", CORS_CONFIGURATIONS.values(), ids=list(CORS_CONFIGURATIONS))
+def test_cross_origin_answers_as_starlettes_cors(
+    options: dict[str, Any], answer_headers: list[tuple[str, str]]
+) -> None:
+    """Every request, sent twice (the second from the memo), gets the status and headers,
+    in order, that Starlette's `CORSMiddleware` gives it; the memo keeps only the named sites
+    (and no origin), whatever origins arrive."""
+    inner = answering_with(answer_headers)
+    cross_origin = CrossOrigin(inner, **options)
+    with (
+        serving(cast(Any, CORSMiddleware(inner, **options))) as starlettes,
+        serving(cast(Any, cross_origin)) as ours,
+    ):
+        for method, headers in REQUESTS * 2:
+            expected, got = (
+                httpx.request(method, f"{url}/", headers=headers) for url in (starlettes, ours)
+            )
+            assert got.status_code == expected.status_code
+            assert [h for h in got.headers.raw if h[0] != b"date"] == [
+                h for h in expected.headers.raw if h[0] != b"date"
+            ], (method, headers)
+            assert got.content == expected.content
+    assert set(cross_origin.memo) <= {None, *options["allow_origins"]}
