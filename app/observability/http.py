@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.observability.metrics import Metrics
+from app.observability.metrics import CURRENT, Metrics
 from app.observability.tracing import Sampling, sampling, server_request_hook
 
 # Probes and scrapes are not traffic: no span for them.
@@ -27,8 +27,12 @@ class CurrentMetrics:
         if scope["type"] == "lifespan":
             await self.app(scope, receive, send)
             return
-        with self.metrics.active():
+        # `Metrics.active()` without its generator: this runs for every request.
+        token = CURRENT.set(self.metrics)
+        try:
             await self.app(scope, receive, send)
+        finally:
+            CURRENT.reset(token)
 
 
 def serve_metrics(app: FastAPI, metrics: Metrics) -> None:
@@ -71,9 +75,9 @@ class ServerSpans:
         self.traced = traced
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket") and any(
-            name == b"traceparent" for name, _ in scope["headers"]
-        ):
-            await self.traced(scope, receive, send)
-        else:
-            await self.untraced(scope, receive, send)
+        if scope["type"] in ("http", "websocket"):
+            for name, _ in scope["headers"]:  # a loop, not any(): this runs for every request
+                if name == b"traceparent":
+                    await self.traced(scope, receive, send)
+                    return
+        await self.untraced(scope, receive, send)

@@ -211,44 +211,44 @@ class Metrics:
     @contextmanager
     def active(self) -> Iterator[Metrics]:
         """Make these the metrics the hooks record to, for the current context."""
-        token = _current.set(self)
+        token = CURRENT.set(self)
         try:
             yield self
         finally:
-            _current.reset(token)
+            CURRENT.reset(token)
 
     def activate(self) -> None:
         """Like `active`, for a context that ends with its task (the app's lifespan)."""
-        _current.set(self)
+        CURRENT.set(self)
 
 
-_current: contextvars.ContextVar[Metrics | None] = contextvars.ContextVar(
+CURRENT: contextvars.ContextVar[Metrics | None] = contextvars.ContextVar(
     "livechat_graphql_metrics", default=None
 )
 
 
 def current() -> Metrics | None:
-    return _current.get()
+    return CURRENT.get()
 
 
 # ---- hooks: each is a no-op when no metrics are active ----
 
 
 def observe_store_commit(seconds: float, group_size: int) -> None:
-    metrics = _current.get()
+    metrics = CURRENT.get()
     if metrics is not None:
         metrics.store_commit_duration.observe(seconds)
         metrics.store_commit_group_size.observe(group_size)
 
 
 def subscription_opened() -> None:
-    metrics = _current.get()
+    metrics = CURRENT.get()
     if metrics is not None:
         metrics.subscriptions_open.inc()
 
 
 def subscription_closed() -> None:
-    metrics = _current.get()
+    metrics = CURRENT.get()
     if metrics is not None:
         metrics.subscriptions_open.dec()
 
@@ -256,7 +256,7 @@ def subscription_closed() -> None:
 @contextmanager
 def tracking_subscription() -> Iterator[None]:
     """Counts a subscription as open for the duration of the block, however it ends."""
-    metrics = _current.get()
+    metrics = CURRENT.get()
     if metrics is None:
         yield
         return
@@ -268,13 +268,13 @@ def tracking_subscription() -> Iterator[None]:
 
 
 def count_upstream_retry(method: str, path: str, reason: str) -> None:
-    metrics = _current.get()
+    metrics = CURRENT.get()
     if metrics is not None:
         metrics.upstream_retries.labels(upstream_route(method, path), reason).inc()
 
 
 def observe_upstream_attempt(method: str, path: str, status: str, seconds: float) -> None:
-    metrics = _current.get()
+    metrics = CURRENT.get()
     if metrics is not None:
         metrics.count_upstream_attempt(upstream_route(method, path), status, seconds)
 
