@@ -8,6 +8,7 @@ serve`, the exports, the tests) has one app and one tracer provider.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -190,9 +191,19 @@ def create_app(
         log.info(where_to_go(settings))
         if not settings.production:
             log.info(where_the_widget_is(settings.host, settings.port, widget_bundle))
+        # With several workers, other workers' scrapes read this one's counts from its files.
+        flushing = (
+            asyncio.create_task(metrics.flush_every())
+            if metrics is not None and metrics.shared
+            else None
+        )
         try:
             yield
         finally:
+            if flushing is not None:
+                flushing.cancel()
+            if metrics is not None:
+                metrics.flush()
             await backend.aclose()
             if tracer_provider is not None:
                 tracer_provider.force_flush()

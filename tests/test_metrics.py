@@ -8,8 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import hypothesis
 import pytest
 from graphql import parse
+from hypothesis import given
+from hypothesis import strategies as st
+from prometheus_client import Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.backends.base import LivechatBackend
@@ -23,7 +27,7 @@ from app.graphql.observers import root_fields
 from app.graphql.schema import make_schema
 from app.main import LivechatApp, create_app, request_limits
 from app.observability import metrics as hooks
-from app.observability.metrics import Metrics
+from app.observability.metrics import FAST_BUCKETS, Metrics
 from app.settings import Settings
 from tests.faults import FaultyTransport
 from tests.helpers import RocketChatServer, operation
@@ -303,3 +307,38 @@ def test_an_operation_s_label_is_kept_with_its_document_per_operation_name() -> 
     labels = [value for key, value in kept(document).memo.items() if key[0] == "root fields"]
     assert sorted(labels) == ["__typename+sendLivechatMessage", "invalid", "livechatConfig"]
     assert root_fields(document, "A", schema) == "livechatConfig"  # from the memo
+
+
+DURATIONS = st.lists(
+    st.one_of(
+        st.floats(min_value=0, max_value=20, allow_nan=False),
+        st.sampled_from([*FAST_BUCKETS, *Histogram.DEFAULT_BUCKETS[:-1]]),  # on a bound
+    ),
+    max_size=40,
+)
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@given(operations=DURATIONS, attempts=DURATIONS, flush_after=st.integers(min_value=0, max_value=40))
+def test_counts_added_up_between_flushes_read_as_counting_each(
+    operations: list[float], attempts: list[float], flush_after: int
+) -> None:
+    """The tallies (flushed midway and at the scrape) give the exposition prometheus_client's
+    own `inc` and `observe`, called for each operation and attempt, would."""
+    tallied, observed = Metrics(ERROR_CODES), Metrics(ERROR_CODES)
+    for index, seconds in enumerate(operations):
+        tallied.count_operation("sendLivechatMessage", "success", "", seconds)
+        observed.operations.labels("sendLivechatMessage", "success", "").inc()
+        observed.operation_duration.labels("sendLivechatMessage").observe(seconds)
+        if index == flush_after:
+            tallied.flush()
+    for seconds in attempts:
+        tallied.count_upstream_attempt("POST /api/v1/livechat/message", "200", seconds)
+        observed.upstream_requests.labels("POST /api/v1/livechat/message", "200").inc()
+        observed.upstream_duration.labels("POST /api/v1/livechat/message").observe(seconds)
+    expected = samples(observed.exposition()[0].decode())
+    found = samples(tallied.exposition()[0].decode())
+    assert found.keys() == expected.keys()
+    for key, value in expected.items():
+        assert found[key] == pytest.approx(value, rel=1e-12, abs=1e-12), key
+    assert samples(tallied.exposition()[0].decode()) == found  # a second scrape adds nothing

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from app.graphql.errors import ERROR_CODES
-from app.observability.metrics import Metrics
+from app.observability.metrics import SHARED_LAG_SECONDS, Metrics
 from app.observability.workers import MULTIPROCESS_DIR, shared_by_workers
 from tests.helpers import RocketChatServer, operation
 from tests.running import ServerProcess, listening_on, worker_serving, workers_of
@@ -82,6 +82,8 @@ def test_any_worker_s_scrape_counts_every_worker_s_operations(
                 visit(http, f"visitor-{index}")
                 visits[served_by(server, workers, http.get("/healthz"))] += 1
         assert set(visits) == set(workers), visits  # 16 connections, both workers
+        # Each worker writes what it counted to its files at least this often.
+        time.sleep(2 * SHARED_LAG_SECONDS)
 
         scraped: Counter[int] = Counter()  # scrapes answered, by worker
         while min(scraped[pid] for pid in workers) < 2:

@@ -23,10 +23,12 @@ Upstream attempts (route, status, latency) are counted by the transport in `tran
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import os
 import re
+from bisect import bisect_left
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -63,6 +65,8 @@ UPSTREAM_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH"})
 
 # Group sizes are counts of sends committed together: powers of two up to a large batch.
 GROUP_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+# How far behind what this worker served another worker's scrape may be (see `Tally`).
+SHARED_LAG_SECONDS = 1.0
 # Commits and upstream calls are faster than a whole operation: finer low buckets.
 FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -76,6 +80,45 @@ def upstream_route(method: str, path: str) -> str:
         if pattern.fullmatch(path):
             return f"{verb} {template}"
     return f"{verb} other"
+
+
+class Tally:
+    """A labelled counter and the histogram that times it, added up in plain numbers until the
+    next `flush`. Operations and upstream attempts are counted on every request, and
+    prometheus_client takes a lock and four calls for each `inc` or `observe` (in multiprocess
+    mode, a write to its file too).
+
+    Flushing writes the sums into the histogram's values (`_sum`, `_buckets`), since its
+    public `observe` takes one value at a time; a test checks that the exposition reads exactly
+    as with `observe` called for each value. Single-threaded by design: every caller runs on
+    the event loop, as the scrape and the flush do."""
+
+    __slots__ = ("bounds", "buckets", "count", "counted", "timed", "total")
+
+    def __init__(self, counted: Counter, timed: Histogram) -> None:
+        self.counted = counted
+        self.timed = timed
+        self.bounds: tuple[float, ...] = tuple(timed._upper_bounds)  # +Inf last
+        self.count = 0
+        self.total = 0.0
+        self.buckets = [0] * len(self.bounds)
+
+    def add(self, seconds: float) -> None:
+        self.count += 1
+        self.total += seconds
+        # The first bucket whose bound is at least `seconds`, as `Histogram.observe` picks.
+        self.buckets[bisect_left(self.bounds, seconds)] += 1
+
+    def flush(self) -> None:
+        if not self.count:
+            return
+        count, total, buckets = self.count, self.total, self.buckets
+        self.count, self.total, self.buckets = 0, 0.0, [0] * len(buckets)
+        self.counted.inc(count)
+        self.timed._sum.inc(total)
+        for value, added in zip(self.timed._buckets, buckets, strict=True):
+            if added:
+                value.inc(added)
 
 
 class Metrics:
@@ -106,10 +149,10 @@ class Metrics:
             namespace=NAMESPACE,
             registry=r,
         )
-        # Each operation's two labelled series, by (operation, outcome, code): all from closed
-        # sets, and `labels()` costs as much as the count itself.
-        self._operation_series: dict[tuple[str, ...], tuple[Counter, Histogram]] = {}
-        self._upstream_series: dict[tuple[str, ...], tuple[Counter, Histogram]] = {}
+        # Each operation's counter and histogram series, by (operation, outcome, code), and
+        # each upstream attempt's, by (route, status): all from closed sets.
+        self._operation_tallies: dict[tuple[str, ...], Tally] = {}
+        self._upstream_tallies: dict[tuple[str, ...], Tally] = {}
         self.upstream_requests = Counter(
             "upstream_requests",
             "Attempts sent to the upstream Rocket.Chat by route template and HTTP status"
@@ -164,40 +207,41 @@ class Metrics:
 
     def count_operation(self, operation: str, outcome: str, code: str, seconds: float) -> None:
         """One operation: counted by root field(s), outcome and code, and timed."""
-        self._count(
-            self._operation_series,
-            self.operations,
-            self.operation_duration,
-            (operation, outcome, code),
-            seconds,
-        )
+        labels = (operation, outcome, code)
+        tally = self._operation_tallies.get(labels)
+        if tally is None:
+            tally = self._operation_tallies[labels] = Tally(
+                self.operations.labels(*labels), self.operation_duration.labels(operation)
+            )
+        tally.add(seconds)
 
     def count_upstream_attempt(self, route: str, status: str, seconds: float) -> None:
         """One attempt to Rocket.Chat: counted by route template and status, and timed."""
-        self._count(
-            self._upstream_series,
-            self.upstream_requests,
-            self.upstream_duration,
-            (route, status),
-            seconds,
-        )
+        labels = (route, status)
+        tally = self._upstream_tallies.get(labels)
+        if tally is None:
+            tally = self._upstream_tallies[labels] = Tally(
+                self.upstream_requests.labels(*labels), self.upstream_duration.labels(route)
+            )
+        tally.add(seconds)
 
-    @staticmethod
-    def _count(
-        kept: dict[tuple[str, ...], tuple[Counter, Histogram]],
-        counter: Counter,
-        duration: Histogram,
-        labels: tuple[str, ...],
-        seconds: float,
-    ) -> None:
-        """Counted under `labels` and timed under the first of them, each pair of labelled
-        series made once (`kept`)."""
-        series = kept.get(labels)
-        if series is None:
-            series = kept[labels] = (counter.labels(*labels), duration.labels(labels[0]))
-        counted, timed = series
-        counted.inc()
-        timed.observe(seconds)
+    def flush(self) -> None:
+        """Move what the tallies added up into prometheus_client's values."""
+        for tallies in (self._operation_tallies, self._upstream_tallies):
+            for tally in tallies.values():
+                tally.flush()
+
+    @property
+    def shared(self) -> bool:
+        """Whether other workers' scrapes read these values (from this process's files)."""
+        return self._scraped is not self.registry
+
+    async def flush_every(self, seconds: float = SHARED_LAG_SECONDS) -> None:
+        """Flush until cancelled: with several workers, a scrape answered by another worker
+        reads this one's files, so they may lag what it served by up to `seconds`."""
+        while True:
+            await asyncio.sleep(seconds)
+            self.flush()
 
     def error_code(self, code: object) -> str:
         """The label for an error's code: the code itself if it is one of ours, else OTHER."""
@@ -206,6 +250,7 @@ class Metrics:
     def exposition(self) -> tuple[bytes, str]:
         """The text format Prometheus scrapes, and its content type: this app's registry, or
         with several workers every worker's files."""
+        self.flush()
         return generate_latest(self._scraped), CONTENT_TYPE_LATEST
 
     @contextmanager
