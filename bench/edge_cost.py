@@ -100,7 +100,9 @@ def instructions(configuration: str, requests: int, upstream: str, workload: str
         "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", "--cache-sim=no",
         sys.executable, __file__, "--drive", configuration, str(requests), upstream, workload,
     ]  # fmt: skip
-    finished = subprocess.run(command, capture_output=True, text=True, check=False)
+    # One hash seed for every process: dict and set layouts then match from run to run.
+    environment = {**os.environ, "PYTHONHASHSEED": "0"}
+    finished = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
     counted = re.search(r"Collected : (\d+)", finished.stderr)
     if finished.returncode or counted is None:
         raise SystemExit(f"{configuration}: callgrind failed\n{finished.stderr[-3000:]}")
