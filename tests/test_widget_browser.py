@@ -257,7 +257,13 @@ async def test_a_visitor_chats_through_the_widget(
 
     server = served.url
     sockets = Sockets()
-    async with async_playwright() as playwright, httpx.AsyncClient(base_url=server) as http:
+    # The steps in the browser can leave the API's connection idle past the server's keep-alive
+    # timeout (5 s); a client that keeps it longer may send on a connection being closed.
+    idle_before_the_server = httpx.Limits(keepalive_expiry=1)
+    async with (
+        async_playwright() as playwright,
+        httpx.AsyncClient(base_url=server, limits=idle_before_the_server) as http,
+    ):
         api = GraphQL(http)
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
