@@ -207,23 +207,31 @@ class Metrics:
 
     def count_operation(self, operation: str, outcome: str, code: str, seconds: float) -> None:
         """One operation: counted by root field(s), outcome and code, and timed."""
-        labels = (operation, outcome, code)
-        tally = self._operation_tallies.get(labels)
-        if tally is None:
-            tally = self._operation_tallies[labels] = Tally(
-                self.operations.labels(*labels), self.operation_duration.labels(operation)
-            )
-        tally.add(seconds)
+        self._tally(
+            self._operation_tallies,
+            self.operations,
+            self.operation_duration,
+            (operation, outcome, code),
+        ).add(seconds)
 
     def count_upstream_attempt(self, route: str, status: str, seconds: float) -> None:
         """One attempt to Rocket.Chat: counted by route template and status, and timed."""
-        labels = (route, status)
-        tally = self._upstream_tallies.get(labels)
+        self._tally(
+            self._upstream_tallies, self.upstream_requests, self.upstream_duration, (route, status)
+        ).add(seconds)
+
+    @staticmethod
+    def _tally(
+        kept: dict[tuple[str, ...], Tally],
+        counter: Counter,
+        duration: Histogram,
+        labels: tuple[str, ...],
+    ) -> Tally:
+        """The tally counted under `labels` and timed under the first of them, made once."""
+        tally = kept.get(labels)
         if tally is None:
-            tally = self._upstream_tallies[labels] = Tally(
-                self.upstream_requests.labels(*labels), self.upstream_duration.labels(route)
-            )
-        tally.add(seconds)
+            tally = kept[labels] = Tally(counter.labels(*labels), duration.labels(labels[0]))
+        return tally
 
     def flush(self) -> None:
         """Move what the tallies added up into prometheus_client's values."""
