@@ -170,16 +170,14 @@ class CrossOrigin(CORSMiddleware):
 
     Only a request without `Origin` or from a site named in the list is answered from the
     memo (so it holds at most one entry per named site), and only when the answer carries
-    none of the headers CORS sets; everything else, preflights included, goes Starlette's way.
-    The memo is Starlette's own answer, asked once."""
+    none of the headers the memo adds (Starlette would merge or replace them); everything
+    else, preflights included, goes Starlette's way. The memo is Starlette's own answer,
+    asked once."""
 
     def __init__(self, app: ASGIApp, **options: Any) -> None:
         super().__init__(app, **options)
-        self.memo: dict[str | None, list[tuple[bytes, bytes]]] = {}
-        names = [name.lower() for name in (*self.simple_headers, "vary")]
-        self.set_by_cors = frozenset(
-            {name.encode("latin-1") for name in names} | {b"access-control-allow-origin"}
-        )
+        # By origin: the headers Starlette adds, and their names.
+        self.memo: dict[str | None, tuple[list[tuple[bytes, bytes]], frozenset[bytes]]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] == "OPTIONS":
@@ -190,13 +188,14 @@ class CrossOrigin(CORSMiddleware):
             if name == b"origin":
                 origin = value.decode("latin-1")
                 break
-        added = self.memo.get(origin)
-        if added is None:
+        memo = self.memo.get(origin)
+        if memo is None:
             if origin is not None and origin not in self.allow_origins:
                 await super().__call__(scope, receive, send)
                 return
-            added = self.memo[origin] = await self._starlettes_headers(origin)
-        set_by_cors = self.set_by_cors
+            added = await self._starlettes_headers(origin)
+            memo = self.memo[origin] = (added, frozenset(name for name, _ in added))
+        added, names = memo
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] != "http.response.start":
@@ -204,7 +203,7 @@ class CrossOrigin(CORSMiddleware):
                 return
             headers = message.get("headers", [])
             for name, _ in headers:  # lowercase, as Starlette's `MutableHeaders` takes them
-                if name in set_by_cors:
+                if name in names:
                     await self.send(message, send, Headers(scope=scope))
                     return
             message["headers"] = [*headers, *added]
