@@ -6,7 +6,13 @@ The cells run interleaved, every round in the same order, so a noisy machine wei
 alike. Each server runs with its default logging. For each cell: requests/s, p50 and p99 (wrk),
 the CPU time of the server's processes over the cell per request (which other load on the
 machine does not inflate the way it inflates latency), and the peak resident memory of its
-processes so far. Then the ratios.
+processes so far. Then the ratios: per round, their median over the rounds, and pooled
+("all": each cell's requests over its seconds in every round).
+
+On a host with steal time the machine's speed changes within seconds, so two cells run one
+after the other can differ by a fifth with nothing changed between them. Many short rounds
+(`--rounds 12 --requests 1000`) spread both sides of a ratio over the same bursts, and the
+pooled ratio then settles where a median of a few long rounds still swings.
 """
 
 from __future__ import annotations
@@ -218,6 +224,23 @@ def ratios_of(cells: list[Cell], counts: list[int]) -> list[Ratio]:
     return ratios
 
 
+def pooled(rounds: list[Measured]) -> Measured:
+    """A cell's rounds as one measurement: all its requests over all its seconds (so a round
+    caught in a burst of steal time weighs as the seconds it took, not as a whole vote), CPU
+    per request over all of them, the median round's p50 and p99, the last peak."""
+    requests = sum(m.load.requests for m in rounds)
+    load = loadgen.LoadResult(
+        requests=requests,
+        seconds=sum(m.load.seconds for m in rounds),
+        p50_ms=statistics.median(m.load.p50_ms for m in rounds),
+        p99_ms=statistics.median(m.load.p99_ms for m in rounds),
+        failures=sum(m.load.failures for m in rounds),
+        graphql_errors=sum(m.load.graphql_errors for m in rounds),
+    )
+    cpu_ms = sum(m.cpu_ms * m.load.requests for m in rounds) / max(1, requests)
+    return Measured(load, cpu_ms, rounds[-1].peak_mib)
+
+
 def medians(ratio_rows: list[list[str]]) -> list[list[str]]:
     """Per workload and concurrency, the median of each ratio over the rounds (with three or
     more): on a host with steal time a single round can land in a burst."""
@@ -229,6 +252,14 @@ def medians(ratio_rows: list[list[str]]) -> list[list[str]]:
          *(f"{statistics.median(float(r[i]) for r in rounds):.2f}" for i in range(len(rounds[0])))]
         for (workload, connections), rounds in by_place.items()
         if len(rounds) >= 3
+    ]  # fmt: skip
+
+
+def cell_row(place: list[str], name: str, got: Measured) -> list[str]:
+    return [
+        *place, name, f"{got.load.per_second:.0f}", f"{got.load.p50_ms:.2f}",
+        f"{got.load.p99_ms:.2f}", f"{got.cpu_ms:.3f}", f"{got.peak_mib:.0f}",
+        str(got.load.failures), str(got.load.graphql_errors),
     ]  # fmt: skip
 
 
@@ -250,6 +281,8 @@ def run(arguments: argparse.Namespace) -> None:
         rows: list[list[str]] = []
         ratios = ratios_of(cells, arguments.processes)
         ratio_rows: list[list[str]] = []
+        # Every round's measurement of each cell, by (workload, concurrency), to pool.
+        every_round: dict[tuple[str, str], dict[str, list[Measured]]] = {}
         for round_number in range(1, arguments.rounds + 1):
             for workload in workloads:
                 for connections in arguments.concurrency:
@@ -265,18 +298,24 @@ def run(arguments: argparse.Namespace) -> None:
                             continue
                         got = measure(cell, workload, connections, arguments.requests)
                         measured[cell.name] = got
-                        rows.append([
-                            *place, cell.name, f"{got.load.per_second:.0f}",
-                            f"{got.load.p50_ms:.2f}", f"{got.load.p99_ms:.2f}",
-                            f"{got.cpu_ms:.3f}", f"{got.peak_mib:.0f}",
-                            str(got.load.failures), str(got.load.graphql_errors),
-                        ])  # fmt: skip
+                        every_round.setdefault((workload, str(connections)), {}).setdefault(
+                            cell.name, []
+                        ).append(got)
+                        rows.append(cell_row(place, cell.name, got))
                         print(" | ".join(rows[-1]), flush=True)
                     ratio_rows.append([*place, *(ratio.of(measured) for ratio in ratios)])
+        pooled_rows, pooled_ratio_rows = [], []
+        for (workload, connections), by_cell in every_round.items():
+            place = ["all", workload, connections]
+            cells_pooled = {name: pooled(rounds) for name, rounds in by_cell.items()}
+            pooled_rows += [cell_row(place, name, got) for name, got in cells_pooled.items()]
+            pooled_ratio_rows.append([*place, *(ratio.of(cells_pooled) for ratio in ratios)])
         print()
-        print(operations.markdown_table(header, rows))
+        print(operations.markdown_table(header, rows + pooled_rows))
         print()
         ratio_header = ["round", "workload", "conc.", *(ratio.title for ratio in ratios)]
-        print(operations.markdown_table(ratio_header, ratio_rows + medians(ratio_rows)))
+        print(operations.markdown_table(
+            ratio_header, ratio_rows + medians(ratio_rows) + pooled_ratio_rows
+        ))  # fmt: skip
         print()
     print(f"load after: {os.getloadavg()}", flush=True)

@@ -89,22 +89,31 @@ def test_side_by_side_measures_each_cell_with_no_failure_and_no_graphql_error() 
     cells, ratios = tables(output)
     expected = {"ours 1w", "deployed 1w", "REST"} | ({"Yoga 1"} if node else set())
     for workload in ("flat", "full"):
-        rows = {row[3]: row for row in cells if row[1] == workload}
-        assert set(rows) == expected, output
-        for name, row in rows.items():
-            per_second, p50, p99, cpu, peak = (float(cell) for cell in row[4:9])
-            assert per_second > 0 and 0 < p50 <= p99 and cpu >= 0 and peak > 0, row
-            assert row[9:] == ["0", "0"], f"{name}: non-2xx or GraphQL errors in {row}"
-    # Each round's ratios, then their medians.
+        for round_ in ("1", "2", "3", "all"):
+            rows = {row[3]: row for row in cells if row[:2] == [round_, workload]}
+            assert set(rows) == expected, output
+            for name, row in rows.items():
+                per_second, p50, p99, cpu, peak = (float(cell) for cell in row[4:9])
+                assert per_second > 0 and 0 < p50 <= p99 and cpu >= 0 and peak > 0, row
+                assert row[9:] == ["0", "0"], f"{name}: non-2xx or GraphQL errors in {row}"
+        # Pooled: all requests over all seconds lies within the rounds' own rates.
+        for name in expected:
+            rounds = [float(r[4]) for r in cells if r[1:4] == [workload, "2", name]]
+            assert min(rounds) - 1 <= rounds[-1] <= max(rounds) + 1, (name, rounds)
+    # Each round's ratios, their medians, then the ratios of the pooled cells.
     assert [row[:2] for row in ratios] == [
         *([str(round_), workload] for round_ in (1, 2, 3) for workload in ("flat", "full")),
-        ["median", "flat"], ["median", "full"],
+        ["median", "flat"], ["median", "full"], ["all", "flat"], ["all", "full"],
     ]  # fmt: skip
     assert all(float(ratio) > 0 for row in ratios for ratio in row[3:]), ratios
-    for median, workload in zip(ratios[-2:], ("flat", "full"), strict=True):
-        rounds = [row for row in ratios[:-2] if row[1] == workload]
+    for median, workload in zip(ratios[-4:-2], ("flat", "full"), strict=True):
+        rounds = [row for row in ratios[:-4] if row[1] == workload]
         for column, value in enumerate(median[3:], start=3):
             assert sorted(float(row[column]) for row in rounds)[1] == float(value), ratios
+    for pooled, workload in zip(ratios[-2:], ("flat", "full"), strict=True):
+        rate = {r[3]: float(r[4]) for r in cells if r[:2] == ["all", workload]}
+        deployed_over_bare = rate["deployed 1w"] / rate["ours 1w"]
+        assert abs(float(pooled[3]) - deployed_over_bare) <= 0.01 + 0.005, (pooled, rate)
 
 
 def test_the_visitor_journey_completes_every_journey_without_an_error() -> None:
