@@ -34,6 +34,11 @@ class CuttableProxy:
         await asyncio.gather(*self._pumps, return_exceptions=True)
         await self._server.wait_closed()
 
+    @property
+    def carrying(self) -> int:
+        """Connections still open on at least one side."""
+        return (len(self._open) + 1) // 2
+
     async def cut_when_connected(self, timeout: float = 10) -> None:
         """Cut as soon as there is a connection to cut (the client may be reconnecting)."""
         async with asyncio.timeout(timeout):

@@ -42,15 +42,13 @@ from app.backends.base import (
     Unauthorized,
     UploadRequest,
     UpstreamError,
-    UpstreamUnavailable,
     Visitor,
     VisitorRegistration,
 )
 from app.backends.ids import PATH_ID, IdGenerator, random_id, utc_now
 from app.backends.rocketchat_json import format_datetime, parse_datetime
 from app.backends.upstream import files, mapping
-from app.backends.upstream.ddp import TRANSPORT_ERRORS as DDP_ERRORS
-from app.backends.upstream.ddp import DdpConnection, DdpTiming, Dropped
+from app.backends.upstream.ddp import DdpTiming
 from app.backends.upstream.realtime import SharedRooms, UpstreamRoomEvents
 from app.backends.upstream.retry import (
     CONNECT_ONLY,
@@ -61,6 +59,7 @@ from app.backends.upstream.retry import (
     Sleep,
 )
 from app.backends.upstream.transport import TRANSPORT_ERRORS, UpstreamClient, transport_fault
+from app.backends.upstream.typing_sockets import TypingSockets
 from app.backends.upstream.widget import WidgetCalls, shared_configs
 from app.markdown import MarkdownSyntaxError, parse
 
@@ -97,6 +96,7 @@ class UpstreamBackend(WidgetCalls):
         self._ddp_timing = ddp_timing or DdpTiming()
         self.live_subscriptions: set[UpstreamRoomEvents] = set()
         self._shared_rooms = SharedRooms(self._room_events)
+        self._typing_sockets = TypingSockets(self._realtime_url, self._ddp_timing)
         self._forward_headers = forward_headers
         self._markdown_options = dict(markdown_options or {})
         self._new_id = new_id
@@ -128,6 +128,7 @@ class UpstreamBackend(WidgetCalls):
         self._shared_configs.cancel()
         for events in list(self.live_subscriptions):
             await events.aclose()
+        await self._typing_sockets.aclose()
         await self._client.aclose()
 
     # ---- transport ----
@@ -348,11 +349,11 @@ class UpstreamBackend(WidgetCalls):
         return mapping.agent(self._body(response))
 
     async def set_typing(self, token: str, rid: str, typing: bool) -> None:
-        """The DDP method on the room's own socket while the visitor is subscribed (else on a
-        socket of its own, closed after the call). The visitor's username, which Rocket.Chat
-        wants in the call, is kept from the room's opening here, else read once per room (GET
-        livechat/room, which also refuses a bad token, another's room or a closed one) and
-        remembered: no REST call per keystroke."""
+        """The DDP method on the room's own socket while the visitor is subscribed, else on
+        the visitor's socket for typing (`TypingSockets`: kept for the rest of a burst). The
+        visitor's username, which Rocket.Chat wants in the call, is kept from the room's
+        opening here, else read once per room (GET livechat/room, which also refuses a bad
+        token, another's room or a closed one) and remembered: no REST call per keystroke."""
         username = self._usernames.get((token, rid))
         if username is None:
             room, _ = await self.open_room(token, rid)
@@ -366,18 +367,8 @@ class UpstreamBackend(WidgetCalls):
         live = self._shared_rooms.live(token, rid)
         if live is not None and await live.call("stream-notify-room", params):
             return
-        try:
-            connection = await DdpConnection.open(
-                self._realtime_url, self._ddp_timing, request_scope.current().visitor_headers()
-            )
-        except (*DDP_ERRORS, Dropped):
-            raise UpstreamUnavailable("the upstream realtime server is unreachable") from None
-        try:
-            await connection.call("stream-notify-room", params)
-        except (*DDP_ERRORS, Dropped):
-            raise UpstreamUnavailable("the upstream realtime server did not answer") from None
-        finally:
-            await connection.close()
+        headers = request_scope.current().visitor_headers()
+        await self._typing_sockets.call(token, headers, "stream-notify-room", params)
 
     async def upload_file(self, upload: UploadRequest) -> Message:
         """Streamed to Rocket.Chat's upload route, once (the body cannot be replayed)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,7 @@ class DdpConnection:
     def __init__(self, socket: ClientConnection, timing: DdpTiming) -> None:
         self.socket = socket
         self.timing = timing
+        self._call_ids = itertools.count(1)
 
     @classmethod
     async def open(
@@ -144,13 +146,14 @@ class DdpConnection:
         return early
 
     async def call(self, method: str, params: list[Any]) -> JsonObject:
-        """Run a method on a connection of its own (nothing else is read from it) and return
-        its `result` frame."""
-        await self.send({"msg": "method", "id": "1", "method": method, "params": params})
+        """Run a method on a connection nothing else reads from and return its `result`
+        frame (each call its own id: a connection may carry several, one after another)."""
+        call_id = str(next(self._call_ids))
+        await self.send({"msg": "method", "id": call_id, "method": method, "params": params})
         async with asyncio.timeout(self.timing.connect_timeout):
             while True:
                 frame = await self.receive()
-                if frame["msg"] == "result" and frame.get("id") == "1":
+                if frame["msg"] == "result" and frame.get("id") == call_id:
                     return frame
 
     async def close(self) -> None:
