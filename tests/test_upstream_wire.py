@@ -757,6 +757,22 @@ async def test_idle_connections_are_closed_after_the_keep_alive_expiry() -> None
     assert (first.body, second.body) == (b"connection 0", b"connection 1")
 
 
+# Node's `http.Server#keepAliveTimeout` default: how long Rocket.Chat keeps an idle connection.
+NODE_KEEP_ALIVE_TIMEOUT = 5.0
+
+
+async def test_an_idle_connection_is_let_go_before_rocketchats_server_would_close_it() -> None:
+    """A connection idle for almost Node's keep-alive timeout is not sent on: the server may
+    be closing it that very moment. Both the direct path and httpx's (aiohttp's pool)."""
+    async with upstream(answer_each) as server, client(server.url) as made:
+        await call(made)
+        await made.get("/api/info")  # httpx's path, on aiohttp's own pool
+        await asyncio.sleep(NODE_KEEP_ALIVE_TIMEOUT - 0.5)
+        direct = await call(made)
+        through_httpx = await made.get("/api/info")
+    assert (direct.text, through_httpx.text) == ("connection 2", "connection 3")
+
+
 async def test_a_name_is_looked_up_once_per_ttl() -> None:
     """Each call connects anew (the server closes after each answer); the name is looked up
     once."""

@@ -70,6 +70,13 @@ TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+# Seconds an idle upstream connection is kept. Rocket.Chat's HTTP server (Node's, whose
+# `keepAliveTimeout` is 5 s by default) closes one idle for 5 s; a client that kept it as long
+# could send on it just as it is closed, and a call that may not be retried would fail. So it
+# is let go of a second before.
+KEEPALIVE_EXPIRY = 4.0
+
+
 class Reached(enum.Enum):
     """How far a failed request got, which decides which retry policies allow another try."""
 
@@ -264,7 +271,7 @@ class _ReadTransport(AiohttpTransport):
             limits = self.limits
             wire = self.wire = Pool(
                 max_connections=limits.max_connections or 100,
-                keepalive_expiry=limits.keepalive_expiry or 5.0,
+                keepalive_expiry=limits.keepalive_expiry or KEEPALIVE_EXPIRY,
             )
         answer = await wire.request(method, url, headers, content, timeouts)
         TransportStats.direct_sends += 1
@@ -319,7 +326,9 @@ def make_client(
     pool holds at most `max_connections`; aiohttp's is only made once something takes the
     httpx path (readiness, files, a traced call)."""
     limits = httpx.Limits(
-        max_connections=max_connections, max_keepalive_connections=max_connections
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=KEEPALIVE_EXPIRY,
     )
 
     def session() -> aiohttp.ClientSession:
@@ -328,7 +337,7 @@ def make_client(
         return aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(
                 limit=max_connections,
-                keepalive_timeout=limits.keepalive_expiry or 5.0,
+                keepalive_timeout=limits.keepalive_expiry or KEEPALIVE_EXPIRY,
             ),
             cookie_jar=aiohttp.DummyCookieJar(),
         )
