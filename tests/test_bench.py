@@ -98,8 +98,8 @@ def test_side_by_side_measures_each_cell_with_no_failure_and_no_graphql_error() 
                 assert row[9:] == ["0", "0"], f"{name}: non-2xx or GraphQL errors in {row}"
         # Pooled: all requests over all seconds lies within the rounds' own rates.
         for name in expected:
-            rounds = [float(r[4]) for r in cells if r[1:4] == [workload, "2", name]]
-            assert min(rounds) - 1 <= rounds[-1] <= max(rounds) + 1, (name, rounds)
+            rates = [float(r[4]) for r in cells if r[1:4] == [workload, "2", name]]
+            assert min(rates) - 1 <= rates[-1] <= max(rates) + 1, (name, rates)
     # Each round's ratios, their medians, then the ratios of the pooled cells.
     assert [row[:2] for row in ratios] == [
         *([str(round_), workload] for round_ in (1, 2, 3) for workload in ("flat", "full")),
