@@ -267,6 +267,7 @@ def create_app(
     if settings.backend == "inprocess":
         from app.backends.inprocess.agent_rest import routes as agent_routes
         from app.backends.inprocess.ddp import DdpServer
+        from app.backends.inprocess.limits import RocketChatLimiter, ddp_method_rule
         from app.backends.inprocess.rest import routes as rocketchat_routes
         from app.backends.inprocess.widget_rest import routes as widget_routes
 
@@ -276,6 +277,11 @@ def create_app(
             lambda websocket: websocket.app.state.backend,
             heartbeat=settings.ddp_heartbeat,
             max_subscriptions=settings.max_subscriptions_per_connection,
+            method_limiter=(
+                RocketChatLimiter({}, default=ddp_method_rule)
+                if settings.rate_limit == "rocketchat"
+                else None
+            ),
         )
         app.add_api_websocket_route("/websocket", app.state.ddp.serve)
     app.router.routes.append(download_route())

@@ -140,7 +140,8 @@ class Settings(BaseSettings):
         default="off",
         description="in-process: rocketchat limits calls per client address, route and method"
         " as Rocket.Chat does by default (10 a minute; 5 for POST livechat/visitor and GET"
-        " livechat/room)",
+        " livechat/room), and DDP method calls per connection (10 a 10 s window; stream-*"
+        " methods 40 a 40 s one)",
     )
 
     # The in-process Rocket.Chat's livechat settings that more than one area reads.

@@ -402,3 +402,87 @@ async def test_rate_limits_are_off_by_default(tmp_path: Path) -> None:
             rid = await open_room(client, "free")
             answers = await sends(client, "free", rid, 12)
     assert all("errors" not in answer for answer in answers)
+
+
+TYPING = """
+mutation Typing($input: SetLivechatTypingInput!) {
+  setLivechatTyping(input: $input) { __typename }
+}
+"""
+
+
+async def ddp_session(url: str) -> Any:
+    """A DDP connection to `url`'s /websocket, past its handshake."""
+    from tests.test_agents import AgentDdp
+
+    socket = await connect(url.replace("http", "ws", 1) + "/websocket")
+    session = AgentDdp(socket)
+    assert await session.frame() == {"server_id": "0"}
+    await session.send({"msg": "connect", "version": "1", "support": ["1"]})
+    assert (await session.frame())["msg"] == "connected"
+    return session
+
+
+async def test_ddp_methods_are_limited_per_connection_and_method_as_rocketchat_does(
+    tmp_path: Path,
+) -> None:
+    """40 calls of a `stream-*` method a 40 s window, 10 of any other a 10 s one, counted per
+    connection: the next is refused with Meteor's `too-many-requests` and its wait."""
+    with rocketchat(tmp_path) as (_, url):
+        async with visitor_client(url, "127.0.0.9") as client:
+            rid = await open_room(client, "typist")
+        typing = [f"{rid}/user-activity", "guest", ["user-typing"], {"token": "typist"}]
+        session = await ddp_session(url)
+        other = await ddp_session(url)
+        try:
+            answers = [await session.call("stream-notify-room", *typing) for _ in range(41)]
+            assert all("error" not in answer for answer in answers[:40]), answers
+            refused = answers[40]["error"]
+            assert refused["error"] == "too-many-requests"
+            assert refused["reason"].startswith("Error, too many requests. Please slow down.")
+            assert 0 < refused["details"]["timeToReset"] <= 40_000
+            # Another method on the same connection has its own count (and limit: 10).
+            logins = [await session.call("login", {"resume": "nobody"}) for _ in range(11)]
+            assert [a["error"]["error"] for a in logins] == [403] * 10 + ["too-many-requests"]
+            # Another connection has its own.
+            assert "error" not in await other.call("stream-notify-room", *typing)
+        finally:
+            await session.socket.close()
+            await other.socket.close()
+
+
+async def test_typing_past_rocketchats_limit_is_rate_limited_not_a_success(
+    tmp_path: Path,
+) -> None:
+    """Through the facade, a visitor typing with no subscription: the 41st call in Rocket.Chat's
+    window on the visitor's kept socket is refused, and the client is told so."""
+    with rocketchat(tmp_path) as (_, upstream), facade(upstream, tmp_path) as url:
+        async with visitor_client(url, "127.0.0.10") as client:
+            rid = await open_room(client, "eager-typist")
+            answers = [
+                await post(
+                    client,
+                    TYPING,
+                    {"input": {"token": "eager-typist", "rid": rid, "typing": n % 2 == 0}},
+                )
+                for n in range(41)
+            ]
+    typed = [answer["data"]["setLivechatTyping"]["__typename"] for answer in answers[:40]]
+    assert typed == ["SetLivechatTypingSuccess"] * 40
+    assert answers[40]["data"] is None
+    [error] = answers[40]["errors"]
+    assert error["extensions"]["code"] == "RATE_LIMITED"
+    assert 0 < error["extensions"]["retryAfter"] <= 40
+
+
+async def test_ddp_methods_are_not_limited_by_default(tmp_path: Path) -> None:
+    with serving(create_app(Settings(database=tmp_path / "free.db"))) as url:
+        async with visitor_client(url, "127.0.0.11") as client:
+            rid = await open_room(client, "free-typist")
+        typing = [f"{rid}/user-activity", "guest", ["user-typing"], {"token": "free-typist"}]
+        session = await ddp_session(url)
+        try:
+            answers = [await session.call("stream-notify-room", *typing) for _ in range(45)]
+        finally:
+            await session.socket.close()
+    assert all("error" not in answer for answer in answers)

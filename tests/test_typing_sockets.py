@@ -148,6 +148,7 @@ async def test_one_socket_per_visitor_and_address_at_most_so_many(rocketchat: Se
         elsewhere = {"x-forwarded-for": "203.0.113.7"}
         await sockets.call("v1", elsewhere, "stream-notify-room", typing_params(rooms["v1"], "v1"))
         assert sockets.kept == 2
+        first = set(sessions)
         # A third: the one idle longest (v1 with no address) is closed.
         await sockets.call("v2", {}, "stream-notify-room", typing_params(rooms["v2"], "v2"))
 
@@ -155,6 +156,10 @@ async def test_one_socket_per_visitor_and_address_at_most_so_many(rocketchat: Se
             return sockets.kept == 2 and len(sessions) == 2
 
         await eventually(two_open, timeout=5)
+        kept = set(sessions)
+        assert len(kept & first) == 1  # the one from elsewhere stayed: it is used again
+        await sockets.call("v1", elsewhere, "stream-notify-room", typing_params(rooms["v1"], "v1"))
+        assert set(sessions) == kept
         await sockets.call("v3", {}, "stream-notify-room", typing_params(rooms["v3"], "v3"))
         await eventually(two_open, timeout=5)
     finally:
@@ -164,6 +169,10 @@ async def test_one_socket_per_visitor_and_address_at_most_so_many(rocketchat: Se
         return not sessions
 
     await eventually(none_open, timeout=5)
+    # Closed: no call opens another socket.
+    with pytest.raises(UpstreamUnavailable, match="closed"):
+        await sockets.call("v1", {}, "stream-notify-room", typing_params(rooms["v1"], "v1"))
+    assert sockets.kept == 0 and not sessions
 
 
 async def test_an_unreachable_realtime_server_is_unavailable_and_nothing_is_kept() -> None:

@@ -28,6 +28,9 @@ need, framed as Rocket.Chat frames it:
   while the socket is open: a session cut off for reading too slowly (app/websocket_protocol.py)
   builds nothing more.
 - `unsub` answered `nosub`; any other `method` answered with Meteor's 404 "Method not found".
+- with `RATE_LIMIT=rocketchat`, Rocket.Chat's limit per connection and method (limits.py's
+  `ddp_method_rule`: 10 calls a 10 s window, `stream-*` methods 40 a 40 s one): a call past
+  it answered with Meteor's `too-many-requests` error, `details.timeToReset` in ms.
 - a frame nested deeper than `MAX_FRAME_DEPTH` answered `error` "Bad request" and otherwise
   ignored: orjson reads up to 1,024 levels but writes only 254, and echoing such a frame (as
   `offendingMessage`, or its `id`) would end the session with a traceback in the log.
@@ -38,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
 import time
 import weakref
@@ -62,7 +66,7 @@ from app.backends.base import (
     Typing,
 )
 from app.backends.inprocess.agents import AgentAccount, AgentDesk, Unauthorized
-from app.backends.inprocess.limits import meteor_address
+from app.backends.inprocess.limits import RocketChatLimiter, meteor_address
 from app.backends.rocketchat_json import agent_to_json, message_to_json, parse_datetime
 
 log = logging.getLogger("app.ddp")
@@ -74,6 +78,7 @@ USER_ACTIVITY = "user-activity"
 LIVECHAT_ROOM = "stream-livechat-room"
 TOKEN_LIFETIME = 90 * 24 * 3600  # seconds: Rocket.Chat's default Accounts_LoginExpiration
 LOGGED_OUT = "You've been logged out by the server. Please log in again."
+TOO_MANY_REQUESTS = "too-many-requests"  # Meteor's DDPRateLimiter refusal
 # A visitor's frames are at most 5 levels deep (`sub`'s params, their args, the credentials).
 MAX_FRAME_DEPTH = 32
 
@@ -211,6 +216,8 @@ class DdpServer:
     heartbeat: float = 15.0
     max_subscriptions: int = 100
     sessions: set[DdpSession] = field(default_factory=set)
+    # Rocket.Chat's per connection and method limit (`RATE_LIMIT=rocketchat`), else None.
+    method_limiter: RocketChatLimiter | None = None
 
     @property
     def subscription_count(self) -> int:
@@ -221,6 +228,7 @@ class DdpServer:
         session = DdpSession(
             websocket, self.backend_of(websocket), self.heartbeat, self.max_subscriptions
         )
+        session.method_limiter = self.method_limiter
         peer = websocket.client.host if websocket.client else None
         session.client_address = meteor_address(websocket.scope["headers"], peer)
         self.sessions.add(session)
@@ -248,6 +256,8 @@ class DdpSession:
         self.connected = False
         self.client_address: str | None = None  # as Rocket.Chat would see it
         self.agent: AgentAccount | None = None  # after `login` with an agent's resume token
+        self.method_limiter: RocketChatLimiter | None = None
+        self.connection_id = secrets.token_urlsafe(12)
         # Each `sub` id's push task and the events it reads: the events are closed here too,
         # since a task cancelled before its first step never runs its own `finally`.
         self.subscriptions: dict[str, tuple[asyncio.Task[None], RoomEvents]] = {}
@@ -307,7 +317,7 @@ class DdpSession:
                 await self.websocket.close()
                 return False
             self.connected = True
-            await self.send({"msg": "connected", "session": secrets.token_urlsafe(12)})
+            await self.send({"msg": "connected", "session": self.connection_id})
             return True
         if kind == "ping":
             await self.send({"msg": "pong", **({"id": frame["id"]} if "id" in frame else {})})
@@ -329,7 +339,10 @@ class DdpSession:
         params = params if isinstance(params, list) else []
         desk = agent_desk(self.backend)
         answer: JsonObject = {"msg": "result", "id": method_id}
-        if desk is not None and name == "login":
+        refused = self._rate_limited(str(name))
+        if refused is not None:
+            answer["error"] = refused
+        elif desk is not None and name == "login":
             resume = params[0].get("resume") if params and isinstance(params[0], dict) else None
             try:
                 self.agent = desk.resume(str(resume))
@@ -348,6 +361,22 @@ class DdpSession:
             answer["error"] = meteor_error(404, f"Method '{name}' not found")
         await self.send(answer)
         await self.send({"msg": "updated", "methods": [method_id]})
+
+    def _rate_limited(self, name: str) -> JsonObject | None:
+        """Rocket.Chat's refusal of a method over its per connection limit (counted before the
+        method is looked up, as Meteor counts it): `too-many-requests`, with the milliseconds
+        until the window starts again."""
+        limiter = self.method_limiter
+        verdict = limiter.hit("method", name, self.connection_id) if limiter else None
+        if verdict is None or verdict.allowed:
+            return None
+        reason = (
+            "Error, too many requests. Please slow down. You must wait"
+            f" {math.ceil(verdict.wait)} seconds before trying again."
+        )
+        error = meteor_error(TOO_MANY_REQUESTS, reason)
+        error["details"] = {"timeToReset": int(verdict.wait * 1000)}
+        return error
 
     async def notify(self, desk: AgentDesk, params: list[Any]) -> None:
         """A write to `<rid>/user-activity`: typing, from the logged-in agent or from the

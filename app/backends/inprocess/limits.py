@@ -113,15 +113,26 @@ class _Window:
         )
 
 
+def ddp_method_rule(method: str, route: str) -> Rule:
+    """Rocket.Chat's `DDP_Rate_Limit_Connection_By_Method` (on by default): per connection and
+    method, 10 calls a 10 s window; the streams' methods (`stream-*`: typing is one) four
+    times both (`server/startup/rateLimiter`). Counted with `method` "method" and `route` the
+    method's name, per connection id in place of an address."""
+    return Rule(calls=40, window=40.0) if route.startswith("stream-") else Rule(10, 10.0)
+
+
 class RocketChatLimiter:
-    """Counts calls per route and method, per address, as Rocket.Chat does."""
+    """Counts calls per route and method, per address, as Rocket.Chat does. `default` gives
+    the rule of a route `rules` does not name (REST's 10 a minute, or DDP's method rule)."""
 
     def __init__(
         self,
         rules: dict[tuple[str, str], Rule] | None = None,
         clock: Callable[[], float] = time.time,
+        default: Callable[[str, str], Rule] = lambda method, route: DEFAULT_RULE,
     ) -> None:
         self._rules = RULES if rules is None else rules
+        self._default = default
         self._clock = clock
         self._started = clock()  # Rocket.Chat's windows start as its routes are registered
         self._windows: dict[tuple[str, str], _Window] = {}
@@ -137,7 +148,7 @@ class RocketChatLimiter:
         key = (method, route)
         window = self._windows.get(key)
         if window is None:
-            rule = self._rules.get(key, DEFAULT_RULE)
+            rule = self._rules.get(key) or self._default(method, route)
             window = self._windows[key] = _Window(rule, self._started)
         return window.hit(address, self._clock())
 

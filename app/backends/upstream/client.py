@@ -48,7 +48,7 @@ from app.backends.base import (
 from app.backends.ids import PATH_ID, IdGenerator, random_id, utc_now
 from app.backends.rocketchat_json import format_datetime, parse_datetime
 from app.backends.upstream import files, mapping
-from app.backends.upstream.ddp import DdpTiming
+from app.backends.upstream.ddp import DdpTiming, raise_if_rate_limited
 from app.backends.upstream.realtime import SharedRooms, UpstreamRoomEvents
 from app.backends.upstream.retry import (
     CONNECT_ONLY,
@@ -365,7 +365,9 @@ class UpstreamBackend(WidgetCalls):
             {"token": token},
         ]
         live = self._shared_rooms.live(token, rid)
-        if live is not None and await live.call("stream-notify-room", params):
+        answered = await live.call("stream-notify-room", params) if live is not None else None
+        if answered is not None:
+            raise_if_rate_limited(answered)
             return
         headers = request_scope.current().visitor_headers()
         await self._typing_sockets.call(token, headers, "stream-notify-room", params)

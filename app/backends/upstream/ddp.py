@@ -20,12 +20,13 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.http11 import USER_AGENT
 
-from app.backends.base import JsonObject
+from app.backends.base import JsonObject, RateLimited
 from app.settings import Settings
 
 _DEFAULTS = Settings.model_fields
 
 CONNECT: JsonObject = {"msg": "connect", "version": "1", "support": ["1", "pre2", "pre1"]}
+TOO_MANY_REQUESTS = "too-many-requests"  # Meteor's DDPRateLimiter refusal
 TRANSPORT_ERRORS = (OSError, TimeoutError, websockets.WebSocketException)
 
 
@@ -40,6 +41,19 @@ class DdpTiming:
     backoff_cap: float = _DEFAULTS["upstream_ddp_backoff_cap"].default
     connect_timeout: float = _DEFAULTS["upstream_connect_timeout"].default
     first_attempts: int = 4  # for the first subscription; a live one reconnects until closed
+
+
+def raise_if_rate_limited(result: JsonObject) -> None:
+    """Rocket.Chat's refusal of a method over its per connection limit, as ours: RateLimited,
+    its wait from `details.timeToReset` (ms). A method's other errors are not read here: a
+    write Rocket.Chat refuses (typing in a room not the visitor's) it drops without one."""
+    error = result.get("error")
+    if not isinstance(error, dict) or error.get("error") != TOO_MANY_REQUESTS:
+        return
+    details = error.get("details")
+    wait = details.get("timeToReset") if isinstance(details, dict) else None
+    seconds = wait / 1000 if isinstance(wait, int | float) and wait > 0 else 1.0
+    raise RateLimited(str(error.get("reason") or "the upstream is rate limiting"), seconds)
 
 
 class Dropped(Exception):

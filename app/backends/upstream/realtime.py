@@ -221,26 +221,26 @@ class UpstreamRoomEvents:
 
     # ---- the connection's life ----
 
-    async def call(self, method: str, params: list[Any]) -> bool:
-        """Run a DDP method on the room's socket; False when the socket is down (reconnecting)
-        or the call got no answer in time, so the caller may use a socket of its own."""
+    async def call(self, method: str, params: list[Any]) -> JsonObject | None:
+        """Run a DDP method on the room's socket and return its `result` frame; None when the
+        socket is down (reconnecting) or the call got no answer in time, so the caller may use
+        a socket of its own."""
         connection = self._connection
         if connection is None:
-            return False
+            return None
         call_id = f"c{next(self._call_ids)}"
-        answered = asyncio.get_running_loop().create_future()
+        answered: asyncio.Future[JsonObject] = asyncio.get_running_loop().create_future()
         self._calls[call_id] = answered
         try:
             await connection.send(
                 {"msg": "method", "id": call_id, "method": method, "params": params}
             )
             async with asyncio.timeout(self._timing.connect_timeout):
-                await answered
+                return await answered
         except (*TRANSPORT_ERRORS, Dropped):
-            return False
+            return None
         finally:
             self._calls.pop(call_id, None)
-        return True
 
     async def _run(self, connection: DdpConnection, early: list[JsonObject]) -> None:
         try:

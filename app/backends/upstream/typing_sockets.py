@@ -11,7 +11,9 @@ A kept socket is nobody's to read between calls: it is closed after `KEPT_FOR_SE
 without one, before Rocket.Chat's DDP heartbeat (a ping after 15 s of silence, the socket
 closed 15 s later without a pong) would need an answer. One dropped meanwhile fails its next
 call, which is then made once more on a new socket: typing is a state, so saying it twice is
-harmless. At most `MOST_KEPT` are kept (each is an open file); the one idle longest goes first.
+harmless. Rocket.Chat limits each connection's calls of a method (40 `stream-*` calls a 40 s
+window, by default), as it does the widget's one socket: a call it refuses is `RateLimited`,
+not a success. At most `MOST_KEPT` are kept (each is an open file); the one idle longest goes first.
 """
 
 from __future__ import annotations
@@ -22,8 +24,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.backends.base import UpstreamUnavailable
-from app.backends.upstream.ddp import TRANSPORT_ERRORS, DdpConnection, DdpTiming, Dropped
+from app.backends.base import JsonObject, UpstreamUnavailable
+from app.backends.upstream.ddp import (
+    TRANSPORT_ERRORS,
+    DdpConnection,
+    DdpTiming,
+    Dropped,
+    raise_if_rate_limited,
+)
 
 KEPT_FOR_SECONDS = 10.0
 MOST_KEPT = 256
@@ -59,6 +67,7 @@ class TypingSockets:
         self._most = most
         self._kept: OrderedDict[Key, _Kept] = OrderedDict()
         self._closing: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     @property
     def kept(self) -> int:
@@ -71,6 +80,8 @@ class TypingSockets:
         socket that fails (dropped while idle) gives way to a new one, once."""
         key: Key = (token, tuple(sorted(headers.items())))
         for _ in range(2):
+            if self._closed:
+                raise UpstreamUnavailable("the upstream client is closed")
             kept = self._kept.get(key) or self._keep(key)
             async with kept.busy:
                 if self._kept.get(key) is not kept:
@@ -78,7 +89,9 @@ class TypingSockets:
                 fresh = kept.connection is None
                 if fresh:
                     kept.connection = await self._open(key, kept, headers)
-                if await self._call_on(key, kept, method, params):
+                answered = await self._call_on(key, kept, method, params)
+                if answered is not None:
+                    raise_if_rate_limited(answered)
                     return
                 if fresh:
                     break
@@ -93,22 +106,30 @@ class TypingSockets:
                 raise UpstreamUnavailable("the upstream realtime server is unreachable") from None
             raise
 
-    async def _call_on(self, key: Key, kept: _Kept, method: str, params: list[Any]) -> bool:
-        """The call made on `kept`, which stays kept a while longer; False, and the socket
-        closed, if it failed (closed too if the call was cancelled: its answer may follow)."""
+    async def _call_on(
+        self, key: Key, kept: _Kept, method: str, params: list[Any]
+    ) -> JsonObject | None:
+        """The call's `result` frame, made on `kept`, which stays kept a while longer; None,
+        and the socket closed, if it failed (closed too if the call was cancelled: its answer
+        may follow, and if `aclose` forgot it meanwhile)."""
         assert kept.connection is not None
         if kept.expiry is not None:
             kept.expiry.cancel()
         try:
-            await kept.connection.call(method, params)
+            answered = await kept.connection.call(method, params)
         except BaseException as error:
             self._forget(key, kept)
             if isinstance(error, FAILURES):
-                return False
+                return None
             raise
-        self._kept.move_to_end(key)
-        kept.expiry = asyncio.get_running_loop().call_later(self._kept_for, self._forget, key, kept)
-        return True
+        if self._kept.get(key) is kept:
+            self._kept.move_to_end(key)
+            kept.expiry = asyncio.get_running_loop().call_later(
+                self._kept_for, self._forget, key, kept
+            )
+        else:
+            self._forget(key, kept)
+        return answered
 
     def _keep(self, key: Key) -> _Kept:
         """A new entry for `key`, the longest idle one closed if that makes too many (one in
@@ -132,6 +153,7 @@ class TypingSockets:
             closing.add_done_callback(self._closing.discard)
 
     async def aclose(self) -> None:
+        self._closed = True
         for key, kept in list(self._kept.items()):
             self._forget(key, kept)
         await asyncio.gather(*self._closing, return_exceptions=True)
