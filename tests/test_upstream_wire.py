@@ -793,6 +793,17 @@ async def test_a_name_is_looked_up_once_per_ttl() -> None:
     assert len(server.peers) == 2
 
 
+def naming(*ports: int) -> tuple[wire.Pool, httpx.URL]:
+    """A pool, and a URL whose name it has resolved to these loopback ports, in this order."""
+    pool = wire.Pool(max_connections=2, keepalive_expiry=5)
+    url = httpx.URL("http://upstream.invalid/")
+    addresses: list[wire.AddrInfo] = [
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port)) for port in ports
+    ]
+    pool.resolved[wire.origin_of(url)] = (float("inf"), addresses)
+    return pool, url
+
+
 async def test_each_address_of_a_name_is_tried_in_turn() -> None:
     """A name with two addresses, nothing listening on the first (as `localhost` may name ::1
     first): the second answers."""
@@ -800,14 +811,7 @@ async def test_each_address_of_a_name_is_tried_in_turn() -> None:
         unused.bind(("127.0.0.1", 0))
         refused: int = unused.getsockname()[1]
         async with upstream(answer_each) as server:
-            pool = wire.Pool(max_connections=2, keepalive_expiry=5)
-            url = httpx.URL("http://upstream.invalid/")
-            listening = httpx.URL(server.url).port or 0
-            addresses: list[wire.AddrInfo] = [
-                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", refused)),
-                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", listening)),
-            ]
-            pool.resolved[wire.origin_of(url)] = (float("inf"), addresses)
+            pool, url = naming(refused, httpx.URL(server.url).port or 0)
             answer = await pool.request("GET", url, {}, None, TIMEOUTS)
             await pool.aclose()
     assert answer.body == b"connection 0"
@@ -818,14 +822,7 @@ async def test_an_address_that_does_not_answer_does_not_hold_up_the_next() -> No
     tried after 250 ms and answers, well within the connect timeout."""
     with stalling_port() as silent:
         async with upstream(answer_each) as server:
-            pool = wire.Pool(max_connections=2, keepalive_expiry=5)
-            url = httpx.URL("http://upstream.invalid/")
-            answering = httpx.URL(server.url).port or 0
-            addresses: list[wire.AddrInfo] = [
-                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", silent)),
-                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", answering)),
-            ]
-            pool.resolved[wire.origin_of(url)] = (float("inf"), addresses)
+            pool, url = naming(silent, httpx.URL(server.url).port or 0)
             loop = asyncio.get_running_loop()
             started = loop.time()
             answer = await pool.request("GET", url, {}, None, TIMEOUTS)  # connect: 1 s
