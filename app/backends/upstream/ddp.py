@@ -60,6 +60,10 @@ class Dropped(Exception):
     """The socket went silent past `drop_after`, or the server ended the session."""
 
 
+# What a call or a read on a DDP socket can fail with: the transport's errors, or silence.
+SOCKET_FAILURES = (*TRANSPORT_ERRORS, Dropped)
+
+
 class Refused(Exception):
     """The server answered a subscription with `nosub` and an error."""
 

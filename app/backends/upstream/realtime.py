@@ -24,8 +24,9 @@ puts every visitor behind one drop and one connection's DDP rate limits.
   and status changes during a gap are not replayed: they describe a moment that has passed.
 - `call` runs a DDP method (the visitor's typing) on the room's socket while it is up.
 
-Transport errors (ddp.py's TRANSPORT_ERRORS) never leave this module: a first connection that
-cannot be made is `UpstreamUnavailable`; later ones are retried for as long as the room lives.
+Transport errors and silence (ddp.py's SOCKET_FAILURES) never leave this module: a first
+connection that cannot be made is `UpstreamUnavailable`; later ones are retried for as long as
+the room lives.
 """
 
 from __future__ import annotations
@@ -60,10 +61,9 @@ from app.backends.base import (
 )
 from app.backends.rocketchat_json import agent_from_json
 from app.backends.upstream.ddp import (
-    TRANSPORT_ERRORS,
+    SOCKET_FAILURES,
     DdpConnection,
     DdpTiming,
-    Dropped,
     Refused,
 )
 from app.backends.upstream.retry import full_jitter
@@ -176,7 +176,7 @@ class UpstreamRoomEvents:
                 if connection is not None:
                     await connection.close()
                 raise await self._precise_failure(refused) from None
-            except (*TRANSPORT_ERRORS, Dropped) as error:
+            except SOCKET_FAILURES as error:
                 if connection is not None:
                     await connection.close()
                     connection = None
@@ -237,7 +237,7 @@ class UpstreamRoomEvents:
             )
             async with asyncio.timeout(self._timing.connect_timeout):
                 return await answered
-        except (*TRANSPORT_ERRORS, Dropped):
+        except SOCKET_FAILURES:
             return None
         finally:
             self._calls.pop(call_id, None)
@@ -251,7 +251,7 @@ class UpstreamRoomEvents:
                         self._on_frame(frame)
                     while True:
                         self._on_frame(await connection.receive())
-                except (*TRANSPORT_ERRORS, Dropped) as error:
+                except SOCKET_FAILURES as error:
                     log.info("upstream DDP connection lost (%s); reconnecting", error)
                 finally:
                     self._connection = None
@@ -283,7 +283,7 @@ class UpstreamRoomEvents:
                     await connection.close()
                 await self._back_fill()
                 raise await self._precise_failure(refused) from None
-            except (*TRANSPORT_ERRORS, Dropped, BackendFailure) as error:
+            except (*SOCKET_FAILURES, BackendFailure) as error:
                 if connection is not None:
                     await connection.close()
                 log.info("upstream DDP reconnect failed (%s), attempt %d", error, attempt + 1)

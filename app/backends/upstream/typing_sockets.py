@@ -26,16 +26,14 @@ from typing import Any
 
 from app.backends.base import JsonObject, UpstreamUnavailable
 from app.backends.upstream.ddp import (
-    TRANSPORT_ERRORS,
+    SOCKET_FAILURES,
     DdpConnection,
     DdpTiming,
-    Dropped,
     raise_if_rate_limited,
 )
 
 KEPT_FOR_SECONDS = 10.0
 MOST_KEPT = 256
-FAILURES = (*TRANSPORT_ERRORS, Dropped)
 
 # A visitor's sockets are told apart by token and by the headers that name them to Rocket.Chat
 # (their address and agent, which its rate limits count), fixed when a socket opens.
@@ -102,7 +100,7 @@ class TypingSockets:
             return await DdpConnection.open(self._url, self._timing, headers)
         except BaseException as error:
             self._forget(key, kept)
-            if isinstance(error, FAILURES):
+            if isinstance(error, SOCKET_FAILURES):
                 raise UpstreamUnavailable("the upstream realtime server is unreachable") from None
             raise
 
@@ -119,7 +117,7 @@ class TypingSockets:
             answered = await kept.connection.call(method, params)
         except BaseException as error:
             self._forget(key, kept)
-            if isinstance(error, FAILURES):
+            if isinstance(error, SOCKET_FAILURES):
                 return None
             raise
         if self._kept.get(key) is kept:
