@@ -366,11 +366,10 @@ class UpstreamBackend(WidgetCalls):
         ]
         live = self._shared_rooms.live(token, rid)
         answered = await live.call("stream-notify-room", params) if live is not None else None
-        if answered is not None:
-            raise_if_rate_limited(answered)
-            return
-        headers = request_scope.current().visitor_headers()
-        await self._typing_sockets.call(token, headers, "stream-notify-room", params)
+        if answered is None:
+            headers = request_scope.current().visitor_headers()
+            answered = await self._typing_sockets.call(token, headers, "stream-notify-room", params)
+        raise_if_rate_limited(answered)
 
     async def upload_file(self, upload: UploadRequest) -> Message:
         """Streamed to Rocket.Chat's upload route, once (the body cannot be replayed)."""

@@ -12,8 +12,9 @@ without one, before Rocket.Chat's DDP heartbeat (a ping after 15 s of silence, t
 closed 15 s later without a pong) would need an answer. One dropped meanwhile fails its next
 call, which is then made once more on a new socket: typing is a state, so saying it twice is
 harmless. Rocket.Chat limits each connection's calls of a method (40 `stream-*` calls a 40 s
-window, by default), as it does the widget's one socket: a call it refuses is `RateLimited`,
-not a success. At most `MOST_KEPT` are kept (each is an open file); the one idle longest goes first.
+window, by default), as it does the widget's one socket: the caller reads its refusal in the
+`result` frame (`ddp.raise_if_rate_limited`), as from the room's socket. At most `MOST_KEPT`
+are kept (each is an open file); the one idle longest goes first.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from app.backends.upstream.ddp import (
     SOCKET_FAILURES,
     DdpConnection,
     DdpTiming,
-    raise_if_rate_limited,
 )
 
 KEPT_FOR_SECONDS = 10.0
@@ -73,9 +73,10 @@ class TypingSockets:
 
     async def call(
         self, token: str, headers: Mapping[str, str], method: str, params: list[Any]
-    ) -> None:
-        """Run `method` on the visitor's kept socket, or on a new one, kept after. A kept
-        socket that fails (dropped while idle) gives way to a new one, once."""
+    ) -> JsonObject:
+        """Run `method` on the visitor's kept socket, or on a new one, kept after, and return
+        its `result` frame. A kept socket that fails (dropped while idle) gives way to a new
+        one, once."""
         key: Key = (token, tuple(sorted(headers.items())))
         for _ in range(2):
             if self._closed:
@@ -89,8 +90,7 @@ class TypingSockets:
                     kept.connection = await self._open(key, kept, headers)
                 answered = await self._call_on(key, kept, method, params)
                 if answered is not None:
-                    raise_if_rate_limited(answered)
-                    return
+                    return answered
                 if fresh:
                     break
         raise UpstreamUnavailable("the upstream realtime server did not answer")
