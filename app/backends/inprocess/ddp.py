@@ -41,7 +41,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import secrets
 import time
 import weakref
@@ -370,11 +369,7 @@ class DdpSession:
         verdict = limiter.hit("method", name, self.connection_id) if limiter else None
         if verdict is None or verdict.allowed:
             return None
-        reason = (
-            "Error, too many requests. Please slow down. You must wait"
-            f" {math.ceil(verdict.wait)} seconds before trying again."
-        )
-        error = meteor_error(TOO_MANY_REQUESTS, reason)
+        error = meteor_error(TOO_MANY_REQUESTS, verdict.method_message())
         error["details"] = {"timeToReset": int(verdict.wait * 1000)}
         return error
 

@@ -81,6 +81,13 @@ class Verdict:
             "X-RateLimit-Reset": str(int((now + self.wait) * 1000)),
         }
 
+    def method_message(self) -> str:
+        """Meteor's text for a DDP method refused (its `too-many-requests` error's reason)."""
+        return (
+            "Error, too many requests. Please slow down. You must wait"
+            f" {math.ceil(self.wait)} seconds before trying again."
+        )
+
     def message(self) -> str:
         """Rocket.Chat's own text (its 429 body's `error`)."""
         return (
